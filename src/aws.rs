@@ -1,0 +1,194 @@
+//! AWS clients built once from the settings, and one way to turn SDK errors into messages that
+//! say what to do.
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileRegionProvider;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
+
+use crate::config::{redact_url, Origin, Settings};
+
+/// Credentials used against a local emulator when none are configured; moto and LocalStack
+/// accept any.
+const LOCAL_ACCESS_KEY: &str = "test";
+
+/// Attempts per call (the first plus retries) for throttling, 5xx and connection errors.
+const MAX_ATTEMPTS: u32 = 4;
+
+/// Both clients, sharing one resolved configuration.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub kinesis: aws_sdk_kinesis::Client,
+    pub s3: aws_sdk_s3::Client,
+    /// What the clients talk to, for messages: the endpoint URL or "AWS <region>".
+    pub target: Target,
+}
+
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub label: String,
+    pub local: bool,
+}
+
+impl AwsClients {
+    pub async fn connect(settings: &Settings) -> Self {
+        let aws = &settings.aws;
+        let attempt_timeout = Duration::from_secs(aws.timeout_secs);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(attempt_timeout.min(Duration::from_secs(5)))
+                    .operation_attempt_timeout(attempt_timeout)
+                    .build(),
+            );
+        // A region the user set wins; otherwise the profile's region may still apply. (Not the
+        // full default chain: off EC2 its instance-metadata probe only adds delay and a warning.)
+        loader = if settings.origin("aws.region") == Origin::Default {
+            let mut profile_region = ProfileFileRegionProvider::builder();
+            if let Some(profile) = &aws.profile {
+                profile_region = profile_region.profile_name(profile);
+            }
+            loader.region(
+                RegionProviderChain::first_try(profile_region.build())
+                    .or_else(Region::new(aws.region.clone())),
+            )
+        } else {
+            loader.region(Region::new(aws.region.clone()))
+        };
+        if let Some(profile) = &aws.profile {
+            loader = loader.profile_name(profile);
+        }
+        let local = aws.endpoint_url.as_deref().is_some_and(is_local_endpoint);
+        if let Some(url) = &aws.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if local && aws.profile.is_none() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            loader = loader.credentials_provider(Credentials::new(
+                LOCAL_ACCESS_KEY,
+                LOCAL_ACCESS_KEY,
+                None,
+                None,
+                "precis-local-emulator",
+            ));
+        }
+        let shared = loader.load().await;
+        let kinesis = aws_sdk_kinesis::Client::new(&shared);
+        // Emulators serve buckets under the path, not as subdomains of the endpoint.
+        let s3_config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(aws.endpoint_url.is_some())
+            .build();
+        let s3 = aws_sdk_s3::Client::from_conf(s3_config);
+        let label = match &aws.endpoint_url {
+            Some(url) => redact_url(url),
+            None => format!(
+                "AWS {}",
+                shared.region().map(|r| r.as_ref()).unwrap_or(&aws.region)
+            ),
+        };
+        Self {
+            kinesis,
+            s3,
+            target: Target { label, local },
+        }
+    }
+
+    /// Turns an SDK error into one line: what failed, why, and what to do about it.
+    pub fn explain<E, R>(&self, what: &str, err: &SdkError<E, R>) -> anyhow::Error
+    where
+        E: StdError + ProvideErrorMetadata + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let target = &self.target.label;
+        match err {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+                let detail = error_chain(err);
+                let hint = if detail.contains("credentials") || detail.contains("identity") {
+                    "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE".to_string()
+                } else if self.target.local {
+                    "start local AWS with `scripts/local-aws start`, or point --endpoint-url / \
+                     AWS_ENDPOINT_URL at a running emulator"
+                        .to_string()
+                } else {
+                    "check the network, the region and --endpoint-url".to_string()
+                };
+                anyhow::anyhow!("{what}: cannot reach {target} ({detail}); {hint}")
+            }
+            SdkError::ServiceError(service) => {
+                let e = service.err();
+                anyhow::anyhow!(
+                    "{what} at {target}: {}: {}",
+                    e.code().unwrap_or("error"),
+                    e.message().unwrap_or("no message")
+                )
+            }
+            _ => anyhow::anyhow!("{what} at {target}: {}", error_chain(err)),
+        }
+    }
+}
+
+/// The error and its causes on one line ("dispatch failure: io error: … Connection refused"),
+/// without the Debug dump the SDK's own context printer appends, and without repeats.
+pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+/// Loopback addresses and single-label host names (`localstack` in docker-compose) are treated
+/// as local emulators: path-style S3 and, without configured credentials, dummy ones.
+pub fn is_local_endpoint(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    host == "localhost"
+        || host == "::1"
+        || host.starts_with("127.")
+        || (!host.is_empty() && !host.contains('.') && !host.contains(':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_and_compose_hosts_are_local() {
+        for url in [
+            "http://127.0.0.1:4566",
+            "http://localhost:4566",
+            "http://[::1]:4566",
+            "http://localstack:4566",
+            "http://moto:5000/",
+        ] {
+            assert!(is_local_endpoint(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn public_hosts_are_not_local() {
+        for url in [
+            "https://kinesis.us-east-1.amazonaws.com",
+            "https://s3.eu-west-1.amazonaws.com",
+            "http://10.0.0.5:4566",
+        ] {
+            assert!(!is_local_endpoint(url), "{url}");
+        }
+    }
+}

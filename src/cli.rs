@@ -1,0 +1,179 @@
+//! Command line: global settings flags plus one subcommand per job.
+//!
+//! Setting flags are taken as text and validated by [`crate::config`], so that a bad value reads
+//! the same whether it came from a flag, a variable or the config file.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::FlagValue;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "precis",
+    version,
+    about = "Kinesis news articles → features → summaries → Parquet on S3",
+    after_help = "Settings come from, in rising priority: defaults, the config file, the environment \
+                  (PRECIS_*, AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE, NUM_RECORDS), flags.\n\
+                  `precis config` shows the effective values and where each came from."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// TOML config file [default: precis.toml in the working directory, if present; env PRECIS_CONFIG]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// AWS endpoint, e.g. http://127.0.0.1:4566 for local AWS [env AWS_ENDPOINT_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// AWS region [env AWS_REGION; default us-east-1]
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// AWS profile for credentials [env AWS_PROFILE]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Seconds one AWS call attempt may take before it is retried or fails [default: 20]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub aws_timeout_secs: Option<String>,
+    /// Kinesis stream name [env PRECIS_STREAM; default MyStream]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub stream: Option<String>,
+    /// S3 bucket of the lake [env PRECIS_BUCKET; default my-bucket]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub bucket: Option<String>,
+    /// More log detail (-v debug, -vv trace) [env PRECIS_LOG takes a full filter]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the bucket and stream if missing, then put news articles on the stream
+    Produce(ProduceArgs),
+    /// Print the effective settings and where each came from (secrets redacted)
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// Number of articles to put [env NUM_RECORDS; default 1000]. With --from-file: at most
+    /// this many lines, if given
+    #[arg(long, short = 'n', value_name = "N")]
+    pub records: Option<String>,
+    /// Shard count when the stream has to be created [env PRECIS_SHARDS; default 1]
+    #[arg(long, value_name = "N")]
+    pub shards: Option<String>,
+    /// Seed of the article generator; the same seed and --as-of give the same articles
+    /// [env PRECIS_SEED; default: a fresh one, printed]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<String>,
+    /// Publish dates fall in the year before this date [default: today, UTC]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<NaiveDate>,
+    /// Replay a JSON Lines file (one article per line, sent byte for byte) instead of generating
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub from_file: Option<PathBuf>,
+    /// Concurrent PutRecords calls [env PRECIS_IN_FLIGHT; default 4]
+    #[arg(long, value_name = "N")]
+    pub in_flight: Option<String>,
+}
+
+impl Cli {
+    /// Setting values given as flags, for the config loader.
+    pub fn setting_flags(&self) -> Vec<FlagValue> {
+        let g = &self.global;
+        let mut flags = vec![
+            ("aws.endpoint_url", &g.endpoint_url),
+            ("aws.region", &g.region),
+            ("aws.profile", &g.profile),
+            ("aws.timeout_secs", &g.aws_timeout_secs),
+            ("stream.name", &g.stream),
+            ("lake.bucket", &g.bucket),
+        ];
+        if let Command::Produce(p) = &self.command {
+            flags.extend([
+                ("produce.records", &p.records),
+                ("stream.shards", &p.shards),
+                ("produce.seed", &p.seed),
+                ("produce.in_flight", &p.in_flight),
+            ]);
+        }
+        flags
+            .into_iter()
+            .filter_map(|(key, value)| {
+                value.as_ref().map(|value| FlagValue {
+                    key,
+                    value: value.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli =
+            Cli::try_parse_from(["precis", "produce", "--stream", "S", "--records", "5"]).unwrap();
+        let flags = cli.setting_flags();
+        assert!(flags
+            .iter()
+            .any(|f| f.key == "stream.name" && f.value == "S"));
+        assert!(flags
+            .iter()
+            .any(|f| f.key == "produce.records" && f.value == "5"));
+    }
+
+    #[test]
+    fn every_flag_maps_to_a_setting_with_that_flag_name() {
+        let cli = Cli::try_parse_from([
+            "precis",
+            "produce",
+            "--endpoint-url=http://h:1",
+            "--region=r-1",
+            "--profile=p",
+            "--aws-timeout-secs=3",
+            "--stream=s",
+            "--bucket=bbb",
+            "--records=1",
+            "--shards=2",
+            "--seed=3",
+            "--in-flight=4",
+        ])
+        .unwrap();
+        let flags = cli.setting_flags();
+        assert_eq!(flags.len(), crate::config::SETTINGS.len());
+        for flag in flags {
+            let spec = crate::config::SETTINGS
+                .iter()
+                .find(|s| s.key == flag.key)
+                .unwrap();
+            assert!(spec.flag.is_some(), "{} has no flag name", flag.key);
+        }
+    }
+
+    #[test]
+    fn unknown_subcommand_is_rejected() {
+        assert!(Cli::try_parse_from(["precis", "frobnicate"]).is_err());
+    }
+}

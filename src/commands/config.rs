@@ -1,0 +1,162 @@
+//! `precis config`: the effective settings as a TOML file would hold them, each with its origin,
+//! and the credentials that will be used, redacted.
+
+use std::fmt::Write;
+
+use crate::aws::is_local_endpoint;
+use crate::config::{redact_key_id, Settings, SETTINGS};
+
+pub fn render(settings: &Settings) -> String {
+    render_with_env(settings, &|name| std::env::var(name).ok())
+}
+
+pub fn render_with_env(settings: &Settings, env: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::new();
+    let file = match settings.config_file() {
+        Some(path) => path.display().to_string(),
+        None => "none (precis.toml not found)".into(),
+    };
+    let _ = writeln!(
+        out,
+        "# effective settings: flag > environment > config file > default"
+    );
+    let _ = writeln!(out, "# config file: {file}");
+    let mut section = "";
+    for spec in SETTINGS {
+        let (this_section, name) = spec.key.split_once('.').unwrap_or(("", spec.key));
+        if this_section != section {
+            section = this_section;
+            let _ = writeln!(out, "\n[{section}]");
+        }
+        let origin = settings.origin(spec.key);
+        match settings.value_of(spec.key) {
+            Some(value) => {
+                let value = match (spec.key, &value) {
+                    ("aws.endpoint_url", toml::Value::String(url)) => {
+                        toml::Value::String(crate::config::redact_url(url))
+                    }
+                    _ => value,
+                };
+                let _ = writeln!(out, "{name} = {value}  # {origin}");
+            }
+            None => {
+                let _ = writeln!(out, "# {name} is not set  ({})", unset_note(spec.key));
+            }
+        }
+    }
+    let _ = writeln!(out, "\n# credentials: {}", credentials(settings, env));
+    out
+}
+
+fn unset_note(key: &str) -> &'static str {
+    match key {
+        "aws.endpoint_url" => "real AWS endpoints for the region",
+        "aws.profile" => "default credential chain",
+        "produce.seed" => "a fresh seed each run, printed",
+        _ => "default",
+    }
+}
+
+/// Which credentials a command will use, without resolving the chain (that may take seconds on
+/// a machine without instance metadata) and without ever printing a secret.
+fn credentials(settings: &Settings, env: &dyn Fn(&str) -> Option<String>) -> String {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    if let Some(key_id) = set("AWS_ACCESS_KEY_ID") {
+        let secret = if set("AWS_SECRET_ACCESS_KEY").is_some() {
+            "<redacted>"
+        } else {
+            "<missing!>"
+        };
+        let token = if set("AWS_SESSION_TOKEN").is_some() {
+            ", AWS_SESSION_TOKEN=<redacted>"
+        } else {
+            ""
+        };
+        return format!(
+            "environment (AWS_ACCESS_KEY_ID={}, AWS_SECRET_ACCESS_KEY={secret}{token})",
+            redact_key_id(&key_id)
+        );
+    }
+    if let Some(profile) = &settings.aws.profile {
+        let origin = settings.origin("aws.profile");
+        return format!("profile {profile} ({origin})");
+    }
+    let local = settings
+        .aws
+        .endpoint_url
+        .as_deref()
+        .is_some_and(is_local_endpoint);
+    if local {
+        return "dummy test/test (local emulator endpoint, none configured)".into();
+    }
+    "AWS default chain (web identity, SSO, ~/.aws files, container, instance metadata)".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FlagValue, Sources};
+
+    fn settings(env: &[(&str, &str)]) -> (Settings, impl Fn(&str) -> Option<String>) {
+        let pairs: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let flags: Vec<FlagValue> = Vec::new();
+        let s = Settings::load(&Sources {
+            config_file: None,
+            env: &lookup,
+            flags: &flags,
+        })
+        .unwrap();
+        (s, lookup)
+    }
+
+    #[test]
+    fn every_setting_is_listed_with_its_origin() {
+        let (s, env) = settings(&[("PRECIS_STREAM", "Orders")]);
+        let text = render_with_env(&s, &env);
+        assert!(
+            text.contains("name = \"Orders\"  # env PRECIS_STREAM"),
+            "{text}"
+        );
+        assert!(text.contains("bucket = \"my-bucket\"  # default"), "{text}");
+        for spec in SETTINGS {
+            let name = spec.key.split_once('.').unwrap().1;
+            assert!(text.contains(name), "{} missing:\n{text}", spec.key);
+        }
+    }
+
+    #[test]
+    fn secret_access_key_is_never_printed() {
+        let (s, env) = settings(&[
+            ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
+            ),
+            ("AWS_SESSION_TOKEN", "FwoGZXIvYXdzEXAMPLETOKEN"),
+            ("AWS_ENDPOINT_URL", "http://admin:hunter2@127.0.0.1:4566"),
+        ]);
+        let text = render_with_env(&s, &env);
+        assert!(!text.contains("wJalrXUtnFEMI"), "{text}");
+        assert!(!text.contains("FwoGZXIvYXdz"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"), "{text}");
+        assert!(text.contains("AKIA…MPLE"), "{text}");
+    }
+
+    #[test]
+    fn output_is_valid_toml_with_the_effective_values() {
+        let (s, env) = settings(&[("PRECIS_SHARDS", "4")]);
+        let parsed: toml::Table = render_with_env(&s, &env).parse().unwrap();
+        assert_eq!(parsed["stream"]["shards"].as_integer(), Some(4));
+        assert_eq!(parsed["stream"]["name"].as_str(), Some("MyStream"));
+    }
+}

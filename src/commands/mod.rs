@@ -1,0 +1,5 @@
+//! What each subcommand does beyond the library call: progress on a terminal, the lines a person
+//! reads at the end, the exit code.
+
+pub mod config;
+pub mod produce;

@@ -1,0 +1,12 @@
+//! précis: news articles from a Kinesis stream → features → summaries → Parquet on S3.
+//!
+//! The binary is a thin shell over this library, so that tests and benchmarks drive the same code.
+
+pub mod article;
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod produce;
+pub mod resources;
+pub mod telemetry;

@@ -1,0 +1,155 @@
+//! The real `precis` binary: exit codes, the lines a person reads, bounded failure.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use crate::support::{moto, read_stream, run_precis, unique_name};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn unreachable_endpoint_fails_fast_with_one_clear_line() {
+    // Bind then drop: nothing listens on this port any more.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let (output, took) = run_precis(
+        &["produce", "--records", "5", "--endpoint-url", &endpoint],
+        &[],
+        LIMIT,
+    );
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let error_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(error_lines.len(), 1, "{stderr}");
+    assert!(error_lines[0].contains("cannot reach"), "{stderr}");
+    assert!(error_lines[0].contains(&endpoint), "{stderr}");
+    assert!(
+        error_lines[0].contains("scripts/local-aws start"),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}
+
+#[test]
+fn endpoint_that_never_answers_times_out_within_the_configured_bound() {
+    // Accepts connections (the kernel backlog does) but never says a word.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let (output, took) = run_precis(
+        &[
+            "produce",
+            "--records",
+            "5",
+            "--endpoint-url",
+            &endpoint,
+            "--aws-timeout-secs",
+            "1",
+        ],
+        &[],
+        LIMIT,
+    );
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot reach"), "{stderr}");
+    // 4 attempts of 1 s plus backoff between them.
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    drop(listener);
+}
+
+#[test]
+fn num_records_environment_variable_sets_how_many_are_put() {
+    let stream = unique_name("env-n");
+    let bucket = unique_name("env-n");
+    let (output, _) = run_precis(
+        &[
+            "produce", "--stream", &stream, "--bucket", &bucket, "--seed", "9",
+        ],
+        &[
+            ("NUM_RECORDS", "25"),
+            ("AWS_ENDPOINT_URL", &moto().endpoint),
+        ],
+        LIMIT,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(stdout.starts_with("produced 25 records"), "{stdout}");
+    assert!(stdout.contains("records/s"), "{stdout}");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let count = runtime.block_on(async {
+        let mut settings = precis::config::Settings::default();
+        settings.aws.endpoint_url = Some(moto().endpoint.clone());
+        let clients = precis::aws::AwsClients::connect(&settings).await;
+        read_stream(&clients, &stream).await.len()
+    });
+    assert_eq!(count, 25);
+}
+
+#[test]
+fn bad_setting_value_exits_2_naming_the_setting_and_accepted_form() {
+    let (output, _) = run_precis(&["config"], &[("PRECIS_SHARDS", "lots")], LIMIT);
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("stream.shards"), "{stderr}");
+    assert!(stderr.contains("PRECIS_SHARDS"), "{stderr}");
+    assert!(stderr.contains("a whole number from 1 to 500"), "{stderr}");
+}
+
+#[test]
+fn unknown_flag_exits_2() {
+    let (output, _) = run_precis(&["produce", "--recrods", "5"], &[], LIMIT);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn config_prints_effective_settings_without_secrets() {
+    let secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRETKEY";
+    let (output, _) = run_precis(
+        &["config", "--stream", "FromFlag"],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", secret),
+            ("PRECIS_BUCKET", "from-env"),
+        ],
+        LIMIT,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(
+        stdout.contains("name = \"FromFlag\"  # flag --stream"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("bucket = \"from-env\"  # env PRECIS_BUCKET"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("region = \"us-east-1\"  # default"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(secret), "{stdout}");
+    assert!(!stderr_of(&output).contains(secret));
+}
+
+#[test]
+fn config_file_is_read_from_the_config_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custom.toml");
+    std::fs::write(&path, "[lake]\nbucket = \"from-file\"\n").unwrap();
+    let (output, _) = run_precis(&["config", "--config", path.to_str().unwrap()], &[], LIMIT);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(
+        stdout.contains("bucket = \"from-file\"  # file"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,246 @@
+//! Test harness: a real moto server on a free port, unique names, and helpers that read a stream
+//! back through the AWS SDK.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_sdk_kinesis::types::{Record, ShardIteratorType};
+use precis::aws::AwsClients;
+use precis::config::Settings;
+
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A moto server for the tests. It stops on drop, and also when the test process dies in any
+/// way: it runs under a shell that kills it as soon as our end of its stdin closes.
+pub struct MotoServer {
+    pub endpoint: String,
+    child: Child,
+    lifeline: Option<ChildStdin>,
+}
+
+impl MotoServer {
+    pub fn start() -> Self {
+        let moto = moto_server_path();
+        let mut last_failure = String::new();
+        // A free port can be taken between our probe and moto's bind; try a few.
+        for _ in 0..3 {
+            let port = free_port();
+            let log = std::env::temp_dir().join(format!("precis-moto-{port}.log"));
+            let log_file = std::fs::File::create(&log).expect("create moto log");
+            let mut child = Command::new("bash")
+                .arg("-c")
+                .arg(r#""$0" -H 127.0.0.1 -p "$1" & srv=$!; read -r _; kill "$srv" 2>/dev/null; wait "$srv""#)
+                .arg(&moto)
+                .arg(port.to_string())
+                .stdin(Stdio::piped())
+                .stdout(log_file.try_clone().expect("log handle"))
+                .stderr(log_file)
+                .spawn()
+                .expect("spawn moto_server");
+            let lifeline = child.stdin.take();
+            let endpoint = format!("http://127.0.0.1:{port}");
+            let mut server = MotoServer {
+                endpoint,
+                child,
+                lifeline,
+            };
+            if server.wait_until_ready(port) {
+                return server;
+            }
+            last_failure = std::fs::read_to_string(&log).unwrap_or_default();
+            drop(server);
+        }
+        panic!(
+            "moto_server ({}) did not start:\n{last_failure}",
+            moto.display()
+        );
+    }
+
+    fn wait_until_ready(&mut self, port: u16) -> bool {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if http_answers(port) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        // Closing the lifeline makes the shell kill moto and exit.
+        drop(self.lifeline.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One server shared by every test of this binary; tests keep apart by unique names.
+pub fn moto() -> &'static MotoServer {
+    static SERVER: OnceLock<MotoServer> = OnceLock::new();
+    SERVER.get_or_init(MotoServer::start)
+}
+
+/// `PRECIS_MOTO_SERVER` (set by scripts/test), else the venv that scripts/local-aws installs.
+fn moto_server_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("PRECIS_MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/local-aws");
+    let output = Command::new(&script)
+        .arg("path")
+        .output()
+        .expect("run scripts/local-aws path");
+    assert!(
+        output.status.success(),
+        "moto is needed for the integration tests and could not be installed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    PathBuf::from(stdout.lines().last().expect("a path").trim())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+fn http_answers(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream.write_all(b"GET / HTTP/1.0\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 5];
+    stream.read_exact(&mut head).is_ok() && &head == b"HTTP/"
+}
+
+/// A name no other test (or earlier run against the same server) uses; valid as both a stream
+/// and a bucket name.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{nanos:x}", std::process::id())
+}
+
+/// Settings pointing at the shared moto server, with a stream and bucket of their own. Built
+/// from defaults only, so a developer's precis.toml or environment cannot leak in.
+pub fn settings_for(test: &str) -> Settings {
+    let mut settings = Settings::default();
+    settings.aws.endpoint_url = Some(moto().endpoint.clone());
+    settings.stream.name = unique_name(test);
+    settings.lake.bucket = unique_name(test);
+    settings
+}
+
+pub async fn clients(settings: &Settings) -> AwsClients {
+    AwsClients::connect(settings).await
+}
+
+/// Every record on every shard of `stream`, read from the start, with its shard id.
+pub async fn read_stream(clients: &AwsClients, stream: &str) -> Vec<(String, Record)> {
+    let mut shard_ids = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut request = clients.kinesis.list_shards();
+        request = match &token {
+            Some(t) => request.next_token(t),
+            None => request.stream_name(stream),
+        };
+        let page = request.send().await.expect("ListShards");
+        shard_ids.extend(page.shards().iter().map(|s| s.shard_id().to_string()));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut records = Vec::new();
+    for shard_id in shard_ids {
+        let mut iterator = clients
+            .kinesis
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(&shard_id)
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("GetShardIterator")
+            .shard_iterator()
+            .map(str::to_string);
+        while let Some(it) = iterator {
+            let page = clients
+                .kinesis
+                .get_records()
+                .shard_iterator(it)
+                .limit(10_000)
+                .send()
+                .await
+                .expect("GetRecords");
+            if page.records().is_empty() {
+                break;
+            }
+            records.extend(page.records().iter().map(|r| (shard_id.clone(), r.clone())));
+            iterator = page.next_shard_iterator().map(str::to_string);
+        }
+    }
+    records
+}
+
+/// Runs the real binary with a clean environment (no AWS settings from the developer's shell)
+/// plus `env`, and kills it if it outlives `limit`.
+pub fn run_precis(args: &[&str], env: &[(&str, &str)], limit: Duration) -> (Output, Duration) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_precis"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let started = Instant::now();
+    let mut child = command.spawn().expect("spawn precis");
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return (child.wait_with_output().expect("output"), started.elapsed());
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("output");
+            panic!(
+                "precis {args:?} still running after {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
