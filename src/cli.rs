@@ -84,7 +84,7 @@ pub struct ProduceArgs {
     /// Replay a JSON Lines file (one article per line, sent byte for byte) instead of generating
     #[arg(long, value_name = "FILE.jsonl")]
     pub from_file: Option<PathBuf>,
-    /// Concurrent PutRecords calls [env PRECIS_IN_FLIGHT; default 4]
+    /// Concurrent PutRecords calls [env PRECIS_IN_FLIGHT; default 1]; more for large real streams
     #[arg(long, value_name = "N")]
     pub in_flight: Option<String>,
 }

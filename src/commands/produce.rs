@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use chrono::Utc;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use tracing::{info, warn};
 
 use crate::aws::AwsClients;
@@ -74,18 +74,23 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = match total {
-        Some(total) => ProgressBar::new(total).with_style(
-            ProgressStyle::with_template(
-                "{spinner} putting {bar:30} {pos}/{len} records  {per_sec}  eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        ),
-        None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} putting {pos} records  {per_sec}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        ),
+    let template = match total {
+        Some(_) => "{spinner} putting {bar:30} {pos}/{len} records  {rate}  eta {eta}",
+        None => "{spinner} putting {pos} records  {rate}",
     };
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let _ = write!(out, "{:.0} records/s", state.per_sec());
+            },
+        );
+    let bar = match total {
+        Some(total) => ProgressBar::new(total),
+        None => ProgressBar::new_spinner(),
+    };
+    bar.set_style(style);
     bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
     bar
 }

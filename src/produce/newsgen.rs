@@ -139,7 +139,7 @@ impl Writer<'_> {
                 continue;
             }
             last_template = index;
-            let sentence = capitalize_first(&self.fill(vocab::GENERIC_SENTENCES[index]));
+            let sentence = self.sentence_from(vocab::GENERIC_SENTENCES[index]);
             let sentence_words = word_count(&sentence);
             if words + sentence_words > MAX_WORDS {
                 break;
@@ -152,7 +152,16 @@ impl Writer<'_> {
 
     fn sentence(&mut self, templates: &[&str]) -> String {
         let template = choose(self.rng, templates);
-        capitalize_first(&self.fill(template))
+        self.sentence_from(template)
+    }
+
+    fn sentence_from(&mut self, template: &str) -> String {
+        let mut sentence = capitalize_first(&self.fill(template));
+        // An organization ending in "Inc." or "Corp." at the end of a sentence takes no second stop.
+        if sentence.ends_with("..") && !sentence.ends_with("...") {
+            sentence.pop();
+        }
+        sentence
     }
 
     /// Groups sentences into paragraphs: the lead stands alone, as in wire copy; the rest are cut
@@ -395,6 +404,14 @@ mod tests {
                 let filled = writer.fill(template);
                 assert!(!filled.contains('{'), "{filled}");
             }
+        }
+    }
+
+    #[test]
+    fn abbreviations_at_the_end_of_a_sentence_take_one_period() {
+        for article in NewsGenerator::new(17, as_of()).take(500) {
+            let doubled = article.content.replace("...", "").contains("..");
+            assert!(!doubled, "{}", article.content);
         }
     }
 

@@ -96,9 +96,9 @@ async fn produce_10000_to_4_shards_reaches_every_shard_and_counts_add_up() {
     assert_eq!(per_shard.len(), 4, "{per_shard:?}");
     assert!(per_shard.values().all(|&n| n > 0), "{per_shard:?}");
     assert_eq!(per_shard.values().sum::<usize>(), 10_000);
-    let ids: HashSet<String> = records
+    let ids: HashSet<&str> = records
         .iter()
-        .map(|(_, r)| r.partition_key().unwrap_or_default().to_string())
+        .filter_map(|(_, r)| r.partition_key())
         .collect();
     assert_eq!(ids.len(), 10_000);
 }

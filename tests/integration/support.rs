@@ -25,7 +25,7 @@ pub struct MotoServer {
 
 impl MotoServer {
     pub fn start() -> Self {
-        let moto = moto_server_path();
+        let moto = moto_launcher_path();
         let mut last_failure = String::new();
         // A free port can be taken between our probe and moto's bind; try a few.
         for _ in 0..3 {
@@ -41,7 +41,7 @@ impl MotoServer {
                 .stdout(log_file.try_clone().expect("log handle"))
                 .stderr(log_file)
                 .spawn()
-                .expect("spawn moto_server");
+                .expect("spawn moto");
             let lifeline = child.stdin.take();
             let endpoint = format!("http://127.0.0.1:{port}");
             let mut server = MotoServer {
@@ -55,10 +55,7 @@ impl MotoServer {
             last_failure = std::fs::read_to_string(&log).unwrap_or_default();
             drop(server);
         }
-        panic!(
-            "moto_server ({}) did not start:\n{last_failure}",
-            moto.display()
-        );
+        panic!("moto ({}) did not start:\n{last_failure}", moto.display());
     }
 
     fn wait_until_ready(&mut self, port: u16) -> bool {
@@ -98,8 +95,9 @@ pub fn moto() -> &'static MotoServer {
     SERVER.get_or_init(MotoServer::start)
 }
 
-/// `PRECIS_MOTO_SERVER` (set by scripts/test), else the venv that scripts/local-aws installs.
-fn moto_server_path() -> PathBuf {
+/// `PRECIS_MOTO_SERVER` (set by scripts/test), else the single-threaded launcher that
+/// scripts/local-aws installs next to moto (see that script for why not `moto_server`).
+fn moto_launcher_path() -> PathBuf {
     if let Some(path) = std::env::var_os("PRECIS_MOTO_SERVER") {
         return PathBuf::from(path);
     }
