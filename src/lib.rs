@@ -7,6 +7,8 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod pipeline;
 pub mod produce;
 pub mod resources;
 pub mod telemetry;
+pub mod text;

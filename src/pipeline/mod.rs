@@ -1,0 +1,5 @@
+//! The stream-to-lake pipeline, one stage per module:
+//! records → parse/validate (bad ones to quarantine) → features → sink.
+
+pub mod features;
+pub mod record;

@@ -1,0 +1,523 @@
+//! Parsing and validating one Kinesis record into an article, or saying exactly why it cannot be
+//! one.
+//!
+//! Decisions (docs/decisions.md, "Records"):
+//! - `article_id` and `content` are required non-empty strings; `title`, `author` and
+//!   `publish_date` are optional (missing or null is fine, another JSON type is not).
+//! - A `publish_date` that cannot be read is kept as text in `publish_date_raw` and the row is kept
+//!   with a null date: the article is still good training data, and the partition falls back to
+//!   the record's arrival date. Only dates between 1900 and 2100 count as readable.
+//! - Unknown extra fields are kept, as one JSON object, in the raw layer (`extra_json`) and left
+//!   out of curated rows: nothing the producer sent is lost, and the curated schema stays fixed.
+//! - Control characters other than tab, newline and carriage return in any text field reject the
+//!   record: they are not text a summarizer or a reader of the lake should meet.
+
+use std::fmt;
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
+use serde_json::{Map, Value};
+
+/// Kinesis allows partition keys of up to 256 characters; an id longer than that cannot be one.
+pub const MAX_ARTICLE_ID_CHARS: usize = 256;
+/// Default limit on the content of one article, in bytes of UTF-8.
+pub const DEFAULT_MAX_CONTENT_BYTES: usize = 512 * 1024;
+/// Longest unreadable `publish_date` kept verbatim; longer ones are cut.
+const MAX_RAW_DATE_CHARS: usize = 64;
+
+const KNOWN_FIELDS: [&str; 5] = ["article_id", "title", "author", "publish_date", "content"];
+
+/// An article that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidArticle {
+    pub article_id: String,
+    pub title: Option<String>,
+    pub author: Option<String>,
+    /// UTC; None when missing or unreadable.
+    pub publish_date: Option<NaiveDateTime>,
+    /// The original text when it could not be read as a date.
+    pub publish_date_raw: Option<String>,
+    pub content: String,
+    /// Fields beyond the five known ones, as a JSON object; None when there are none.
+    pub extra_json: Option<String>,
+}
+
+/// Why a record went to quarantine. `code()` is stable and goes into the quarantine file; the
+/// Display text is for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    NotUtf8 {
+        valid_up_to: usize,
+    },
+    NotJson {
+        message: String,
+    },
+    NotObject {
+        found: &'static str,
+    },
+    MissingField {
+        field: &'static str,
+    },
+    EmptyField {
+        field: &'static str,
+    },
+    WrongType {
+        field: &'static str,
+        found: &'static str,
+    },
+    ArticleIdTooLong {
+        chars: usize,
+    },
+    ContentTooLarge {
+        bytes: usize,
+        limit: usize,
+    },
+    ControlCharacters {
+        field: &'static str,
+        code_point: u32,
+    },
+    /// Same article_id as an earlier record, different content (decided by the dedup stage).
+    ConflictingDuplicate {
+        first_sequence_number: String,
+    },
+}
+
+impl Rejection {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::NotUtf8 { .. } => "not_utf8",
+            Rejection::NotJson { .. } => "not_json",
+            Rejection::NotObject { .. } => "not_object",
+            Rejection::MissingField { .. } => "missing_field",
+            Rejection::EmptyField { .. } => "empty_field",
+            Rejection::WrongType { .. } => "wrong_type",
+            Rejection::ArticleIdTooLong { .. } => "article_id_too_long",
+            Rejection::ContentTooLarge { .. } => "content_too_large",
+            Rejection::ControlCharacters { .. } => "control_characters",
+            Rejection::ConflictingDuplicate { .. } => "conflicting_duplicate",
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::NotUtf8 { valid_up_to } => {
+                write!(f, "payload is not UTF-8 (invalid byte at offset {valid_up_to})")
+            }
+            Rejection::NotJson { message } => write!(f, "payload is not JSON: {message}"),
+            Rejection::NotObject { found } => write!(f, "JSON is {found}, not an object"),
+            Rejection::MissingField { field } => write!(f, "required field {field} is missing"),
+            Rejection::EmptyField { field } => write!(f, "required field {field} is empty"),
+            Rejection::WrongType { field, found } => {
+                write!(f, "field {field} is {found}, expected a string")
+            }
+            Rejection::ArticleIdTooLong { chars } => write!(
+                f,
+                "article_id has {chars} characters, more than {MAX_ARTICLE_ID_CHARS}"
+            ),
+            Rejection::ContentTooLarge { bytes, limit } => {
+                write!(f, "content is {bytes} bytes, over the {limit}-byte limit")
+            }
+            Rejection::ControlCharacters { field, code_point } => {
+                write!(f, "field {field} contains control character U+{code_point:04X}")
+            }
+            Rejection::ConflictingDuplicate {
+                first_sequence_number,
+            } => write!(
+                f,
+                "article_id already seen at sequence number {first_sequence_number} with different content"
+            ),
+        }
+    }
+}
+
+/// Limits applied while validating.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_content_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_content_bytes: DEFAULT_MAX_CONTENT_BYTES,
+        }
+    }
+}
+
+/// Turns a record's payload into an article, or says why it cannot become one.
+pub fn parse_article(payload: &[u8], limits: &Limits) -> Result<ValidArticle, Rejection> {
+    let text = std::str::from_utf8(payload).map_err(|e| Rejection::NotUtf8 {
+        valid_up_to: e.valid_up_to(),
+    })?;
+    let value: Value = serde_json::from_str(text).map_err(|e| Rejection::NotJson {
+        message: e.to_string(),
+    })?;
+    let Value::Object(mut object) = value else {
+        return Err(Rejection::NotObject {
+            found: type_name(&value),
+        });
+    };
+
+    let article_id = required_string(&mut object, "article_id")?;
+    let id_chars = article_id.chars().count();
+    if id_chars > MAX_ARTICLE_ID_CHARS {
+        return Err(Rejection::ArticleIdTooLong { chars: id_chars });
+    }
+    let content = required_string(&mut object, "content")?;
+    if content.len() > limits.max_content_bytes {
+        return Err(Rejection::ContentTooLarge {
+            bytes: content.len(),
+            limit: limits.max_content_bytes,
+        });
+    }
+    let title = optional_string(&mut object, "title")?;
+    let author = optional_string(&mut object, "author")?;
+    let date_text = optional_string(&mut object, "publish_date")?;
+
+    for (field, value) in [
+        ("article_id", Some(&article_id)),
+        ("content", Some(&content)),
+        ("title", title.as_ref()),
+        ("author", author.as_ref()),
+        ("publish_date", date_text.as_ref()),
+    ] {
+        if let Some(c) = value.and_then(|v| v.chars().find(|&c| is_forbidden_control(c))) {
+            return Err(Rejection::ControlCharacters {
+                field,
+                code_point: u32::from(c),
+            });
+        }
+    }
+
+    let (publish_date, publish_date_raw) = match date_text {
+        None => (None, None),
+        Some(text) if text.trim().is_empty() => (None, None),
+        Some(text) => match parse_publish_date(&text) {
+            Some(date) => (Some(date), None),
+            None => (None, Some(text.chars().take(MAX_RAW_DATE_CHARS).collect())),
+        },
+    };
+
+    object.retain(|key, _| !KNOWN_FIELDS.contains(&key.as_str()));
+    let extra_json = (!object.is_empty()).then(|| Value::Object(object).to_string());
+
+    Ok(ValidArticle {
+        article_id,
+        title,
+        author,
+        publish_date,
+        publish_date_raw,
+        content,
+        extra_json,
+    })
+}
+
+fn required_string(
+    object: &mut Map<String, Value>,
+    field: &'static str,
+) -> Result<String, Rejection> {
+    match object.remove(field) {
+        None | Some(Value::Null) => Err(Rejection::MissingField { field }),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(Rejection::EmptyField { field }),
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(Rejection::WrongType {
+            field,
+            found: type_name(&other),
+        }),
+    }
+}
+
+fn optional_string(
+    object: &mut Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<String>, Rejection> {
+    match object.remove(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(Rejection::WrongType {
+            field,
+            found: type_name(&other),
+        }),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn is_forbidden_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+}
+
+/// Reads the date forms producers use: RFC 3339 (any offset, converted to UTC), ISO local
+/// date-time with `T` or a space (taken as UTC, as the original generator meant it), a bare
+/// date, and RFC 2822. Years outside 1900–2100 are not believed.
+pub fn parse_publish_date(text: &str) -> Option<NaiveDateTime> {
+    let text = text.trim();
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .map(|d| d.with_timezone(&Utc).naive_utc())
+        .ok()
+        .or_else(|| {
+            [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M",
+            ]
+            .iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        })
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+        .or_else(|| {
+            DateTime::parse_from_rfc2822(text)
+                .map(|d| d.with_timezone(&Utc).naive_utc())
+                .ok()
+        })?;
+    (1900..=2100).contains(&parsed.year()).then_some(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<ValidArticle, Rejection> {
+        parse_article(json.as_bytes(), &Limits::default())
+    }
+
+    fn code(json: &str) -> &'static str {
+        parse(json).expect_err("should be rejected").code()
+    }
+
+    const GOOD: &str = r#"{"article_id":"a1","title":"T","author":"A","publish_date":"2026-03-01T12:00:00","content":"Body text."}"#;
+
+    #[test]
+    fn seed_style_record_parses() {
+        let a = parse(GOOD).unwrap();
+        assert_eq!(a.article_id, "a1");
+        assert_eq!(a.title.as_deref(), Some("T"));
+        assert_eq!(a.publish_date.unwrap().to_string(), "2026-03-01 12:00:00");
+        assert_eq!(a.extra_json, None);
+    }
+
+    #[test]
+    fn payload_that_is_not_utf8_is_rejected_with_the_offset() {
+        let err = parse_article(b"{\"a\":\"\xff\"}", &Limits::default()).unwrap_err();
+        assert_eq!(err, Rejection::NotUtf8 { valid_up_to: 6 });
+    }
+
+    #[test]
+    fn payload_that_is_not_json_is_rejected() {
+        assert_eq!(code("not json"), "not_json");
+        assert_eq!(code(r#"{"article_id": "a", "#), "not_json");
+    }
+
+    #[test]
+    fn lone_surrogate_escape_is_not_json() {
+        assert_eq!(code(r#"{"article_id":"\ud800","content":"x"}"#), "not_json");
+    }
+
+    #[test]
+    fn json_that_is_not_an_object_is_rejected() {
+        assert_eq!(
+            parse("[1,2]").unwrap_err(),
+            Rejection::NotObject { found: "an array" }
+        );
+        assert_eq!(code("\"text\""), "not_object");
+        assert_eq!(code("null"), "not_object");
+    }
+
+    #[test]
+    fn article_id_must_be_a_present_nonempty_string() {
+        assert_eq!(
+            parse(r#"{"content":"x"}"#).unwrap_err(),
+            Rejection::MissingField {
+                field: "article_id"
+            }
+        );
+        assert_eq!(
+            parse(r#"{"article_id":"  ","content":"x"}"#).unwrap_err(),
+            Rejection::EmptyField {
+                field: "article_id"
+            }
+        );
+        assert_eq!(
+            parse(r#"{"article_id":42,"content":"x"}"#).unwrap_err(),
+            Rejection::WrongType {
+                field: "article_id",
+                found: "a number"
+            }
+        );
+        assert_eq!(
+            code(r#"{"article_id":null,"content":"x"}"#),
+            "missing_field"
+        );
+    }
+
+    #[test]
+    fn content_must_be_a_present_nonempty_string() {
+        assert_eq!(code(r#"{"article_id":"a"}"#), "missing_field");
+        assert_eq!(code(r#"{"article_id":"a","content":""}"#), "empty_field");
+        assert_eq!(
+            code(r#"{"article_id":"a","content":{"text":"x"}}"#),
+            "wrong_type"
+        );
+    }
+
+    #[test]
+    fn optional_fields_of_the_wrong_type_are_rejected() {
+        assert_eq!(
+            parse(r#"{"article_id":"a","content":"x","title":["t"]}"#).unwrap_err(),
+            Rejection::WrongType {
+                field: "title",
+                found: "an array"
+            }
+        );
+        assert_eq!(
+            code(r#"{"article_id":"a","content":"x","publish_date":20260301}"#),
+            "wrong_type"
+        );
+    }
+
+    #[test]
+    fn missing_or_null_optional_fields_are_fine() {
+        let a = parse(r#"{"article_id":"a","content":"x","title":null}"#).unwrap();
+        assert_eq!((a.title, a.author, a.publish_date), (None, None, None));
+    }
+
+    #[test]
+    fn unreadable_date_keeps_the_row_with_the_raw_text() {
+        for bad in [
+            "../../x",
+            "2026/13/45",
+            "yesterday",
+            "0001-01-01T00:00:00",
+            "dt=2020-01-01/evil",
+        ] {
+            let json = format!(r#"{{"article_id":"a","content":"x","publish_date":"{bad}"}}"#);
+            let a = parse(&json).unwrap();
+            assert_eq!(a.publish_date, None, "{bad}");
+            assert_eq!(a.publish_date_raw.as_deref(), Some(bad));
+        }
+    }
+
+    #[test]
+    fn common_date_forms_are_read_as_utc() {
+        let cases = [
+            ("2026-03-01T12:00:00", "2026-03-01 12:00:00"),
+            ("2026-03-01T12:00:00.250", "2026-03-01 12:00:00.250"),
+            ("2026-03-01 12:00:00", "2026-03-01 12:00:00"),
+            ("2026-03-01T14:00:00+02:00", "2026-03-01 12:00:00"),
+            ("2026-03-01T12:00:00Z", "2026-03-01 12:00:00"),
+            ("2026-03-01", "2026-03-01 00:00:00"),
+            ("Sun, 01 Mar 2026 13:00:00 +0100", "2026-03-01 12:00:00"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                parse_publish_date(text).unwrap().to_string(),
+                expected,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_content_is_rejected() {
+        let json = format!(r#"{{"article_id":"a","content":"{}"}}"#, "x".repeat(101));
+        let err = parse_article(
+            json.as_bytes(),
+            &Limits {
+                max_content_bytes: 100,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            Rejection::ContentTooLarge {
+                bytes: 101,
+                limit: 100
+            }
+        );
+    }
+
+    #[test]
+    fn overlong_article_id_is_rejected() {
+        let json = format!(r#"{{"article_id":"{}","content":"x"}}"#, "é".repeat(257));
+        assert_eq!(
+            parse(&json).unwrap_err(),
+            Rejection::ArticleIdTooLong { chars: 257 }
+        );
+    }
+
+    #[test]
+    fn control_characters_are_rejected_but_layout_whitespace_is_not() {
+        assert_eq!(
+            parse(r#"{"article_id":"a","content":"nul\u0000here"}"#).unwrap_err(),
+            Rejection::ControlCharacters {
+                field: "content",
+                code_point: 0
+            }
+        );
+        assert_eq!(
+            code(r#"{"article_id":"a\u001b","content":"x"}"#),
+            "control_characters"
+        );
+        assert!(parse(r#"{"article_id":"a","content":"line\n\tnext\r\n"}"#).is_ok());
+    }
+
+    #[test]
+    fn bidi_and_zero_width_characters_are_text_not_control() {
+        let a = parse(r#"{"article_id":"a","content":"abc\u200b\u202edef"}"#).unwrap();
+        assert_eq!(a.content.chars().count(), 8);
+    }
+
+    #[test]
+    fn unknown_fields_are_kept_as_one_json_object() {
+        let a =
+            parse(r#"{"article_id":"a","content":"x","category":"tech","reference":"r"}"#).unwrap();
+        let extra: Value = serde_json::from_str(a.extra_json.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            extra,
+            serde_json::json!({"category": "tech", "reference": "r"})
+        );
+    }
+
+    #[test]
+    fn every_rejection_has_a_stable_code_and_a_message() {
+        let all = [
+            Rejection::NotUtf8 { valid_up_to: 0 },
+            Rejection::NotJson {
+                message: "m".into(),
+            },
+            Rejection::NotObject { found: "an array" },
+            Rejection::MissingField { field: "content" },
+            Rejection::EmptyField { field: "content" },
+            Rejection::WrongType {
+                field: "title",
+                found: "a number",
+            },
+            Rejection::ArticleIdTooLong { chars: 300 },
+            Rejection::ContentTooLarge { bytes: 2, limit: 1 },
+            Rejection::ControlCharacters {
+                field: "content",
+                code_point: 7,
+            },
+            Rejection::ConflictingDuplicate {
+                first_sequence_number: "1".into(),
+            },
+        ];
+        let codes: std::collections::HashSet<&str> = all.iter().map(Rejection::code).collect();
+        assert_eq!(codes.len(), all.len());
+        assert!(all.iter().all(|r| !r.to_string().is_empty()));
+    }
+}

@@ -1,0 +1,367 @@
+//! Sentence splitting for English news copy.
+//!
+//! A rule-based splitter, shared by the features (sentence_count) and the extractive summarizer.
+//! A sentence ends at `.`, `!`, `?` or `…`, plus any closing quotes or brackets, when whitespace
+//! and the start of a new sentence follow — unless the period belongs to something that is not
+//! an ending: an abbreviation ("Dr.", "Sept."), an initial ("J."), a decimal ("3.5"), or an
+//! ellipsis inside a quote. A blank line always ends a sentence.
+
+/// Abbreviations that sit before a name or a number and never end a sentence.
+const NEVER_FINAL: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "col", "lt", "capt", "sgt", "st",
+    "mt", "ft", "no", "nos", "vs", "v", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+    "sept", "oct", "nov", "dec", "e.g", "i.e", "cf", "approx", "fig", "vol", "pp", "rev", "hon",
+];
+
+/// Abbreviations that may end a sentence: they do when a typical sentence opener follows
+/// ("... Corp. The deal ..."), and do not otherwise ("U.S. President ...").
+const MAYBE_FINAL: &[&str] = &[
+    "inc", "corp", "ltd", "co", "jr", "sr", "plc", "llc", "a.m", "p.m", "u.s", "u.k", "e.u", "u.n",
+    "etc", "bros",
+];
+
+/// Words that usually start a sentence; after a MAYBE_FINAL abbreviation they mark an ending.
+const OPENERS: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "it",
+    "its",
+    "he",
+    "she",
+    "they",
+    "we",
+    "i",
+    "in",
+    "on",
+    "at",
+    "but",
+    "and",
+    "this",
+    "that",
+    "these",
+    "those",
+    "there",
+    "his",
+    "her",
+    "their",
+    "our",
+    "as",
+    "after",
+    "before",
+    "when",
+    "while",
+    "if",
+    "however",
+    "meanwhile",
+    "some",
+    "many",
+    "most",
+    "officials",
+    "analysts",
+    "critics",
+    "asked",
+    "according",
+    "why",
+    "what",
+    "who",
+    "how",
+    "for",
+    "since",
+];
+
+/// Byte ranges of the sentences of `text`, trimmed, in order.
+pub fn sentence_spans(text: &str) -> Vec<(usize, usize)> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut spans = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let (pos, c) = chars[i];
+        if start.is_none() && !c.is_whitespace() {
+            start = Some(pos);
+        }
+        if c == '\n' && is_blank_line_break(&chars, i) {
+            if let Some(s) = start.take() {
+                push_trimmed(text, s, pos, &mut spans);
+            }
+        } else if matches!(c, '.' | '!' | '?' | '…') {
+            // Absorb runs of terminators and closing quotes/brackets: `?!`, `."`, `.)`.
+            let mut end = i + 1;
+            while end < chars.len()
+                && (matches!(chars[end].1, '.' | '!' | '?' | '…') || is_closer(chars[end].1))
+            {
+                end += 1;
+            }
+            let followed_by_space = end >= chars.len() || chars[end].1.is_whitespace();
+            if followed_by_space && ends_sentence(text, &chars, i, end) {
+                let end_byte = chars.get(end).map_or(text.len(), |&(p, _)| p);
+                if let Some(s) = start.take() {
+                    push_trimmed(text, s, end_byte, &mut spans);
+                }
+            }
+            i = end;
+            continue;
+        }
+        i += 1;
+    }
+    if let Some(s) = start {
+        push_trimmed(text, s, text.len(), &mut spans);
+    }
+    spans
+}
+
+/// The sentences of `text` as slices.
+pub fn sentences(text: &str) -> Vec<&str> {
+    sentence_spans(text)
+        .into_iter()
+        .map(|(s, e)| &text[s..e])
+        .collect()
+}
+
+fn push_trimmed(text: &str, start: usize, end: usize, spans: &mut Vec<(usize, usize)>) {
+    let slice = &text[start..end];
+    let trimmed_end = start + slice.trim_end().len();
+    if trimmed_end > start {
+        spans.push((start, trimmed_end));
+    }
+}
+
+fn is_closer(c: char) -> bool {
+    matches!(c, '"' | '\'' | '”' | '’' | ')' | ']' | '»')
+}
+
+fn is_opener_quote(c: char) -> bool {
+    matches!(c, '"' | '\'' | '“' | '‘' | '(' | '[' | '«')
+}
+
+/// A newline followed (after optional spaces) by another newline.
+fn is_blank_line_break(chars: &[(usize, char)], i: usize) -> bool {
+    chars[i + 1..]
+        .iter()
+        .take_while(|(_, c)| c.is_whitespace())
+        .any(|(_, c)| *c == '\n')
+}
+
+/// Decides whether the terminator at `chars[at]` (with its run up to `end`) ends a sentence.
+fn ends_sentence(text: &str, chars: &[(usize, char)], at: usize, end: usize) -> bool {
+    let next_word = next_word(text, chars, end);
+    let Some(next) = next_word else {
+        return true; // end of text
+    };
+    if next.paragraph_break {
+        return true;
+    }
+    let first = next.first_char;
+    // A new sentence starts with a capital, a digit, or an opening quote/bracket.
+    let starts_like_sentence =
+        first.is_uppercase() || first.is_ascii_digit() || is_opener_quote(first);
+    if !starts_like_sentence {
+        return false;
+    }
+    if chars[at].1 != '.' || (at + 1 < end && chars[at + 1].1 == '.') {
+        // `!`, `?`, `…` and `...` followed by a capital end the sentence.
+        return true;
+    }
+    let token = token_before(chars, at).to_lowercase();
+    if token.is_empty() {
+        return true;
+    }
+    let single_initial = token.chars().count() == 1 && token.chars().all(char::is_alphabetic);
+    if single_initial || NEVER_FINAL.contains(&token.as_str()) {
+        return false;
+    }
+    if MAYBE_FINAL.contains(&token.as_str()) {
+        return OPENERS.contains(&next.word.to_lowercase().as_str());
+    }
+    true
+}
+
+struct NextWord {
+    first_char: char,
+    word: String,
+    paragraph_break: bool,
+}
+
+fn next_word(text: &str, chars: &[(usize, char)], from: usize) -> Option<NextWord> {
+    let mut i = from;
+    let mut newlines = 0;
+    while i < chars.len() && chars[i].1.is_whitespace() {
+        if chars[i].1 == '\n' {
+            newlines += 1;
+        }
+        i += 1;
+    }
+    if i >= chars.len() {
+        return None;
+    }
+    let start = chars[i].0;
+    let word: String = text[start..]
+        .chars()
+        .skip_while(|c| is_opener_quote(*c))
+        .take_while(|c| c.is_alphanumeric() || *c == '\'')
+        .collect();
+    Some(NextWord {
+        first_char: chars[i].1,
+        word,
+        paragraph_break: newlines >= 2,
+    })
+}
+
+/// The word the period at `chars[at]` is attached to, without leading quotes or brackets, and
+/// with inner periods kept ("U.S" for "U.S.", "e.g" for "e.g.").
+fn token_before(chars: &[(usize, char)], at: usize) -> String {
+    let mut begin = at;
+    while begin > 0 && !chars[begin - 1].1.is_whitespace() {
+        begin -= 1;
+    }
+    chars[begin..at]
+        .iter()
+        .map(|(_, c)| *c)
+        .skip_while(|c| is_opener_quote(*c))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text: &str) -> Vec<&str> {
+        sentences(text)
+    }
+
+    #[test]
+    fn plain_sentences_split_at_terminal_punctuation() {
+        assert_eq!(
+            split("Rates rose. Prices fell! Why now? Nobody knows."),
+            ["Rates rose.", "Prices fell!", "Why now?", "Nobody knows."]
+        );
+    }
+
+    #[test]
+    fn titles_before_names_do_not_split() {
+        assert_eq!(
+            split("Dr. Costa met Mr. and Mrs. Smith. They talked."),
+            ["Dr. Costa met Mr. and Mrs. Smith.", "They talked."]
+        );
+    }
+
+    #[test]
+    fn initials_do_not_split() {
+        assert_eq!(
+            split("Maria J. Okafor said so. J. R. R. Tolkien agreed."),
+            ["Maria J. Okafor said so.", "J. R. R. Tolkien agreed."]
+        );
+    }
+
+    #[test]
+    fn decimals_and_amounts_do_not_split() {
+        assert_eq!(
+            split("Growth was 3.5% and costs hit $4.2bn. Shares rose 0.7 points."),
+            [
+                "Growth was 3.5% and costs hit $4.2bn.",
+                "Shares rose 0.7 points."
+            ]
+        );
+    }
+
+    #[test]
+    fn month_abbreviations_do_not_split() {
+        assert_eq!(
+            split("The vote is on Sept. 12 at noon. It may slip."),
+            ["The vote is on Sept. 12 at noon.", "It may slip."]
+        );
+    }
+
+    #[test]
+    fn country_abbreviation_before_a_noun_does_not_split() {
+        assert_eq!(
+            split("The U.S. President spoke. The U.K. Treasury did not."),
+            ["The U.S. President spoke.", "The U.K. Treasury did not."]
+        );
+    }
+
+    #[test]
+    fn company_suffix_at_the_end_of_a_sentence_splits() {
+        assert_eq!(
+            split("He works at Acme Corp. The firm declined to comment."),
+            ["He works at Acme Corp.", "The firm declined to comment."]
+        );
+    }
+
+    #[test]
+    fn time_of_day_before_a_new_sentence_splits() {
+        assert_eq!(
+            split("It opens at 9:30 a.m. The queue formed early."),
+            ["It opens at 9:30 a.m.", "The queue formed early."]
+        );
+    }
+
+    #[test]
+    fn closing_quotes_stay_with_their_sentence() {
+        assert_eq!(
+            split("\"We are ready.\" The crowd cheered. She said: \"Go!\" Then left."),
+            [
+                "\"We are ready.\"",
+                "The crowd cheered.",
+                "She said: \"Go!\"",
+                "Then left."
+            ]
+        );
+    }
+
+    #[test]
+    fn quoted_clause_followed_by_attribution_does_not_split() {
+        assert_eq!(
+            split("\"Why now?\" she asked. \"Because,\" said Dr. Costa, \"it works.\""),
+            [
+                "\"Why now?\" she asked.",
+                "\"Because,\" said Dr. Costa, \"it works.\""
+            ]
+        );
+    }
+
+    #[test]
+    fn blank_lines_always_end_a_sentence() {
+        assert_eq!(
+            split("A headline without a stop\n\nThe body starts here."),
+            ["A headline without a stop", "The body starts here."]
+        );
+    }
+
+    #[test]
+    fn lowercase_after_a_period_does_not_split() {
+        assert_eq!(
+            split("See e.g. the report. OK."),
+            ["See e.g. the report.", "OK."]
+        );
+        assert_eq!(
+            split("version 1.0 is out. it works."),
+            ["version 1.0 is out. it works."]
+        );
+    }
+
+    #[test]
+    fn ellipsis_followed_by_capital_splits() {
+        assert_eq!(split("Wait... Then go."), ["Wait...", "Then go."]);
+    }
+
+    #[test]
+    fn empty_and_whitespace_text_has_no_sentences() {
+        assert!(split("").is_empty());
+        assert!(split("  \n\n ").is_empty());
+    }
+
+    #[test]
+    fn text_without_terminator_is_one_sentence() {
+        assert_eq!(split("no stop here"), ["no stop here"]);
+    }
+
+    #[test]
+    fn non_ascii_text_keeps_char_boundaries() {
+        assert_eq!(
+            split("Zürich grew 2.1%. São Paulo — «calm». Müller left…"),
+            ["Zürich grew 2.1%.", "São Paulo — «calm».", "Müller left…"]
+        );
+    }
+}
