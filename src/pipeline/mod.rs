@@ -3,3 +3,6 @@
 
 pub mod features;
 pub mod record;
+pub mod rows;
+pub mod sink;
+pub mod source;

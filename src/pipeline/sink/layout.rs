@@ -1,0 +1,102 @@
+//! Where objects go in the bucket. Keys are a pure function of the chunk they hold (stream,
+//! shard, first and last sequence number) and its partition, so replaying a chunk after a crash
+//! overwrites the same objects instead of adding duplicates.
+//!
+//!     raw/articles/dt=YYYY-MM-DD/<stream>-<shard>-<first>-<last>.parquet
+//!     curated/summaries/dt=YYYY-MM-DD/split=train|validation|test/<same>.parquet
+//!     quarantine/dt=YYYY-MM-DD/<same>.jsonl
+//!     _state/checkpoints/<stream>/<shard>.json
+
+use chrono::NaiveDate;
+
+use crate::pipeline::features::Split;
+
+pub const RAW_PREFIX: &str = "raw/articles/";
+pub const CURATED_PREFIX: &str = "curated/summaries/";
+pub const QUARANTINE_PREFIX: &str = "quarantine/";
+pub const STATE_PREFIX: &str = "_state/";
+
+/// A contiguous run of one shard's records, cut by the reader.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ChunkId {
+    pub stream: String,
+    pub shard_id: String,
+    pub first_sequence: String,
+    pub last_sequence: String,
+}
+
+impl ChunkId {
+    /// The file name shared by every object of the chunk.
+    pub fn stem(&self) -> String {
+        format!(
+            "{}-{}-{}-{}",
+            self.stream, self.shard_id, self.first_sequence, self.last_sequence
+        )
+    }
+}
+
+pub fn raw_key(dt: NaiveDate, chunk: &ChunkId) -> String {
+    format!("{RAW_PREFIX}dt={dt}/{}.parquet", chunk.stem())
+}
+
+pub fn curated_key(dt: NaiveDate, split: Split, chunk: &ChunkId) -> String {
+    format!(
+        "{CURATED_PREFIX}dt={dt}/split={}/{}.parquet",
+        split.as_str(),
+        chunk.stem()
+    )
+}
+
+pub fn quarantine_key(dt: NaiveDate, chunk: &ChunkId) -> String {
+    format!("{QUARANTINE_PREFIX}dt={dt}/{}.jsonl", chunk.stem())
+}
+
+pub fn checkpoint_key(stream: &str, shard_id: &str) -> String {
+    format!("{STATE_PREFIX}checkpoints/{stream}/{shard_id}.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk() -> ChunkId {
+        ChunkId {
+            stream: "MyStream".into(),
+            shard_id: "shardId-000000000001".into(),
+            first_sequence: "4960".into(),
+            last_sequence: "4999".into(),
+        }
+    }
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()
+    }
+
+    #[test]
+    fn keys_follow_the_hive_layout() {
+        assert_eq!(
+            raw_key(day(), &chunk()),
+            "raw/articles/dt=2026-03-01/MyStream-shardId-000000000001-4960-4999.parquet"
+        );
+        assert_eq!(
+            curated_key(day(), Split::Validation, &chunk()),
+            "curated/summaries/dt=2026-03-01/split=validation/MyStream-shardId-000000000001-4960-4999.parquet"
+        );
+        assert_eq!(
+            quarantine_key(day(), &chunk()),
+            "quarantine/dt=2026-03-01/MyStream-shardId-000000000001-4960-4999.jsonl"
+        );
+        assert_eq!(
+            checkpoint_key("MyStream", "shardId-000000000001"),
+            "_state/checkpoints/MyStream/shardId-000000000001.json"
+        );
+    }
+
+    #[test]
+    fn the_same_chunk_always_gets_the_same_key() {
+        assert_eq!(raw_key(day(), &chunk()), raw_key(day(), &chunk().clone()));
+        let mut other = chunk();
+        other.last_sequence = "5000".into();
+        assert_ne!(raw_key(day(), &chunk()), raw_key(day(), &other));
+    }
+}

@@ -1,0 +1,4 @@
+//! Turning processed records into objects in the lake.
+
+pub mod layout;
+pub mod parquet;

@@ -1,0 +1,3 @@
+//! Reading the stream: which shards, from where, in what order.
+
+pub mod lineage;
