@@ -55,14 +55,52 @@ pub struct GlobalArgs {
     /// Only warnings and errors
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Log format on stderr: human lines, or one JSON object per line for log collectors
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the bucket and stream if missing, then put news articles on the stream
     Produce(ProduceArgs),
+    /// Read the stream, validate and measure each article, write Parquet to S3 (headless)
+    Run(RunArgs),
     /// Print the effective settings and where each came from (secrets redacted)
     Config,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Drain every shard to its tip, write, checkpoint and exit (batch mode); without it, keep
+    /// following the stream until SIGINT/SIGTERM
+    #[arg(long)]
+    pub once: bool,
+    /// Headless: logs and a stats line instead of the console (the only mode until the console lands)
+    #[arg(long)]
+    pub no_ui: bool,
+    /// Where shards without a checkpoint start: trim-horizon, latest, at-timestamp=RFC3339
+    /// [env PRECIS_FROM; default trim-horizon]
+    #[arg(long, value_name = "POSITION")]
+    pub from: Option<String>,
+    /// Cut a file after this many records per shard [env PRECIS_FLUSH_RECORDS; default 10000]
+    #[arg(long, value_name = "N")]
+    pub flush_records: Option<String>,
+    /// ... or this many MiB [env PRECIS_FLUSH_MIB; default 32]
+    #[arg(long, value_name = "MIB")]
+    pub flush_mib: Option<String>,
+    /// ... or when the oldest buffered record is this old [env PRECIS_FLUSH_AGE_SECS; default 60]
+    #[arg(long, value_name = "SECS")]
+    pub flush_age_secs: Option<String>,
+    /// Articles with more content go to quarantine [env PRECIS_MAX_CONTENT_KIB; default 512]
+    #[arg(long, value_name = "KIB")]
+    pub max_content_kib: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -101,13 +139,21 @@ impl Cli {
             ("stream.name", &g.stream),
             ("lake.bucket", &g.bucket),
         ];
-        if let Command::Produce(p) = &self.command {
-            flags.extend([
+        match &self.command {
+            Command::Produce(p) => flags.extend([
                 ("produce.records", &p.records),
                 ("stream.shards", &p.shards),
                 ("produce.seed", &p.seed),
                 ("produce.in_flight", &p.in_flight),
-            ]);
+            ]),
+            Command::Run(r) => flags.extend([
+                ("pipeline.from", &r.from),
+                ("pipeline.flush_records", &r.flush_records),
+                ("pipeline.flush_mib", &r.flush_mib),
+                ("pipeline.flush_age_secs", &r.flush_age_secs),
+                ("pipeline.max_content_kib", &r.max_content_kib),
+            ]),
+            Command::Config => {}
         }
         flags
             .into_iter()
@@ -161,8 +207,20 @@ mod tests {
             "--in-flight=4",
         ])
         .unwrap();
-        let flags = cli.setting_flags();
-        assert_eq!(flags.len(), crate::config::SETTINGS.len());
+        let mut flags = cli.setting_flags();
+        let run = Cli::try_parse_from([
+            "precis",
+            "run",
+            "--from=latest",
+            "--flush-records=5",
+            "--flush-mib=1",
+            "--flush-age-secs=2",
+            "--max-content-kib=3",
+        ])
+        .unwrap();
+        flags.extend(run.setting_flags());
+        let keys: std::collections::HashSet<&str> = flags.iter().map(|f| f.key).collect();
+        assert_eq!(keys.len(), crate::config::SETTINGS.len());
         for flag in flags {
             let spec = crate::config::SETTINGS
                 .iter()

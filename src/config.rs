@@ -8,6 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::pipeline::record::Limits;
+use crate::pipeline::source::reader::{FlushPolicy, StartPosition};
+
 /// Config file read when `--config` is not given, if it exists in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "precis.toml";
 
@@ -104,6 +107,36 @@ pub const SETTINGS: &[SettingSpec] = &[
         accepted: "an S3 bucket name: 3-63 characters from a-z, 0-9, '-', '.', starting and ending with a letter or digit",
     },
     SettingSpec {
+        key: "pipeline.from",
+        env: &["PRECIS_FROM"],
+        flag: Some("--from"),
+        accepted: "trim-horizon, latest or at-timestamp=RFC3339 (e.g. at-timestamp=2026-11-23T08:00:00Z)",
+    },
+    SettingSpec {
+        key: "pipeline.flush_records",
+        env: &["PRECIS_FLUSH_RECORDS"],
+        flag: Some("--flush-records"),
+        accepted: "a whole number of records from 1 to 1000000",
+    },
+    SettingSpec {
+        key: "pipeline.flush_mib",
+        env: &["PRECIS_FLUSH_MIB"],
+        flag: Some("--flush-mib"),
+        accepted: "a whole number of MiB from 1 to 1024",
+    },
+    SettingSpec {
+        key: "pipeline.flush_age_secs",
+        env: &["PRECIS_FLUSH_AGE_SECS"],
+        flag: Some("--flush-age-secs"),
+        accepted: "a whole number of seconds from 1 to 3600",
+    },
+    SettingSpec {
+        key: "pipeline.max_content_kib",
+        env: &["PRECIS_MAX_CONTENT_KIB"],
+        flag: Some("--max-content-kib"),
+        accepted: "a whole number of KiB from 1 to 1024",
+    },
+    SettingSpec {
         key: "produce.records",
         env: &["NUM_RECORDS", "PRECIS_RECORDS"],
         flag: Some("--records"),
@@ -145,6 +178,34 @@ pub struct LakeSettings {
     pub bucket: String,
 }
 
+/// How the pipeline reads and when it cuts files (Firehose-like: whichever limit comes first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineSettings {
+    /// Where shards without a checkpoint start.
+    pub from: StartPosition,
+    pub flush_records: usize,
+    pub flush_mib: usize,
+    pub flush_age_secs: u64,
+    /// Articles with more content than this go to quarantine.
+    pub max_content_kib: usize,
+}
+
+impl PipelineSettings {
+    pub fn flush_policy(&self) -> FlushPolicy {
+        FlushPolicy {
+            max_records: self.flush_records,
+            max_bytes: self.flush_mib * 1024 * 1024,
+            max_age: std::time::Duration::from_secs(self.flush_age_secs),
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_content_bytes: self.max_content_kib * 1024,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProduceSettings {
     pub records: u64,
@@ -159,6 +220,7 @@ pub struct Settings {
     pub aws: AwsSettings,
     pub stream: StreamSettings,
     pub lake: LakeSettings,
+    pub pipeline: PipelineSettings,
     pub produce: ProduceSettings,
     origins: BTreeMap<&'static str, Origin>,
     config_file: Option<PathBuf>,
@@ -180,6 +242,14 @@ impl Default for Settings {
             },
             lake: LakeSettings {
                 bucket: "my-bucket".into(),
+            },
+            pipeline: PipelineSettings {
+                // The stream's backlog (the ~1000 seeded articles) is read, not skipped.
+                from: StartPosition::TrimHorizon,
+                flush_records: 10_000,
+                flush_mib: 32,
+                flush_age_secs: 60,
+                max_content_kib: 512,
             },
             produce: ProduceSettings {
                 records: 1000,
@@ -342,6 +412,24 @@ impl Settings {
                 }
                 self.lake.bucket = value.to_string();
             }
+            "pipeline.from" => {
+                self.pipeline.from = value.parse().map_err(|_| invalid())?;
+            }
+            "pipeline.flush_records" => {
+                self.pipeline.flush_records =
+                    parse_in_range(value, 1, 1_000_000).ok_or_else(invalid)?;
+            }
+            "pipeline.flush_mib" => {
+                self.pipeline.flush_mib = parse_in_range(value, 1, 1024).ok_or_else(invalid)?;
+            }
+            "pipeline.flush_age_secs" => {
+                self.pipeline.flush_age_secs =
+                    parse_in_range(value, 1, 3600).ok_or_else(invalid)?;
+            }
+            "pipeline.max_content_kib" => {
+                self.pipeline.max_content_kib =
+                    parse_in_range(value, 1, 1024).ok_or_else(invalid)?;
+            }
             "produce.records" => {
                 self.produce.records = parse_in_range(value, 0, 100_000_000).ok_or_else(invalid)?;
             }
@@ -369,6 +457,11 @@ impl Settings {
             "stream.name" => string(&self.stream.name),
             "stream.shards" => int(u64::from(self.stream.shards)),
             "lake.bucket" => string(&self.lake.bucket),
+            "pipeline.from" => string(&start_position_text(self.pipeline.from)),
+            "pipeline.flush_records" => int(self.pipeline.flush_records as u64),
+            "pipeline.flush_mib" => int(self.pipeline.flush_mib as u64),
+            "pipeline.flush_age_secs" => int(self.pipeline.flush_age_secs),
+            "pipeline.max_content_kib" => int(self.pipeline.max_content_kib as u64),
             "produce.records" => int(self.produce.records),
             // Seeds above i64::MAX do not fit a TOML integer; write them as strings.
             "produce.seed" => self.produce.seed.map(|seed| match i64::try_from(seed) {
@@ -378,6 +471,14 @@ impl Settings {
             "produce.in_flight" => int(self.produce.in_flight as u64),
             _ => None,
         }
+    }
+}
+
+fn start_position_text(position: StartPosition) -> String {
+    match position {
+        StartPosition::TrimHorizon => "trim-horizon".into(),
+        StartPosition::Latest => "latest".into(),
+        StartPosition::AtTimestamp(t) => format!("at-timestamp={}", t.to_rfc3339()),
     }
 }
 

@@ -11,7 +11,7 @@ const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.global.verbose, cli.global.quiet);
+    telemetry::init(cli.global.verbose, cli.global.quiet, cli.global.log_format);
     let config_file = cli
         .global
         .config
@@ -31,6 +31,9 @@ fn main() -> ExitCode {
         }
         Command::Produce(args) => {
             runtime().and_then(|rt| rt.block_on(commands::produce::run(&settings, args)))
+        }
+        Command::Run(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::run::run(&settings, args)))
         }
     };
     match outcome {

@@ -103,6 +103,18 @@ pub async fn ensure_stream(
     Ok((created, open_shards))
 }
 
+/// Fails with a clear message when the stream does not exist; returns its open shard count.
+pub async fn require_stream(clients: &AwsClients, stream: &str) -> Result<u32> {
+    match describe(clients, stream).await? {
+        Some((_, open)) => Ok(open),
+        None => bail!(
+            "stream {stream} does not exist at {}; create and fill it with `precis produce`, or \
+             name another with --stream / PRECIS_STREAM",
+            clients.target.label
+        ),
+    }
+}
+
 /// (status, open shard count), or None if the stream does not exist.
 async fn describe(clients: &AwsClients, stream: &str) -> Result<Option<(StreamStatus, u32)>> {
     match clients

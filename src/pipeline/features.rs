@@ -11,7 +11,7 @@ use crate::text::{self, sentences};
 pub const READING_WORDS_PER_MINUTE: f64 = 238.0;
 
 /// The dataset split a row belongs to: 90% train, 5% validation, 5% test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Split {
     Train,
     Validation,

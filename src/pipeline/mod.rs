@@ -6,3 +6,5 @@ pub mod record;
 pub mod rows;
 pub mod sink;
 pub mod source;
+pub mod stats;
+pub mod supervisor;

@@ -1,3 +1,5 @@
-//! Reading the stream: which shards, from where, in what order.
+//! Reading the stream: which shards, from where, in what order, and how far we got.
 
+pub mod checkpoint;
 pub mod lineage;
+pub mod reader;

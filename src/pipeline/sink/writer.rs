@@ -1,0 +1,310 @@
+//! Writing one chunk: records → outcomes → objects per partition → S3.
+//!
+//! CPU work (parsing, features, Parquet encoding) runs on the blocking pool, never on the async
+//! reactor. Objects of a chunk are uploaded concurrently; the caller advances the checkpoint only
+//! after every one of them is in S3.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use chrono::{NaiveDate, Utc};
+use tokio::task::JoinSet;
+
+use super::layout::{curated_key, quarantine_key, raw_key, ChunkId};
+use super::parquet::{curated_batch, encode, raw_batch, FileContext};
+use crate::aws::AwsClients;
+use crate::pipeline::features::{Features, Split};
+use crate::pipeline::record::{Limits, Rejection};
+use crate::pipeline::rows::{process, quarantine, ArticleRow, Outcome, QuarantineRow, RawRecord};
+use crate::pipeline::stats::Stats;
+
+/// Objects at or above this size go up as multipart uploads.
+pub const MULTIPART_THRESHOLD: usize = 16 * 1024 * 1024;
+const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// First claim on each article_id seen by this process: (content hash, sequence number).
+#[derive(Debug, Default)]
+pub struct DedupIndex {
+    seen: HashMap<String, (String, String)>,
+}
+
+/// What the index says about an article.
+#[derive(Debug, PartialEq, Eq)]
+enum Claim {
+    First,
+    /// The same content again under the same id: raw keeps it, curated does not.
+    ExactDuplicate,
+    Conflict {
+        first_sequence_number: String,
+    },
+}
+
+impl DedupIndex {
+    fn claim(&mut self, row: &ArticleRow) -> Claim {
+        match self.seen.get(&row.article.article_id) {
+            None => {
+                self.seen.insert(
+                    row.article.article_id.clone(),
+                    (
+                        row.features.content_sha256.clone(),
+                        row.sequence_number.clone(),
+                    ),
+                );
+                Claim::First
+            }
+            // A replay of the very record that made the claim.
+            Some((_, seq)) if *seq == row.sequence_number => Claim::First,
+            Some((hash, _)) if *hash == row.features.content_sha256 => Claim::ExactDuplicate,
+            Some((_, seq)) => Claim::Conflict {
+                first_sequence_number: seq.clone(),
+            },
+        }
+    }
+}
+
+/// Counts of one written chunk.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ChunkWritten {
+    pub records: u64,
+    pub articles: u64,
+    pub exact_duplicates: u64,
+    pub quarantined: u64,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+struct Built {
+    objects: Vec<(String, Vec<u8>, &'static str)>,
+    features: Vec<Features>,
+    counts: ChunkWritten,
+}
+
+#[derive(Clone)]
+pub struct ChunkWriter {
+    pub clients: AwsClients,
+    pub bucket: String,
+    pub stream: String,
+    pub limits: Limits,
+    pub stats: Arc<Stats>,
+    pub dedup: Arc<Mutex<DedupIndex>>,
+}
+
+impl ChunkWriter {
+    pub async fn write(&self, chunk: &ChunkId, records: Vec<RawRecord>) -> Result<ChunkWritten> {
+        let (stream, limits, dedup, id) = (
+            self.stream.clone(),
+            self.limits,
+            self.dedup.clone(),
+            chunk.clone(),
+        );
+        let built =
+            tokio::task::spawn_blocking(move || build(&stream, &id, &records, &limits, &dedup))
+                .await
+                .context("building a chunk's files panicked")??;
+
+        let mut uploads = JoinSet::new();
+        for (key, body, content_type) in built.objects {
+            let (clients, bucket) = (self.clients.clone(), self.bucket.clone());
+            uploads.spawn(async move { put(&clients, &bucket, &key, body, content_type).await });
+        }
+        while let Some(done) = uploads.join_next().await {
+            done.context("an upload task panicked")??;
+        }
+        let counts = built.counts;
+        self.stats.chunk_written(&counts);
+        self.stats.features_written(built.features.iter());
+        Ok(counts)
+    }
+}
+
+fn build(
+    stream: &str,
+    chunk: &ChunkId,
+    records: &[RawRecord],
+    limits: &Limits,
+    dedup: &Mutex<DedupIndex>,
+) -> Result<Built> {
+    let mut raw: BTreeMap<NaiveDate, Vec<ArticleRow>> = BTreeMap::new();
+    let mut curated: BTreeMap<(NaiveDate, Split), Vec<usize>> = BTreeMap::new();
+    let mut quarantined: BTreeMap<NaiveDate, Vec<QuarantineRow>> = BTreeMap::new();
+    let mut counts = ChunkWritten {
+        records: records.len() as u64,
+        ..ChunkWritten::default()
+    };
+    let mut index = dedup
+        .lock()
+        .map_err(|_| anyhow::anyhow!("dedup index poisoned"))?;
+    for record in records {
+        match process(record, limits) {
+            Outcome::Article(row) => match index.claim(&row) {
+                Claim::First => {
+                    let rows = raw.entry(row.dt()).or_default();
+                    curated
+                        .entry((row.dt(), row.features.split))
+                        .or_default()
+                        .push(rows.len());
+                    rows.push(*row);
+                    counts.articles += 1;
+                }
+                Claim::ExactDuplicate => {
+                    raw.entry(row.dt()).or_default().push(*row);
+                    counts.exact_duplicates += 1;
+                }
+                Claim::Conflict {
+                    first_sequence_number,
+                } => {
+                    let q = quarantine(
+                        record,
+                        &Rejection::ConflictingDuplicate {
+                            first_sequence_number,
+                        },
+                    );
+                    quarantined.entry(q.dt()).or_default().push(q);
+                    counts.quarantined += 1;
+                }
+            },
+            Outcome::Quarantined(q) => {
+                quarantined.entry(q.dt()).or_default().push(*q);
+                counts.quarantined += 1;
+            }
+        }
+    }
+    drop(index);
+
+    let ctx = FileContext {
+        stream,
+        processed_at: Utc::now(),
+    };
+    let mut objects = Vec::new();
+    let mut features = Vec::new();
+    for ((dt, split), positions) in &curated {
+        let rows: Vec<&ArticleRow> = positions.iter().map(|&i| &raw[dt][i]).collect();
+        features.extend(rows.iter().map(|r| r.features.clone()));
+        let body = encode(&curated_batch(&rows, &ctx)?)?;
+        objects.push((
+            curated_key(*dt, *split, chunk),
+            body,
+            "application/vnd.apache.parquet",
+        ));
+    }
+    for (dt, rows) in &raw {
+        let refs: Vec<&ArticleRow> = rows.iter().collect();
+        let body = encode(&raw_batch(&refs, &ctx)?)?;
+        objects.push((raw_key(*dt, chunk), body, "application/vnd.apache.parquet"));
+    }
+    for (dt, rows) in &quarantined {
+        let mut body = Vec::new();
+        for row in rows {
+            serde_json::to_writer(&mut body, row)?;
+            body.push(b'\n');
+        }
+        objects.push((quarantine_key(*dt, chunk), body, "application/x-ndjson"));
+    }
+    counts.files = objects.len() as u64;
+    counts.bytes = objects.iter().map(|(_, b, _)| b.len() as u64).sum();
+    Ok(Built {
+        objects,
+        features,
+        counts,
+    })
+}
+
+async fn put(
+    clients: &AwsClients,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> Result<()> {
+    if body.len() >= MULTIPART_THRESHOLD {
+        return put_multipart(clients, bucket, key, body, content_type).await;
+    }
+    clients
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|err| clients.explain(&format!("uploading s3://{bucket}/{key}"), &err))?;
+    Ok(())
+}
+
+async fn put_multipart(
+    clients: &AwsClients,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    content_type: &str,
+) -> Result<()> {
+    let what = format!("uploading s3://{bucket}/{key}");
+    let created = clients
+        .s3
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .send()
+        .await
+        .map_err(|err| clients.explain(&what, &err))?;
+    let upload_id = created
+        .upload_id()
+        .context("S3 started a multipart upload without an upload id")?
+        .to_string();
+    let result = async {
+        let mut parts = Vec::new();
+        for (i, part) in body.chunks(PART_SIZE).enumerate() {
+            let number = i as i32 + 1;
+            let uploaded = clients
+                .s3
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .part_number(number)
+                .body(ByteStream::from(part.to_vec()))
+                .send()
+                .await
+                .map_err(|err| clients.explain(&what, &err))?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(uploaded.e_tag().map(str::to_string))
+                    .build(),
+            );
+        }
+        clients
+            .s3
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|err| clients.explain(&what, &err))?;
+        anyhow::Ok(())
+    }
+    .await;
+    if result.is_err() {
+        // Leave no half upload behind to be billed; the chunk is retried as a whole.
+        let _ = clients
+            .s3
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .send()
+            .await;
+    }
+    result
+}

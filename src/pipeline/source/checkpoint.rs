@@ -1,0 +1,112 @@
+//! Per-shard checkpoints in the lake's own bucket, under `_state/checkpoints/<stream>/`.
+//!
+//! A checkpoint names the last sequence number whose objects exist in S3. Before a chunk is
+//! uploaded its range is written as `pending`; after the upload the checkpoint moves to the end of
+//! the range and `pending` is cleared. A worker that finds a pending range re-reads exactly that
+//! range, so the replay writes the same objects under the same keys (docs/decisions.md).
+
+use anyhow::{Context, Result};
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::aws::AwsClients;
+use crate::pipeline::sink::layout::checkpoint_key;
+
+/// A chunk whose objects may be partly uploaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRange {
+    pub first_sequence: String,
+    pub last_sequence: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub shard_id: String,
+    /// Last record whose objects are in S3; None before the first chunk.
+    pub sequence_number: Option<String>,
+    pub pending: Option<PendingRange>,
+    /// The shard is closed and every record of it is written.
+    pub finished: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Checkpoint {
+    pub fn new(shard_id: &str) -> Self {
+        Self {
+            shard_id: shard_id.to_string(),
+            sequence_number: None,
+            pending: None,
+            finished: false,
+            updated_at: Utc::now(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CheckpointStore {
+    clients: AwsClients,
+    bucket: String,
+    stream: String,
+}
+
+impl CheckpointStore {
+    pub fn new(clients: AwsClients, bucket: &str, stream: &str) -> Self {
+        Self {
+            clients,
+            bucket: bucket.to_string(),
+            stream: stream.to_string(),
+        }
+    }
+
+    pub async fn load(&self, shard_id: &str) -> Result<Option<Checkpoint>> {
+        let key = checkpoint_key(&self.stream, shard_id);
+        let response = self
+            .clients
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await;
+        let object = match response {
+            Ok(object) => object,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None)
+            }
+            Err(err) => {
+                return Err(self
+                    .clients
+                    .explain(&format!("reading checkpoint {key}"), &err))
+            }
+        };
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .with_context(|| format!("reading checkpoint {key}"))?
+            .into_bytes();
+        let checkpoint = serde_json::from_slice(&bytes)
+            .with_context(|| format!("checkpoint s3://{}/{key} is not valid JSON", self.bucket))?;
+        Ok(Some(checkpoint))
+    }
+
+    pub async fn save(&self, checkpoint: &Checkpoint) -> Result<()> {
+        let key = checkpoint_key(&self.stream, &checkpoint.shard_id);
+        let body = serde_json::to_vec_pretty(checkpoint)?;
+        self.clients
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|err| {
+                self.clients
+                    .explain(&format!("writing checkpoint {key}"), &err)
+            })?;
+        Ok(())
+    }
+}

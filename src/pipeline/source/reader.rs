@@ -1,0 +1,493 @@
+//! One shard, read and written: GetRecords in a loop, chunks cut by the flush policy, each chunk
+//! written and then checkpointed.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use aws_sdk_kinesis::types::{Record, ShardIteratorType};
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use super::checkpoint::{Checkpoint, CheckpointStore, PendingRange};
+use crate::aws::AwsClients;
+use crate::pipeline::rows::RawRecord;
+use crate::pipeline::sink::layout::ChunkId;
+use crate::pipeline::sink::writer::ChunkWriter;
+use crate::pipeline::stats::{ShardState, Stats};
+
+/// Kinesis allows 5 GetRecords calls per second per shard.
+const MIN_CALL_INTERVAL: Duration = Duration::from_millis(200);
+const MAX_RECORDS_PER_CALL: i32 = 10_000;
+/// Pause between polls of a shard that is at its tip, in follow mode.
+const IDLE_POLL: Duration = Duration::from_millis(1000);
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+/// Where to start a shard that has no checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartPosition {
+    TrimHorizon,
+    Latest,
+    AtTimestamp(DateTime<Utc>),
+}
+
+impl std::str::FromStr for StartPosition {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "trim-horizon" => Ok(StartPosition::TrimHorizon),
+            "latest" => Ok(StartPosition::Latest),
+            _ => s
+                .strip_prefix("at-timestamp=")
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| StartPosition::AtTimestamp(t.with_timezone(&Utc)))
+                .ok_or_else(|| {
+                    "expected trim-horizon, latest or at-timestamp=RFC3339 (e.g. at-timestamp=2026-11-23T08:00:00Z)"
+                        .to_string()
+                }),
+        }
+    }
+}
+
+/// When a chunk is cut: at a record count, a size, or an age, whichever comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushPolicy {
+    pub max_records: usize,
+    pub max_bytes: usize,
+    pub max_age: Duration,
+}
+
+impl FlushPolicy {
+    /// `oldest` is when the first record of the pending chunk was read.
+    pub fn should_flush(
+        &self,
+        records: usize,
+        bytes: usize,
+        oldest: Option<Instant>,
+        now: Instant,
+    ) -> bool {
+        records > 0
+            && (records >= self.max_records
+                || bytes >= self.max_bytes
+                || oldest.is_some_and(|t| now.saturating_duration_since(t) >= self.max_age))
+    }
+}
+
+/// Why a reader stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderExit {
+    /// `--once`: everything up to the tip is written.
+    AtTip,
+    /// The shard is closed and every record of it is written.
+    Closed,
+    /// A stop was requested; what was read is written and checkpointed.
+    Stopped,
+}
+
+pub struct ShardReader {
+    pub clients: AwsClients,
+    pub stream: String,
+    pub shard_id: String,
+    pub store: CheckpointStore,
+    pub writer: ChunkWriter,
+    pub stats: Arc<Stats>,
+    pub policy: FlushPolicy,
+    pub start: StartPosition,
+    pub once: bool,
+    pub stop: watch::Receiver<bool>,
+}
+
+struct Pending {
+    records: Vec<RawRecord>,
+    bytes: usize,
+    oldest: Option<Instant>,
+}
+
+impl ShardReader {
+    pub async fn run(self) -> Result<ReaderExit> {
+        let mut checkpoint = self
+            .store
+            .load(&self.shard_id)
+            .await?
+            .unwrap_or_else(|| Checkpoint::new(&self.shard_id));
+        self.stats.update_shard(&self.shard_id, |s| {
+            s.checkpoint = checkpoint.sequence_number.clone();
+            s.state = ShardState::Reading;
+        });
+        if checkpoint.finished {
+            self.stats
+                .update_shard(&self.shard_id, |s| s.state = ShardState::Finished);
+            return Ok(ReaderExit::Closed);
+        }
+        if let Some(range) = checkpoint.pending.clone() {
+            info!(shard = %self.shard_id, first = %range.first_sequence, last = %range.last_sequence,
+                  "replaying a chunk that may be partly written");
+            let records = self.read_range(&range).await?;
+            let chunk = self.chunk_id(&range);
+            self.write_chunk(&chunk, records, &mut checkpoint, false)
+                .await?;
+        }
+
+        let mut last_read = checkpoint.sequence_number.clone();
+        let mut iterator = self.iterator_after(last_read.as_deref()).await?;
+        let mut pending = Pending {
+            records: Vec::new(),
+            bytes: 0,
+            oldest: None,
+        };
+        let mut last_call = Instant::now() - MIN_CALL_INTERVAL;
+        let mut failures = 0u32;
+        loop {
+            if *self.stop.borrow() {
+                self.flush(&mut pending, &mut checkpoint, false).await?;
+                return Ok(ReaderExit::Stopped);
+            }
+            let wait = MIN_CALL_INTERVAL.saturating_sub(last_call.elapsed());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            last_call = Instant::now();
+            let response = self
+                .clients
+                .kinesis
+                .get_records()
+                .shard_iterator(&iterator)
+                .limit(MAX_RECORDS_PER_CALL)
+                .send()
+                .await;
+            let output = match response {
+                Ok(output) => {
+                    failures = 0;
+                    output
+                }
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_expired_iterator_exception()) =>
+                {
+                    debug!(shard = %self.shard_id, "shard iterator expired; renewing");
+                    iterator = self.iterator_after(last_read.as_deref()).await?;
+                    continue;
+                }
+                Err(err) => {
+                    failures += 1;
+                    self.stats.error();
+                    let error = self
+                        .clients
+                        .explain(&format!("reading shard {}", self.shard_id), &err);
+                    let pause = backoff(failures);
+                    warn!("{error:#}; retrying in {pause:?}");
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+            };
+
+            let records = output.records();
+            let bytes: usize = records.iter().map(|r| r.data().as_ref().len()).sum();
+            self.stats.records_read(records.len() as u64, bytes as u64);
+            if let Some(last) = records.last() {
+                last_read = Some(last.sequence_number().to_string());
+            }
+            if pending.oldest.is_none() && !records.is_empty() {
+                pending.oldest = Some(Instant::now());
+            }
+            pending.bytes += bytes;
+            pending
+                .records
+                .extend(records.iter().map(|r| self.raw_record(r)));
+            let lag = output.millis_behind_latest().unwrap_or(0);
+            let count = records.len() as u64;
+            self.stats.update_shard(&self.shard_id, |s| {
+                s.records += count;
+                s.millis_behind_latest = lag;
+                s.last_sequence = last_read.clone();
+            });
+
+            let Some(next) = output.next_shard_iterator().map(str::to_string) else {
+                self.flush(&mut pending, &mut checkpoint, true).await?;
+                self.stats
+                    .update_shard(&self.shard_id, |s| s.state = ShardState::Finished);
+                info!(shard = %self.shard_id, "shard closed and fully written");
+                return Ok(ReaderExit::Closed);
+            };
+            iterator = next;
+            let at_tip = records.is_empty() && lag == 0;
+            if self.policy.should_flush(
+                pending.records.len(),
+                pending.bytes,
+                pending.oldest,
+                Instant::now(),
+            ) || (at_tip && self.once)
+            {
+                self.flush(&mut pending, &mut checkpoint, false).await?;
+            }
+            if at_tip {
+                if self.once {
+                    self.stats
+                        .update_shard(&self.shard_id, |s| s.state = ShardState::AtTip);
+                    return Ok(ReaderExit::AtTip);
+                }
+                let mut stop = self.stop.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+
+    fn raw_record(&self, r: &Record) -> RawRecord {
+        RawRecord {
+            shard_id: self.shard_id.clone(),
+            sequence_number: r.sequence_number().to_string(),
+            partition_key: r.partition_key().unwrap_or_default().to_string(),
+            arrival_time: r
+                .approximate_arrival_timestamp()
+                .and_then(|t| DateTime::from_timestamp_millis(t.to_millis().ok()?))
+                .unwrap_or(DateTime::UNIX_EPOCH),
+            data: r.data().as_ref().to_vec(),
+        }
+    }
+
+    fn chunk_id(&self, range: &PendingRange) -> ChunkId {
+        ChunkId {
+            stream: self.stream.clone(),
+            shard_id: self.shard_id.clone(),
+            first_sequence: range.first_sequence.clone(),
+            last_sequence: range.last_sequence.clone(),
+        }
+    }
+
+    async fn flush(
+        &self,
+        pending: &mut Pending,
+        checkpoint: &mut Checkpoint,
+        closed: bool,
+    ) -> Result<()> {
+        let records = std::mem::take(&mut pending.records);
+        pending.bytes = 0;
+        pending.oldest = None;
+        let (Some(first), Some(last)) = (records.first(), records.last()) else {
+            if closed && !checkpoint.finished {
+                checkpoint.finished = true;
+                checkpoint.updated_at = Utc::now();
+                self.store.save(checkpoint).await?;
+            }
+            return Ok(());
+        };
+        let range = PendingRange {
+            first_sequence: first.sequence_number.clone(),
+            last_sequence: last.sequence_number.clone(),
+        };
+        // Record the intended cut before any object exists, so a crash replays this exact range.
+        checkpoint.pending = Some(range.clone());
+        checkpoint.updated_at = Utc::now();
+        self.store.save(checkpoint).await?;
+        let chunk = self.chunk_id(&range);
+        self.write_chunk(&chunk, records, checkpoint, closed).await
+    }
+
+    /// Writes the chunk (retrying with backoff until it is in S3 or a stop is requested), then
+    /// moves the checkpoint to its end.
+    async fn write_chunk(
+        &self,
+        chunk: &ChunkId,
+        records: Vec<RawRecord>,
+        checkpoint: &mut Checkpoint,
+        closed: bool,
+    ) -> Result<()> {
+        let mut failures = 0u32;
+        loop {
+            match self.writer.write(chunk, records.clone()).await {
+                Ok(written) => {
+                    debug!(shard = %self.shard_id, records = written.records, files = written.files, "chunk written");
+                    break;
+                }
+                Err(err) => {
+                    failures += 1;
+                    self.stats.error();
+                    if *self.stop.borrow() {
+                        return Err(err.context(format!(
+                            "stopping with chunk {} unwritten; the next run replays it",
+                            chunk.stem()
+                        )));
+                    }
+                    let pause = backoff(failures);
+                    warn!("{err:#}; retrying the chunk in {pause:?} (checkpoint stays put)");
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+        checkpoint.sequence_number = Some(chunk.last_sequence.clone());
+        checkpoint.pending = None;
+        checkpoint.finished = closed;
+        checkpoint.updated_at = Utc::now();
+        self.store.save(checkpoint).await?;
+        let position = checkpoint.sequence_number.clone();
+        self.stats
+            .update_shard(&self.shard_id, |s| s.checkpoint = position);
+        Ok(())
+    }
+
+    async fn iterator_after(&self, sequence: Option<&str>) -> Result<String> {
+        let mut request = self
+            .clients
+            .kinesis
+            .get_shard_iterator()
+            .stream_name(&self.stream)
+            .shard_id(&self.shard_id);
+        request = match (sequence, self.start) {
+            (Some(seq), _) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .starting_sequence_number(seq),
+            (None, StartPosition::TrimHorizon) => {
+                request.shard_iterator_type(ShardIteratorType::TrimHorizon)
+            }
+            (None, StartPosition::Latest) => request.shard_iterator_type(ShardIteratorType::Latest),
+            (None, StartPosition::AtTimestamp(t)) => request
+                .shard_iterator_type(ShardIteratorType::AtTimestamp)
+                .timestamp(aws_sdk_kinesis::primitives::DateTime::from_millis(
+                    t.timestamp_millis(),
+                )),
+        };
+        let output = request.send().await.map_err(|err| {
+            self.clients
+                .explain(&format!("opening shard {}", self.shard_id), &err)
+        })?;
+        output
+            .shard_iterator()
+            .map(str::to_string)
+            .context("GetShardIterator answered without an iterator")
+    }
+
+    /// Reads exactly the records of a pending range, first to last inclusive.
+    async fn read_range(&self, range: &PendingRange) -> Result<Vec<RawRecord>> {
+        let output = self
+            .clients
+            .kinesis
+            .get_shard_iterator()
+            .stream_name(&self.stream)
+            .shard_id(&self.shard_id)
+            .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+            .starting_sequence_number(&range.first_sequence)
+            .send()
+            .await
+            .map_err(|err| {
+                self.clients.explain(
+                    &format!(
+                        "reopening shard {} at {} to replay a chunk",
+                        self.shard_id, range.first_sequence
+                    ),
+                    &err,
+                )
+            })?;
+        let mut iterator = output.shard_iterator().map(str::to_string);
+        let mut records = Vec::new();
+        while let Some(it) = iterator {
+            let page = self
+                .clients
+                .kinesis
+                .get_records()
+                .shard_iterator(it)
+                .limit(MAX_RECORDS_PER_CALL)
+                .send()
+                .await
+                .map_err(|err| {
+                    self.clients
+                        .explain(&format!("replaying shard {}", self.shard_id), &err)
+                })?;
+            for record in page.records() {
+                match compare_sequence(record.sequence_number(), &range.last_sequence) {
+                    Ordering::Greater => return Ok(records),
+                    Ordering::Equal => {
+                        records.push(self.raw_record(record));
+                        return Ok(records);
+                    }
+                    Ordering::Less => records.push(self.raw_record(record)),
+                }
+            }
+            if page.records().is_empty() && page.millis_behind_latest().unwrap_or(0) == 0 {
+                break;
+            }
+            iterator = page.next_shard_iterator().map(str::to_string);
+        }
+        if records.is_empty() {
+            bail!(
+                "shard {} no longer holds the chunk {}..{} to replay (trimmed by retention?)",
+                self.shard_id,
+                range.first_sequence,
+                range.last_sequence
+            );
+        }
+        Ok(records)
+    }
+}
+
+/// Sequence numbers are decimal strings of up to 128 bits: compare them as numbers.
+pub fn compare_sequence(a: &str, b: &str) -> Ordering {
+    let a = a.trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+fn backoff(failures: u32) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1 << failures.min(16))
+        .min(BACKOFF_CAP);
+    ceiling.mul_f64(rand::rng().random_range(0.5..=1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_positions_parse_from_the_flag_forms() {
+        assert_eq!("trim-horizon".parse(), Ok(StartPosition::TrimHorizon));
+        assert_eq!("latest".parse(), Ok(StartPosition::Latest));
+        let at: StartPosition = "at-timestamp=2026-11-23T08:00:00Z".parse().unwrap();
+        assert!(matches!(at, StartPosition::AtTimestamp(t) if t.timestamp() == 1_795_420_800));
+        assert!("at-timestamp=yesterday".parse::<StartPosition>().is_err());
+        assert!("earliest".parse::<StartPosition>().is_err());
+    }
+
+    #[test]
+    fn flush_happens_at_count_size_or_age() {
+        let policy = FlushPolicy {
+            max_records: 10,
+            max_bytes: 1000,
+            max_age: Duration::from_secs(5),
+        };
+        let now = Instant::now();
+        assert!(!policy.should_flush(0, 0, None, now));
+        assert!(!policy.should_flush(9, 999, Some(now), now));
+        assert!(policy.should_flush(10, 1, Some(now), now));
+        assert!(policy.should_flush(1, 1000, Some(now), now));
+        assert!(policy.should_flush(1, 1, Some(now), now + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn sequence_numbers_compare_as_numbers() {
+        assert_eq!(compare_sequence("9", "10"), Ordering::Less);
+        assert_eq!(
+            compare_sequence(
+                "49590338271490256608559692538361571095921575989136588802",
+                "49590338271490256608559692538361571095921575989136588801"
+            ),
+            Ordering::Greater
+        );
+        assert_eq!(compare_sequence("007", "7"), Ordering::Equal);
+    }
+
+    #[test]
+    fn backoff_stays_within_its_cap() {
+        for n in 0..40 {
+            assert!(backoff(n) <= BACKOFF_CAP);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Counters the stages update and the headless printer (later the console) reads as snapshots.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use super::features::{FeatureAverages, Features};
+use super::sink::writer::ChunkWritten;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardState {
+    Reading,
+    WaitingForParent,
+    /// Drained to the tip in `--once` mode.
+    AtTip,
+    /// Closed and fully written.
+    Finished,
+}
+
+impl ShardState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShardState::Reading => "reading",
+            ShardState::WaitingForParent => "waiting for parent",
+            ShardState::AtTip => "at tip",
+            ShardState::Finished => "closed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardStatus {
+    pub state: ShardState,
+    pub records: u64,
+    pub millis_behind_latest: i64,
+    pub last_sequence: Option<String>,
+    pub checkpoint: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub records_in: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub articles_written: AtomicU64,
+    pub quarantined: AtomicU64,
+    pub exact_duplicates: AtomicU64,
+    pub files_written: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub errors: AtomicU64,
+    shards: Mutex<BTreeMap<String, ShardStatus>>,
+    averages: Mutex<FeatureAverages>,
+}
+
+/// A consistent-enough copy of the counters at one moment.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub records_in: u64,
+    pub bytes_in: u64,
+    pub articles_written: u64,
+    pub quarantined: u64,
+    pub exact_duplicates: u64,
+    pub files_written: u64,
+    pub bytes_written: u64,
+    pub errors: u64,
+    pub shards: BTreeMap<String, ShardStatus>,
+    pub averages: FeatureAverages,
+}
+
+impl Snapshot {
+    pub fn max_lag_millis(&self) -> i64 {
+        self.shards
+            .values()
+            .filter(|s| matches!(s.state, ShardState::Reading))
+            .map(|s| s.millis_behind_latest)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+impl Stats {
+    pub fn records_read(&self, records: u64, bytes: u64) {
+        add(&self.records_in, records);
+        add(&self.bytes_in, bytes);
+    }
+
+    pub fn chunk_written(&self, chunk: &ChunkWritten) {
+        add(&self.articles_written, chunk.articles);
+        add(&self.quarantined, chunk.quarantined);
+        add(&self.exact_duplicates, chunk.exact_duplicates);
+        add(&self.files_written, chunk.files);
+        add(&self.bytes_written, chunk.bytes);
+    }
+
+    pub fn error(&self) {
+        add(&self.errors, 1);
+    }
+
+    pub fn features_written<'a>(&self, features: impl Iterator<Item = &'a Features>) {
+        if let Ok(mut averages) = self.averages.lock() {
+            for f in features {
+                averages.add(f);
+            }
+        }
+    }
+
+    pub fn update_shard(&self, shard_id: &str, update: impl FnOnce(&mut ShardStatus)) {
+        if let Ok(mut shards) = self.shards.lock() {
+            let status = shards.entry(shard_id.to_string()).or_insert(ShardStatus {
+                state: ShardState::Reading,
+                records: 0,
+                millis_behind_latest: 0,
+                last_sequence: None,
+                checkpoint: None,
+            });
+            update(status);
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Snapshot {
+            records_in: load(&self.records_in),
+            bytes_in: load(&self.bytes_in),
+            articles_written: load(&self.articles_written),
+            quarantined: load(&self.quarantined),
+            exact_duplicates: load(&self.exact_duplicates),
+            files_written: load(&self.files_written),
+            bytes_written: load(&self.bytes_written),
+            errors: load(&self.errors),
+            shards: self.shards.lock().map(|s| s.clone()).unwrap_or_default(),
+            averages: self.averages.lock().map(|a| a.clone()).unwrap_or_default(),
+        }
+    }
+}

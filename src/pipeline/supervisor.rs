@@ -1,0 +1,162 @@
+//! Keeps one reader task per readable shard: lists shards periodically, plans which may be read
+//! (children after their parents), starts readers, and decides when a `--once` run is complete.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{error, info};
+
+use super::record::Limits;
+use super::sink::writer::{ChunkWriter, DedupIndex};
+use super::source::checkpoint::CheckpointStore;
+use super::source::lineage::{plan, ShardInfo, ShardPlan};
+use super::source::reader::{FlushPolicy, ReaderExit, ShardReader, StartPosition};
+use super::stats::{ShardState, Stats};
+use crate::aws::AwsClients;
+
+/// How often the shard list is refreshed, to notice reshards.
+pub const SHARD_REFRESH: Duration = Duration::from_secs(10);
+/// Pause before a failed reader is started again (follow mode).
+const READER_RESTART_DELAY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    pub stream: String,
+    pub bucket: String,
+    pub start: StartPosition,
+    pub policy: FlushPolicy,
+    pub limits: Limits,
+    pub once: bool,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    /// Readers that ended with an error (each is logged).
+    pub failed_readers: u64,
+    pub stopped: bool,
+}
+
+pub async fn run_pipeline(
+    clients: AwsClients,
+    options: PipelineOptions,
+    stats: Arc<Stats>,
+    stop: watch::Receiver<bool>,
+) -> Result<RunOutcome> {
+    let store = CheckpointStore::new(clients.clone(), &options.bucket, &options.stream);
+    let writer = ChunkWriter {
+        clients: clients.clone(),
+        bucket: options.bucket.clone(),
+        stream: options.stream.clone(),
+        limits: options.limits,
+        stats: stats.clone(),
+        dedup: Arc::new(Mutex::new(DedupIndex::default())),
+    };
+    let mut outcome = RunOutcome::default();
+    let mut finished: HashSet<String> = HashSet::new();
+    let mut at_tip: HashSet<String> = HashSet::new();
+    let mut running: JoinSet<(String, Result<ReaderExit>)> = JoinSet::new();
+    let mut running_ids: HashSet<String> = HashSet::new();
+    let mut stop_signal = stop.clone();
+    let mut refresh = tokio::time::interval(SHARD_REFRESH);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    loop {
+        let stopping = *stop.borrow();
+        if !stopping {
+            let shards = list_shards(&clients, &options.stream).await?;
+            let plans = plan(&shards, &finished);
+            for (shard_id, shard_plan) in &plans {
+                match shard_plan {
+                    ShardPlan::Read
+                        if !running_ids.contains(shard_id) && !at_tip.contains(shard_id) =>
+                    {
+                        running_ids.insert(shard_id.clone());
+                        let reader = ShardReader {
+                            clients: clients.clone(),
+                            stream: options.stream.clone(),
+                            shard_id: shard_id.clone(),
+                            store: store.clone(),
+                            writer: writer.clone(),
+                            stats: stats.clone(),
+                            policy: options.policy,
+                            start: options.start,
+                            once: options.once,
+                            stop: stop.clone(),
+                        };
+                        let id = shard_id.clone();
+                        running.spawn(async move { (id, reader.run().await) });
+                    }
+                    ShardPlan::WaitForParents(_) => {
+                        stats.update_shard(shard_id, |s| s.state = ShardState::WaitingForParent);
+                    }
+                    _ => {}
+                }
+            }
+            if running.is_empty() {
+                // Nothing readable is left: in --once mode the run is complete; in follow mode
+                // every shard is closed (a deleted or fully resharded-away stream).
+                info!("every readable shard is drained");
+                return Ok(outcome);
+            }
+        } else if running.is_empty() {
+            outcome.stopped = true;
+            return Ok(outcome);
+        }
+
+        tokio::select! {
+            joined = running.join_next() => {
+                let Some(joined) = joined else { continue };
+                let (shard_id, result) = joined.context("a shard reader panicked")?;
+                running_ids.remove(&shard_id);
+                match result {
+                    Ok(ReaderExit::Closed) => { finished.insert(shard_id); }
+                    Ok(ReaderExit::AtTip) => { at_tip.insert(shard_id); }
+                    Ok(ReaderExit::Stopped) => {}
+                    Err(err) => {
+                        outcome.failed_readers += 1;
+                        stats.error();
+                        error!("shard {shard_id}: {err:#}");
+                        if options.once {
+                            // Do not spin on a shard that fails the same way each time.
+                            at_tip.insert(shard_id);
+                        } else if !*stop.borrow() {
+                            tokio::time::sleep(READER_RESTART_DELAY).await;
+                        }
+                    }
+                }
+            }
+            _ = refresh.tick() => {}
+            _ = stop_signal.changed() => {}
+        }
+    }
+}
+
+/// Every shard of the stream, following ListShards pagination.
+pub async fn list_shards(clients: &AwsClients, stream: &str) -> Result<Vec<ShardInfo>> {
+    let mut shards = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let request = match &token {
+            Some(t) => clients.kinesis.list_shards().next_token(t),
+            None => clients.kinesis.list_shards().stream_name(stream),
+        };
+        let page = request
+            .send()
+            .await
+            .map_err(|err| clients.explain(&format!("listing the shards of {stream}"), &err))?;
+        shards.extend(page.shards().iter().map(|s| ShardInfo {
+            shard_id: s.shard_id().to_string(),
+            parent: s.parent_shard_id().map(str::to_string),
+            adjacent_parent: s.adjacent_parent_shard_id().map(str::to_string),
+        }));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(shards);
+        }
+    }
+}
