@@ -3,5 +3,6 @@
 
 mod cli;
 mod compose;
+mod pipeline;
 mod produce;
 mod support;

@@ -115,6 +115,26 @@ fn moto_launcher_path() -> PathBuf {
     PathBuf::from(stdout.lines().last().expect("a path").trim())
 }
 
+/// The project venv's python (moto, pyarrow): `PRECIS_PYTHON` (set by scripts/test), else
+/// asked of scripts/local-aws, which installs the venv on first use.
+pub fn project_python() -> PathBuf {
+    if let Some(path) = std::env::var_os("PRECIS_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/local-aws");
+    let output = Command::new(&script)
+        .arg("python")
+        .output()
+        .expect("run scripts/local-aws python");
+    assert!(
+        output.status.success(),
+        "the project venv could not be installed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    PathBuf::from(stdout.lines().last().expect("a path").trim())
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

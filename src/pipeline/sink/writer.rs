@@ -24,6 +24,8 @@ use crate::pipeline::stats::Stats;
 /// Objects at or above this size go up as multipart uploads.
 pub const MULTIPART_THRESHOLD: usize = 16 * 1024 * 1024;
 const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Uploads of one chunk in flight at once: enough to hide S3 latency, few enough not to burst.
+const MAX_CONCURRENT_UPLOADS: usize = 16;
 
 /// First claim on each article_id seen by this process: (content hash, sequence number).
 #[derive(Debug, Default)]
@@ -107,6 +109,11 @@ impl ChunkWriter {
 
         let mut uploads = JoinSet::new();
         for (key, body, content_type) in built.objects {
+            if uploads.len() >= MAX_CONCURRENT_UPLOADS {
+                if let Some(done) = uploads.join_next().await {
+                    done.context("an upload task panicked")??;
+                }
+            }
             let (clients, bucket) = (self.clients.clone(), self.bucket.clone());
             uploads.spawn(async move { put(&clients, &bucket, &key, body, content_type).await });
         }

@@ -1,0 +1,425 @@
+//! `precis run` end to end: the real binary against moto, output read back from S3.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, RecordBatch};
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+use chrono::NaiveDate;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use precis::aws::AwsClients;
+use precis::config::Settings;
+use precis::pipeline::source::checkpoint::Checkpoint;
+use precis::produce::newsgen::NewsGenerator;
+use precis::produce::source::RecordSource;
+use precis::produce::{produce, ProduceJob};
+
+use crate::support::{clients, moto, read_stream, run_precis, settings_for};
+
+const LIMIT: Duration = Duration::from_secs(180);
+
+async fn seed(settings: &Settings, count: u64, seed: u64) {
+    let clients = clients(settings).await;
+    let job = ProduceJob {
+        stream: settings.stream.name.clone(),
+        bucket: settings.lake.bucket.clone(),
+        region: settings.aws.region.clone(),
+        shards: settings.stream.shards,
+        in_flight: 1,
+        source: RecordSource::generated(
+            NewsGenerator::new(seed, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()),
+            count,
+        ),
+    };
+    produce(&clients, job, &|_, _| {}).await.expect("produce");
+}
+
+fn env_for(settings: &Settings) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto().endpoint.clone()),
+        ("PRECIS_STREAM", settings.stream.name.clone()),
+        ("PRECIS_BUCKET", settings.lake.bucket.clone()),
+    ]
+}
+
+fn run_once(settings: &Settings, extra: &[&str]) -> std::process::Output {
+    let env = env_for(settings);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut args = vec!["run", "--once", "--no-ui"];
+    args.extend_from_slice(extra);
+    let (output, _) = run_precis(&args, &env, LIMIT);
+    assert!(
+        output.status.success(),
+        "run failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+async fn keys_under(clients: &AwsClients, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let page = clients
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .expect("ListObjectsV2");
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+        token = page.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            return keys;
+        }
+    }
+}
+
+async fn object(clients: &AwsClients, bucket: &str, key: &str) -> bytes::Bytes {
+    clients
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("GetObject")
+        .body
+        .collect()
+        .await
+        .expect("body")
+        .into_bytes()
+}
+
+async fn parquet_under(clients: &AwsClients, bucket: &str, prefix: &str) -> Vec<RecordBatch> {
+    let mut batches = Vec::new();
+    for key in keys_under(clients, bucket, prefix).await {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(object(clients, bucket, &key).await)
+            .unwrap()
+            .build()
+            .unwrap();
+        batches.extend(reader.map(Result::unwrap));
+    }
+    batches
+}
+
+fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let array = b.column_by_name(column).unwrap().as_string::<i32>().clone();
+            (0..array.len()).map(move |i| array.value(i).to_string())
+        })
+        .collect()
+}
+
+/// Words as the features define them, counted by a separate hand-written scan: runs of
+/// non-whitespace that contain a letter or digit.
+fn independent_word_count(text: &str) -> i32 {
+    let (mut count, mut in_token, mut has_alnum) = (0, false, false);
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_whitespace() {
+            if in_token && has_alnum {
+                count += 1;
+            }
+            in_token = false;
+            has_alnum = false;
+        } else {
+            in_token = true;
+            has_alnum |= c.is_alphanumeric();
+        }
+    }
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_writes_every_seeded_article_to_raw_and_curated_exactly_once() {
+    let settings = settings_for("run1k");
+    seed(&settings, 1000, 21).await;
+    let output = run_once(&settings, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+
+    let clients = clients(&settings).await;
+    let bucket = &settings.lake.bucket;
+    let raw = parquet_under(&clients, bucket, "raw/articles/").await;
+    let curated = parquet_under(&clients, bucket, "curated/summaries/").await;
+    for (layer, batches) in [("raw", &raw), ("curated", &curated)] {
+        let ids = strings(batches, "article_id");
+        let distinct: HashSet<&String> = ids.iter().collect();
+        assert_eq!(ids.len(), 1000, "{layer} rows");
+        assert_eq!(distinct.len(), 1000, "{layer} distinct article_ids");
+    }
+
+    let contents = strings(&curated, "content");
+    let counts: Vec<i32> = curated
+        .iter()
+        .flat_map(|b| {
+            let a = b
+                .column_by_name("word_count")
+                .unwrap()
+                .as_primitive::<Int32Type>();
+            a.values().to_vec()
+        })
+        .collect();
+    for (content, count) in contents.iter().zip(&counts) {
+        assert_eq!(*count, independent_word_count(content));
+    }
+    let mean = counts.iter().map(|&c| f64::from(c)).sum::<f64>() / counts.len() as f64;
+    let printed = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("average word count: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no average in:\n{stdout}"));
+    assert!(
+        (printed - mean).abs() < 0.05,
+        "printed {printed}, data {mean:.2}"
+    );
+    assert!(keys_under(&clients, bucket, "quarantine/").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_records_are_quarantined_once_each_with_a_reason_and_good_ones_are_written() {
+    let settings = settings_for("hostile");
+    let clients = clients(&settings).await;
+    precis::resources::ensure_stream(&clients, &settings.stream.name, 1)
+        .await
+        .unwrap();
+    let good = |id: &str, extra: &str| {
+        format!(r#"{{"article_id":"{id}","title":"T","content":"Good body of text.","publish_date":"2026-01-02T03:04:05"{extra}}}"#)
+            .into_bytes()
+    };
+    let big = format!(r#"{{"article_id":"big","content":"{}"}}"#, "x".repeat(2048));
+    // (payload, expected quarantine code or None for a good record)
+    let cases: Vec<(Vec<u8>, Option<&str>)> = vec![
+        (good("g1", ""), None),
+        (b"\xff\xfe not utf8".to_vec(), Some("not_utf8")),
+        (good("g2", r#","category":"tech""#), None),
+        (b"plain words".to_vec(), Some("not_json")),
+        (b"[1,2,3]".to_vec(), Some("not_object")),
+        (br#"{"content":"no id"}"#.to_vec(), Some("missing_field")),
+        (good("g3", r#","publish_date_note":1"#), None),
+        (
+            br#"{"article_id":"","content":"x"}"#.to_vec(),
+            Some("empty_field"),
+        ),
+        (
+            br#"{"article_id":7,"content":"x"}"#.to_vec(),
+            Some("wrong_type"),
+        ),
+        (br#"{"article_id":"nc"}"#.to_vec(), Some("missing_field")),
+        (
+            br#"{"article_id":"ec","content":"   "}"#.to_vec(),
+            Some("empty_field"),
+        ),
+        (
+            br#"{"article_id":"wt","content":"x","title":["a"]}"#.to_vec(),
+            Some("wrong_type"),
+        ),
+        (big.into_bytes(), Some("content_too_large")),
+        (
+            br#"{"article_id":"cc","content":"bell\u0007"}"#.to_vec(),
+            Some("control_characters"),
+        ),
+        (
+            br#"{"article_id":"g4","content":"x","publish_date":"../../x"}"#.to_vec(),
+            None,
+        ),
+        (
+            br#"{"article_id":"g1","content":"Different body."}"#.to_vec(),
+            Some("conflicting_duplicate"),
+        ),
+    ];
+    let entries: Vec<PutRecordsRequestEntry> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (data, _))| {
+            PutRecordsRequestEntry::builder()
+                .data(Blob::new(data.clone()))
+                .partition_key(format!("k{i}"))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    clients
+        .kinesis
+        .put_records()
+        .stream_name(&settings.stream.name)
+        .set_records(Some(entries))
+        .send()
+        .await
+        .unwrap();
+    let sequence_of: HashMap<String, usize> = read_stream(&clients, &settings.stream.name)
+        .await
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, r))| (r.sequence_number().to_string(), i))
+        .collect();
+
+    run_once(&settings, &["--max-content-kib", "1"]);
+
+    let mut quarantined: HashMap<usize, String> = HashMap::new();
+    for key in keys_under(&clients, &settings.lake.bucket, "quarantine/").await {
+        let body = object(&clients, &settings.lake.bucket, &key).await;
+        for line in String::from_utf8(body.to_vec()).unwrap().lines() {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            let index = sequence_of[row["sequence_number"].as_str().unwrap()];
+            assert!(!row["reason"].as_str().unwrap().is_empty());
+            let previous =
+                quarantined.insert(index, row["reason_code"].as_str().unwrap().to_string());
+            assert!(previous.is_none(), "record {index} quarantined twice");
+        }
+    }
+    for (index, (_, expected)) in cases.iter().enumerate() {
+        assert_eq!(
+            quarantined.get(&index).map(String::as_str),
+            *expected,
+            "record {index}"
+        );
+    }
+    let curated = parquet_under(&clients, &settings.lake.bucket, "curated/summaries/").await;
+    let mut ids = strings(&curated, "article_id");
+    ids.sort();
+    assert_eq!(ids, ["g1", "g2", "g3", "g4"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_resumes_after_the_checkpoint() {
+    let settings = settings_for("resume");
+    seed(&settings, 300, 31).await;
+    run_once(&settings, &[]);
+    seed(&settings, 200, 32).await;
+    run_once(&settings, &[]);
+
+    let clients = clients(&settings).await;
+    let curated = parquet_under(&clients, &settings.lake.bucket, "curated/summaries/").await;
+    let ids = strings(&curated, "article_id");
+    assert_eq!(ids.len(), 500);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 500);
+
+    let records = read_stream(&clients, &settings.stream.name).await;
+    let (shard, last) = records
+        .last()
+        .map(|(s, r)| (s.clone(), r.sequence_number().to_string()))
+        .unwrap();
+    let key = format!("_state/checkpoints/{}/{shard}.json", settings.stream.name);
+    let checkpoint: Checkpoint =
+        serde_json::from_slice(&object(&clients, &settings.lake.bucket, &key).await).unwrap();
+    assert_eq!(checkpoint.sequence_number.as_deref(), Some(last.as_str()));
+    assert_eq!(checkpoint.pending, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_run_then_restart_leaves_every_record_exactly_once() {
+    let mut settings = settings_for("kill9");
+    settings.stream.shards = 2;
+    seed(&settings, 2000, 41).await;
+
+    // Follow mode with small chunks, killed without warning at a varying moment.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let delay = Duration::from_millis(500 + u64::from(nanos % 2500));
+    eprintln!("killing precis run after {delay:?}");
+    let env = env_for(&settings);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_precis"))
+        .args(["run", "--no-ui", "--flush-records", "250"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    run_once(&settings, &["--flush-records", "250"]);
+
+    let clients = clients(&settings).await;
+    for prefix in ["raw/articles/", "curated/summaries/"] {
+        let batches = parquet_under(&clients, &settings.lake.bucket, prefix).await;
+        let ids = strings(&batches, "article_id");
+        assert_eq!(ids.len(), 2000, "{prefix} rows after kill at {delay:?}");
+        assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 2000, "{prefix}");
+    }
+    let mut tips: HashMap<String, String> = HashMap::new();
+    for (shard, record) in read_stream(&clients, &settings.stream.name).await {
+        tips.insert(shard, record.sequence_number().to_string());
+    }
+    for (shard, tip) in tips {
+        let key = format!("_state/checkpoints/{}/{shard}.json", settings.stream.name);
+        let checkpoint: Checkpoint =
+            serde_json::from_slice(&object(&clients, &settings.lake.bucket, &key).await).unwrap();
+        assert_eq!(checkpoint.pending, None, "{key}");
+        assert_eq!(
+            checkpoint.sequence_number.as_deref(),
+            Some(tip.as_str()),
+            "{key}"
+        );
+    }
+}
+
+/// What an ML job would run: pyarrow, hive partitioning, straight from S3, knowing nothing of
+/// précis.
+const PYARROW_READER: &str = r#"
+import json, sys
+import pyarrow.dataset as ds, pyarrow.fs as fs
+endpoint, bucket = sys.argv[1], sys.argv[2]
+s3 = fs.S3FileSystem(endpoint_override=endpoint, scheme="http", region="us-east-1",
+                     access_key="test", secret_key="test")
+table = ds.dataset(f"{bucket}/curated/summaries", filesystem=s3, format="parquet",
+                   partitioning="hive").to_table()
+print(json.dumps({
+    "rows": table.num_rows,
+    "distinct_ids": len(set(table.column("article_id").to_pylist())),
+    "types": {f.name: str(f.type) for f in table.schema},
+    "splits": sorted(set(table.column("split").to_pylist())),
+}))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyarrow_reads_the_curated_partitions_from_s3_with_hive_partitioning() {
+    let settings = settings_for("pyarrow");
+    seed(&settings, 300, 51).await;
+    run_once(&settings, &[]);
+
+    let endpoint = moto().endpoint.trim_start_matches("http://").to_string();
+    let output = std::process::Command::new(crate::support::project_python())
+        .args(["-c", PYARROW_READER, &endpoint, &settings.lake.bucket])
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "pyarrow failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["rows"], 300);
+    assert_eq!(report["distinct_ids"], 300);
+    let types = &report["types"];
+    assert_eq!(types["word_count"], "int32");
+    assert_eq!(types["avg_word_length"], "double");
+    assert_eq!(types["content"], "string");
+    assert_eq!(types["publish_date"], "timestamp[ms, tz=UTC]");
+    assert!(
+        types.get("dt").is_some() && types.get("split").is_some(),
+        "{types}"
+    );
+    assert_eq!(
+        report["splits"],
+        serde_json::json!(["test", "train", "validation"])
+    );
+}
