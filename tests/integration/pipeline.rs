@@ -13,6 +13,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use precis::aws::AwsClients;
 use precis::config::Settings;
 use precis::pipeline::source::checkpoint::Checkpoint;
+use precis::pipeline::source::reader::compare_sequence;
 use precis::produce::newsgen::NewsGenerator;
 use precis::produce::source::RecordSource;
 use precis::produce::{produce, ProduceJob};
@@ -422,4 +423,146 @@ async fn pyarrow_reads_the_curated_partitions_from_s3_with_hive_partitioning() {
         report["splits"],
         serde_json::json!(["test", "train", "validation"])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_put_around_a_shard_split_are_all_written_in_key_order() {
+    let mut settings = settings_for("split");
+    settings.stream.shards = 4;
+    let clients = clients(&settings).await;
+    precis::resources::ensure_stream(&clients, &settings.stream.name, 4)
+        .await
+        .unwrap();
+    let stream = settings.stream.name.clone();
+    // 100 partition keys, each carrying a counter that must come out in order.
+    let put_batch = |batch: usize| {
+        let clients = clients.clone();
+        let stream = stream.clone();
+        async move {
+            let entries: Vec<PutRecordsRequestEntry> = (batch * 500..(batch + 1) * 500)
+                .map(|n| {
+                    let key = format!("key-{}", n % 100);
+                    let body = format!(
+                        r#"{{"article_id":"a{n}","content":"Record {n} of {key}.","n":{n}}}"#
+                    );
+                    PutRecordsRequestEntry::builder()
+                        .data(Blob::new(body.into_bytes()))
+                        .partition_key(key)
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            clients
+                .kinesis
+                .put_records()
+                .stream_name(&stream)
+                .set_records(Some(entries))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    for batch in 0..10 {
+        put_batch(batch).await;
+    }
+    let listed = clients
+        .kinesis
+        .list_shards()
+        .stream_name(&stream)
+        .send()
+        .await
+        .unwrap();
+    let first = &listed.shards()[0];
+    let range = first.hash_key_range().unwrap();
+    let middle = (range.starting_hash_key().parse::<u128>().unwrap()
+        + range.ending_hash_key().parse::<u128>().unwrap())
+        / 2;
+    clients
+        .kinesis
+        .split_shard()
+        .stream_name(&stream)
+        .shard_to_split(first.shard_id())
+        .new_starting_hash_key(middle.to_string())
+        .send()
+        .await
+        .unwrap();
+    for batch in 10..20 {
+        put_batch(batch).await;
+    }
+
+    run_once(&settings, &[]);
+
+    let raw = parquet_under(&clients, &settings.lake.bucket, "raw/articles/").await;
+    let ids = strings(&raw, "article_id");
+    assert_eq!(ids.len(), 10_000);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 10_000);
+    let keys = strings(&raw, "partition_key");
+    let sequences = strings(&raw, "sequence_number");
+    let mut by_key: HashMap<&str, Vec<(&str, u32)>> = HashMap::new();
+    for ((key, seq), id) in keys.iter().zip(&sequences).zip(&ids) {
+        let n: u32 = id.trim_start_matches('a').parse().unwrap();
+        by_key.entry(key).or_default().push((seq, n));
+    }
+    for (key, mut rows) in by_key {
+        rows.sort_by(|a, b| compare_sequence(a.0, b.0));
+        let counters: Vec<u32> = rows.iter().map(|(_, n)| *n).collect();
+        let mut sorted = counters.clone();
+        sorted.sort();
+        assert_eq!(counters, sorted, "records of {key} out of order");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_in_follow_mode_flushes_checkpoints_and_exits_0() {
+    let settings = settings_for("sigterm");
+    seed(&settings, 500, 71).await;
+    let env = env_for(&settings);
+    // Follow mode with the default 60 s flush age: nothing is written until the stop.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_precis"))
+        .args(["run", "--no-ui"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let clients = clients(&settings).await;
+    assert!(
+        keys_under(&clients, &settings.lake.bucket, "curated/")
+            .await
+            .is_empty(),
+        "wrote before the flush age or the stop"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30), "slow stop");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("run stopped"));
+    let curated = parquet_under(&clients, &settings.lake.bucket, "curated/summaries/").await;
+    assert_eq!(strings(&curated, "article_id").len(), 500);
+    let (shard, last) = read_stream(&clients, &settings.stream.name)
+        .await
+        .last()
+        .map(|(s, r)| (s.clone(), r.sequence_number().to_string()))
+        .unwrap();
+    let key = format!("_state/checkpoints/{}/{shard}.json", settings.stream.name);
+    let checkpoint: Checkpoint =
+        serde_json::from_slice(&object(&clients, &settings.lake.bucket, &key).await).unwrap();
+    assert_eq!(checkpoint.sequence_number, Some(last));
 }

@@ -2,10 +2,12 @@
 //! shard, first and last sequence number) and its partition, so replaying a chunk after a crash
 //! overwrites the same objects instead of adding duplicates.
 //!
-//!     raw/articles/dt=YYYY-MM-DD/<stream>-<shard>-<first>-<last>.parquet
-//!     curated/summaries/dt=YYYY-MM-DD/split=train|validation|test/<same>.parquet
-//!     quarantine/dt=YYYY-MM-DD/<same>.jsonl
-//!     _state/checkpoints/<stream>/<shard>.json
+//! ```text
+//! raw/articles/dt=YYYY-MM-DD/<stream>-<shard>-<first>-<last>.parquet
+//! curated/summaries/dt=YYYY-MM-DD/split=train|validation|test/<same>.parquet
+//! quarantine/dt=YYYY-MM-DD/<same>.jsonl
+//! _state/checkpoints/<stream>/<shard>.json
+//! ```
 
 use chrono::NaiveDate;
 

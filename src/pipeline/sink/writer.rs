@@ -95,7 +95,12 @@ pub struct ChunkWriter {
 }
 
 impl ChunkWriter {
-    pub async fn write(&self, chunk: &ChunkId, records: Vec<RawRecord>) -> Result<ChunkWritten> {
+    /// `records` is shared, not copied, so that a retried chunk costs no second copy in memory.
+    pub async fn write(
+        &self,
+        chunk: &ChunkId,
+        records: Arc<Vec<RawRecord>>,
+    ) -> Result<ChunkWritten> {
         let (stream, limits, dedup, id) = (
             self.stream.clone(),
             self.limits,

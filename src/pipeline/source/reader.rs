@@ -301,6 +301,7 @@ impl ShardReader {
         checkpoint: &mut Checkpoint,
         closed: bool,
     ) -> Result<()> {
+        let records = Arc::new(records);
         let mut failures = 0u32;
         loop {
             match self.writer.write(chunk, records.clone()).await {
