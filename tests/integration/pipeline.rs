@@ -60,6 +60,22 @@ fn run_once(settings: &Settings, extra: &[&str]) -> std::process::Output {
     output
 }
 
+/// `precis run` in follow mode as a child process, its output captured.
+fn spawn_follow(settings: &Settings, extra: &[&str]) -> std::process::Child {
+    let env = env_for(settings);
+    std::process::Command::new(env!("CARGO_BIN_EXE_precis"))
+        .args(["run", "--no-ui"])
+        .args(extra)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn precis run")
+}
+
 async fn keys_under(clients: &AwsClients, bucket: &str, prefix: &str) -> Vec<String> {
     let mut keys = Vec::new();
     let mut token = None;
@@ -332,17 +348,7 @@ async fn kill_9_mid_run_then_restart_leaves_every_record_exactly_once() {
         .subsec_nanos();
     let delay = Duration::from_millis(500 + u64::from(nanos % 2500));
     eprintln!("killing precis run after {delay:?}");
-    let env = env_for(&settings);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_precis"))
-        .args(["run", "--no-ui", "--flush-records", "250"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir())
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_follow(&settings, &["--flush-records", "250"]);
     std::thread::sleep(delay);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -516,18 +522,8 @@ async fn records_put_around_a_shard_split_are_all_written_in_key_order() {
 async fn sigterm_in_follow_mode_flushes_checkpoints_and_exits_0() {
     let settings = settings_for("sigterm");
     seed(&settings, 500, 71).await;
-    let env = env_for(&settings);
     // Follow mode with the default 60 s flush age: nothing is written until the stop.
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_precis"))
-        .args(["run", "--no-ui"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir())
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_follow(&settings, &[]);
     tokio::time::sleep(Duration::from_secs(4)).await;
     let clients = clients(&settings).await;
     assert!(

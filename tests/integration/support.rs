@@ -98,37 +98,29 @@ pub fn moto() -> &'static MotoServer {
 /// `PRECIS_MOTO_SERVER` (set by scripts/test), else the single-threaded launcher that
 /// scripts/local-aws installs next to moto (see that script for why not `moto_server`).
 fn moto_launcher_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("PRECIS_MOTO_SERVER") {
-        return PathBuf::from(path);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/local-aws");
-    let output = Command::new(&script)
-        .arg("path")
-        .output()
-        .expect("run scripts/local-aws path");
-    assert!(
-        output.status.success(),
-        "moto is needed for the integration tests and could not be installed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    PathBuf::from(stdout.lines().last().expect("a path").trim())
+    venv_tool("PRECIS_MOTO_SERVER", "path")
 }
 
 /// The project venv's python (moto, pyarrow): `PRECIS_PYTHON` (set by scripts/test), else
-/// asked of scripts/local-aws, which installs the venv on first use.
+/// asked of scripts/local-aws.
 pub fn project_python() -> PathBuf {
-    if let Some(path) = std::env::var_os("PRECIS_PYTHON") {
+    venv_tool("PRECIS_PYTHON", "python")
+}
+
+/// A program from the project venv: the path in `variable`, else the one `scripts/local-aws
+/// <command>` prints (it installs the venv on first use).
+fn venv_tool(variable: &str, command: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(variable) {
         return PathBuf::from(path);
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/local-aws");
     let output = Command::new(&script)
-        .arg("python")
+        .arg(command)
         .output()
-        .expect("run scripts/local-aws python");
+        .unwrap_or_else(|e| panic!("cannot run scripts/local-aws {command}: {e}"));
     assert!(
         output.status.success(),
-        "the project venv could not be installed:\n{}",
+        "the project venv (moto, pyarrow) is needed for the integration tests and could not be installed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
