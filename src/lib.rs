@@ -4,6 +4,7 @@
 
 pub mod article;
 pub mod aws;
+pub mod backoff;
 pub mod cli;
 pub mod commands;
 pub mod config;

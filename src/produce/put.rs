@@ -9,16 +9,20 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use rand::Rng;
 use tracing::debug;
 
 use super::batch::Entry;
 use crate::aws::AwsClients;
+use crate::backoff::Backoff;
 
 /// Rounds of resending failed entries before giving up on a batch.
 pub const MAX_PARTIAL_RETRIES: u32 = 10;
-const BACKOFF_BASE: Duration = Duration::from_millis(100);
-const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// Full jitter: pauses of concurrent producers spread out instead of retrying in step.
+const BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(100),
+    cap: Duration::from_secs(5),
+    min_fraction: 0.0,
+};
 
 /// What a delivered batch amounted to.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -88,35 +92,9 @@ pub async fn put_batch(clients: &AwsClients, stream: &str, batch: Vec<Entry>) ->
                 last_error.unwrap_or_default()
             );
         }
-        let pause = backoff(round);
+        let pause = BACKOFF.delay(round);
         debug!(failed = failed.len(), ?pause, "resending rejected records");
         tokio::time::sleep(pause).await;
         pending = failed;
-    }
-}
-
-/// Exponential backoff with full jitter: a random pause up to base·2^round, capped.
-fn backoff(round: u32) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1 << round.min(16))
-        .min(BACKOFF_CAP);
-    ceiling.mul_f64(rand::rng().random_range(0.0..=1.0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for round in 0..30 {
-            let ceiling = BACKOFF_BASE
-                .saturating_mul(1 << round.min(16))
-                .min(BACKOFF_CAP);
-            for _ in 0..20 {
-                assert!(backoff(round) <= ceiling);
-            }
-        }
-        assert!(backoff(40) <= BACKOFF_CAP);
     }
 }

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use precis::aws::AwsClients;
 use precis::config::Settings;
-use precis::pipeline::source::checkpoint::Checkpoint;
+use precis::pipeline::source::checkpoint::{Checkpoint, CheckpointStore};
 use precis::pipeline::source::reader::compare_sequence;
 use precis::produce::newsgen::NewsGenerator;
 use precis::produce::source::RecordSource;
@@ -74,6 +74,43 @@ fn spawn_follow(settings: &Settings, extra: &[&str]) -> std::process::Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn precis run")
+}
+
+/// Puts (partition key, payload) pairs, as they are, in one PutRecords call.
+async fn put_raw(
+    clients: &AwsClients,
+    stream: &str,
+    records: impl Iterator<Item = (String, Vec<u8>)>,
+) {
+    let entries: Vec<PutRecordsRequestEntry> = records
+        .map(|(key, data)| {
+            PutRecordsRequestEntry::builder()
+                .data(Blob::new(data))
+                .partition_key(key)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    clients
+        .kinesis
+        .put_records()
+        .stream_name(stream)
+        .set_records(Some(entries))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn checkpoint_of(clients: &AwsClients, settings: &Settings, shard: &str) -> Checkpoint {
+    CheckpointStore::new(
+        clients.clone(),
+        &settings.lake.bucket,
+        &settings.stream.name,
+    )
+    .load(shard)
+    .await
+    .unwrap()
+    .unwrap_or_else(|| panic!("no checkpoint for {shard}"))
 }
 
 async fn keys_under(clients: &AwsClients, bucket: &str, prefix: &str) -> Vec<String> {
@@ -256,25 +293,11 @@ async fn bad_records_are_quarantined_once_each_with_a_reason_and_good_ones_are_w
             Some("conflicting_duplicate"),
         ),
     ];
-    let entries: Vec<PutRecordsRequestEntry> = cases
+    let records = cases
         .iter()
         .enumerate()
-        .map(|(i, (data, _))| {
-            PutRecordsRequestEntry::builder()
-                .data(Blob::new(data.clone()))
-                .partition_key(format!("k{i}"))
-                .build()
-                .unwrap()
-        })
-        .collect();
-    clients
-        .kinesis
-        .put_records()
-        .stream_name(&settings.stream.name)
-        .set_records(Some(entries))
-        .send()
-        .await
-        .unwrap();
+        .map(|(i, (data, _))| (format!("k{i}"), data.clone()));
+    put_raw(&clients, &settings.stream.name, records).await;
     let sequence_of: HashMap<String, usize> = read_stream(&clients, &settings.stream.name)
         .await
         .into_iter()
@@ -328,9 +351,7 @@ async fn a_second_run_resumes_after_the_checkpoint() {
         .last()
         .map(|(s, r)| (s.clone(), r.sequence_number().to_string()))
         .unwrap();
-    let key = format!("_state/checkpoints/{}/{shard}.json", settings.stream.name);
-    let checkpoint: Checkpoint =
-        serde_json::from_slice(&object(&clients, &settings.lake.bucket, &key).await).unwrap();
+    let checkpoint = checkpoint_of(&clients, &settings, &shard).await;
     assert_eq!(checkpoint.sequence_number.as_deref(), Some(last.as_str()));
     assert_eq!(checkpoint.pending, None);
 }
@@ -367,14 +388,12 @@ async fn kill_9_mid_run_then_restart_leaves_every_record_exactly_once() {
         tips.insert(shard, record.sequence_number().to_string());
     }
     for (shard, tip) in tips {
-        let key = format!("_state/checkpoints/{}/{shard}.json", settings.stream.name);
-        let checkpoint: Checkpoint =
-            serde_json::from_slice(&object(&clients, &settings.lake.bucket, &key).await).unwrap();
-        assert_eq!(checkpoint.pending, None, "{key}");
+        let checkpoint = checkpoint_of(&clients, &settings, &shard).await;
+        assert_eq!(checkpoint.pending, None, "{shard}");
         assert_eq!(
             checkpoint.sequence_number.as_deref(),
             Some(tip.as_str()),
-            "{key}"
+            "{shard}"
         );
     }
 }
@@ -445,27 +464,13 @@ async fn records_put_around_a_shard_split_are_all_written_in_key_order() {
         let clients = clients.clone();
         let stream = stream.clone();
         async move {
-            let entries: Vec<PutRecordsRequestEntry> = (batch * 500..(batch + 1) * 500)
-                .map(|n| {
-                    let key = format!("key-{}", n % 100);
-                    let body = format!(
-                        r#"{{"article_id":"a{n}","content":"Record {n} of {key}.","n":{n}}}"#
-                    );
-                    PutRecordsRequestEntry::builder()
-                        .data(Blob::new(body.into_bytes()))
-                        .partition_key(key)
-                        .build()
-                        .unwrap()
-                })
-                .collect();
-            clients
-                .kinesis
-                .put_records()
-                .stream_name(&stream)
-                .set_records(Some(entries))
-                .send()
-                .await
-                .unwrap();
+            let records = (batch * 500..(batch + 1) * 500).map(|n| {
+                let key = format!("key-{}", n % 100);
+                let body =
+                    format!(r#"{{"article_id":"a{n}","content":"Record {n} of {key}.","n":{n}}}"#);
+                (key, body.into_bytes())
+            });
+            put_raw(&clients, &stream, records).await;
         }
     };
     for batch in 0..10 {
@@ -557,8 +562,6 @@ async fn sigterm_in_follow_mode_flushes_checkpoints_and_exits_0() {
         .last()
         .map(|(s, r)| (s.clone(), r.sequence_number().to_string()))
         .unwrap();
-    let key = format!("_state/checkpoints/{}/{shard}.json", settings.stream.name);
-    let checkpoint: Checkpoint =
-        serde_json::from_slice(&object(&clients, &settings.lake.bucket, &key).await).unwrap();
+    let checkpoint = checkpoint_of(&clients, &settings, &shard).await;
     assert_eq!(checkpoint.sequence_number, Some(last));
 }

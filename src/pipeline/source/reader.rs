@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use aws_sdk_kinesis::types::{Record, ShardIteratorType};
 use chrono::{DateTime, Utc};
-use rand::Rng;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::checkpoint::{Checkpoint, CheckpointStore, PendingRange};
 use crate::aws::AwsClients;
+use crate::backoff::Backoff;
 use crate::pipeline::rows::RawRecord;
 use crate::pipeline::sink::layout::ChunkId;
 use crate::pipeline::sink::writer::ChunkWriter;
@@ -24,8 +24,12 @@ const MIN_CALL_INTERVAL: Duration = Duration::from_millis(200);
 const MAX_RECORDS_PER_CALL: i32 = 10_000;
 /// Pause between polls of a shard that is at its tip, in follow mode.
 const IDLE_POLL: Duration = Duration::from_millis(1000);
-const BACKOFF_BASE: Duration = Duration::from_millis(200);
-const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// For reads and chunk writes: a floor of half the ceiling, so an outage is not hammered.
+const BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(200),
+    cap: Duration::from_secs(30),
+    min_fraction: 0.5,
+};
 
 /// Where to start a shard that has no checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +184,7 @@ impl ShardReader {
                     let error = self
                         .clients
                         .explain(&format!("reading shard {}", self.shard_id), &err);
-                    let pause = backoff(failures);
+                    let pause = BACKOFF.delay(failures);
                     warn!("{error:#}; retrying in {pause:?}");
                     tokio::time::sleep(pause).await;
                     continue;
@@ -318,7 +322,7 @@ impl ShardReader {
                             chunk.stem()
                         )));
                     }
-                    let pause = backoff(failures);
+                    let pause = BACKOFF.delay(failures);
                     warn!("{err:#}; retrying the chunk in {pause:?} (checkpoint stays put)");
                     tokio::time::sleep(pause).await;
                 }
@@ -436,13 +440,6 @@ pub fn compare_sequence(a: &str, b: &str) -> Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-fn backoff(failures: u32) -> Duration {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1 << failures.min(16))
-        .min(BACKOFF_CAP);
-    ceiling.mul_f64(rand::rng().random_range(0.5..=1.0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,7 +485,7 @@ mod tests {
     #[test]
     fn backoff_stays_within_its_cap() {
         for n in 0..40 {
-            assert!(backoff(n) <= BACKOFF_CAP);
+            assert!(BACKOFF.delay(n) <= BACKOFF.cap);
         }
     }
 }
