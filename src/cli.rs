@@ -74,6 +74,66 @@ pub enum Command {
     Run(RunArgs),
     /// Print the effective settings and where each came from (secrets redacted)
     Config,
+    /// Score a summarizer with ROUGE against reference summaries, next to the lead-3 baseline
+    Eval(EvalArgs),
+}
+
+/// Which summarizer and how long its summaries are; shared by `run` and `eval`.
+#[derive(Debug, Args, Default)]
+pub struct SummarizerArgs {
+    /// extractive (MiniLM, the default), generative (SmolLM2 GGUF or a T5 directory), or none
+    /// [env PRECIS_SUMMARIZER]
+    #[arg(long, value_name = "KIND")]
+    pub summarizer: Option<String>,
+    /// Model directory or file, or a known name (all-minilm-l6-v2, smollm2-135m-instruct);
+    /// `scripts/fetch-models` installs the known ones [env PRECIS_MODEL]
+    #[arg(long, value_name = "DIR|NAME")]
+    pub model: Option<String>,
+    /// Summarizer worker threads, one model each [env PRECIS_SUMMARIZER_WORKERS; default: cores]
+    #[arg(long, value_name = "N")]
+    pub summarizer_workers: Option<String>,
+    /// Sentences per summary at most (extractive) [env PRECIS_SUMMARY_SENTENCES; default 3]
+    #[arg(long, value_name = "N")]
+    pub summary_sentences: Option<String>,
+    /// Words per summary at most, 0 for no limit; the first sentence is always kept
+    /// (extractive) [env PRECIS_SUMMARY_WORDS; default 75]
+    #[arg(long, value_name = "N")]
+    pub summary_words: Option<String>,
+    /// Tokens a generative model may write per summary [env PRECIS_MAX_NEW_TOKENS; default 96]
+    #[arg(long, value_name = "N")]
+    pub max_new_tokens: Option<String>,
+}
+
+impl SummarizerArgs {
+    fn flags(&self) -> [(&'static str, &Option<String>); 6] {
+        [
+            ("summarizer.kind", &self.summarizer),
+            ("summarizer.model", &self.model),
+            ("summarizer.workers", &self.summarizer_workers),
+            ("summarizer.sentences", &self.summary_sentences),
+            ("summarizer.max_words", &self.summary_words),
+            ("summarizer.max_new_tokens", &self.max_new_tokens),
+        ]
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// JSON Lines: one article per line with its text (content|article|text|document), a
+    /// reference summary (reference|summary|highlights|abstract|target) and optionally a title
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub input: PathBuf,
+    /// Score only the first N articles
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Print one JSON object instead of the table
+    #[arg(long)]
+    pub json: bool,
+    /// Write each article's summaries and scores to this JSON Lines file
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub details: Option<PathBuf>,
+    #[command(flatten)]
+    pub summarizer: SummarizerArgs,
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +161,8 @@ pub struct RunArgs {
     /// Articles with more content go to quarantine [env PRECIS_MAX_CONTENT_KIB; default 512]
     #[arg(long, value_name = "KIB")]
     pub max_content_kib: Option<String>,
+    #[command(flatten)]
+    pub summarizer: SummarizerArgs,
 }
 
 #[derive(Debug, Args)]
@@ -146,14 +208,15 @@ impl Cli {
                 ("produce.seed", &p.seed),
                 ("produce.in_flight", &p.in_flight),
             ]),
-            Command::Run(r) => flags.extend([
+            Command::Run(r) => flags.extend(r.summarizer.flags().into_iter().chain([
                 ("pipeline.from", &r.from),
                 ("pipeline.flush_records", &r.flush_records),
                 ("pipeline.flush_mib", &r.flush_mib),
                 ("pipeline.flush_age_secs", &r.flush_age_secs),
                 ("pipeline.max_content_kib", &r.max_content_kib),
-            ]),
+            ])),
             Command::Config => {}
+            Command::Eval(e) => flags.extend(e.summarizer.flags()),
         }
         flags
             .into_iter()
@@ -216,6 +279,12 @@ mod tests {
             "--flush-mib=1",
             "--flush-age-secs=2",
             "--max-content-kib=3",
+            "--summarizer=none",
+            "--model=m",
+            "--summarizer-workers=1",
+            "--summary-sentences=2",
+            "--summary-words=0",
+            "--max-new-tokens=8",
         ])
         .unwrap();
         flags.extend(run.setting_flags());

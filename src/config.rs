@@ -137,6 +137,42 @@ pub const SETTINGS: &[SettingSpec] = &[
         accepted: "a whole number of KiB from 1 to 1024",
     },
     SettingSpec {
+        key: "summarizer.kind",
+        env: &["PRECIS_SUMMARIZER"],
+        flag: Some("--summarizer"),
+        accepted: "extractive, generative or none",
+    },
+    SettingSpec {
+        key: "summarizer.model",
+        env: &["PRECIS_MODEL"],
+        flag: Some("--model"),
+        accepted: "a model directory (or GGUF file), or a known name: all-minilm-l6-v2, smollm2-135m-instruct",
+    },
+    SettingSpec {
+        key: "summarizer.workers",
+        env: &["PRECIS_SUMMARIZER_WORKERS"],
+        flag: Some("--summarizer-workers"),
+        accepted: "a whole number of worker threads from 1 to 64",
+    },
+    SettingSpec {
+        key: "summarizer.sentences",
+        env: &["PRECIS_SUMMARY_SENTENCES"],
+        flag: Some("--summary-sentences"),
+        accepted: "a whole number of sentences from 1 to 50",
+    },
+    SettingSpec {
+        key: "summarizer.max_words",
+        env: &["PRECIS_SUMMARY_WORDS"],
+        flag: Some("--summary-words"),
+        accepted: "a whole number of words from 1 to 10000, or 0 for no word limit",
+    },
+    SettingSpec {
+        key: "summarizer.max_new_tokens",
+        env: &["PRECIS_MAX_NEW_TOKENS"],
+        flag: Some("--max-new-tokens"),
+        accepted: "a whole number of tokens from 1 to 2048",
+    },
+    SettingSpec {
         key: "produce.records",
         env: &["NUM_RECORDS", "PRECIS_RECORDS"],
         flag: Some("--records"),
@@ -206,6 +242,50 @@ impl PipelineSettings {
     }
 }
 
+/// Which summarizer writes the `summary` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SummarizerKind {
+    /// Sentences of the article picked with MiniLM embeddings (the default: offline, faithful).
+    Extractive,
+    /// An instruction LLM in GGUF (SmolLM2) or a T5 checkpoint.
+    Generative,
+    /// No summaries: curated rows carry the features, with a null summary.
+    None,
+}
+
+impl SummarizerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SummarizerKind::Extractive => "extractive",
+            SummarizerKind::Generative => "generative",
+            SummarizerKind::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummarizerSettings {
+    pub kind: SummarizerKind,
+    /// None: the kind's default model (all-minilm-l6-v2, smollm2-135m-instruct).
+    pub model: Option<String>,
+    pub workers: usize,
+    pub sentences: usize,
+    /// None: only the sentence count limits a summary.
+    pub max_words: Option<usize>,
+    pub max_new_tokens: usize,
+}
+
+impl SummarizerSettings {
+    /// The model to load: the one configured, or the kind's default.
+    pub fn model_spec(&self) -> &str {
+        match (&self.model, self.kind) {
+            (Some(model), _) => model,
+            (None, SummarizerKind::Generative) => "smollm2-135m-instruct",
+            (None, _) => "all-minilm-l6-v2",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProduceSettings {
     pub records: u64,
@@ -221,6 +301,7 @@ pub struct Settings {
     pub stream: StreamSettings,
     pub lake: LakeSettings,
     pub pipeline: PipelineSettings,
+    pub summarizer: SummarizerSettings,
     pub produce: ProduceSettings,
     origins: BTreeMap<&'static str, Origin>,
     config_file: Option<PathBuf>,
@@ -250,6 +331,17 @@ impl Default for Settings {
                 flush_mib: 32,
                 flush_age_secs: 60,
                 max_content_kib: 512,
+            },
+            summarizer: SummarizerSettings {
+                kind: SummarizerKind::Extractive,
+                model: None,
+                // One single-threaded model per core beats one model using both (measured).
+                workers: std::thread::available_parallelism()
+                    .map_or(2, |n| n.get())
+                    .min(8),
+                sentences: 3,
+                max_words: Some(75),
+                max_new_tokens: 96,
             },
             produce: ProduceSettings {
                 records: 1000,
@@ -430,6 +522,34 @@ impl Settings {
                 self.pipeline.max_content_kib =
                     parse_in_range(value, 1, 1024).ok_or_else(invalid)?;
             }
+            "summarizer.kind" => {
+                self.summarizer.kind = match value.to_ascii_lowercase().as_str() {
+                    "extractive" => SummarizerKind::Extractive,
+                    "generative" => SummarizerKind::Generative,
+                    "none" => SummarizerKind::None,
+                    _ => return Err(invalid()),
+                };
+            }
+            "summarizer.model" => {
+                if value.is_empty() {
+                    return Err(invalid());
+                }
+                self.summarizer.model = Some(value.to_string());
+            }
+            "summarizer.workers" => {
+                self.summarizer.workers = parse_in_range(value, 1, 64).ok_or_else(invalid)?;
+            }
+            "summarizer.sentences" => {
+                self.summarizer.sentences = parse_in_range(value, 1, 50).ok_or_else(invalid)?;
+            }
+            "summarizer.max_words" => {
+                let words: usize = parse_in_range(value, 0, 10_000).ok_or_else(invalid)?;
+                self.summarizer.max_words = (words > 0).then_some(words);
+            }
+            "summarizer.max_new_tokens" => {
+                self.summarizer.max_new_tokens =
+                    parse_in_range(value, 1, 2048).ok_or_else(invalid)?;
+            }
             "produce.records" => {
                 self.produce.records = parse_in_range(value, 0, 100_000_000).ok_or_else(invalid)?;
             }
@@ -462,6 +582,12 @@ impl Settings {
             "pipeline.flush_mib" => int(self.pipeline.flush_mib as u64),
             "pipeline.flush_age_secs" => int(self.pipeline.flush_age_secs),
             "pipeline.max_content_kib" => int(self.pipeline.max_content_kib as u64),
+            "summarizer.kind" => string(self.summarizer.kind.as_str()),
+            "summarizer.model" => string(self.summarizer.model_spec()),
+            "summarizer.workers" => int(self.summarizer.workers as u64),
+            "summarizer.sentences" => int(self.summarizer.sentences as u64),
+            "summarizer.max_words" => int(self.summarizer.max_words.unwrap_or(0) as u64),
+            "summarizer.max_new_tokens" => int(self.summarizer.max_new_tokens as u64),
             "produce.records" => int(self.produce.records),
             // Seeds above i64::MAX do not fit a TOML integer; write them as strings.
             "produce.seed" => self.produce.seed.map(|seed| match i64::try_from(seed) {

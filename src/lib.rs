@@ -11,5 +11,6 @@ pub mod config;
 pub mod pipeline;
 pub mod produce;
 pub mod resources;
+pub mod summarize;
 pub mod telemetry;
 pub mod text;

@@ -2,5 +2,6 @@
 //! reads at the end, the exit code.
 
 pub mod config;
+pub mod eval;
 pub mod produce;
 pub mod run;

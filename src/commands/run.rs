@@ -16,6 +16,8 @@ use crate::pipeline::sink::layout::{CURATED_PREFIX, QUARANTINE_PREFIX, RAW_PREFI
 use crate::pipeline::stats::{Snapshot, Stats};
 use crate::pipeline::supervisor::{run_pipeline, PipelineOptions};
 use crate::resources::{ensure_bucket, require_stream};
+use crate::summarize::pool::PoolMetrics;
+use crate::summarize::start_pool;
 
 /// Seconds between stats lines.
 const STATS_EVERY: Duration = Duration::from_secs(5);
@@ -23,6 +25,21 @@ const STATS_EVERY: Duration = Duration::from_secs(5);
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(60);
 
 pub async fn run(settings: &Settings, args: &RunArgs) -> Result<ExitCode> {
+    // The model first: a missing one must fail before anything is read or written.
+    let summarizer_settings = settings.summarizer.clone();
+    let summarizer = tokio::task::spawn_blocking(move || start_pool(&summarizer_settings))
+        .await
+        .context("loading the summarizer panicked")??
+        .map(Arc::new);
+    match &summarizer {
+        Some(pool) => info!(
+            "summarizer {} on {} worker(s)",
+            pool.id(),
+            settings.summarizer.workers
+        ),
+        None => info!("summaries turned off (--summarizer none): curated rows carry features only"),
+    }
+    let pool_metrics = summarizer.as_ref().map(|p| p.metrics());
     let clients = AwsClients::connect(settings).await;
     let stream = settings.stream.name.clone();
     let bucket = settings.lake.bucket.clone();
@@ -42,7 +59,7 @@ pub async fn run(settings: &Settings, args: &RunArgs) -> Result<ExitCode> {
     let stats = Arc::new(Stats::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopping = tokio::spawn(wait_for_stop_signal(stop_tx));
-    let printer = tokio::spawn(print_stats(stats.clone()));
+    let printer = tokio::spawn(print_stats(stats.clone(), pool_metrics.clone()));
     let started = Instant::now();
     let options = PipelineOptions {
         stream: stream.clone(),
@@ -51,6 +68,7 @@ pub async fn run(settings: &Settings, args: &RunArgs) -> Result<ExitCode> {
         policy: settings.pipeline.flush_policy(),
         limits: settings.pipeline.limits(),
         once: args.once,
+        summarizer,
     };
     let pipeline = run_pipeline(clients, options, stats.clone(), stop_rx.clone());
     tokio::pin!(pipeline);
@@ -97,7 +115,7 @@ async fn wait_for_stop_signal(stop: watch::Sender<bool>) -> Result<()> {
     Ok(())
 }
 
-async fn print_stats(stats: Arc<Stats>) {
+async fn print_stats(stats: Arc<Stats>, pool: Option<Arc<PoolMetrics>>) {
     let mut tick = tokio::time::interval(STATS_EVERY);
     tick.tick().await;
     let mut previous = stats.snapshot();
@@ -106,8 +124,12 @@ async fn print_stats(stats: Arc<Stats>) {
         tick.tick().await;
         let now = stats.snapshot();
         let secs = previous_at.elapsed().as_secs_f64().max(1e-9);
+        let summarizing = pool.as_ref().map_or(String::new(), |p| {
+            let p = p.snapshot();
+            format!(" · summarized {} (queue {})", p.summarized, p.queued)
+        });
         info!(
-            "records in {} ({:.0}/s, {:.1} MiB/s) · written {} · quarantined {} · files {} · max lag {} ms",
+            "records in {} ({:.0}/s, {:.1} MiB/s) · written {} · quarantined {} · files {} · max lag {} ms{summarizing}",
             now.records_in,
             (now.records_in - previous.records_in) as f64 / secs,
             (now.bytes_in - previous.bytes_in) as f64 / secs / MIB,

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::features::Features;
 use super::record::{parse_article, Limits, Rejection, ValidArticle};
+use crate::summarize::pool::Summarized;
 
 /// One Kinesis record as read, with its lineage.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,9 @@ pub struct ArticleRow {
     pub sequence_number: String,
     pub partition_key: String,
     pub arrival_time: DateTime<Utc>,
+    /// Filled by the summarizer pool before the curated file is written; None when summaries
+    /// are turned off (`--summarizer none`).
+    pub summary: Option<Summarized>,
 }
 
 impl ArticleRow {
@@ -78,6 +82,7 @@ pub fn process(record: &RawRecord, limits: &Limits) -> Outcome {
                 sequence_number: record.sequence_number.clone(),
                 partition_key: record.partition_key.clone(),
                 arrival_time: record.arrival_time,
+                summary: None,
             }))
         }
         Err(rejection) => Outcome::Quarantined(Box::new(quarantine(record, &rejection))),

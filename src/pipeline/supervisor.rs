@@ -17,6 +17,7 @@ use super::source::lineage::{plan, ShardInfo, ShardPlan};
 use super::source::reader::{FlushPolicy, ReaderExit, ShardReader, StartPosition};
 use super::stats::{ShardState, Stats};
 use crate::aws::AwsClients;
+use crate::summarize::pool::SummarizerPool;
 
 /// How often the shard list is refreshed, to notice reshards.
 pub const SHARD_REFRESH: Duration = Duration::from_secs(10);
@@ -31,6 +32,8 @@ pub struct PipelineOptions {
     pub policy: FlushPolicy,
     pub limits: Limits,
     pub once: bool,
+    /// None: curated rows carry no summary.
+    pub summarizer: Option<Arc<SummarizerPool>>,
 }
 
 /// How the run ended.
@@ -55,6 +58,7 @@ pub async fn run_pipeline(
         limits: options.limits,
         stats: stats.clone(),
         dedup: Arc::new(Mutex::new(DedupIndex::default())),
+        summarizer: options.summarizer.clone(),
     };
     let mut outcome = RunOutcome::default();
     let mut finished: HashSet<String> = HashSet::new();

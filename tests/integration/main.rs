@@ -3,6 +3,8 @@
 
 mod cli;
 mod compose;
+mod generative;
 mod pipeline;
 mod produce;
+mod summarize;
 mod support;

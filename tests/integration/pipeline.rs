@@ -22,7 +22,7 @@ use crate::support::{clients, moto, read_stream, run_precis, settings_for};
 
 const LIMIT: Duration = Duration::from_secs(180);
 
-async fn seed(settings: &Settings, count: u64, seed: u64) {
+pub(crate) async fn seed(settings: &Settings, count: u64, seed: u64) {
     let clients = clients(settings).await;
     let job = ProduceJob {
         stream: settings.stream.name.clone(),
@@ -43,6 +43,8 @@ fn env_for(settings: &Settings) -> Vec<(&'static str, String)> {
         ("AWS_ENDPOINT_URL", moto().endpoint.clone()),
         ("PRECIS_STREAM", settings.stream.name.clone()),
         ("PRECIS_BUCKET", settings.lake.bucket.clone()),
+        // These tests are about delivery; summaries have their own (tests/integration/summarize.rs).
+        ("PRECIS_SUMMARIZER", "none".to_string()),
     ]
 }
 
@@ -69,6 +71,7 @@ fn spawn_follow(settings: &Settings, extra: &[&str]) -> std::process::Child {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", std::env::temp_dir())
+        .env("PRECIS_MODEL_DIR", crate::support::model_dir())
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -113,7 +116,7 @@ async fn checkpoint_of(clients: &AwsClients, settings: &Settings, shard: &str) -
     .unwrap_or_else(|| panic!("no checkpoint for {shard}"))
 }
 
-async fn keys_under(clients: &AwsClients, bucket: &str, prefix: &str) -> Vec<String> {
+pub(crate) async fn keys_under(clients: &AwsClients, bucket: &str, prefix: &str) -> Vec<String> {
     let mut keys = Vec::new();
     let mut token = None;
     loop {
@@ -154,7 +157,11 @@ async fn object(clients: &AwsClients, bucket: &str, key: &str) -> bytes::Bytes {
         .into_bytes()
 }
 
-async fn parquet_under(clients: &AwsClients, bucket: &str, prefix: &str) -> Vec<RecordBatch> {
+pub(crate) async fn parquet_under(
+    clients: &AwsClients,
+    bucket: &str,
+    prefix: &str,
+) -> Vec<RecordBatch> {
     let mut batches = Vec::new();
     for key in keys_under(clients, bucket, prefix).await {
         let reader = ParquetRecordBatchReaderBuilder::try_new(object(clients, bucket, &key).await)
@@ -166,7 +173,7 @@ async fn parquet_under(clients: &AwsClients, bucket: &str, prefix: &str) -> Vec<
     batches
 }
 
-fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
+pub(crate) fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
     batches
         .iter()
         .flat_map(|b| {

@@ -221,6 +221,12 @@ pub async fn read_stream(clients: &AwsClients, stream: &str) -> Vec<(String, Rec
     records
 }
 
+/// The model store the tests use: the developer's (or CI's) cache, which scripts/test fills with
+/// `scripts/fetch-models`. Children get it explicitly, since their HOME is a temp directory.
+pub fn model_dir() -> PathBuf {
+    precis::summarize::store::cache_dir()
+}
+
 /// Runs the real binary with a clean environment (no AWS settings from the developer's shell)
 /// plus `env`, and kills it if it outlives `limit`.
 pub fn run_precis(args: &[&str], env: &[(&str, &str)], limit: Duration) -> (Output, Duration) {
@@ -230,6 +236,7 @@ pub fn run_precis(args: &[&str], env: &[(&str, &str)], limit: Duration) -> (Outp
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", std::env::temp_dir())
+        .env("PRECIS_MODEL_DIR", model_dir())
         .current_dir(std::env::temp_dir())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -60,11 +60,15 @@ pub fn raw_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// Curated layer: the article, its features, lineage. (The summary columns join with the
-/// summarizers.)
+/// Curated layer: the article, its summary, its features, lineage. The summary columns are null
+/// only when summaries are turned off (`summarizer` then says `none`).
 pub fn curated_schema() -> SchemaRef {
     let mut fields = article_fields();
     fields.extend([
+        Field::new("summary", DataType::Utf8, true),
+        Field::new("summary_word_count", DataType::Int32, true),
+        Field::new("compression_ratio", DataType::Float64, true),
+        Field::new("summarizer", DataType::Utf8, false),
         Field::new("word_count", DataType::Int32, false),
         Field::new("char_count", DataType::Int32, false),
         Field::new("sentence_count", DataType::Int32, false),
@@ -150,8 +154,31 @@ pub fn raw_batch(rows: &[&ArticleRow], ctx: &FileContext<'_>) -> Result<RecordBa
     RecordBatch::try_new(raw_schema(), columns).context("building the raw record batch")
 }
 
+/// `summarizer` value of rows written with summaries turned off.
+pub const NO_SUMMARIZER: &str = "none";
+
 pub fn curated_batch(rows: &[&ArticleRow], ctx: &FileContext<'_>) -> Result<RecordBatch> {
     let mut columns = article_columns(rows);
+    columns.push(strings(
+        rows.iter()
+            .map(|r| r.summary.as_ref().map(|s| s.text.as_str())),
+    ));
+    let summary_words: Vec<Option<usize>> = rows
+        .iter()
+        .map(|r| r.summary.as_ref().map(|s| crate::text::word_count(&s.text)))
+        .collect();
+    let mut counts = Int32Builder::new();
+    let mut ratios = Float64Builder::new();
+    for (r, words) in rows.iter().zip(&summary_words) {
+        counts.append_option(words.map(|w| i32::try_from(w).unwrap_or(i32::MAX)));
+        // Share of the article's words the summary keeps.
+        ratios.append_option(words.map(|w| w as f64 / f64::from(r.features.word_count.max(1))));
+    }
+    columns.push(Arc::new(counts.finish()));
+    columns.push(Arc::new(ratios.finish()));
+    columns.push(strings(rows.iter().map(|r| {
+        Some(r.summary.as_ref().map_or(NO_SUMMARIZER, |s| &*s.summarizer))
+    })));
     columns.push(ints(rows.iter().map(|r| r.features.word_count)));
     columns.push(ints(rows.iter().map(|r| r.features.char_count)));
     columns.push(ints(rows.iter().map(|r| r.features.sentence_count)));

@@ -1,6 +1,6 @@
 //! Writing one chunk: records → outcomes → objects per partition → S3.
 //!
-//! CPU work (parsing, features, Parquet encoding) runs on the blocking pool, never on the async
+//! CPU work (parsing, features, summaries, Parquet encoding) runs on the blocking pool, never on the async
 //! reactor. Objects of a chunk are uploaded concurrently; the caller advances the checkpoint only
 //! after every one of them is in S3.
 
@@ -20,6 +20,8 @@ use crate::pipeline::features::{Features, Split};
 use crate::pipeline::record::{Limits, Rejection};
 use crate::pipeline::rows::{process, quarantine, ArticleRow, Outcome, QuarantineRow, RawRecord};
 use crate::pipeline::stats::Stats;
+use crate::summarize::pool::SummarizerPool;
+use crate::summarize::Document;
 
 /// Objects at or above this size go up as multipart uploads.
 pub const MULTIPART_THRESHOLD: usize = 16 * 1024 * 1024;
@@ -92,6 +94,8 @@ pub struct ChunkWriter {
     pub limits: Limits,
     pub stats: Arc<Stats>,
     pub dedup: Arc<Mutex<DedupIndex>>,
+    /// None: summaries turned off.
+    pub summarizer: Option<Arc<SummarizerPool>>,
 }
 
 impl ChunkWriter {
@@ -101,16 +105,27 @@ impl ChunkWriter {
         chunk: &ChunkId,
         records: Arc<Vec<RawRecord>>,
     ) -> Result<ChunkWritten> {
-        let (stream, limits, dedup, id) = (
+        let (stream, limits, dedup, id, summarizer) = (
             self.stream.clone(),
             self.limits,
             self.dedup.clone(),
             chunk.clone(),
+            self.summarizer.clone(),
         );
-        let built =
-            tokio::task::spawn_blocking(move || build(&stream, &id, &records, &limits, &dedup))
-                .await
-                .context("building a chunk's files panicked")??;
+        // Parsing, summarizing and encoding are CPU work: off the reactor. Waiting here on a
+        // busy summarizer pool is the backpressure that slows this shard's reader.
+        let built = tokio::task::spawn_blocking(move || {
+            build(
+                &stream,
+                &id,
+                &records,
+                &limits,
+                &dedup,
+                summarizer.as_deref(),
+            )
+        })
+        .await
+        .context("building a chunk's files panicked")??;
 
         let mut uploads = JoinSet::new();
         for (key, body, content_type) in built.objects {
@@ -138,6 +153,7 @@ fn build(
     records: &[RawRecord],
     limits: &Limits,
     dedup: &Mutex<DedupIndex>,
+    summarizer: Option<&SummarizerPool>,
 ) -> Result<Built> {
     let mut raw: BTreeMap<NaiveDate, Vec<ArticleRow>> = BTreeMap::new();
     let mut curated: BTreeMap<(NaiveDate, Split), Vec<usize>> = BTreeMap::new();
@@ -185,6 +201,9 @@ fn build(
         }
     }
     drop(index);
+    if let Some(pool) = summarizer {
+        summarize(pool, &mut raw, &curated)?;
+    }
 
     let ctx = FileContext {
         stream,
@@ -222,6 +241,38 @@ fn build(
         features,
         counts,
     })
+}
+
+/// Gives every curated row its summary. Only first sightings are curated, so an exact duplicate
+/// costs no model time.
+fn summarize(
+    pool: &SummarizerPool,
+    raw: &mut BTreeMap<NaiveDate, Vec<ArticleRow>>,
+    curated: &BTreeMap<(NaiveDate, Split), Vec<usize>>,
+) -> Result<()> {
+    let targets: Vec<(NaiveDate, usize)> = curated
+        .iter()
+        .flat_map(|((dt, _), positions)| positions.iter().map(move |&i| (*dt, i)))
+        .collect();
+    let summaries = {
+        let docs: Vec<Document<'_>> = targets
+            .iter()
+            .map(|(dt, i)| {
+                let article = &raw[dt][*i].article;
+                Document {
+                    title: article.title.as_deref(),
+                    content: &article.content,
+                }
+            })
+            .collect();
+        pool.summarize_blocking(&docs)?
+    };
+    for ((dt, i), summary) in targets.into_iter().zip(summaries) {
+        if let Some(row) = raw.get_mut(&dt).and_then(|rows| rows.get_mut(i)) {
+            row.summary = Some(summary);
+        }
+    }
+    Ok(())
 }
 
 async fn put(

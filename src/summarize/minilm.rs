@@ -1,0 +1,176 @@
+//! Sentence embeddings with all-MiniLM-L6-v2, computed the way sentence-transformers does:
+//! BERT's last hidden state, mean-pooled over the real (unpadded) tokens, L2-normalized.
+//!
+//! Two backends compute the same function: [`Backend::Packed`] (the default, see `encoder.rs`:
+//! unpadded token packing and fused kernels, ~2x faster) and [`Backend::Candle`], candle's own
+//! `BertModel`, kept as the reference the fast one is tested against. Sentences are sorted by
+//! token count before batching, so candle's padded batches pad to nearly their own length.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{Tokenizer, TruncationParams};
+
+use super::encoder::{shape_from_config, Encoder};
+use super::store::{require_file, MINILM};
+use candle_core::utils::get_num_threads;
+
+/// sentence-transformers' `max_seq_length` for this model: longer input is cut, not refused.
+pub const MAX_TOKENS: usize = 256;
+
+/// Which implementation of the forward pass runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Packed,
+    Candle,
+}
+
+enum Model {
+    Packed(Encoder),
+    Candle(Box<BertModel>),
+}
+
+pub struct MiniLm {
+    model: Model,
+    tokenizer: Tokenizer,
+    device: Device,
+    batch_size: usize,
+    dimensions: usize,
+}
+
+impl MiniLm {
+    /// Loads the model from a directory holding `config.json`, `tokenizer.json` and
+    /// `model.safetensors` (what `scripts/fetch-models minilm` installs).
+    pub fn load(dir: &Path, max_tokens: usize, batch_size: usize) -> Result<Self> {
+        Self::load_with(dir, max_tokens, batch_size, Backend::Packed)
+    }
+
+    pub fn load_with(
+        dir: &Path,
+        max_tokens: usize,
+        batch_size: usize,
+        backend: Backend,
+    ) -> Result<Self> {
+        let config_path = require_file(dir, "config.json", "BERT")?;
+        let tokenizer_path = require_file(dir, "tokenizer.json", "BERT")?;
+        let weights_path = require_file(dir, MINILM.weights, "BERT")?;
+        let config_text = std::fs::read_to_string(&config_path)
+            .with_context(|| format!("reading {}", config_path.display()))?;
+        let config: Config = serde_json::from_str(&config_text)
+            .with_context(|| format!("{} is not a BERT config", config_path.display()))?;
+        let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
+            .map_err(|e| anyhow::anyhow!("loading {}: {e}", tokenizer_path.display()))?;
+        // The file pads every input to 128 tokens; batches are padded here, to their own length.
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: max_tokens.clamp(8, MAX_TOKENS),
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| anyhow::anyhow!("setting the tokenizer's truncation: {e}"))?;
+        let device = Device::Cpu;
+        let model = match backend {
+            Backend::Packed => {
+                let shape = shape_from_config(&serde_json::from_str(&config_text)?)?;
+                Model::Packed(Encoder::load(&weights_path, shape, get_num_threads())?)
+            }
+            Backend::Candle => {
+                // SAFETY: the weights file is memory-mapped read-only; nothing in this process
+                // writes to it while the model is loaded.
+                let vb = unsafe {
+                    VarBuilder::from_mmaped_safetensors(&[&weights_path], DType::F32, &device)
+                }
+                .with_context(|| format!("reading weights {}", weights_path.display()))?;
+                Model::Candle(Box::new(
+                    BertModel::load(vb, &config)
+                        .with_context(|| format!("loading BERT from {}", dir.display()))?,
+                ))
+            }
+        };
+        Ok(Self {
+            model,
+            tokenizer,
+            device,
+            batch_size: batch_size.max(1),
+            dimensions: config.hidden_size,
+        })
+    }
+
+    pub fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    /// Token ids of one text, truncated to the model's budget (with [CLS] and [SEP]).
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// One unit-length vector per text, in the order given.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let ids = texts
+            .iter()
+            .map(|t| self.token_ids(t))
+            .collect::<Result<Vec<_>>>()?;
+        self.embed_ids(&ids)
+    }
+
+    /// As [`embed`](Self::embed), from token ids (so callers can bound or count tokens first).
+    pub fn embed_ids(&self, ids: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        let mut out = vec![Vec::new(); ids.len()];
+        for batch in order.chunks(self.batch_size) {
+            let vectors = self.forward(batch.iter().map(|&i| ids[i].as_slice()))?;
+            for (&i, v) in batch.iter().zip(vectors) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    fn forward<'a>(
+        &self,
+        batch: impl ExactSizeIterator<Item = &'a [u32]> + Clone,
+    ) -> Result<Vec<Vec<f32>>> {
+        let bert = match &self.model {
+            Model::Packed(encoder) => return encoder.embed(&batch.collect::<Vec<_>>()),
+            Model::Candle(bert) => bert,
+        };
+        let rows = batch.len();
+        let width = batch.clone().map(<[u32]>::len).max().unwrap_or(0).max(1);
+        let mut input = Vec::with_capacity(rows * width);
+        let mut mask = Vec::with_capacity(rows * width);
+        for ids in batch {
+            input.extend_from_slice(ids);
+            mask.extend(std::iter::repeat_n(1u32, ids.len()));
+            input.extend(std::iter::repeat_n(0u32, width - ids.len()));
+            mask.extend(std::iter::repeat_n(0u32, width - ids.len()));
+        }
+        let input = Tensor::from_vec(input, (rows, width), &self.device)?;
+        let mask = Tensor::from_vec(mask, (rows, width), &self.device)?;
+        let token_types = input.zeros_like()?;
+        let hidden = bert.forward(&input, &token_types, Some(&mask))?;
+        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+        let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?;
+        let mean = summed.broadcast_div(&counts)?;
+        let norms = mean
+            .sqr()?
+            .sum_keepdim(1)?
+            .sqrt()?
+            .clamp(1e-12f32, f32::MAX)?;
+        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+    }
+}
+
+/// Dot product; the cosine similarity of two unit vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}

@@ -1,0 +1,372 @@
+//! The summarizer pool: dedicated worker threads, each owning one loaded model, fed through one
+//! bounded queue.
+//!
+//! Model work never runs on the async reactor. Callers block on a full queue, which is the
+//! backpressure: a slow model slows the writer, the writer slows the readers, and memory stays
+//! bounded. A worker takes what is queued up to a batch (waiting a moment for more), so articles
+//! from several chunks share forward passes.
+//!
+//! An article the model fails on (an error or a panic inside the model) is retried alone; if it
+//! fails again it gets the lead sentences as its summary and a summarizer id that says so, so the
+//! row is written and a training job can filter it out. Nothing is dropped.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use super::extractive::lead;
+use super::{Document, Summarizer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    pub workers: usize,
+    /// Articles per model call at most.
+    pub batch_articles: usize,
+    /// How long a worker holding fewer articles waits for more before running.
+    pub batch_wait: Duration,
+    /// Articles waiting at most; callers block beyond it.
+    pub queue: usize,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            batch_articles: 8,
+            batch_wait: Duration::from_millis(20),
+            queue: 256,
+        }
+    }
+}
+
+/// One summary and the summarizer that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summarized {
+    pub text: String,
+    pub summarizer: Arc<str>,
+}
+
+/// Counters the console and the stats line show.
+#[derive(Debug, Default)]
+pub struct PoolMetrics {
+    pub queued: AtomicUsize,
+    pub summarized: AtomicU64,
+    pub fallbacks: AtomicU64,
+    pub batches: AtomicU64,
+    pub busy_micros: AtomicU64,
+    pub tokens_in: AtomicU64,
+    pub tokens_out: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolSnapshot {
+    pub queued: usize,
+    pub summarized: u64,
+    pub fallbacks: u64,
+    pub batches: u64,
+    pub busy: Duration,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+}
+
+impl PoolMetrics {
+    pub fn snapshot(&self) -> PoolSnapshot {
+        PoolSnapshot {
+            queued: self.queued.load(Ordering::Relaxed),
+            summarized: self.summarized.load(Ordering::Relaxed),
+            fallbacks: self.fallbacks.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+            busy: Duration::from_micros(self.busy_micros.load(Ordering::Relaxed)),
+            tokens_in: self.tokens_in.load(Ordering::Relaxed),
+            tokens_out: self.tokens_out.load(Ordering::Relaxed),
+        }
+    }
+}
+
+struct Job {
+    title: Option<String>,
+    content: String,
+    index: usize,
+    reply: mpsc::Sender<(usize, Summarized)>,
+}
+
+pub struct SummarizerPool {
+    queue: Option<SyncSender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+    id: Arc<str>,
+    metrics: Arc<PoolMetrics>,
+}
+
+impl SummarizerPool {
+    /// Loads one model per worker (here, so that a missing or broken model fails before any
+    /// record is read) and starts the workers.
+    pub fn start<F>(load: F, options: PoolOptions) -> Result<Self>
+    where
+        F: Fn() -> Result<Box<dyn Summarizer>>,
+    {
+        let workers = options.workers.max(1);
+        let models = (0..workers).map(|_| load()).collect::<Result<Vec<_>>>()?;
+        let id: Arc<str> = models[0].id().into();
+        let (tx, rx) = mpsc::sync_channel::<Job>(options.queue.max(1));
+        let rx = Arc::new(Mutex::new(rx));
+        let metrics = Arc::new(PoolMetrics::default());
+        let handles = models
+            .into_iter()
+            .enumerate()
+            .map(|(n, model)| {
+                let (rx, metrics, id) = (rx.clone(), metrics.clone(), id.clone());
+                std::thread::Builder::new()
+                    .name(format!("summarizer-{n}"))
+                    .spawn(move || work(model, &rx, &metrics, &id, options))
+                    .context("starting a summarizer thread")
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            queue: Some(tx),
+            workers: handles,
+            id,
+            metrics,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn metrics(&self) -> Arc<PoolMetrics> {
+        self.metrics.clone()
+    }
+
+    /// Summarizes the articles, in order. Blocks: call it from a blocking thread, never from
+    /// async code.
+    pub fn summarize_blocking(&self, docs: &[Document<'_>]) -> Result<Vec<Summarized>> {
+        let queue = self
+            .queue
+            .as_ref()
+            .context("the summarizer pool is shut down")?;
+        let (reply, replies) = mpsc::channel();
+        for (index, doc) in docs.iter().enumerate() {
+            self.metrics.queued.fetch_add(1, Ordering::Relaxed);
+            let job = Job {
+                title: doc.title.map(str::to_string),
+                content: doc.content.to_string(),
+                index,
+                reply: reply.clone(),
+            };
+            if queue.send(job).is_err() {
+                self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
+                anyhow::bail!("every summarizer worker has stopped");
+            }
+        }
+        drop(reply);
+        let mut out: Vec<Option<Summarized>> = vec![None; docs.len()];
+        for (index, summary) in replies.iter() {
+            out[index] = Some(summary);
+        }
+        out.into_iter()
+            .map(|s| s.context("a summarizer worker stopped before answering"))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for SummarizerPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SummarizerPool")
+            .field("id", &self.id)
+            .field("workers", &self.workers.len())
+            .finish()
+    }
+}
+
+impl Drop for SummarizerPool {
+    fn drop(&mut self) {
+        // Closing the queue ends each worker after its current batch.
+        self.queue.take();
+        for handle in self.workers.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn take_batch(rx: &Mutex<Receiver<Job>>, options: &PoolOptions) -> Option<Vec<Job>> {
+    let rx = rx.lock().ok()?;
+    let first = rx.recv().ok()?;
+    let mut batch = vec![first];
+    let deadline = Instant::now() + options.batch_wait;
+    while batch.len() < options.batch_articles.max(1) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(job) => batch.push(job),
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    Some(batch)
+}
+
+fn work(
+    mut model: Box<dyn Summarizer>,
+    rx: &Mutex<Receiver<Job>>,
+    metrics: &PoolMetrics,
+    id: &Arc<str>,
+    options: PoolOptions,
+) {
+    while let Some(batch) = take_batch(rx, &options) {
+        metrics.queued.fetch_sub(batch.len(), Ordering::Relaxed);
+        let started = Instant::now();
+        let docs: Vec<Document<'_>> = batch
+            .iter()
+            .map(|j| Document {
+                title: j.title.as_deref(),
+                content: &j.content,
+            })
+            .collect();
+        let texts = match run(model.as_mut(), &docs) {
+            Ok(texts) => texts.into_iter().map(Ok).collect(),
+            // One bad article must not cost the others their summaries: retry them one by one.
+            Err(_) if docs.len() > 1 => docs
+                .iter()
+                .map(|d| run(model.as_mut(), std::slice::from_ref(d)).map(|mut t| t.remove(0)))
+                .collect(),
+            Err(err) => vec![Err(err)],
+        };
+        for (job, text) in batch.iter().zip(texts) {
+            let summary = match text {
+                Ok(text) => Summarized {
+                    text,
+                    summarizer: id.clone(),
+                },
+                Err(err) => {
+                    tracing::warn!(error = %format!("{err:#}"), "summarizer failed on an article; its lead sentences stand in");
+                    metrics.fallbacks.fetch_add(1, Ordering::Relaxed);
+                    Summarized {
+                        text: lead(&job.content, 3),
+                        summarizer: FALLBACK_ID.into(),
+                    }
+                }
+            };
+            let _ = job.reply.send((job.index, summary));
+        }
+        let tokens = model.take_token_counts();
+        metrics.tokens_in.fetch_add(tokens.input, Ordering::Relaxed);
+        metrics
+            .tokens_out
+            .fetch_add(tokens.output, Ordering::Relaxed);
+        metrics
+            .summarized
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        metrics.batches.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .busy_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// The summarizer id of rows whose model failed and whose summary is the lead sentences.
+pub const FALLBACK_ID: &str = "fallback:lead-3";
+
+fn run(model: &mut dyn Summarizer, docs: &[Document<'_>]) -> Result<Vec<String>> {
+    let out = catch_unwind(AssertUnwindSafe(|| model.summarize(docs)))
+        .map_err(|_| anyhow::anyhow!("the model panicked"))??;
+    anyhow::ensure!(
+        out.len() == docs.len(),
+        "the model returned {} summaries for {} articles",
+        out.len(),
+        docs.len()
+    );
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Summarizes by upper-casing the first word; panics on articles containing "boom".
+    struct FirstWord;
+
+    impl Summarizer for FirstWord {
+        fn id(&self) -> &str {
+            "test:first-word"
+        }
+
+        fn summarize(&mut self, batch: &[Document<'_>]) -> Result<Vec<String>> {
+            batch
+                .iter()
+                .map(|d| {
+                    assert!(!d.content.contains("boom"), "model blew up");
+                    Ok(d.content
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_uppercase())
+                })
+                .collect()
+        }
+    }
+
+    fn pool(workers: usize) -> SummarizerPool {
+        SummarizerPool::start(
+            || Ok(Box::new(FirstWord) as Box<dyn Summarizer>),
+            PoolOptions {
+                workers,
+                batch_articles: 4,
+                batch_wait: Duration::from_millis(1),
+                queue: 3,
+            },
+        )
+        .unwrap()
+    }
+
+    fn docs(texts: &[String]) -> Vec<Document<'_>> {
+        texts
+            .iter()
+            .map(|t| Document {
+                title: None,
+                content: t,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn summaries_come_back_in_input_order_across_workers_and_a_small_queue() {
+        let pool = pool(3);
+        let texts: Vec<String> = (0..200).map(|i| format!("w{i} rest of text")).collect();
+        let out = pool.summarize_blocking(&docs(&texts)).unwrap();
+        let expected: Vec<String> = (0..200).map(|i| format!("W{i}")).collect();
+        assert_eq!(
+            out.iter().map(|s| s.text.clone()).collect::<Vec<_>>(),
+            expected
+        );
+        assert!(out.iter().all(|s| &*s.summarizer == "test:first-word"));
+        let m = pool.metrics().snapshot();
+        assert_eq!((m.summarized, m.queued, m.fallbacks), (200, 0, 0));
+    }
+
+    #[test]
+    fn an_article_the_model_panics_on_gets_its_lead_and_the_batch_keeps_its_summaries() {
+        let pool = pool(1);
+        let texts = vec![
+            "alpha one. two.".to_string(),
+            "boom goes the model. Second sentence.".to_string(),
+            "gamma three.".to_string(),
+        ];
+        let out = pool.summarize_blocking(&docs(&texts)).unwrap();
+        assert_eq!(out[0].text, "ALPHA");
+        assert_eq!(out[2].text, "GAMMA");
+        assert_eq!(out[1].text, "boom goes the model. Second sentence.");
+        assert_eq!(&*out[1].summarizer, FALLBACK_ID);
+        assert_eq!(pool.metrics().snapshot().fallbacks, 1);
+    }
+
+    #[test]
+    fn a_model_that_fails_to_load_fails_the_start() {
+        let err =
+            SummarizerPool::start(|| anyhow::bail!("no weights here"), PoolOptions::default())
+                .unwrap_err();
+        assert!(err.to_string().contains("no weights here"));
+    }
+}
