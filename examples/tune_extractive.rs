@@ -19,6 +19,9 @@ use precis::summarize::store::{cache_dir, resolve, MINILM};
 /// One article's sentence vectors and its title's vector.
 type ArticleVectors = (Vec<Vec<f32>>, Vec<f32>);
 
+/// Candidates are embedded up to this window once; narrower windows reuse the first vectors.
+const WIDEST_WINDOW: usize = 30;
+
 struct Article {
     title: String,
     content: String,
@@ -47,7 +50,7 @@ fn main() -> Result<()> {
     let defaults = ExtractiveOptions::default();
     let candidates: Vec<Candidates<'_>> = articles
         .iter()
-        .map(|a| Candidates::of(&a.content, defaults.lead_window))
+        .map(|a| Candidates::of(&a.content, WIDEST_WINDOW))
         .collect();
     let vectors = embeddings(&articles, &candidates, &input)?;
 
@@ -155,7 +158,7 @@ fn embeddings(
 ) -> Result<Vec<ArticleVectors>> {
     let cache =
         PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-            .join("tune-extractive.json");
+            .join(format!("tune-extractive-{WIDEST_WINDOW}.json"));
     if let Ok(text) = std::fs::read_to_string(&cache) {
         let cached: HashMap<String, Vec<ArticleVectors>> = serde_json::from_str(&text)?;
         if let Some(v) = cached.get(input) {

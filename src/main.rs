@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    pin_model_threads(&settings);
+    precis::summarize::pin_model_threads(settings.summarizer.workers);
     let outcome = match &cli.command {
         Command::Config => {
             print!("{}", commands::config::render(&settings));
@@ -45,21 +45,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Each summarizer worker runs its model on its share of the cores: two single-threaded models
-/// on two cores beat one model using both (measured: 1.2x). candle reads the thread count from
-/// this variable on every call, so it is set once here, before any thread starts; a value the
-/// user set is kept.
-fn pin_model_threads(settings: &Settings) {
-    if std::env::var_os("RAYON_NUM_THREADS").is_some()
-        || std::env::var_os("CANDLE_NUM_THREADS").is_some()
-    {
-        return;
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_worker = (cores / settings.summarizer.workers.max(1)).max(1);
-    std::env::set_var("RAYON_NUM_THREADS", per_worker.to_string());
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -153,3 +153,38 @@ fn config_file_is_read_from_the_config_flag() {
         "{stdout}"
     );
 }
+
+#[test]
+fn eval_scores_the_summarizer_and_lead_3_and_skips_lines_without_a_reference() {
+    let input =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval-sample.jsonl");
+    let input = input.to_str().unwrap();
+    let (output, _) = crate::support::run_precis(
+        &["eval", "--input", input, "--json"],
+        &[],
+        std::time::Duration::from_secs(300),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["articles"], 5);
+    assert_eq!(report["skipped"], 1);
+    assert!(stderr.contains("line 6: no reference"), "{stderr}");
+    assert_eq!(report["baseline"]["name"], "lead-3");
+    for system in ["summarizer", "baseline"] {
+        for measure in ["rouge1", "rouge2", "rougeL"] {
+            let v = report[system][measure].as_f64().unwrap();
+            assert!(v > 5.0 && v < 100.0, "{system} {measure} = {v}");
+        }
+    }
+    assert!(report["summarizer"]["name"]
+        .as_str()
+        .unwrap()
+        .starts_with("extractive:"));
+    assert!(
+        report["summarizer"]["input_tokens_per_second"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+}
