@@ -93,6 +93,17 @@ pub async fn run(settings: &Settings, args: &RunArgs) -> Result<ExitCode> {
         "{}",
         summary(&snapshot, started.elapsed(), &bucket, outcome.stopped)
     );
+    if let Some(pool) = &pool_metrics {
+        let p = pool.snapshot();
+        let busy = p.busy.as_secs_f64();
+        println!(
+            "summaries: {} ({} fell back to the lead sentences), model busy {busy:.1} s in {} batches: {:.1} articles/s per worker",
+            p.summarized,
+            p.fallbacks,
+            p.batches,
+            p.summarized as f64 / busy.max(1e-9)
+        );
+    }
     if outcome.failed_readers > 0 {
         eprintln!(
             "error: {} shard reader(s) failed (see the errors above); their checkpoints did not move past what is written",

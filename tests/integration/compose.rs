@@ -86,3 +86,17 @@ fn image_entrypoint_is_the_precis_binary() {
     assert!(entrypoint.contains("\"precis\""), "{entrypoint}");
     assert!(dockerfile.matches("FROM ").count() >= 2, "not multi-stage");
 }
+
+#[test]
+fn the_image_carries_the_default_summarizer_model_where_precis_looks_for_it() {
+    let dockerfile = repo_file("Dockerfile");
+    assert!(dockerfile.contains("fetch-models minilm"), "{dockerfile}");
+    let model_dir = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("ENV PRECIS_MODEL_DIR="))
+        .expect("the runtime image sets PRECIS_MODEL_DIR");
+    assert!(
+        dockerfile.contains(&format!("COPY --from=models /models {model_dir}")),
+        "{dockerfile}"
+    );
+}
