@@ -97,6 +97,29 @@ pub fn start_pool(settings: &SummarizerSettings) -> Result<Option<SummarizerPool
     }
 }
 
+/// A model that writes one summary per article (the generative ones); it is a [`Summarizer`]
+/// that runs the batch's articles one after another.
+pub trait Generator: Send {
+    fn id(&self) -> &str;
+    fn generate(&mut self, doc: &Document<'_>) -> Result<String>;
+    /// The counts [`finish_generation`] adds to.
+    fn token_counts(&mut self) -> &mut TokenCounts;
+}
+
+impl<G: Generator> Summarizer for G {
+    fn id(&self) -> &str {
+        Generator::id(self)
+    }
+
+    fn summarize(&mut self, batch: &[Document<'_>]) -> Result<Vec<String>> {
+        batch.iter().map(|doc| self.generate(doc)).collect()
+    }
+
+    fn take_token_counts(&mut self) -> TokenCounts {
+        std::mem::take(self.token_counts())
+    }
+}
+
 /// The end of a generative summary: count the tokens read and written, decode what was written
 /// (special tokens dropped) and put it on one line.
 pub(crate) fn finish_generation(

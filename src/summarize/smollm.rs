@@ -19,7 +19,7 @@ use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{AddedToken, Tokenizer};
 
 use super::store::SMOLLM2;
-use super::{finish_generation, Document, Summarizer, TokenCounts};
+use super::{finish_generation, Document, Generator, TokenCounts};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GenerativeOptions {
@@ -191,17 +191,17 @@ impl SmolLm {
     }
 }
 
-impl Summarizer for SmolLm {
+impl Generator for SmolLm {
     fn id(&self) -> &str {
         &self.id
     }
 
-    fn summarize(&mut self, batch: &[Document<'_>]) -> Result<Vec<String>> {
-        batch.iter().map(|doc| self.generate(doc)).collect()
+    fn generate(&mut self, doc: &Document<'_>) -> Result<String> {
+        SmolLm::generate(self, doc)
     }
 
-    fn take_token_counts(&mut self) -> TokenCounts {
-        std::mem::take(&mut self.tokens)
+    fn token_counts(&mut self) -> &mut TokenCounts {
+        &mut self.tokens
     }
 }
 

@@ -15,7 +15,7 @@ use tokenizers::Tokenizer;
 
 use super::smollm::GenerativeOptions;
 use super::store::require_file;
-use super::{finish_generation, Document, Summarizer, TokenCounts};
+use super::{finish_generation, Document, Generator, TokenCounts};
 
 pub struct T5 {
     model: T5ForConditionalGeneration,
@@ -110,16 +110,16 @@ impl T5 {
     }
 }
 
-impl Summarizer for T5 {
+impl Generator for T5 {
     fn id(&self) -> &str {
         &self.id
     }
 
-    fn summarize(&mut self, batch: &[Document<'_>]) -> Result<Vec<String>> {
-        batch.iter().map(|doc| self.generate(doc)).collect()
+    fn generate(&mut self, doc: &Document<'_>) -> Result<String> {
+        T5::generate(self, doc)
     }
 
-    fn take_token_counts(&mut self) -> TokenCounts {
-        std::mem::take(&mut self.tokens)
+    fn token_counts(&mut self) -> &mut TokenCounts {
+        &mut self.tokens
     }
 }
