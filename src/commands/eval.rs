@@ -2,17 +2,18 @@
 //! lead-3 baseline on the same articles, with throughput.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::EvalArgs;
+use crate::commands::progress::terminal_bar;
 use crate::config::{Settings, SummarizerKind};
 use crate::summarize::extractive::lead;
 use crate::summarize::rouge::{score, Rouge};
@@ -267,18 +268,11 @@ pub fn table(report: &EvalReport) -> String {
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} summarizing {bar:30} {pos}/{len} articles  eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-    bar
+    let style = ProgressStyle::with_template(
+        "{spinner} summarizing {bar:30} {pos}/{len} articles  eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    terminal_bar(Some(total), style)
 }
 
 #[cfg(test)]

@@ -4,4 +4,5 @@
 pub mod config;
 pub mod eval;
 pub mod produce;
+pub mod progress;
 pub mod run;

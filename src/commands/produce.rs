@@ -1,16 +1,16 @@
 //! `precis produce` on a terminal or in a pipeline: progress bar when someone watches, a final
 //! line with count, bytes and rate either way.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use chrono::Utc;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use tracing::{info, warn};
 
 use crate::aws::AwsClients;
 use crate::cli::ProduceArgs;
+use crate::commands::progress::terminal_bar;
 use crate::config::{Origin, Settings};
 use crate::produce::newsgen::NewsGenerator;
 use crate::produce::source::RecordSource;
@@ -71,9 +71,6 @@ pub async fn run(settings: &Settings, args: &ProduceArgs) -> Result<ExitCode> {
 }
 
 fn progress_bar(total: Option<u64>) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
     let template = match total {
         Some(_) => "{spinner} putting {bar:30} {pos}/{len} records  {rate}  eta {eta}",
         None => "{spinner} putting {pos} records  {rate}",
@@ -86,13 +83,7 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
                 let _ = write!(out, "{:.0} records/s", state.per_sec());
             },
         );
-    let bar = match total {
-        Some(total) => ProgressBar::new(total),
-        None => ProgressBar::new_spinner(),
-    };
-    bar.set_style(style);
-    bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-    bar
+    terminal_bar(total, style)
 }
 
 /// e.g. `produced 1000 records (4.3 MiB) to stream MyStream (1 shard) at http://127.0.0.1:4566

@@ -65,16 +65,10 @@ fn run_once(settings: &Settings, extra: &[&str]) -> std::process::Output {
 /// `precis run` in follow mode as a child process, its output captured.
 fn spawn_follow(settings: &Settings, extra: &[&str]) -> std::process::Child {
     let env = env_for(settings);
-    std::process::Command::new(env!("CARGO_BIN_EXE_precis"))
-        .args(["run", "--no-ui"])
-        .args(extra)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir())
-        .env("PRECIS_MODEL_DIR", crate::support::model_dir())
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut args = vec!["run", "--no-ui"];
+    args.extend_from_slice(extra);
+    crate::support::precis_command(&args, &env)
         .spawn()
         .expect("spawn precis run")
 }

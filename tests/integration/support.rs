@@ -227,9 +227,9 @@ pub fn model_dir() -> PathBuf {
     precis::summarize::store::cache_dir()
 }
 
-/// Runs the real binary with a clean environment (no AWS settings from the developer's shell)
-/// plus `env`, and kills it if it outlives `limit`.
-pub fn run_precis(args: &[&str], env: &[(&str, &str)], limit: Duration) -> (Output, Duration) {
+/// The real binary with a clean environment (no AWS settings from the developer's shell) plus
+/// `env`, the test model store, no stdin, and its output captured.
+pub fn precis_command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_precis"));
     command
         .args(args)
@@ -244,6 +244,13 @@ pub fn run_precis(args: &[&str], env: &[(&str, &str)], limit: Duration) -> (Outp
     for (key, value) in env {
         command.env(key, value);
     }
+    command
+}
+
+/// Runs the real binary with a clean environment (no AWS settings from the developer's shell)
+/// plus `env`, and kills it if it outlives `limit`.
+pub fn run_precis(args: &[&str], env: &[(&str, &str)], limit: Duration) -> (Output, Duration) {
+    let mut command = precis_command(args, env);
     let started = Instant::now();
     let mut child = command.spawn().expect("spawn precis");
     loop {
