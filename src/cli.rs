@@ -70,8 +70,17 @@ pub enum LogFormat {
 pub enum Command {
     /// Create the bucket and stream if missing, then put news articles on the stream
     Produce(ProduceArgs),
-    /// Read the stream, validate and measure each article, write Parquet to S3 (headless)
+    /// Read the stream, validate, measure and summarize each article, write Parquet to S3; with the
+    /// console on a terminal, headless otherwise (or with --no-ui)
     Run(RunArgs),
+    /// The pipeline with the operator console: throughput, shards, samples, partitions, logs
+    Tui(RunArgs),
+    /// List the written partitions (folders holding files) with their file counts and sizes
+    Partitions(PartitionsArgs),
+    /// Print the rows of a partition or an object as a polars table, with column stats
+    Preview(PreviewArgs),
+    /// Rewrite one day of the curated layer from raw with the current summarizer
+    Reprocess(ReprocessArgs),
     /// Print the effective settings and where each came from (secrets redacted)
     Config,
     /// Score a summarizer with ROUGE against reference summaries, next to the lead-3 baseline
@@ -142,9 +151,12 @@ pub struct RunArgs {
     /// following the stream until SIGINT/SIGTERM
     #[arg(long)]
     pub once: bool,
-    /// Headless: logs and a stats line instead of the console (the only mode until the console lands)
+    /// Headless: logs and a stats line instead of the console (the default without a terminal)
     #[arg(long)]
     pub no_ui: bool,
+    /// Console theme: dark, light, high-contrast, or a theme file [env PRECIS_THEME; default dark]
+    #[arg(long, value_name = "NAME|PATH")]
+    pub theme: Option<String>,
     /// Where shards without a checkpoint start: trim-horizon, latest, at-timestamp=RFC3339
     /// [env PRECIS_FROM; default trim-horizon]
     #[arg(long, value_name = "POSITION")]
@@ -161,6 +173,35 @@ pub struct RunArgs {
     /// Articles with more content go to quarantine [env PRECIS_MAX_CONTENT_KIB; default 512]
     #[arg(long, value_name = "KIB")]
     pub max_content_kib: Option<String>,
+    #[command(flatten)]
+    pub summarizer: SummarizerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PartitionsArgs {
+    /// Only keys under this prefix, e.g. curated/ or raw/articles/dt=2026-03-01/
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    pub prefix: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// A partition (a folder such as curated/summaries/dt=2026-03-01/) or an object key
+    #[arg(value_name = "PARTITION|KEY")]
+    pub target: String,
+    /// Rows to print
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 10)]
+    pub limit: usize,
+    /// Print every column, not only the telling ones
+    #[arg(long)]
+    pub all_columns: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReprocessArgs {
+    /// The day to rewrite (the dt= partition)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub dt: NaiveDate,
     #[command(flatten)]
     pub summarizer: SummarizerArgs,
 }
@@ -208,15 +249,19 @@ impl Cli {
                 ("produce.seed", &p.seed),
                 ("produce.in_flight", &p.in_flight),
             ]),
-            Command::Run(r) => flags.extend(r.summarizer.flags().into_iter().chain([
-                ("pipeline.from", &r.from),
-                ("pipeline.flush_records", &r.flush_records),
-                ("pipeline.flush_mib", &r.flush_mib),
-                ("pipeline.flush_age_secs", &r.flush_age_secs),
-                ("pipeline.max_content_kib", &r.max_content_kib),
-            ])),
-            Command::Config => {}
+            Command::Run(r) | Command::Tui(r) => {
+                flags.extend(r.summarizer.flags().into_iter().chain([
+                    ("ui.theme", &r.theme),
+                    ("pipeline.from", &r.from),
+                    ("pipeline.flush_records", &r.flush_records),
+                    ("pipeline.flush_mib", &r.flush_mib),
+                    ("pipeline.flush_age_secs", &r.flush_age_secs),
+                    ("pipeline.max_content_kib", &r.max_content_kib),
+                ]))
+            }
+            Command::Config | Command::Partitions(_) | Command::Preview(_) => {}
             Command::Eval(e) => flags.extend(e.summarizer.flags()),
+            Command::Reprocess(r) => flags.extend(r.summarizer.flags()),
         }
         flags
             .into_iter()
@@ -285,6 +330,7 @@ mod tests {
             "--summary-sentences=2",
             "--summary-words=0",
             "--max-new-tokens=8",
+            "--theme=light",
         ])
         .unwrap();
         flags.extend(run.setting_flags());
@@ -297,6 +343,26 @@ mod tests {
                 .unwrap();
             assert!(spec.flag.is_some(), "{} has no flag name", flag.key);
         }
+    }
+
+    #[test]
+    fn tui_takes_the_run_flags() {
+        let cli = Cli::try_parse_from(["precis", "tui", "--once", "--theme", "light"]).unwrap();
+        let Command::Tui(args) = &cli.command else {
+            panic!("not tui");
+        };
+        assert!(args.once);
+        assert!(cli
+            .setting_flags()
+            .iter()
+            .any(|f| f.key == "ui.theme" && f.value == "light"));
+    }
+
+    #[test]
+    fn reprocess_needs_a_valid_day() {
+        assert!(Cli::try_parse_from(["precis", "reprocess", "--dt", "2026-03-01"]).is_ok());
+        assert!(Cli::try_parse_from(["precis", "reprocess", "--dt", "March"]).is_err());
+        assert!(Cli::try_parse_from(["precis", "reprocess"]).is_err());
     }
 
     #[test]

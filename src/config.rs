@@ -173,6 +173,12 @@ pub const SETTINGS: &[SettingSpec] = &[
         accepted: "a whole number of tokens from 1 to 2048",
     },
     SettingSpec {
+        key: "ui.theme",
+        env: &["PRECIS_THEME"],
+        flag: Some("--theme"),
+        accepted: "a console theme: dark, light, high-contrast, or the path of a theme .toml file",
+    },
+    SettingSpec {
         key: "produce.records",
         env: &["NUM_RECORDS", "PRECIS_RECORDS"],
         flag: Some("--records"),
@@ -287,6 +293,12 @@ impl SummarizerSettings {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiSettings {
+    /// A built-in theme name or a theme file; checked when the console starts.
+    pub theme: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProduceSettings {
     pub records: u64,
     /// None: a fresh seed each run (printed, so the run can be repeated).
@@ -302,6 +314,7 @@ pub struct Settings {
     pub lake: LakeSettings,
     pub pipeline: PipelineSettings,
     pub summarizer: SummarizerSettings,
+    pub ui: UiSettings,
     pub produce: ProduceSettings,
     origins: BTreeMap<&'static str, Origin>,
     config_file: Option<PathBuf>,
@@ -342,6 +355,9 @@ impl Default for Settings {
                 sentences: 3,
                 max_words: Some(75),
                 max_new_tokens: 96,
+            },
+            ui: UiSettings {
+                theme: "dark".into(),
             },
             produce: ProduceSettings {
                 records: 1000,
@@ -550,6 +566,12 @@ impl Settings {
                 self.summarizer.max_new_tokens =
                     parse_in_range(value, 1, 2048).ok_or_else(invalid)?;
             }
+            "ui.theme" => {
+                if value.trim().is_empty() {
+                    return Err(invalid());
+                }
+                self.ui.theme = value.to_string();
+            }
             "produce.records" => {
                 self.produce.records = parse_in_range(value, 0, 100_000_000).ok_or_else(invalid)?;
             }
@@ -588,6 +610,7 @@ impl Settings {
             "summarizer.sentences" => int(self.summarizer.sentences as u64),
             "summarizer.max_words" => int(self.summarizer.max_words.unwrap_or(0) as u64),
             "summarizer.max_new_tokens" => int(self.summarizer.max_new_tokens as u64),
+            "ui.theme" => string(&self.ui.theme),
             "produce.records" => int(self.produce.records),
             // Seeds above i64::MAX do not fit a TOML integer; write them as strings.
             "produce.seed" => self.produce.seed.map(|seed| match i64::try_from(seed) {

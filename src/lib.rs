@@ -5,12 +5,16 @@
 pub mod article;
 pub mod aws;
 pub mod backoff;
+pub mod browser;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod engine;
 pub mod pipeline;
 pub mod produce;
+pub mod reprocess;
 pub mod resources;
 pub mod summarize;
 pub mod telemetry;
 pub mod text;
+pub mod tui;

@@ -4,14 +4,32 @@ use std::process::ExitCode;
 use clap::Parser;
 use precis::cli::{Cli, Command};
 use precis::config::Settings;
-use precis::{commands, telemetry};
+use precis::telemetry::LogOutput;
+use precis::{commands, telemetry, tui};
 
 /// Exit code for a bad flag, variable or config value (clap uses 2 for bad flags as well).
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.global.verbose, cli.global.quiet, cli.global.log_format);
+    // The console draws on the terminal, so its log lines go to a file.
+    let console = match &cli.command {
+        Command::Tui(_) => true,
+        Command::Run(args) => !args.no_ui && tui::has_terminal(),
+        _ => false,
+    };
+    let log_file = telemetry::default_log_file();
+    let output = if console {
+        LogOutput::File(log_file.clone())
+    } else {
+        LogOutput::Stderr
+    };
+    telemetry::init(
+        cli.global.verbose,
+        cli.global.quiet,
+        cli.global.log_format,
+        &output,
+    );
     let config_file = cli
         .global
         .config
@@ -34,8 +52,32 @@ fn main() -> ExitCode {
         Command::Produce(args) => {
             runtime().and_then(|rt| rt.block_on(commands::produce::run(&settings, args)))
         }
+        Command::Run(args) | Command::Tui(args) if console => runtime().and_then(|rt| {
+            rt.block_on(tui::run(&settings, args, &log_file.display().to_string()))
+        }),
+        Command::Tui(_) => Err(anyhow::anyhow!(
+            "the console needs a terminal on stdin and stdout; use `precis run --no-ui` for headless runs"
+        )),
         Command::Run(args) => {
+            if !args.no_ui {
+                tracing::info!("no terminal: running headless (--no-ui)");
+            }
             runtime().and_then(|rt| rt.block_on(commands::run::run(&settings, args)))
+        }
+        Command::Partitions(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::partitions::run(&settings, args)))
+        }
+        Command::Preview(args) => {
+            // polars reads its table layout from the environment; keep long text readable.
+            for (key, value) in [("POLARS_FMT_STR_LEN", "60"), ("POLARS_FMT_MAX_COLS", "12")] {
+                if std::env::var_os(key).is_none() {
+                    std::env::set_var(key, value);
+                }
+            }
+            runtime().and_then(|rt| rt.block_on(commands::preview::run(&settings, args)))
+        }
+        Command::Reprocess(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::reprocess::run(&settings, args)))
         }
     };
     match outcome {

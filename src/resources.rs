@@ -20,6 +20,24 @@ pub enum Created {
     Existing,
 }
 
+/// The bucket must exist (read-only commands): a missing one is one line saying what writes it.
+pub async fn require_bucket(clients: &AwsClients, bucket: &str) -> Result<()> {
+    match clients.s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(err) => match err.raw_response().map(|r| r.status().as_u16()) {
+            Some(404) => bail!(
+                "bucket {bucket} does not exist at {}: `precis run` creates it and writes the lake (or choose another with --bucket)",
+                clients.target.label
+            ),
+            Some(403) => bail!(
+                "bucket {bucket} exists but these credentials may not read it (403 at {})",
+                clients.target.label
+            ),
+            _ => Err(clients.explain(&format!("checking bucket {bucket}"), &err)),
+        },
+    }
+}
+
 pub async fn ensure_bucket(clients: &AwsClients, bucket: &str, region: &str) -> Result<Created> {
     match clients.s3.head_bucket().bucket(bucket).send().await {
         Ok(_) => return Ok(Created::Existing),

@@ -3,6 +3,9 @@
 
 pub mod config;
 pub mod eval;
+pub mod partitions;
+pub mod preview;
 pub mod produce;
 pub mod progress;
+pub mod reprocess;
 pub mod run;

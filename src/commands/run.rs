@@ -6,18 +6,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::aws::AwsClients;
 use crate::cli::RunArgs;
 use crate::config::Settings;
+use crate::engine::{Engine, StopHandle};
 use crate::pipeline::sink::layout::{CURATED_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX};
 use crate::pipeline::stats::{Snapshot, Stats};
-use crate::pipeline::supervisor::{run_pipeline, PipelineOptions};
-use crate::resources::{ensure_bucket, require_stream};
+use crate::pipeline::supervisor::RunOutcome;
 use crate::summarize::pool::PoolMetrics;
-use crate::summarize::start_pool;
 
 /// Seconds between stats lines.
 const STATS_EVERY: Duration = Duration::from_secs(5);
@@ -25,75 +22,36 @@ const STATS_EVERY: Duration = Duration::from_secs(5);
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(60);
 
 pub async fn run(settings: &Settings, args: &RunArgs) -> Result<ExitCode> {
-    // The model first: a missing one must fail before anything is read or written.
-    let summarizer_settings = settings.summarizer.clone();
-    let summarizer = tokio::task::spawn_blocking(move || start_pool(&summarizer_settings))
-        .await
-        .context("loading the summarizer panicked")??
-        .map(Arc::new);
-    match &summarizer {
-        Some(pool) => info!(
-            "summarizer {} on {} worker(s)",
-            pool.id(),
-            settings.summarizer.workers
-        ),
-        None => info!("summaries turned off (--summarizer none): curated rows carry features only"),
-    }
-    let pool_metrics = summarizer.as_ref().map(|p| p.metrics());
-    let clients = AwsClients::connect(settings).await;
-    let stream = settings.stream.name.clone();
-    let bucket = settings.lake.bucket.clone();
-    let open_shards = require_stream(&clients, &stream).await?;
-    ensure_bucket(&clients, &bucket, &settings.aws.region).await?;
-    info!(
-        "reading {stream} ({open_shards} open shard{}) at {} into s3://{bucket}/{}",
-        if open_shards == 1 { "" } else { "s" },
-        clients.target.label,
-        if args.once {
-            " until every shard is drained"
-        } else {
-            ""
-        }
-    );
-
-    let stats = Arc::new(Stats::default());
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stopping = tokio::spawn(wait_for_stop_signal(stop_tx));
+    let engine = Engine::start(settings, args.once).await?;
+    let stats = engine.stats.clone();
+    let pool_metrics = engine.pool_metrics();
+    let bucket = engine.bucket.clone();
+    let started = engine.started;
+    let stopping = tokio::spawn(wait_for_stop_signal(engine.stop_sender()));
     let printer = tokio::spawn(print_stats(stats.clone(), pool_metrics.clone()));
-    let started = Instant::now();
-    let options = PipelineOptions {
-        stream: stream.clone(),
-        bucket: bucket.clone(),
-        start: settings.pipeline.from,
-        policy: settings.pipeline.flush_policy(),
-        limits: settings.pipeline.limits(),
-        once: args.once,
-        summarizer,
-    };
-    let pipeline = run_pipeline(clients, options, stats.clone(), stop_rx.clone());
-    tokio::pin!(pipeline);
-    let mut stop_seen = stop_rx.clone();
-    let outcome = tokio::select! {
-        outcome = &mut pipeline => outcome,
-        _ = stop_seen.wait_for(|stop| *stop) => {
-            match tokio::time::timeout(SHUTDOWN_LIMIT, &mut pipeline).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(anyhow::anyhow!(
-                    "readers did not finish within {} s of the stop signal; unwritten chunks are replayed by the next run",
-                    SHUTDOWN_LIMIT.as_secs()
-                )),
-            }
-        }
-    };
+    let outcome = engine.run_to_end(SHUTDOWN_LIMIT).await;
     printer.abort();
     stopping.abort();
-    let outcome = outcome?;
+    Ok(report(
+        outcome?,
+        &stats,
+        pool_metrics.as_deref(),
+        started.elapsed(),
+        &bucket,
+    ))
+}
+
+/// Prints what a run did (stdout) and says whether it failed (exit code), for both front ends.
+pub fn report(
+    outcome: RunOutcome,
+    stats: &Stats,
+    pool: Option<&PoolMetrics>,
+    elapsed: Duration,
+    bucket: &str,
+) -> ExitCode {
     let snapshot = stats.snapshot();
-    println!(
-        "{}",
-        summary(&snapshot, started.elapsed(), &bucket, outcome.stopped)
-    );
-    if let Some(pool) = &pool_metrics {
+    println!("{}", summary(&snapshot, elapsed, bucket, outcome.stopped));
+    if let Some(pool) = pool {
         let p = pool.snapshot();
         let busy = p.busy.as_secs_f64();
         println!(
@@ -109,12 +67,12 @@ pub async fn run(settings: &Settings, args: &RunArgs) -> Result<ExitCode> {
             "error: {} shard reader(s) failed (see the errors above); their checkpoints did not move past what is written",
             outcome.failed_readers
         );
-        return Ok(ExitCode::FAILURE);
+        return ExitCode::FAILURE;
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
-async fn wait_for_stop_signal(stop: watch::Sender<bool>) -> Result<()> {
+async fn wait_for_stop_signal(stop: StopHandle) -> Result<()> {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
     tokio::select! {
@@ -122,7 +80,7 @@ async fn wait_for_stop_signal(stop: watch::Sender<bool>) -> Result<()> {
         _ = terminate.recv() => {}
     }
     warn!("stop requested: finishing the chunks in hand, then checkpointing");
-    let _ = stop.send(true);
+    stop.request();
     Ok(())
 }
 

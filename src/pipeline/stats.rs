@@ -1,6 +1,6 @@
 //! Counters the stages update and the headless printer (later the console) reads as snapshots.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -11,6 +11,8 @@ use super::sink::writer::ChunkWritten;
 pub enum ShardState {
     Reading,
     WaitingForParent,
+    /// Reading is paused by the operator; what was read is written.
+    Paused,
     /// Drained to the tip in `--once` mode.
     AtTip,
     /// Closed and fully written.
@@ -22,6 +24,7 @@ impl ShardState {
         match self {
             ShardState::Reading => "reading",
             ShardState::WaitingForParent => "waiting for parent",
+            ShardState::Paused => "paused",
             ShardState::AtTip => "at tip",
             ShardState::Finished => "closed",
         }
@@ -37,6 +40,23 @@ pub struct ShardStatus {
     pub checkpoint: Option<String>,
 }
 
+/// Articles kept for the console's samples view, newest last.
+pub const SAMPLE_CAPACITY: usize = 64;
+
+/// A recently written curated article: what the console shows side by side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub article_id: String,
+    pub title: Option<String>,
+    pub content: String,
+    pub summary: Option<String>,
+    pub summarizer: String,
+    pub features: Features,
+    pub shard_id: String,
+    pub sequence_number: String,
+    pub dt: chrono::NaiveDate,
+}
+
 #[derive(Debug, Default)]
 pub struct Stats {
     pub records_in: AtomicU64,
@@ -49,6 +69,7 @@ pub struct Stats {
     pub errors: AtomicU64,
     shards: Mutex<BTreeMap<String, ShardStatus>>,
     averages: Mutex<FeatureAverages>,
+    samples: Mutex<VecDeque<Sample>>,
 }
 
 /// A consistent-enough copy of the counters at one moment.
@@ -107,6 +128,26 @@ impl Stats {
         }
     }
 
+    /// Keeps the newest [`SAMPLE_CAPACITY`] samples.
+    pub fn add_samples(&self, samples: impl IntoIterator<Item = Sample>) {
+        if let Ok(mut kept) = self.samples.lock() {
+            for sample in samples {
+                if kept.len() == SAMPLE_CAPACITY {
+                    kept.pop_front();
+                }
+                kept.push_back(sample);
+            }
+        }
+    }
+
+    /// The kept samples, oldest first.
+    pub fn samples(&self) -> Vec<Sample> {
+        self.samples
+            .lock()
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     pub fn update_shard(&self, shard_id: &str, update: impl FnOnce(&mut ShardStatus)) {
         if let Ok(mut shards) = self.shards.lock() {
             let status = shards.entry(shard_id.to_string()).or_insert(ShardStatus {
@@ -134,5 +175,48 @@ impl Stats {
             shards: self.shards.lock().map(|s| s.clone()).unwrap_or_default(),
             averages: self.averages.lock().map(|a| a.clone()).unwrap_or_default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(n: usize) -> Sample {
+        Sample {
+            article_id: n.to_string(),
+            title: None,
+            content: String::new(),
+            summary: None,
+            summarizer: "none".into(),
+            features: Features::of("x"),
+            shard_id: "s".into(),
+            sequence_number: n.to_string(),
+            dt: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        }
+    }
+
+    #[test]
+    fn samples_keep_only_the_newest() {
+        let stats = Stats::default();
+        stats.add_samples((0..SAMPLE_CAPACITY + 5).map(sample));
+        let kept = stats.samples();
+        assert_eq!(kept.len(), SAMPLE_CAPACITY);
+        assert_eq!(kept[0].article_id, "5");
+        assert_eq!(
+            kept.last().unwrap().article_id,
+            (SAMPLE_CAPACITY + 4).to_string()
+        );
+    }
+
+    #[test]
+    fn max_lag_counts_only_shards_being_read() {
+        let stats = Stats::default();
+        stats.update_shard("a", |s| s.millis_behind_latest = 500);
+        stats.update_shard("b", |s| {
+            s.millis_behind_latest = 9000;
+            s.state = ShardState::Finished;
+        });
+        assert_eq!(stats.snapshot().max_lag_millis(), 500);
     }
 }

@@ -34,6 +34,8 @@ pub struct PipelineOptions {
     pub once: bool,
     /// None: curated rows carry no summary.
     pub summarizer: Option<Arc<SummarizerPool>>,
+    /// True while reading is paused (the console's `p`); readers write what they hold and wait.
+    pub paused: watch::Receiver<bool>,
 }
 
 /// How the run ended.
@@ -91,6 +93,7 @@ pub async fn run_pipeline(
                             start: options.start,
                             once: options.once,
                             stop: stop.clone(),
+                            paused: options.paused.clone(),
                         };
                         let id = shard_id.clone();
                         running.spawn(async move { (id, reader.run().await) });

@@ -67,11 +67,21 @@ pub fn cache_dir_from(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
     if let Some(dir) = set("PRECIS_MODEL_DIR") {
         return dir;
     }
-    let precis_cache = set("PRECIS_CACHE_DIR")
+    cache_root_from(env).join("models")
+}
+
+/// précis' own cache directory: `PRECIS_CACHE_DIR`, else `$XDG_CACHE_HOME/precis`, else
+/// `~/.cache/precis`.
+pub fn cache_root_from(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    set("PRECIS_CACHE_DIR")
         .or_else(|| set("XDG_CACHE_HOME").map(|d| d.join("precis")))
         .or_else(|| set("HOME").map(|d| d.join(".cache").join("precis")))
-        .unwrap_or_else(|| PathBuf::from(".cache/precis"));
-    precis_cache.join("models")
+        .unwrap_or_else(|| PathBuf::from(".cache/precis"))
+}
+
+pub fn cache_root() -> PathBuf {
+    cache_root_from(&|name| std::env::var(name).ok())
 }
 
 pub fn cache_dir() -> PathBuf {

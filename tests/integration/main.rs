@@ -3,8 +3,10 @@
 
 mod cli;
 mod compose;
+mod console;
 mod generative;
 mod pipeline;
 mod produce;
+mod reprocess;
 mod summarize;
 mod support;

@@ -38,7 +38,7 @@ pub(crate) async fn seed(settings: &Settings, count: u64, seed: u64) {
     produce(&clients, job, &|_, _| {}).await.expect("produce");
 }
 
-fn env_for(settings: &Settings) -> Vec<(&'static str, String)> {
+pub(crate) fn env_for(settings: &Settings) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ENDPOINT_URL", moto().endpoint.clone()),
         ("PRECIS_STREAM", settings.stream.name.clone()),
@@ -48,7 +48,7 @@ fn env_for(settings: &Settings) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn run_once(settings: &Settings, extra: &[&str]) -> std::process::Output {
+pub(crate) fn run_once(settings: &Settings, extra: &[&str]) -> std::process::Output {
     let env = env_for(settings);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut args = vec!["run", "--once", "--no-ui"];
@@ -74,7 +74,7 @@ fn spawn_follow(settings: &Settings, extra: &[&str]) -> std::process::Child {
 }
 
 /// Puts (partition key, payload) pairs, as they are, in one PutRecords call.
-async fn put_raw(
+pub(crate) async fn put_raw(
     clients: &AwsClients,
     stream: &str,
     records: impl Iterator<Item = (String, Vec<u8>)>,
@@ -98,7 +98,11 @@ async fn put_raw(
         .unwrap();
 }
 
-async fn checkpoint_of(clients: &AwsClients, settings: &Settings, shard: &str) -> Checkpoint {
+pub(crate) async fn checkpoint_of(
+    clients: &AwsClients,
+    settings: &Settings,
+    shard: &str,
+) -> Checkpoint {
     CheckpointStore::new(
         clients.clone(),
         &settings.lake.bucket,

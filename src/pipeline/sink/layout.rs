@@ -42,11 +42,36 @@ pub fn raw_key(dt: NaiveDate, chunk: &ChunkId) -> String {
 }
 
 pub fn curated_key(dt: NaiveDate, split: Split, chunk: &ChunkId) -> String {
+    curated_key_for_stem(dt, split, &chunk.stem())
+}
+
+/// The curated object of a chunk known by its file stem (as found in a raw key).
+pub fn curated_key_for_stem(dt: NaiveDate, split: Split, stem: &str) -> String {
     format!(
-        "{CURATED_PREFIX}dt={dt}/split={}/{}.parquet",
-        split.as_str(),
-        chunk.stem()
+        "{CURATED_PREFIX}dt={dt}/split={}/{stem}.parquet",
+        split.as_str()
     )
+}
+
+/// Every raw object of one day.
+pub fn raw_partition(dt: NaiveDate) -> String {
+    format!("{RAW_PREFIX}dt={dt}/")
+}
+
+/// Every curated object of one day, all splits.
+pub fn curated_partition(dt: NaiveDate) -> String {
+    format!("{CURATED_PREFIX}dt={dt}/")
+}
+
+/// Present while a reprocess of the day is under way (or was interrupted).
+pub fn reprocess_marker_key(dt: NaiveDate) -> String {
+    format!("{STATE_PREFIX}reprocess/dt={dt}.json")
+}
+
+/// The file name of a key without its directory and extension.
+pub fn stem_of(key: &str) -> &str {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    name.split_once('.').map_or(name, |(stem, _)| stem)
 }
 
 pub fn quarantine_key(dt: NaiveDate, chunk: &ChunkId) -> String {
@@ -92,6 +117,17 @@ mod tests {
             checkpoint_key("MyStream", "shardId-000000000001"),
             "_state/checkpoints/MyStream/shardId-000000000001.json"
         );
+    }
+
+    #[test]
+    fn a_raw_key_leads_to_the_curated_key_of_the_same_chunk() {
+        let raw = raw_key(day(), &chunk());
+        assert_eq!(
+            curated_key_for_stem(day(), Split::Train, stem_of(&raw)),
+            curated_key(day(), Split::Train, &chunk())
+        );
+        assert!(raw.starts_with(&raw_partition(day())));
+        assert!(curated_key(day(), Split::Test, &chunk()).starts_with(&curated_partition(day())));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::aws::AwsClients;
 use crate::pipeline::features::{Features, Split};
 use crate::pipeline::record::{Limits, Rejection};
 use crate::pipeline::rows::{process, quarantine, ArticleRow, Outcome, QuarantineRow, RawRecord};
-use crate::pipeline::stats::Stats;
+use crate::pipeline::stats::{Sample, Stats};
 use crate::summarize::pool::SummarizerPool;
 use crate::summarize::Document;
 
@@ -83,8 +83,12 @@ pub struct ChunkWritten {
 struct Built {
     objects: Vec<(String, Vec<u8>, &'static str)>,
     features: Vec<Features>,
+    samples: Vec<Sample>,
     counts: ChunkWritten,
 }
+
+/// Curated articles of each chunk offered to the console's samples view.
+const SAMPLES_PER_CHUNK: usize = 4;
 
 #[derive(Clone)]
 pub struct ChunkWriter {
@@ -143,6 +147,7 @@ impl ChunkWriter {
         let counts = built.counts;
         self.stats.chunk_written(&counts);
         self.stats.features_written(built.features.iter());
+        self.stats.add_samples(built.samples);
         Ok(counts)
     }
 }
@@ -211,8 +216,13 @@ fn build(
     };
     let mut objects = Vec::new();
     let mut features = Vec::new();
+    let mut samples = Vec::new();
     for ((dt, split), positions) in &curated {
         let rows: Vec<&ArticleRow> = positions.iter().map(|&i| &raw[dt][i]).collect();
+        samples.extend(rows.iter().map(|row| sample(row, *dt)));
+        if samples.len() > SAMPLES_PER_CHUNK {
+            samples.drain(..samples.len() - SAMPLES_PER_CHUNK);
+        }
         features.extend(rows.iter().map(|r| r.features.clone()));
         let body = encode(&curated_batch(&rows, &ctx)?)?;
         objects.push((
@@ -239,8 +249,40 @@ fn build(
     Ok(Built {
         objects,
         features,
+        samples,
         counts,
     })
+}
+
+/// The console shows an article's text; beyond this it is cut (at a character boundary).
+const SAMPLE_CONTENT_BYTES: usize = 64 * 1024;
+
+fn clip(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_string();
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+fn sample(row: &ArticleRow, dt: NaiveDate) -> Sample {
+    Sample {
+        article_id: row.article.article_id.clone(),
+        title: row.article.title.clone(),
+        content: clip(&row.article.content, SAMPLE_CONTENT_BYTES),
+        summary: row.summary.as_ref().map(|s| s.text.clone()),
+        summarizer: row.summary.as_ref().map_or_else(
+            || super::parquet::NO_SUMMARIZER.to_string(),
+            |s| s.summarizer.to_string(),
+        ),
+        features: row.features.clone(),
+        shard_id: row.shard_id.clone(),
+        sequence_number: row.sequence_number.clone(),
+        dt,
+    }
 }
 
 /// Gives every curated row its summary. Only first sightings are curated, so an exact duplicate
@@ -275,7 +317,8 @@ fn summarize(
     Ok(())
 }
 
-async fn put(
+/// One object into S3: a single PUT, or a multipart upload above [`MULTIPART_THRESHOLD`].
+pub async fn put(
     clients: &AwsClients,
     bucket: &str,
     key: &str,

@@ -104,6 +104,8 @@ pub struct ShardReader {
     pub start: StartPosition,
     pub once: bool,
     pub stop: watch::Receiver<bool>,
+    /// True while the operator has paused reading.
+    pub paused: watch::Receiver<bool>,
 }
 
 struct Pending {
@@ -150,6 +152,10 @@ impl ShardReader {
             if *self.stop.borrow() {
                 self.flush(&mut pending, &mut checkpoint, false).await?;
                 return Ok(ReaderExit::Stopped);
+            }
+            if *self.paused.borrow() {
+                self.pause(&mut pending, &mut checkpoint).await?;
+                continue;
             }
             let wait = MIN_CALL_INTERVAL.saturating_sub(last_call.elapsed());
             if !wait.is_zero() {
@@ -243,6 +249,26 @@ impl ShardReader {
                 }
             }
         }
+    }
+
+    /// Writes what was read, then waits for a resume or a stop. A long pause may outlive the
+    /// shard iterator; the loop renews an expired one.
+    async fn pause(&self, pending: &mut Pending, checkpoint: &mut Checkpoint) -> Result<()> {
+        self.flush(pending, checkpoint, false).await?;
+        self.stats
+            .update_shard(&self.shard_id, |s| s.state = ShardState::Paused);
+        let (mut paused, mut stop) = (self.paused.clone(), self.stop.clone());
+        let resumed = tokio::select! {
+            r = paused.wait_for(|p| !*p) => r.is_ok(),
+            r = stop.wait_for(|s| *s) => r.is_ok(),
+        };
+        if !resumed {
+            // The controls are gone (the engine is shutting down): do not spin.
+            tokio::time::sleep(IDLE_POLL).await;
+        }
+        self.stats
+            .update_shard(&self.shard_id, |s| s.state = ShardState::Reading);
+        Ok(())
     }
 
     fn raw_record(&self, r: &Record) -> RawRecord {

@@ -1,0 +1,396 @@
+//! A look inside written objects: the files of a partition (or one file) fetched from S3 and read
+//! with polars, the way a training job would read them, into a table and column statistics.
+//!
+//! Only bytes cross from the writer (arrow-rs) to here (polars): reading what was written through a
+//! second, independent Parquet implementation is a check of the files as much as a view.
+
+use std::io::Cursor;
+
+use anyhow::{bail, Context, Result};
+use polars::prelude::{
+    AnyValue, Column, DataFrame, DataType, ParquetReader, PolarsResult, SerReader,
+};
+
+use super::{fetch_object, list_objects};
+use crate::aws::AwsClients;
+
+/// Stop fetching files of a partition once this much is read; stats then say how many files
+/// they cover.
+pub const PREVIEW_BYTE_CAP: u64 = 128 * 1024 * 1024;
+
+/// The columns shown first, per layer; the rest follow in file order.
+const CURATED_COLUMNS: &[&str] = &[
+    "title",
+    "word_count",
+    "summary",
+    "summary_word_count",
+    "summarizer",
+    "publish_date",
+    "article_id",
+];
+const RAW_COLUMNS: &[&str] = &["article_id", "title", "author", "publish_date", "content"];
+const QUARANTINE_COLUMNS: &[&str] = &[
+    "reason_code",
+    "reason",
+    "shard_id",
+    "sequence_number",
+    "partition_key",
+    "arrival_time",
+    "payload_text",
+];
+
+/// What a preview found, over every row read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameStats {
+    pub rows: usize,
+    pub mean_word_count: Option<f64>,
+    pub mean_summary_word_count: Option<f64>,
+    /// Null count of each column, in column order.
+    pub nulls: Vec<(String, usize)>,
+}
+
+/// A partition or file read into a DataFrame.
+pub struct Preview {
+    pub target: String,
+    pub files_read: usize,
+    pub files_total: usize,
+    pub frame: DataFrame,
+    pub stats: FrameStats,
+}
+
+/// Rows as text, ready for a terminal table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PreviewTable {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Reads the object `target` names — one key, or every object under a folder prefix.
+pub async fn load(clients: &AwsClients, bucket: &str, target: &str) -> Result<Preview> {
+    let mut objects = list_objects(clients, bucket, target).await?;
+    // A key names itself only; a folder prefix names what lies below it.
+    if !target.ends_with('/') && objects.iter().any(|o| o.key == target) {
+        objects.retain(|o| o.key == target);
+    } else if !target.is_empty() && !target.ends_with('/') {
+        let folder = format!("{target}/");
+        objects.retain(|o| o.key.starts_with(&folder));
+    }
+    objects.retain(|o| is_data_file(&o.key));
+    if objects.is_empty() {
+        bail!(
+            "nothing to preview at s3://{bucket}/{target}: no .parquet or .jsonl objects there (`precis partitions` lists what is written)"
+        );
+    }
+    let files_total = objects.len();
+    let mut frame: Option<DataFrame> = None;
+    let mut bytes_read = 0u64;
+    let mut files_read = 0;
+    for object in &objects {
+        if files_read > 0 && bytes_read >= PREVIEW_BYTE_CAP {
+            break;
+        }
+        let body = fetch_object(clients, bucket, &object.key).await?.to_vec();
+        bytes_read += body.len() as u64;
+        let part = read_file(&object.key, body)?;
+        match &mut frame {
+            None => frame = Some(part),
+            Some(frame) => {
+                frame.vstack_mut_owned(part).with_context(|| {
+                    format!(
+                        "{} does not have the columns of the files before it; preview one layer at a time",
+                        object.key
+                    )
+                })?;
+            }
+        }
+        files_read += 1;
+    }
+    let frame = frame.context("no file was read")?;
+    let stats = stats(&frame);
+    Ok(Preview {
+        target: target.to_string(),
+        files_read,
+        files_total,
+        frame,
+        stats,
+    })
+}
+
+fn is_data_file(key: &str) -> bool {
+    key.ends_with(".parquet") || key.ends_with(".jsonl")
+}
+
+/// One object's bytes as a DataFrame: Parquet through polars' reader, quarantine JSON Lines
+/// through serde into string columns.
+pub fn read_file(key: &str, body: Vec<u8>) -> Result<DataFrame> {
+    if key.ends_with(".jsonl") {
+        return read_quarantine(key, &body);
+    }
+    let frame = ParquetReader::new(Cursor::new(body))
+        .finish()
+        .with_context(|| format!("reading {key} as Parquet"))?;
+    without_time_zones(frame).with_context(|| format!("reading the timestamps of {key}"))
+}
+
+/// Timestamps are written in UTC; shown as plain date-times (UTC) so that printing them needs no
+/// time-zone database in the binary.
+fn without_time_zones(frame: DataFrame) -> PolarsResult<DataFrame> {
+    let columns = frame
+        .columns()
+        .iter()
+        .map(|c| match c.dtype() {
+            DataType::Datetime(unit, Some(_)) => c
+                .cast(&DataType::Int64)?
+                .cast(&DataType::Datetime(*unit, None)),
+            _ => Ok(c.clone()),
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(frame.height(), columns)
+}
+
+fn read_quarantine(key: &str, body: &[u8]) -> Result<DataFrame> {
+    let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); QUARANTINE_COLUMNS.len()];
+    for (number, line) in body.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_slice(line)
+            .with_context(|| format!("{key} line {}: not JSON", number + 1))?;
+        for (column, name) in columns.iter_mut().zip(QUARANTINE_COLUMNS) {
+            column.push(match value.get(name) {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(s)) => Some(s.clone()),
+                Some(other) => Some(other.to_string()),
+            });
+        }
+    }
+    let columns = columns
+        .into_iter()
+        .zip(QUARANTINE_COLUMNS)
+        .map(|(values, name)| Column::new((*name).into(), values))
+        .collect();
+    DataFrame::new_infer_height(columns).with_context(|| format!("building a table of {key}"))
+}
+
+pub fn stats(frame: &DataFrame) -> FrameStats {
+    let mean = |name: &str| {
+        frame
+            .column(name)
+            .ok()
+            .and_then(|c| c.as_materialized_series().mean())
+    };
+    FrameStats {
+        rows: frame.height(),
+        mean_word_count: mean("word_count"),
+        mean_summary_word_count: mean("summary_word_count"),
+        nulls: frame
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), c.null_count()))
+            .collect(),
+    }
+}
+
+/// The columns a person looks at first, in that order, then the rest.
+pub fn column_order(frame: &DataFrame) -> Vec<String> {
+    let names: Vec<String> = frame
+        .get_column_names()
+        .into_iter()
+        .map(|n| n.to_string())
+        .collect();
+    let preferred = if names.iter().any(|n| n == "summary") {
+        CURATED_COLUMNS
+    } else if names.iter().any(|n| n == "reason_code") {
+        QUARANTINE_COLUMNS
+    } else {
+        RAW_COLUMNS
+    };
+    let mut ordered: Vec<String> = preferred
+        .iter()
+        .filter(|p| names.iter().any(|n| n == *p))
+        .map(|p| p.to_string())
+        .collect();
+    let rest: Vec<String> = names.into_iter().filter(|n| !ordered.contains(n)).collect();
+    ordered.extend(rest);
+    ordered
+}
+
+impl FrameStats {
+    /// Columns with nulls and how many, e.g. `nulls: summary 12, author 3`.
+    pub fn nulls_text(&self) -> String {
+        let nulls: Vec<String> = self
+            .nulls
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        if nulls.is_empty() {
+            "no nulls".to_string()
+        } else {
+            format!("nulls: {}", nulls.join(", "))
+        }
+    }
+}
+
+impl Preview {
+    /// The first `limit` rows with the preferred columns first, for printing.
+    pub fn head(&self, limit: usize, all_columns: bool) -> Result<DataFrame> {
+        let mut order = column_order(&self.frame);
+        if !all_columns {
+            let shown = preferred_count(&self.frame);
+            order.truncate(shown);
+        }
+        Ok(self.frame.select(order)?.head(Some(limit)))
+    }
+
+    /// Every row (up to `limit`) as text, preferred columns first.
+    pub fn table(&self, limit: usize) -> PreviewTable {
+        let order = column_order(&self.frame);
+        let columns: Vec<&Column> = order
+            .iter()
+            .filter_map(|name| self.frame.column(name).ok())
+            .collect();
+        let rows = (0..self.frame.height().min(limit))
+            .map(|i| columns.iter().map(|c| cell(c, i)).collect())
+            .collect();
+        PreviewTable {
+            columns: order,
+            rows,
+        }
+    }
+}
+
+fn preferred_count(frame: &DataFrame) -> usize {
+    let names = frame.get_column_names();
+    [CURATED_COLUMNS, QUARANTINE_COLUMNS, RAW_COLUMNS]
+        .iter()
+        .map(|set| {
+            set.iter()
+                .filter(|p| names.iter().any(|n| n.as_str() == **p))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+        .max(1)
+}
+
+/// One value as a single line of text: strings as they are (line breaks folded), numbers as
+/// polars prints them, floats to three decimals, nulls as an empty cell.
+fn cell(column: &Column, row: usize) -> String {
+    if let Ok(strings) = column.str() {
+        return strings
+            .get(row)
+            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
+    }
+    match column.get(row) {
+        Ok(AnyValue::Null) | Err(_) => String::new(),
+        Ok(AnyValue::Float64(v)) => format!("{v:.3}"),
+        Ok(AnyValue::Float32(v)) => format!("{v:.3}"),
+        Ok(value) => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::record::Limits;
+    use crate::pipeline::rows::{process, Outcome, RawRecord};
+    use crate::pipeline::sink::parquet::{curated_batch, encode, FileContext};
+    use crate::summarize::pool::Summarized;
+    use chrono::{TimeZone, Utc};
+
+    fn curated_file() -> Vec<u8> {
+        let records = [
+            r#"{"article_id":"a1","title":"Rates rise","content":"The bank raised rates. Markets fell.","publish_date":"2026-03-01T10:00:00"}"#,
+            r#"{"article_id":"a2","title":"Rain","content":"It rained all day in the north of the country.","publish_date":"2026-03-01T11:00:00"}"#,
+        ];
+        let rows: Vec<_> = records
+            .iter()
+            .enumerate()
+            .map(|(i, data)| {
+                let record = RawRecord {
+                    shard_id: "shardId-0".into(),
+                    sequence_number: format!("{}", 100 + i),
+                    partition_key: "k".into(),
+                    arrival_time: Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap(),
+                    data: data.as_bytes().to_vec(),
+                };
+                let Outcome::Article(mut row) = process(&record, &Limits::default()) else {
+                    panic!("valid record");
+                };
+                row.summary = (i == 0).then(|| Summarized {
+                    text: "The bank raised rates.".into(),
+                    summarizer: "test-summarizer".into(),
+                });
+                *row
+            })
+            .collect();
+        let refs: Vec<_> = rows.iter().collect();
+        let ctx = FileContext {
+            stream: "S",
+            processed_at: Utc::now(),
+        };
+        encode(&curated_batch(&refs, &ctx).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_curated_file_written_by_the_sink_reads_back_through_polars() {
+        let frame = read_file("x.parquet", curated_file()).unwrap();
+        let preview = Preview {
+            target: "x".into(),
+            files_read: 1,
+            files_total: 1,
+            stats: stats(&frame),
+            frame,
+        };
+        let table = preview.table(10);
+        assert_eq!(&table.columns[..3], ["title", "word_count", "summary"]);
+        assert_eq!(table.rows.len(), 2);
+        assert_eq!(table.rows[0][0], "Rates rise");
+        assert_eq!(table.rows[0][1], "6");
+        assert_eq!(table.rows[0][2], "The bank raised rates.");
+        assert_eq!(table.rows[1][2], "", "a null summary is an empty cell");
+    }
+
+    #[test]
+    fn stats_count_rows_nulls_and_the_mean_word_count() {
+        let frame = read_file("x.parquet", curated_file()).unwrap();
+        let s = stats(&frame);
+        assert_eq!(s.rows, 2);
+        assert_eq!(s.mean_word_count, Some((6.0 + 10.0) / 2.0));
+        let summary_nulls = s.nulls.iter().find(|(n, _)| n == "summary").unwrap().1;
+        assert_eq!(summary_nulls, 1);
+        let title_nulls = s.nulls.iter().find(|(n, _)| n == "title").unwrap().1;
+        assert_eq!(title_nulls, 0);
+    }
+
+    #[test]
+    fn quarantine_lines_become_string_columns() {
+        let body = br#"{"reason_code":"not_json","reason":"not JSON","shard_id":"s","sequence_number":"1","partition_key":"k","arrival_time":"2026-03-01T00:00:00Z","payload_base64":"eA==","payload_text":"x"}
+{"reason_code":"not_utf8","reason":"bytes","shard_id":"s","sequence_number":"2","partition_key":"k","arrival_time":"2026-03-01T00:00:00Z","payload_base64":"/w==","payload_text":null}
+"#;
+        let frame = read_file("q.jsonl", body.to_vec()).unwrap();
+        assert_eq!(frame.height(), 2);
+        assert_eq!(column_order(&frame)[0], "reason_code");
+        let payload = frame.column("payload_text").unwrap();
+        assert_eq!(payload.null_count(), 1);
+    }
+
+    #[test]
+    fn a_broken_quarantine_line_is_an_error_naming_the_line() {
+        let err = read_file("q.jsonl", b"{\"reason_code\":\"x\"}\nnot json\n".to_vec())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("q.jsonl line 2"), "{err}");
+    }
+
+    #[test]
+    fn bytes_that_are_not_parquet_are_an_error_naming_the_key() {
+        let err = format!(
+            "{:#}",
+            read_file("k.parquet", b"nope".to_vec()).unwrap_err()
+        );
+        assert!(err.contains("reading k.parquet as Parquet"), "{err}");
+    }
+}

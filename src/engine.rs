@@ -1,0 +1,177 @@
+//! The pipeline as a running thing with controls: started once, then watched (stats, summarizer
+//! metrics) and steered (pause, stop) by whichever front end holds it — the headless printer or
+//! the console. The front end never drives the data path; it reads counters and flips switches.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::aws::AwsClients;
+use crate::config::Settings;
+use crate::pipeline::stats::Stats;
+use crate::pipeline::supervisor::{run_pipeline, PipelineOptions, RunOutcome};
+use crate::resources::{ensure_bucket, require_stream};
+use crate::summarize::pool::{PoolMetrics, SummarizerPool};
+use crate::summarize::start_pool;
+
+/// Requests a graceful stop of the engine it came from.
+#[derive(Clone)]
+pub struct StopHandle(watch::Sender<bool>);
+
+impl StopHandle {
+    pub fn request(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+pub struct Engine {
+    pub clients: AwsClients,
+    pub stream: String,
+    pub bucket: String,
+    pub open_shards: u32,
+    pub once: bool,
+    pub stats: Arc<Stats>,
+    /// None when summaries are turned off.
+    pub summarizer: Option<Arc<SummarizerPool>>,
+    pub started: Instant,
+    stop: watch::Sender<bool>,
+    paused: watch::Sender<bool>,
+    task: JoinHandle<Result<RunOutcome>>,
+}
+
+impl Engine {
+    /// Loads the model (first: a missing one fails before anything is read or written), checks
+    /// the stream and the bucket, then starts reading.
+    pub async fn start(settings: &Settings, once: bool) -> Result<Self> {
+        let summarizer = load_summarizer(settings).await?;
+        let clients = AwsClients::connect(settings).await;
+        let stream = settings.stream.name.clone();
+        let bucket = settings.lake.bucket.clone();
+        let open_shards = require_stream(&clients, &stream).await?;
+        ensure_bucket(&clients, &bucket, &settings.aws.region).await?;
+        info!(
+            "reading {stream} ({open_shards} open shard{}) at {} into s3://{bucket}/{}",
+            if open_shards == 1 { "" } else { "s" },
+            clients.target.label,
+            if once {
+                " until every shard is drained"
+            } else {
+                ""
+            }
+        );
+        let stats = Arc::new(Stats::default());
+        let (stop, stop_rx) = watch::channel(false);
+        let (paused, paused_rx) = watch::channel(false);
+        let options = PipelineOptions {
+            stream: stream.clone(),
+            bucket: bucket.clone(),
+            start: settings.pipeline.from,
+            policy: settings.pipeline.flush_policy(),
+            limits: settings.pipeline.limits(),
+            once,
+            summarizer: summarizer.clone(),
+            paused: paused_rx,
+        };
+        let task = tokio::spawn(run_pipeline(
+            clients.clone(),
+            options,
+            stats.clone(),
+            stop_rx,
+        ));
+        Ok(Self {
+            clients,
+            stream,
+            bucket,
+            open_shards,
+            once,
+            stats,
+            summarizer,
+            started: Instant::now(),
+            stop,
+            paused,
+            task,
+        })
+    }
+
+    pub fn pool_metrics(&self) -> Option<Arc<PoolMetrics>> {
+        self.summarizer.as_ref().map(|p| p.metrics())
+    }
+
+    pub fn summarizer_id(&self) -> &str {
+        self.summarizer
+            .as_ref()
+            .map_or(crate::pipeline::sink::parquet::NO_SUMMARIZER, |p| p.id())
+    }
+
+    /// Readers finish the chunk in hand, write it, checkpoint and end.
+    pub fn request_stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    pub fn stop_is_requested(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        let _ = self.paused.send(paused);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    /// True once the pipeline has ended on its own (drained in `--once` mode, or failed).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// A handle that can request the stop from elsewhere (a signal handler).
+    pub fn stop_sender(&self) -> StopHandle {
+        StopHandle(self.stop.clone())
+    }
+
+    /// Waits until the pipeline ends on its own or a stop is requested (then for at most
+    /// `limit` more).
+    pub async fn run_to_end(self, limit: Duration) -> Result<RunOutcome> {
+        let mut stop = self.stop.subscribe();
+        let mut task = self.task;
+        let joined = tokio::select! {
+            joined = &mut task => joined,
+            _ = stop.wait_for(|s| *s) => {
+                match tokio::time::timeout(limit, &mut task).await {
+                    Ok(joined) => joined,
+                    Err(_) => {
+                        task.abort();
+                        anyhow::bail!(
+                            "readers did not finish within {} s of the stop signal; unwritten chunks are replayed by the next run",
+                            limit.as_secs()
+                        );
+                    }
+                }
+            }
+        };
+        joined.context("the pipeline task panicked")?
+    }
+}
+
+/// The configured summarizer's worker pool, loaded off the reactor; None for `--summarizer none`.
+pub async fn load_summarizer(settings: &Settings) -> Result<Option<Arc<SummarizerPool>>> {
+    let summarizer_settings = settings.summarizer.clone();
+    let pool = tokio::task::spawn_blocking(move || start_pool(&summarizer_settings))
+        .await
+        .context("loading the summarizer panicked")??
+        .map(Arc::new);
+    match &pool {
+        Some(pool) => info!(
+            "summarizer {} on {} worker(s)",
+            pool.id(),
+            settings.summarizer.workers
+        ),
+        None => info!("summaries turned off (--summarizer none): curated rows carry features only"),
+    }
+    Ok(pool)
+}

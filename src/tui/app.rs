@@ -1,0 +1,701 @@
+//! The console's state and what keys and pipeline updates do to it. No drawing and no I/O here:
+//! work that needs the network comes back out as an [`Effect`] for the event loop to start.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::keymap::{action_for, Action};
+use super::theme::Theme;
+use crate::browser::preview::{FrameStats, PreviewTable};
+use crate::browser::{curated_day, Entry, Tree};
+use crate::pipeline::stats::{Sample, Snapshot};
+use crate::reprocess::{ReprocessProgress, ReprocessReport};
+use crate::summarize::pool::PoolSnapshot;
+use crate::telemetry::LogLine;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Dashboard,
+    Shards,
+    Samples,
+    Partitions,
+    Logs,
+}
+
+impl View {
+    pub const ALL: [View; 5] = [
+        View::Dashboard,
+        View::Shards,
+        View::Samples,
+        View::Partitions,
+        View::Logs,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Dashboard => "Dashboard",
+            View::Shards => "Shards",
+            View::Samples => "Samples",
+            View::Partitions => "Partitions",
+            View::Logs => "Logs",
+        }
+    }
+
+    fn index(self) -> usize {
+        View::ALL.iter().position(|v| *v == self).unwrap_or(0)
+    }
+
+    fn step(self, by: isize) -> View {
+        let n = View::ALL.len() as isize;
+        View::ALL[(self.index() as isize + by).rem_euclid(n) as usize]
+    }
+}
+
+/// Work the event loop starts for the app (network, the pipeline's switches).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+    SetPaused(bool),
+    ListPartitions,
+    Preview(String),
+    Reprocess(NaiveDate),
+}
+
+/// Samples of throughput kept for the sparklines: one per second.
+pub const HISTORY_SECONDS: usize = 180;
+const PAGE: usize = 10;
+
+/// What the engine is and does, fixed for the session.
+#[derive(Debug, Clone, Default)]
+pub struct EngineInfo {
+    pub stream: String,
+    pub bucket: String,
+    pub target: String,
+    pub summarizer: String,
+    pub workers: usize,
+    pub once: bool,
+    pub log_file: String,
+}
+
+/// Throughput over time, from successive snapshots.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub records_per_sec: VecDeque<u64>,
+    pub kib_per_sec: VecDeque<u64>,
+    /// Per shard: records/s over the last sample.
+    pub shard_rates: BTreeMap<String, f64>,
+    last: Option<(Instant, u64, u64, BTreeMap<String, u64>)>,
+}
+
+impl History {
+    /// Adds a sample when at least a second has passed since the last one.
+    pub fn observe(&mut self, snapshot: &Snapshot, now: Instant) {
+        let shard_records: BTreeMap<String, u64> = snapshot
+            .shards
+            .iter()
+            .map(|(id, s)| (id.clone(), s.records))
+            .collect();
+        let Some((at, records, bytes, shards)) = &self.last else {
+            self.last = Some((now, snapshot.records_in, snapshot.bytes_in, shard_records));
+            return;
+        };
+        let secs = now.saturating_duration_since(*at).as_secs_f64();
+        if secs < 1.0 {
+            return;
+        }
+        push_capped(
+            &mut self.records_per_sec,
+            ((snapshot.records_in.saturating_sub(*records)) as f64 / secs).round() as u64,
+        );
+        push_capped(
+            &mut self.kib_per_sec,
+            ((snapshot.bytes_in.saturating_sub(*bytes)) as f64 / 1024.0 / secs).round() as u64,
+        );
+        self.shard_rates = shard_records
+            .iter()
+            .map(|(id, n)| {
+                let before = shards.get(id).copied().unwrap_or(0);
+                (id.clone(), n.saturating_sub(before) as f64 / secs)
+            })
+            .collect();
+        self.last = Some((now, snapshot.records_in, snapshot.bytes_in, shard_records));
+    }
+}
+
+fn push_capped(values: &mut VecDeque<u64>, value: u64) {
+    if values.len() == HISTORY_SECONDS {
+        values.pop_front();
+    }
+    values.push_back(value);
+}
+
+/// Where the pipeline is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    Reading,
+    Paused,
+    /// `--once`: every shard is drained and written.
+    Drained,
+    Stopping,
+    Failed(String),
+}
+
+/// The browser's preview pane.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PreviewPane {
+    Empty,
+    Loading(String),
+    Ready(Box<PreviewData>),
+    Failed { target: String, error: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviewData {
+    pub target: String,
+    pub table: PreviewTable,
+    pub stats: FrameStats,
+    pub files_read: usize,
+    pub files_total: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub tree: Option<Tree>,
+    pub loading: bool,
+    pub error: Option<String>,
+    pub prefix: String,
+    pub selected: usize,
+    pub preview: PreviewPane,
+    pub preview_scroll: usize,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self {
+            tree: None,
+            loading: false,
+            error: None,
+            prefix: String::new(),
+            selected: 0,
+            preview: PreviewPane::Empty,
+            preview_scroll: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReprocessState {
+    Running {
+        dt: NaiveDate,
+        done: usize,
+        total: usize,
+        rows: u64,
+    },
+    Done(ReprocessReport),
+    Failed {
+        dt: NaiveDate,
+        error: String,
+    },
+}
+
+pub struct App {
+    pub view: View,
+    pub themes: Vec<Theme>,
+    pub theme: usize,
+    pub help: bool,
+    pub filter: String,
+    pub filter_editing: bool,
+    pub info: EngineInfo,
+    pub state: RunState,
+    pub snapshot: Option<Snapshot>,
+    pub pool: Option<PoolSnapshot>,
+    pub samples: Vec<Sample>,
+    pub logs: Vec<LogLine>,
+    pub uptime: Duration,
+    pub history: History,
+    /// Selected row of each view's list, by view index.
+    pub selected: [usize; 5],
+    pub sample_open: bool,
+    pub article_scroll: usize,
+    pub browser: Browser,
+    pub confirm: Option<NaiveDate>,
+    pub reprocess: Option<ReprocessState>,
+    /// A one-line message in the footer, until the time given.
+    pub status: Option<(String, Instant)>,
+    pub quitting: bool,
+}
+
+const STATUS_FOR: Duration = Duration::from_secs(6);
+
+impl App {
+    /// `themes[theme]` is the one in use; `t` cycles through the list.
+    pub fn new(info: EngineInfo, themes: Vec<Theme>, theme: usize) -> Self {
+        Self {
+            view: View::Dashboard,
+            theme: theme.min(themes.len().saturating_sub(1)),
+            themes,
+            help: false,
+            filter: String::new(),
+            filter_editing: false,
+            info,
+            state: RunState::Reading,
+            snapshot: None,
+            pool: None,
+            samples: Vec::new(),
+            logs: Vec::new(),
+            uptime: Duration::ZERO,
+            history: History::default(),
+            selected: [0; 5],
+            sample_open: false,
+            article_scroll: 0,
+            browser: Browser::default(),
+            confirm: None,
+            reprocess: None,
+            status: None,
+            quitting: false,
+        }
+    }
+
+    pub fn theme(&self) -> &Theme {
+        &self.themes[self.theme]
+    }
+
+    /// The latest counters from the engine.
+    pub fn observe(
+        &mut self,
+        snapshot: Snapshot,
+        pool: Option<PoolSnapshot>,
+        samples: Vec<Sample>,
+        logs: Vec<LogLine>,
+        uptime: Duration,
+        now: Instant,
+    ) {
+        self.history.observe(&snapshot, now);
+        self.snapshot = Some(snapshot);
+        self.pool = pool;
+        self.samples = samples;
+        self.logs = logs;
+        self.uptime = uptime;
+        if self.status.as_ref().is_some_and(|(_, until)| now >= *until) {
+            self.status = None;
+        }
+        self.clamp_selection();
+    }
+
+    pub fn set_status(&mut self, message: impl Into<String>) {
+        self.status = Some((message.into(), Instant::now() + STATUS_FOR));
+    }
+
+    /// A key press: what it changes here, and what the event loop must do.
+    pub fn on_key(&mut self, event: KeyEvent) -> Option<Effect> {
+        if event.code == KeyCode::Char('c') && event.modifiers.contains(KeyModifiers::CONTROL) {
+            return self.apply(Action::Quit);
+        }
+        if self.help {
+            self.help = false;
+            return None;
+        }
+        if let Some(dt) = self.confirm {
+            return match event.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+                    self.confirm = None;
+                    self.reprocess = Some(ReprocessState::Running {
+                        dt,
+                        done: 0,
+                        total: 0,
+                        rows: 0,
+                    });
+                    Some(Effect::Reprocess(dt))
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                    self.confirm = None;
+                    self.set_status("reprocess cancelled");
+                    None
+                }
+                _ => None,
+            };
+        }
+        if self.filter_editing {
+            match event.code {
+                KeyCode::Enter => self.filter_editing = false,
+                KeyCode::Esc => {
+                    self.filter.clear();
+                    self.filter_editing = false;
+                }
+                KeyCode::Backspace => {
+                    self.filter.pop();
+                }
+                KeyCode::Char(c) => self.filter.push(c),
+                _ => {}
+            }
+            self.selected[self.view.index()] = 0;
+            self.browser.selected = 0;
+            return None;
+        }
+        action_for(&event, self.view).and_then(|action| self.apply(action))
+    }
+
+    pub fn apply(&mut self, action: Action) -> Option<Effect> {
+        match action {
+            Action::NextView => self.show(self.view.step(1)),
+            Action::PrevView => self.show(self.view.step(-1)),
+            Action::Show(view) => self.show(view),
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::PageUp => self.move_by(-(PAGE as isize)),
+            Action::PageDown => self.move_by(PAGE as isize),
+            Action::Top => self.move_by(isize::MIN / 2),
+            Action::Bottom => self.move_by(isize::MAX / 2),
+            Action::Filter => {
+                self.filter_editing = true;
+                None
+            }
+            Action::Close => {
+                if self.sample_open {
+                    self.sample_open = false;
+                } else if self.view == View::Partitions
+                    && self.browser.preview != PreviewPane::Empty
+                {
+                    self.browser.preview = PreviewPane::Empty;
+                } else {
+                    self.filter.clear();
+                }
+                None
+            }
+            Action::TogglePause => match self.state {
+                RunState::Reading => {
+                    self.state = RunState::Paused;
+                    Some(Effect::SetPaused(true))
+                }
+                RunState::Paused => {
+                    self.state = RunState::Reading;
+                    Some(Effect::SetPaused(false))
+                }
+                _ => {
+                    self.set_status("the pipeline is not reading: nothing to pause");
+                    None
+                }
+            },
+            Action::CycleTheme => {
+                self.theme = (self.theme + 1) % self.themes.len();
+                let name = self.theme().name.clone();
+                self.set_status(format!("theme {name}"));
+                None
+            }
+            Action::Help => {
+                self.help = true;
+                None
+            }
+            Action::Quit => {
+                self.quitting = true;
+                Some(Effect::Quit)
+            }
+            Action::Open => self.open(),
+            Action::Back => self.back(),
+            Action::Preview => self.preview_selected(),
+            Action::ScrollPreviewDown => {
+                self.browser.preview_scroll += 1;
+                self.clamp_preview_scroll();
+                None
+            }
+            Action::ScrollPreviewUp => {
+                self.browser.preview_scroll = self.browser.preview_scroll.saturating_sub(1);
+                None
+            }
+            Action::Refresh => {
+                self.browser.loading = true;
+                Some(Effect::ListPartitions)
+            }
+            Action::Reprocess => self.ask_reprocess(),
+        }
+    }
+
+    fn show(&mut self, view: View) -> Option<Effect> {
+        if view != self.view {
+            self.filter.clear();
+            self.filter_editing = false;
+            self.sample_open = false;
+        }
+        self.view = view;
+        if view == View::Partitions && self.browser.tree.is_none() && !self.browser.loading {
+            self.browser.loading = true;
+            return Some(Effect::ListPartitions);
+        }
+        None
+    }
+
+    fn matches(&self, text: &str) -> bool {
+        self.filter.is_empty() || text.to_lowercase().contains(&self.filter.to_lowercase())
+    }
+
+    /// Shard ids shown in the Shards view, after the filter.
+    pub fn visible_shards(&self) -> Vec<&String> {
+        self.snapshot
+            .iter()
+            .flat_map(|s| s.shards.keys())
+            .filter(|id| self.matches(id))
+            .collect()
+    }
+
+    /// Samples shown, newest first, after the filter.
+    pub fn visible_samples(&self) -> Vec<&Sample> {
+        self.samples
+            .iter()
+            .rev()
+            .filter(|s| {
+                self.matches(s.title.as_deref().unwrap_or(""))
+                    || self.matches(s.summary.as_deref().unwrap_or(""))
+                    || self.matches(&s.article_id)
+            })
+            .collect()
+    }
+
+    pub fn visible_logs(&self) -> Vec<&LogLine> {
+        self.logs
+            .iter()
+            .rev()
+            .filter(|l| self.matches(&l.message))
+            .collect()
+    }
+
+    /// Entries of the browser's current folder, after the filter.
+    pub fn visible_entries(&self) -> Vec<Entry> {
+        self.browser
+            .tree
+            .as_ref()
+            .map(|t| t.children(&self.browser.prefix))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| self.matches(&e.name))
+            .collect()
+    }
+
+    pub fn selected_sample(&self) -> Option<&Sample> {
+        self.visible_samples()
+            .get(self.selected[View::Samples.index()])
+            .copied()
+    }
+
+    pub fn selected_entry(&self) -> Option<Entry> {
+        self.visible_entries().get(self.browser.selected).cloned()
+    }
+
+    pub fn selected_in(&self, view: View) -> usize {
+        self.selected[view.index()]
+    }
+
+    fn list_len(&self) -> usize {
+        match self.view {
+            View::Dashboard => 0,
+            View::Shards => self.visible_shards().len(),
+            View::Samples => self.visible_samples().len(),
+            View::Partitions => self.visible_entries().len(),
+            View::Logs => self.visible_logs().len(),
+        }
+    }
+
+    fn move_by(&mut self, by: isize) -> Option<Effect> {
+        if self.view == View::Samples && self.sample_open {
+            self.article_scroll = step(self.article_scroll, by, usize::MAX / 2);
+            return None;
+        }
+        let len = self.list_len();
+        let current = if self.view == View::Partitions {
+            &mut self.browser.selected
+        } else {
+            &mut self.selected[self.view.index()]
+        };
+        *current = step(*current, by, len.saturating_sub(1));
+        None
+    }
+
+    fn clamp_selection(&mut self) {
+        for view in View::ALL {
+            let len = match view {
+                View::Dashboard => 0,
+                View::Shards => self.visible_shards().len(),
+                View::Samples => self.visible_samples().len(),
+                View::Partitions => self.visible_entries().len(),
+                View::Logs => self.visible_logs().len(),
+            };
+            let slot = if view == View::Partitions {
+                &mut self.browser.selected
+            } else {
+                &mut self.selected[view.index()]
+            };
+            *slot = (*slot).min(len.saturating_sub(1));
+        }
+    }
+
+    fn open(&mut self) -> Option<Effect> {
+        match self.view {
+            View::Samples => {
+                if self.selected_sample().is_some() {
+                    self.sample_open = true;
+                    self.article_scroll = 0;
+                }
+                None
+            }
+            View::Partitions => {
+                let entry = self.selected_entry()?;
+                if entry.is_folder {
+                    self.browser.prefix = entry.path;
+                    self.browser.selected = 0;
+                    self.filter.clear();
+                    None
+                } else {
+                    self.start_preview(entry.path)
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn back(&mut self) -> Option<Effect> {
+        match self.view {
+            View::Samples => self.sample_open = false,
+            View::Partitions => {
+                let trimmed = self.browser.prefix.trim_end_matches('/');
+                let parent = trimmed
+                    .rfind('/')
+                    .map_or(String::new(), |i| trimmed[..=i].to_string());
+                let left = self.browser.prefix.clone();
+                self.browser.prefix = parent;
+                self.filter.clear();
+                // Land on the folder just left.
+                self.browser.selected = self
+                    .visible_entries()
+                    .iter()
+                    .position(|e| e.path == left)
+                    .unwrap_or(0);
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn preview_selected(&mut self) -> Option<Effect> {
+        let target = match self.selected_entry() {
+            Some(entry) => entry.path,
+            None if !self.browser.prefix.is_empty() => self.browser.prefix.clone(),
+            None => return None,
+        };
+        self.start_preview(target)
+    }
+
+    fn start_preview(&mut self, target: String) -> Option<Effect> {
+        self.browser.preview = PreviewPane::Loading(target.clone());
+        self.browser.preview_scroll = 0;
+        Some(Effect::Preview(target))
+    }
+
+    fn clamp_preview_scroll(&mut self) {
+        if let PreviewPane::Ready(data) = &self.browser.preview {
+            let max = data.table.rows.len().saturating_sub(1);
+            self.browser.preview_scroll = self.browser.preview_scroll.min(max);
+        }
+    }
+
+    /// The curated day `r` would rewrite: the selected entry's, else the current folder's.
+    pub fn reprocess_target(&self) -> Option<NaiveDate> {
+        self.selected_entry()
+            .and_then(|e| curated_day(&e.path))
+            .or_else(|| curated_day(&self.browser.prefix))
+    }
+
+    fn ask_reprocess(&mut self) -> Option<Effect> {
+        if matches!(self.reprocess, Some(ReprocessState::Running { .. })) {
+            self.set_status("a reprocess is already running; wait for it to finish");
+            return None;
+        }
+        match self.reprocess_target() {
+            Some(dt) => self.confirm = Some(dt),
+            None => self.set_status(
+                "r rewrites a curated day: select curated/summaries/dt=… (or something inside it)",
+            ),
+        }
+        None
+    }
+
+    pub fn on_listing(&mut self, listing: Result<Tree, String>) {
+        self.browser.loading = false;
+        match listing {
+            Ok(tree) => {
+                self.browser.tree = Some(tree);
+                self.browser.error = None;
+            }
+            Err(error) => self.browser.error = Some(error),
+        }
+        self.clamp_selection();
+    }
+
+    pub fn on_preview(&mut self, target: String, preview: Result<PreviewData, String>) {
+        // A later request replaced this one: drop the stale answer.
+        if self.browser.preview != PreviewPane::Loading(target.clone()) {
+            return;
+        }
+        self.browser.preview = match preview {
+            Ok(data) => PreviewPane::Ready(Box::new(data)),
+            Err(error) => PreviewPane::Failed { target, error },
+        };
+    }
+
+    pub fn on_reprocess_progress(&mut self, progress: ReprocessProgress) {
+        let Some(ReprocessState::Running {
+            dt,
+            done,
+            total,
+            rows,
+        }) = &mut self.reprocess
+        else {
+            return;
+        };
+        match progress {
+            ReprocessProgress::Started { dt: day, raw_files } => {
+                *dt = day;
+                *total = raw_files;
+            }
+            ReprocessProgress::FileDone {
+                done: d,
+                total: t,
+                rows: r,
+            } => {
+                *done = d;
+                *total = t;
+                *rows = r;
+            }
+            ReprocessProgress::RemovingStale { .. } => {}
+        }
+    }
+
+    /// A finished reprocess changed the bucket: the listing is asked for again.
+    pub fn on_reprocess_end(
+        &mut self,
+        dt: NaiveDate,
+        result: Result<ReprocessReport, String>,
+    ) -> Option<Effect> {
+        match result {
+            Ok(report) => {
+                self.set_status(format!(
+                    "reprocessed dt={dt}: {} rows rewritten with {}",
+                    report.rows_written, report.summarizer
+                ));
+                self.reprocess = Some(ReprocessState::Done(report));
+                self.browser.loading = true;
+                Some(Effect::ListPartitions)
+            }
+            Err(error) => {
+                self.set_status(format!("reprocess of dt={dt} failed (see Logs)"));
+                self.reprocess = Some(ReprocessState::Failed { dt, error });
+                None
+            }
+        }
+    }
+}
+
+fn step(current: usize, by: isize, max: usize) -> usize {
+    (current as isize).saturating_add(by).clamp(0, max as isize) as usize
+}

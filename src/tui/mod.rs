@@ -1,0 +1,312 @@
+//! `precis tui`: the pipeline engine in the background and a console in front of it.
+//!
+//! One loop selects over key presses (read on their own thread), results of background work
+//! (listings, previews, reprocessing) and a frame tick. Counters are pulled from the engine on the
+//! tick, so the pipeline never waits on the screen, and the screen is drawn at most
+//! [`FRAME_HZ`] times a second, never from the data path.
+
+pub mod app;
+pub mod keymap;
+pub mod theme;
+pub mod views;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+use tracing::{error, warn};
+
+use self::app::{App, Effect, EngineInfo, PreviewData, RunState};
+use self::theme::Theme;
+use crate::browser::preview;
+use crate::browser::{list_objects, Tree};
+use crate::cli::RunArgs;
+use crate::config::Settings;
+use crate::engine::Engine;
+use crate::reprocess::{reprocess_day, ReprocessProgress, ReprocessReport};
+
+/// Frames per second at most; also how often key presses are acted on.
+pub const FRAME_HZ: u32 = 10;
+/// How often counters are pulled from the engine.
+pub const REFRESH_HZ: u32 = 4;
+/// Rows of a preview kept for scrolling.
+pub const PREVIEW_ROWS: usize = 500;
+/// After `q`, the longest the readers get to flush and checkpoint.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(60);
+
+pub fn period(hz: u32) -> Duration {
+    Duration::from_secs(1) / hz.max(1)
+}
+
+/// Results of work the loop started.
+#[derive(Debug)]
+pub enum UiEvent {
+    Listing(Result<Tree, String>),
+    Preview(String, Result<PreviewData, String>),
+    ReprocessProgress(ReprocessProgress),
+    ReprocessEnd(NaiveDate, Result<ReprocessReport, String>),
+}
+
+/// True when stdin and stdout are a terminal the console can draw on.
+pub fn has_terminal() -> bool {
+    std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+}
+
+/// The built-in themes, plus the one `spec` names when it is a file; and which one to use.
+pub fn themes_for(spec: &str) -> Result<(Vec<Theme>, usize)> {
+    let mut themes = Theme::built_in();
+    let chosen = Theme::load(spec)?;
+    let index = match themes.iter().position(|t| *t == chosen) {
+        Some(i) => i,
+        None => {
+            themes.push(chosen);
+            themes.len() - 1
+        }
+    };
+    Ok((themes, index))
+}
+
+pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<ExitCode> {
+    if !has_terminal() {
+        bail!("the console needs a terminal on stdin and stdout; use `precis run --no-ui` for headless runs");
+    }
+    let (themes, theme) = themes_for(&settings.ui.theme)?;
+    eprintln!(
+        "précis: loading the summarizer and connecting to {} (log: {log_file})…",
+        settings
+            .aws
+            .endpoint_url
+            .as_deref()
+            .unwrap_or(&settings.aws.region)
+    );
+    let engine = Engine::start(settings, args.once).await?;
+    let info = EngineInfo {
+        stream: engine.stream.clone(),
+        bucket: engine.bucket.clone(),
+        target: engine.clients.target.label.clone(),
+        summarizer: engine.summarizer_id().to_string(),
+        workers: settings.summarizer.workers,
+        once: args.once,
+        log_file: log_file.to_string(),
+    };
+    let mut app = App::new(info, themes, theme);
+    let mut terminal = ratatui::init();
+    let looped = event_loop(&mut terminal, &mut app, &engine).await;
+    ratatui::restore();
+    looped?;
+    engine.request_stop();
+    let stats = engine.stats.clone();
+    let pool = engine.pool_metrics();
+    let (bucket, started) = (engine.bucket.clone(), engine.started);
+    let outcome = engine.run_to_end(SHUTDOWN_LIMIT).await?;
+    Ok(crate::commands::run::report(
+        outcome,
+        &stats,
+        pool.as_deref(),
+        started.elapsed(),
+        &bucket,
+    ))
+}
+
+async fn event_loop(terminal: &mut DefaultTerminal, app: &mut App, engine: &Engine) -> Result<()> {
+    let (key_tx, mut keys) = mpsc::channel::<Event>(64);
+    std::thread::Builder::new()
+        .name("precis-keys".into())
+        .spawn(move || read_keys(key_tx))
+        .context("starting the key reader")?;
+    let (ui_tx, mut ui_events) = mpsc::channel::<UiEvent>(64);
+    let mut frame = tokio::time::interval(period(FRAME_HZ));
+    frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let refresh_every = period(REFRESH_HZ);
+    let mut last_refresh = Instant::now() - refresh_every;
+    let mut dirty = true;
+    let pool = engine.pool_metrics();
+    loop {
+        tokio::select! {
+            key = keys.recv() => {
+                match key {
+                    Some(Event::Key(k)) if k.kind != KeyEventKind::Release => {
+                        if let Some(effect) = app.on_key(k) {
+                            if start(effect, app, engine, &ui_tx) {
+                                return Ok(());
+                            }
+                        }
+                    }
+                    Some(_) => {}
+                    None => bail!("the terminal stopped sending key presses"),
+                }
+                dirty = true;
+            }
+            Some(event) = ui_events.recv() => {
+                let follow_up = match event {
+                    UiEvent::Listing(listing) => { app.on_listing(listing); None }
+                    UiEvent::Preview(target, preview) => { app.on_preview(target, preview); None }
+                    UiEvent::ReprocessProgress(p) => { app.on_reprocess_progress(p); None }
+                    UiEvent::ReprocessEnd(dt, result) => app.on_reprocess_end(dt, result),
+                };
+                if let Some(effect) = follow_up {
+                    start(effect, app, engine, &ui_tx);
+                }
+                dirty = true;
+            }
+            _ = frame.tick() => {
+                let now = Instant::now();
+                if now.duration_since(last_refresh) >= refresh_every {
+                    last_refresh = now;
+                    app.observe(
+                        engine.stats.snapshot(),
+                        pool.as_ref().map(|p| p.snapshot()),
+                        engine.stats.samples(),
+                        crate::telemetry::recent(),
+                        engine.started.elapsed(),
+                        now,
+                    );
+                    if engine.is_finished() {
+                        if app.quitting {
+                            return Ok(());
+                        }
+                        if matches!(app.state, RunState::Reading | RunState::Paused) {
+                            app.state = if engine.once { RunState::Drained } else {
+                                RunState::Failed("the pipeline ended; q quits and shows why".into())
+                            };
+                        }
+                    }
+                    dirty = true;
+                }
+                if dirty {
+                    terminal.draw(|f| views::draw(f, app)).context("drawing the console")?;
+                    dirty = false;
+                }
+            }
+        }
+    }
+}
+
+/// Starts what an effect asks for. True when the loop should end now.
+fn start(effect: Effect, app: &mut App, engine: &Engine, ui: &mpsc::Sender<UiEvent>) -> bool {
+    match effect {
+        Effect::Quit => {
+            if engine.is_finished() {
+                return true;
+            }
+            app.state = RunState::Stopping;
+            engine.request_stop();
+            false
+        }
+        Effect::SetPaused(paused) => {
+            engine.set_paused(paused);
+            false
+        }
+        Effect::ListPartitions => {
+            let (clients, bucket, ui) = (engine.clients.clone(), engine.bucket.clone(), ui.clone());
+            tokio::spawn(async move {
+                let listing = list_objects(&clients, &bucket, "")
+                    .await
+                    .map(Tree::new)
+                    .map_err(|e| format!("{e:#}"));
+                let _ = ui.send(UiEvent::Listing(listing)).await;
+            });
+            false
+        }
+        Effect::Preview(target) => {
+            let (clients, bucket, ui) = (engine.clients.clone(), engine.bucket.clone(), ui.clone());
+            tokio::spawn(async move {
+                let loaded = preview::load(&clients, &bucket, &target)
+                    .await
+                    .map(|p| PreviewData {
+                        target: p.target.clone(),
+                        table: p.table(PREVIEW_ROWS),
+                        stats: p.stats.clone(),
+                        files_read: p.files_read,
+                        files_total: p.files_total,
+                    })
+                    .map_err(|e| format!("{e:#}"));
+                let _ = ui.send(UiEvent::Preview(target, loaded)).await;
+            });
+            false
+        }
+        Effect::Reprocess(dt) => {
+            let (clients, bucket, ui) = (engine.clients.clone(), engine.bucket.clone(), ui.clone());
+            let summarizer = engine.summarizer.clone();
+            tokio::spawn(async move {
+                let progress_ui = ui.clone();
+                let progress = move |p: ReprocessProgress| {
+                    // Progress is advisory: a full channel drops an update, never blocks the work.
+                    let _ = progress_ui.try_send(UiEvent::ReprocessProgress(p));
+                };
+                let result = reprocess_day(&clients, &bucket, dt, summarizer, &progress)
+                    .await
+                    .map_err(|e| {
+                        error!("reprocess of dt={dt} failed: {e:#}");
+                        format!("{e:#}")
+                    });
+                if let Ok(report) = &result {
+                    tracing::info!(
+                        "reprocessed dt={dt}: {} rows from {} raw files with {} in {:.1} s",
+                        report.rows_written,
+                        report.raw_files,
+                        report.summarizer,
+                        report.elapsed.as_secs_f64()
+                    );
+                }
+                let _ = ui.send(UiEvent::ReprocessEnd(dt, result)).await;
+            });
+            false
+        }
+    }
+}
+
+/// Blocking reads of terminal events, forwarded to the loop; ends when the loop is gone.
+fn read_keys(tx: mpsc::Sender<Event>) {
+    loop {
+        match event::poll(Duration::from_millis(200)) {
+            Ok(true) => match event::read() {
+                Ok(ev) => {
+                    if tx.blocking_send(ev).is_err() {
+                        return;
+                    }
+                }
+                Err(err) => {
+                    warn!("reading the terminal failed: {err}");
+                    return;
+                }
+            },
+            Ok(false) if tx.is_closed() => return,
+            Ok(false) => {}
+            Err(err) => {
+                warn!("reading the terminal failed: {err}");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_convert_to_periods_in_seconds_not_hertz() {
+        assert_eq!(period(FRAME_HZ), Duration::from_millis(100));
+        assert_eq!(period(REFRESH_HZ), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_theme_file_joins_the_built_in_ones_and_is_chosen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.toml");
+        let text =
+            include_str!("../../themes/dark.toml").replace("name = \"dark\"", "name = \"mine\"");
+        std::fs::write(&path, text).unwrap();
+        let (themes, chosen) = themes_for(path.to_str().unwrap()).unwrap();
+        assert_eq!(themes.len(), 4);
+        assert_eq!(themes[chosen].name, "mine");
+        let (_, light) = themes_for("light").unwrap();
+        assert_eq!(light, 1);
+    }
+}

@@ -1,0 +1,230 @@
+//! Throughput over the last minutes, totals, feature averages, the summarizer, the last errors.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline};
+use ratatui::Frame;
+use tracing::Level;
+
+use super::{field, fit, panel};
+use crate::browser::human_bytes;
+use crate::tui::app::App;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let [charts, totals, errors] = Layout::vertical([
+        Constraint::Length(7),
+        Constraint::Min(10),
+        Constraint::Length(5),
+    ])
+    .areas(area);
+    render_charts(frame, charts, app);
+    let [pipeline, articles] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(totals);
+    render_pipeline(frame, pipeline, app);
+    render_articles(frame, articles, app);
+    render_errors(frame, errors, app);
+}
+
+fn render_charts(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = app.theme();
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    for (area, values, unit, color) in [
+        (
+            left,
+            &app.history.records_per_sec,
+            "records/s",
+            theme.chart_records,
+        ),
+        (right, &app.history.kib_per_sec, "KiB/s", theme.chart_bytes),
+    ] {
+        let now = values.back().copied().unwrap_or(0);
+        let peak = values.iter().copied().max().unwrap_or(0);
+        let block = panel(theme, format!("{unit} now {now} · peak {peak}"), false);
+        let inner_width = area.width.saturating_sub(2) as usize;
+        // The newest samples, as many as fit, right-aligned like a strip chart.
+        let skip = values.len().saturating_sub(inner_width);
+        let data: Vec<u64> = values.iter().skip(skip).copied().collect();
+        frame.render_widget(
+            Sparkline::default()
+                .block(block)
+                .data(data)
+                .style(ratatui::style::Style::default().fg(color)),
+            area,
+        );
+    }
+}
+
+fn render_pipeline(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = app.theme();
+    let text = theme.base();
+    let lines = match &app.snapshot {
+        None => vec![Line::from(Span::styled(
+            "waiting for the first counters…",
+            theme.muted(),
+        ))],
+        Some(s) => {
+            let summarized = app
+                .pool
+                .map_or("off".to_string(), |p| p.summarized.to_string());
+            let errors_style = if s.errors > 0 { theme.error() } else { text };
+            let quarantine_style = if s.quarantined > 0 {
+                theme.warning()
+            } else {
+                text
+            };
+            vec![
+                field(theme, "read", s.records_in.to_string(), text),
+                field(theme, "summarized", summarized, text),
+                field(
+                    theme,
+                    "written",
+                    s.articles_written.to_string(),
+                    theme.good(),
+                ),
+                field(
+                    theme,
+                    "quarantined",
+                    s.quarantined.to_string(),
+                    quarantine_style,
+                ),
+                field(theme, "duplicates", s.exact_duplicates.to_string(), text),
+                field(
+                    theme,
+                    "files",
+                    format!("{} ({})", s.files_written, human_bytes(s.bytes_written)),
+                    text,
+                ),
+                field(theme, "errors", s.errors.to_string(), errors_style),
+                field(
+                    theme,
+                    "max lag",
+                    format!("{} ms", s.max_lag_millis()),
+                    theme.lag(s.max_lag_millis()),
+                ),
+                field(theme, "uptime", uptime(app.uptime.as_secs()), text),
+            ]
+        }
+    };
+    let title = format!("pipeline {} → s3://{}", app.info.stream, app.info.bucket);
+    frame.render_widget(
+        Paragraph::new(lines).block(panel(
+            theme,
+            fit(&title, area.width.saturating_sub(4) as usize),
+            false,
+        )),
+        area,
+    );
+}
+
+fn render_articles(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = app.theme();
+    let text = theme.base();
+    let mut lines = Vec::new();
+    if let Some(s) = &app.snapshot {
+        let a = &s.averages;
+        lines.extend([
+            field(
+                theme,
+                "avg words",
+                format!("{:.1}", a.word_count()),
+                theme.accent(),
+            ),
+            field(theme, "avg chars", format!("{:.0}", a.char_count()), text),
+            field(
+                theme,
+                "avg sentences",
+                format!("{:.1}", a.sentence_count()),
+                text,
+            ),
+            field(
+                theme,
+                "avg reading",
+                format!("{:.0} s", a.reading_time_seconds()),
+                text,
+            ),
+        ]);
+    }
+    let width = area.width.saturating_sub(16) as usize;
+    lines.push(field(
+        theme,
+        "summarizer",
+        fit(&app.info.summarizer, width),
+        text,
+    ));
+    match app.pool {
+        Some(p) => {
+            let busy = p.busy.as_secs_f64();
+            let rate = if busy > 0.0 {
+                p.summarized as f64 / busy * app.info.workers.max(1) as f64
+            } else {
+                0.0
+            };
+            lines.push(field(
+                theme,
+                "throughput",
+                format!("{rate:.1} articles/s ({} workers)", app.info.workers),
+                text,
+            ));
+            lines.push(field(theme, "queue", p.queued.to_string(), text));
+            lines.push(field(
+                theme,
+                "fallbacks",
+                p.fallbacks.to_string(),
+                if p.fallbacks > 0 {
+                    theme.warning()
+                } else {
+                    text
+                },
+            ));
+        }
+        None => lines.push(field(
+            theme,
+            "throughput",
+            "summaries off".into(),
+            theme.muted(),
+        )),
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(panel(theme, "articles", false)),
+        area,
+    );
+}
+
+fn render_errors(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = app.theme();
+    let rows = area.height.saturating_sub(2) as usize;
+    let width = area.width.saturating_sub(13) as usize;
+    let lines: Vec<Line> = if app.logs.is_empty() {
+        vec![Line::from(Span::styled(
+            "no warnings or errors",
+            theme.muted(),
+        ))]
+    } else {
+        app.logs
+            .iter()
+            .rev()
+            .take(rows)
+            .map(|l| {
+                let style = if l.level == Level::ERROR {
+                    theme.error()
+                } else {
+                    theme.warning()
+                };
+                Line::from(vec![
+                    Span::styled(format!("{} ", l.at.format("%H:%M:%S")), theme.muted()),
+                    Span::styled(format!("{:<5}", l.level.as_str()), style),
+                    Span::raw(format!(" {}", fit(&l.message, width))),
+                ])
+            })
+            .collect()
+    };
+    frame.render_widget(
+        Paragraph::new(lines).block(panel(theme, "last warnings and errors", false)),
+        area,
+    );
+}
+
+fn uptime(secs: u64) -> String {
+    format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}

@@ -1,0 +1,203 @@
+//! Drawing: the frame's header (views, pipeline state), the current view, the footer (keys,
+//! filter, messages) and any overlay. Reads `&App` only: no I/O and no locks on the draw path.
+
+mod dashboard;
+mod help;
+mod logs;
+mod partitions;
+mod samples;
+mod shards;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, ReprocessState, RunState, View};
+use super::theme::Theme;
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let theme = app.theme();
+    let area = frame.area();
+    frame.render_widget(Block::default().style(theme.base()), area);
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    render_header(frame, header, app);
+    match app.view {
+        View::Dashboard => dashboard::render(frame, body, app),
+        View::Shards => shards::render(frame, body, app),
+        View::Samples => samples::render(frame, body, app),
+        View::Partitions => partitions::render(frame, body, app),
+        View::Logs => logs::render(frame, body, app),
+    }
+    render_footer(frame, footer, app);
+    if app.confirm.is_some() {
+        render_confirm(frame, area, app);
+    }
+    if app.help {
+        help::render(frame, area, app);
+    }
+}
+
+fn render_header(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = app.theme();
+    let mut spans = vec![Span::styled(" précis ", theme.title())];
+    for (i, view) in View::ALL.iter().enumerate() {
+        let label = format!(" {} {} ", i + 1, view.title());
+        spans.push(if *view == app.view {
+            Span::styled(label, theme.selected())
+        } else {
+            Span::styled(label, theme.muted())
+        });
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let (text, style) = match &app.state {
+        RunState::Reading => ("● reading", theme.good()),
+        RunState::Paused => ("‖ paused", theme.warning()),
+        RunState::Drained => ("✓ drained", theme.good()),
+        RunState::Stopping => ("… stopping", theme.warning()),
+        RunState::Failed(_) => ("✗ failed", theme.error()),
+    };
+    frame.render_widget(
+        Paragraph::new(Line::from(Span::styled(format!("{text} "), style)).right_aligned()),
+        area,
+    );
+}
+
+fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = app.theme();
+    let line = if app.filter_editing {
+        Line::from(vec![
+            Span::styled("/", theme.key()),
+            Span::raw(app.filter.clone()),
+            Span::styled("█", theme.accent()),
+            Span::styled("   Enter keep · Esc clear", theme.muted()),
+        ])
+    } else if let Some((message, _)) = &app.status {
+        Line::from(Span::styled(format!(" {message}"), theme.accent()))
+    } else if let Some(ReprocessState::Running {
+        dt,
+        done,
+        total,
+        rows,
+    }) = &app.reprocess
+    {
+        Line::from(Span::styled(
+            format!(" reprocessing dt={dt}: {done}/{total} raw files, {rows} rows rewritten"),
+            theme.warning(),
+        ))
+    } else {
+        let mut spans = Vec::new();
+        for (key, what) in [
+            ("?", "help"),
+            ("Tab", "views"),
+            ("/", "filter"),
+            ("p", "pause"),
+            ("t", "theme"),
+            ("q", "quit"),
+        ] {
+            spans.push(Span::styled(format!(" {key}"), theme.key()));
+            spans.push(Span::styled(format!(" {what} "), theme.muted()));
+        }
+        if !app.filter.is_empty() {
+            spans.push(Span::styled(
+                format!(" filter: {}", app.filter),
+                theme.accent(),
+            ));
+        }
+        Line::from(spans)
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn render_confirm(frame: &mut Frame, area: Rect, app: &App) {
+    let Some(dt) = app.confirm else { return };
+    let theme = app.theme();
+    let popup = centered(area, 64, 9);
+    frame.render_widget(Clear, popup);
+    let text = vec![
+        Line::from(Span::styled(
+            format!("Reprocess curated/summaries/dt={dt}/ ?"),
+            theme.title(),
+        )),
+        Line::raw(""),
+        Line::raw(format!(
+            "Re-reads raw/articles/dt={dt}/, summarizes again with {}, and rewrites the curated files (new ones first, then the old removed).",
+            app.info.summarizer
+        )),
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled("y", theme.key()),
+            Span::raw(" / "),
+            Span::styled("Enter", theme.key()),
+            Span::raw(" reprocess    "),
+            Span::styled("n", theme.key()),
+            Span::raw(" / "),
+            Span::styled("Esc", theme.key()),
+            Span::raw(" cancel"),
+        ]),
+    ];
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .style(theme.base())
+            .block(panel(theme, "confirm", true)),
+        popup,
+    );
+}
+
+/// A bordered panel with a title.
+pub(super) fn panel<'a>(theme: &Theme, title: impl Into<String>, focused: bool) -> Block<'a> {
+    Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(theme.border(focused))
+        .title(Span::styled(format!(" {} ", title.into()), theme.title()))
+}
+
+/// A rectangle of at most `width`×`height` in the middle of `area`.
+pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+/// A label and a value on one line.
+pub(super) fn field<'a>(theme: &Theme, label: &str, value: String, style: Style) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(format!("{label:<14}"), theme.muted()),
+        Span::styled(value, style),
+    ])
+}
+
+/// Text that fits `width` characters, with an ellipsis where it was cut.
+pub(super) fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The end of a long sequence number, which is where sequence numbers differ.
+pub(super) fn tail(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().skip(count - (width - 1)).collect();
+    format!("…{kept}")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,607 @@
+//! Every view drawn into ratatui's TestBackend from real state (a pipeline snapshot, samples,
+//! a bucket listing, a Parquet file read back through polars), and the app's key handling.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+
+use crate::browser::preview::{read_file, stats, Preview};
+use crate::browser::{ObjectInfo, Tree};
+use crate::pipeline::features::{FeatureAverages, Features};
+use crate::pipeline::record::Limits;
+use crate::pipeline::rows::{process, Outcome, RawRecord};
+use crate::pipeline::sink::parquet::{curated_batch, encode, FileContext};
+use crate::pipeline::stats::{Sample, ShardState, ShardStatus, Snapshot};
+use crate::summarize::pool::{PoolSnapshot, Summarized};
+use crate::telemetry::LogLine;
+use crate::tui::app::{App, Effect, EngineInfo, PreviewData, PreviewPane, ReprocessState, View};
+use crate::tui::keymap::{Scope, BINDINGS};
+use crate::tui::theme::Theme;
+
+const SUMMARIZER: &str = "extractive:all-minilm-l6-v2@53aa5117;sentences=3";
+
+fn info() -> EngineInfo {
+    EngineInfo {
+        stream: "MyStream".into(),
+        bucket: "my-bucket".into(),
+        target: "http://127.0.0.1:5000".into(),
+        summarizer: SUMMARIZER.into(),
+        workers: 2,
+        once: false,
+        log_file: "/tmp/precis.log".into(),
+    }
+}
+
+fn shard(state: ShardState, records: u64, lag: i64) -> ShardStatus {
+    ShardStatus {
+        state,
+        records,
+        millis_behind_latest: lag,
+        last_sequence: Some("49650000000000000000000000000000000000000000000000000123".into()),
+        checkpoint: Some("49650000000000000000000000000000000000000000000000000100".into()),
+    }
+}
+
+fn snapshot() -> Snapshot {
+    let mut shards = BTreeMap::new();
+    shards.insert(
+        "shardId-000000000000".to_string(),
+        shard(ShardState::Reading, 600, 250),
+    );
+    shards.insert(
+        "shardId-000000000001".to_string(),
+        shard(ShardState::Reading, 400, 75_000),
+    );
+    shards.insert(
+        "shardId-000000000002".to_string(),
+        shard(ShardState::Finished, 0, 0),
+    );
+    let mut averages = FeatureAverages::default();
+    averages.add(&Features::of(
+        "one two three four five six seven eight nine ten.",
+    ));
+    averages.add(&Features::of("one two three four five six seven eight."));
+    Snapshot {
+        records_in: 1000,
+        bytes_in: 3_000_000,
+        articles_written: 998,
+        quarantined: 2,
+        exact_duplicates: 0,
+        files_written: 12,
+        bytes_written: 2_500_000,
+        errors: 0,
+        shards,
+        averages,
+    }
+}
+
+fn sample(n: usize, title: &str, summary: &str) -> Sample {
+    let content = format!("{summary} More words follow in the body of article {n}.");
+    Sample {
+        article_id: format!("id-{n}"),
+        title: Some(title.into()),
+        features: Features::of(&content),
+        content,
+        summary: Some(summary.into()),
+        summarizer: SUMMARIZER.into(),
+        shard_id: "shardId-000000000000".into(),
+        sequence_number: n.to_string(),
+        dt: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+    }
+}
+
+fn live_app() -> App {
+    let mut app = App::new(info(), Theme::built_in(), 0);
+    let logs = vec![LogLine {
+        at: Utc.with_ymd_and_hms(2026, 3, 1, 12, 30, 5).unwrap(),
+        level: tracing::Level::WARN,
+        message: "reading shard shardId-000000000001: throttled; retrying in 400ms".into(),
+    }];
+    let samples = vec![
+        sample(
+            1,
+            "Markets rally on rate cut",
+            "Stocks rose after the central bank cut rates.",
+        ),
+        sample(
+            2,
+            "Storm hits coast",
+            "A storm brought floods to the coast.",
+        ),
+    ];
+    let pool = PoolSnapshot {
+        queued: 3,
+        summarized: 990,
+        fallbacks: 1,
+        batches: 120,
+        busy: Duration::from_secs(150),
+        tokens_in: 0,
+        tokens_out: 0,
+    };
+    let start = Instant::now();
+    app.observe(
+        snapshot(),
+        Some(pool),
+        samples.clone(),
+        logs.clone(),
+        Duration::from_secs(75),
+        start,
+    );
+    let mut later = snapshot();
+    later.records_in += 500;
+    later.bytes_in += 1_536_000;
+    app.observe(
+        later,
+        Some(pool),
+        samples,
+        logs,
+        Duration::from_secs(77),
+        start + Duration::from_secs(2),
+    );
+    app
+}
+
+fn tree() -> Tree {
+    let object = |key: &str, size| ObjectInfo {
+        key: key.into(),
+        size,
+        last_modified: None,
+    };
+    Tree::new(vec![
+        object(
+            "curated/summaries/dt=2026-03-01/split=train/S-a.parquet",
+            40_000,
+        ),
+        object(
+            "curated/summaries/dt=2026-03-01/split=test/S-a.parquet",
+            4_000,
+        ),
+        object(
+            "curated/summaries/dt=2026-03-02/split=train/S-b.parquet",
+            30_000,
+        ),
+        object("raw/articles/dt=2026-03-01/S-a.parquet", 60_000),
+        object("quarantine/dt=2026-03-01/S-a.jsonl", 700),
+    ])
+}
+
+fn curated_parquet() -> Vec<u8> {
+    let rows: Vec<_> = [
+        (
+            "a1",
+            "Markets rally",
+            "Stocks rose. The bank cut rates. Traders cheered.",
+        ),
+        (
+            "a2",
+            "Storm hits coast",
+            "A storm brought floods. Roads closed.",
+        ),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (id, title, content))| {
+        let data = serde_json::json!({"article_id": id, "title": title, "content": content,
+            "publish_date": "2026-03-01T09:00:00"});
+        let record = RawRecord {
+            shard_id: "shardId-000000000000".into(),
+            sequence_number: format!("{}", 10 + i),
+            partition_key: "k".into(),
+            arrival_time: Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
+            data: data.to_string().into_bytes(),
+        };
+        let Outcome::Article(mut row) = process(&record, &Limits::default()) else {
+            panic!("valid article");
+        };
+        row.summary = Some(Summarized {
+            text: content.split(". ").next().unwrap().to_string() + ".",
+            summarizer: SUMMARIZER.into(),
+        });
+        *row
+    })
+    .collect();
+    let refs: Vec<_> = rows.iter().collect();
+    let ctx = FileContext {
+        stream: "MyStream",
+        processed_at: Utc::now(),
+    };
+    encode(&curated_batch(&refs, &ctx).unwrap()).unwrap()
+}
+
+fn preview_data() -> PreviewData {
+    let frame = read_file("x.parquet", curated_parquet()).unwrap();
+    let preview = Preview {
+        target: "curated/summaries/dt=2026-03-01/".into(),
+        files_read: 2,
+        files_total: 2,
+        stats: stats(&frame),
+        frame,
+    };
+    PreviewData {
+        target: preview.target.clone(),
+        table: preview.table(100),
+        stats: preview.stats.clone(),
+        files_read: preview.files_read,
+        files_total: preview.files_total,
+    }
+}
+
+fn screen(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| super::draw(f, app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..height)
+        .map(|y| {
+            (0..width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The Partitions view, listed, opened at curated/summaries/.
+fn in_curated_summaries(app: &mut App) {
+    press(app, KeyCode::Char('4'));
+    app.on_listing(Ok(tree()));
+    press(app, KeyCode::Enter);
+    press(app, KeyCode::Enter);
+}
+
+fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
+    app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+#[test]
+fn the_dashboard_shows_totals_rates_averages_and_the_last_warning() {
+    let text = screen(&live_app(), 100, 30);
+    assert!(text.contains("1 Dashboard"), "{text}");
+    assert!(text.contains("written       998"), "{text}");
+    assert!(text.contains("quarantined   2"), "{text}");
+    assert!(text.contains("summarized    990"), "{text}");
+    assert!(text.contains("records/s now 250"), "{text}");
+    assert!(text.contains("KiB/s now 750"), "{text}");
+    assert!(text.contains("avg words     9.0"), "{text}");
+    assert!(text.contains("queue         3"), "{text}");
+    assert!(text.contains("throttled; retrying"), "{text}");
+    assert!(text.contains("● reading"), "{text}");
+}
+
+#[test]
+fn the_dashboard_fits_80_by_24() {
+    let text = screen(&live_app(), 80, 24);
+    assert!(text.contains("written       998"), "{text}");
+    assert!(text.contains("avg words"), "{text}");
+    assert!(text.contains("? help"), "{text}");
+}
+
+#[test]
+fn the_shards_view_lists_each_shard_with_its_state_and_lag() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('2'));
+    let text = screen(&app, 100, 24);
+    for id in [
+        "shardId-000000000000",
+        "shardId-000000000001",
+        "shardId-000000000002",
+    ] {
+        assert!(text.contains(id), "{id} missing:\n{text}");
+    }
+    let lagging = text
+        .lines()
+        .find(|l| l.contains("shardId-000000000001"))
+        .unwrap();
+    assert!(lagging.contains("75000 ms"), "{lagging}");
+    assert!(lagging.contains("reading"), "{lagging}");
+    let closed = text
+        .lines()
+        .find(|l| l.contains("shardId-000000000002"))
+        .unwrap();
+    assert!(closed.contains("closed"), "{closed}");
+    assert!(text.contains("…0000000000123"), "{text}");
+}
+
+#[test]
+fn a_lagging_shard_is_drawn_in_the_alarm_color() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('2'));
+    let mut terminal = Terminal::new(TestBackend::new(100, 24)).unwrap();
+    terminal.draw(|f| super::draw(f, &app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    let theme = app.theme().clone();
+    let (x, y) = (0..24u16)
+        .flat_map(|y| (0..100u16).map(move |x| (x, y)))
+        .find(|&(x, y)| {
+            buffer[(x, y)].symbol() == "7"
+                && buffer[(x + 1, y)].symbol() == "5"
+                && buffer[(x + 2, y)].symbol() == "0"
+        })
+        .expect("the 75000 ms lag is drawn");
+    assert_eq!(buffer[(x, y)].fg, theme.error);
+}
+
+#[test]
+fn the_samples_view_lists_titles_with_summaries_and_enter_opens_one() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('3'));
+    let text = screen(&app, 100, 24);
+    assert!(text.contains("Storm hits coast"), "{text}");
+    assert!(text.contains("A storm brought floods"), "{text}");
+    // Newest first: sample 2 is selected; Enter opens it.
+    press(&mut app, KeyCode::Enter);
+    let text = screen(&app, 100, 30);
+    assert!(text.contains("article"), "{text}");
+    assert!(text.contains("More words follow"), "{text}");
+    assert!(text.contains("word_count"), "{text}");
+    assert!(text.contains("id-2"), "{text}");
+    press(&mut app, KeyCode::Esc);
+    assert!(!app.sample_open);
+}
+
+#[test]
+fn the_partitions_view_shows_folders_with_counts_then_a_polars_preview() {
+    let mut app = live_app();
+    let effect = press(&mut app, KeyCode::Char('4'));
+    assert_eq!(effect, Some(Effect::ListPartitions));
+    app.on_listing(Ok(tree()));
+    let text = screen(&app, 100, 30);
+    for name in ["curated/", "quarantine/", "raw/"] {
+        assert!(text.contains(name), "{name}:\n{text}");
+    }
+    press(&mut app, KeyCode::Enter); // curated/
+    press(&mut app, KeyCode::Enter); // summaries/
+    let text = screen(&app, 100, 30);
+    assert!(text.contains("s3://my-bucket/curated/summaries/"), "{text}");
+    let day = text.lines().find(|l| l.contains("dt=2026-03-01/")).unwrap();
+    assert!(day.contains(" 2 ") && day.contains("43.0 KiB"), "{day}");
+    let effect = press(&mut app, KeyCode::Char('v'));
+    assert_eq!(
+        effect,
+        Some(Effect::Preview("curated/summaries/dt=2026-03-01/".into()))
+    );
+    assert!(screen(&app, 100, 30).contains("reading curated/summaries/dt=2026-03-01/ with polars"));
+    app.on_preview(
+        "curated/summaries/dt=2026-03-01/".into(),
+        Ok(preview_data()),
+    );
+    let text = screen(&app, 100, 30);
+    assert!(text.contains("2 rows"), "{text}");
+    assert!(text.contains("mean word_count 7.0"), "{text}");
+    assert!(text.contains("Markets rally"), "{text}");
+    assert!(text.contains("Storm hits coast"), "{text}");
+    assert!(text.contains("A storm brought floods."), "{text}");
+    assert!(text.contains("title"), "{text}");
+}
+
+#[test]
+fn backspace_goes_up_one_folder_and_lands_on_the_folder_left() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('4'));
+    app.on_listing(Ok(tree()));
+    press(&mut app, KeyCode::Down); // quarantine/
+    press(&mut app, KeyCode::Down); // raw/
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.browser.prefix, "raw/");
+    press(&mut app, KeyCode::Backspace);
+    assert_eq!(app.browser.prefix, "");
+    assert_eq!(app.selected_entry().unwrap().name, "raw");
+}
+
+#[test]
+fn the_logs_view_lists_warnings_with_their_time() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('5'));
+    let text = screen(&app, 100, 24);
+    assert!(
+        text.contains("12:30:05 WARN  reading shard shardId-000000000001"),
+        "{text}"
+    );
+    assert!(text.contains("/tmp/precis.log"), "{text}");
+}
+
+#[test]
+fn the_help_overlay_lists_every_key_at_80_by_24() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('?'));
+    assert!(app.help);
+    let text = screen(&app, 80, 24);
+    for binding in BINDINGS {
+        let shown = text
+            .lines()
+            .any(|l| l.contains(binding.label) && l.contains(binding.help));
+        assert!(
+            shown,
+            "{} {} not on the help screen:\n{text}",
+            binding.label, binding.help
+        );
+    }
+    assert!(text.contains("reprocess prompt"), "{text}");
+    // Any key closes it and does nothing else.
+    assert_eq!(press(&mut app, KeyCode::Char('q')), None);
+    assert!(!app.help && !app.quitting);
+}
+
+#[test]
+fn tab_and_number_keys_switch_views() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.view, View::Shards);
+    press(&mut app, KeyCode::BackTab);
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.view, View::Logs);
+    press(&mut app, KeyCode::Char('3'));
+    assert_eq!(app.view, View::Samples);
+}
+
+#[test]
+fn the_filter_narrows_the_list_and_escape_clears_it() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('/'));
+    assert!(app.filter_editing);
+    type_text(&mut app, "0001");
+    press(&mut app, KeyCode::Enter);
+    assert!(!app.filter_editing);
+    assert_eq!(app.visible_shards(), ["shardId-000000000001"]);
+    let text = screen(&app, 100, 24);
+    assert!(!text.contains("shardId-000000000002"), "{text}");
+    assert!(text.contains("filter: 0001"), "{text}");
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.visible_shards().len(), 3);
+}
+
+#[test]
+fn typing_in_the_filter_does_not_trigger_keys() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('/'));
+    assert_eq!(press(&mut app, KeyCode::Char('q')), None);
+    assert!(!app.quitting);
+    assert_eq!(press(&mut app, KeyCode::Char('p')), None);
+    assert_eq!(app.filter, "qp");
+}
+
+#[test]
+fn r_on_a_curated_day_asks_and_y_starts_the_reprocess() {
+    let mut app = live_app();
+    in_curated_summaries(&mut app);
+    assert_eq!(press(&mut app, KeyCode::Char('r')), None);
+    let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    assert_eq!(app.confirm, Some(day));
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.contains("Reprocess curated/summaries/dt=2026-03-01/"),
+        "{text}"
+    );
+    assert_eq!(
+        press(&mut app, KeyCode::Char('y')),
+        Some(Effect::Reprocess(day))
+    );
+    assert_eq!(app.confirm, None);
+    assert!(matches!(
+        app.reprocess,
+        Some(ReprocessState::Running { .. })
+    ));
+    // A second r while it runs does not start another.
+    assert_eq!(press(&mut app, KeyCode::Char('r')), None);
+    assert_eq!(app.confirm, None);
+}
+
+#[test]
+fn n_cancels_the_reprocess_prompt() {
+    let mut app = live_app();
+    in_curated_summaries(&mut app);
+    press(&mut app, KeyCode::Char('r'));
+    assert_eq!(press(&mut app, KeyCode::Char('n')), None);
+    assert_eq!(app.confirm, None);
+    assert_eq!(app.reprocess, None);
+}
+
+#[test]
+fn r_outside_the_curated_layer_explains_itself() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('4'));
+    app.on_listing(Ok(tree()));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down); // raw/
+    press(&mut app, KeyCode::Char('r'));
+    assert_eq!(app.confirm, None);
+    assert!(screen(&app, 100, 24).contains("r rewrites a curated day"));
+}
+
+#[test]
+fn reprocess_progress_shows_as_a_gauge() {
+    let mut app = live_app();
+    in_curated_summaries(&mut app);
+    press(&mut app, KeyCode::Char('r'));
+    press(&mut app, KeyCode::Enter);
+    app.on_reprocess_progress(crate::reprocess::ReprocessProgress::FileDone {
+        done: 3,
+        total: 10,
+        rows: 120,
+    });
+    let text = screen(&app, 100, 30);
+    assert!(
+        text.contains("reprocessing dt=2026-03-01: 3/10 raw files, 120 rows"),
+        "{text}"
+    );
+}
+
+#[test]
+fn p_pauses_and_resumes_reading() {
+    let mut app = live_app();
+    assert_eq!(
+        press(&mut app, KeyCode::Char('p')),
+        Some(Effect::SetPaused(true))
+    );
+    assert!(screen(&app, 80, 24).contains("‖ paused"));
+    assert_eq!(
+        press(&mut app, KeyCode::Char('p')),
+        Some(Effect::SetPaused(false))
+    );
+}
+
+#[test]
+fn t_cycles_through_the_themes() {
+    let mut app = live_app();
+    let names: Vec<String> = (0..3)
+        .map(|_| {
+            press(&mut app, KeyCode::Char('t'));
+            app.theme().name.clone()
+        })
+        .collect();
+    assert_eq!(names, ["light", "high-contrast", "dark"]);
+}
+
+#[test]
+fn q_and_ctrl_c_ask_to_quit() {
+    let mut app = live_app();
+    assert_eq!(press(&mut app, KeyCode::Char('q')), Some(Effect::Quit));
+    let mut app = live_app();
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(app.on_key(ctrl_c), Some(Effect::Quit));
+}
+
+#[test]
+fn a_stale_preview_answer_is_dropped() {
+    let mut app = live_app();
+    app.browser.preview = PreviewPane::Loading("b/".into());
+    app.on_preview("a/".into(), Ok(preview_data()));
+    assert_eq!(app.browser.preview, PreviewPane::Loading("b/".into()));
+}
+
+#[test]
+fn every_view_draws_in_a_tiny_terminal_without_panicking() {
+    let mut app = live_app();
+    app.on_listing(Ok(tree()));
+    for view in View::ALL {
+        app.view = view;
+        for (w, h) in [(1, 1), (10, 3), (40, 10)] {
+            screen(&app, w, h);
+        }
+    }
+    app.help = true;
+    screen(&app, 20, 5);
+}
+
+#[test]
+fn bindings_in_view_scopes_only_exist_for_views_with_lists() {
+    for b in BINDINGS {
+        if let Scope::In(view) = b.scope {
+            assert!(
+                matches!(view, View::Samples | View::Partitions),
+                "{:?}",
+                b.action
+            );
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The console in a real terminal: tmux runs `precis tui` against moto, keys are sent with
+//! send-keys and the screen is read with capture-pane.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use precis::config::Settings;
+
+use crate::pipeline::{checkpoint_of, env_for, seed};
+use crate::reprocess::{assert_exactly_once, curated_day, day_written_without_summaries, DAY};
+use crate::support::{clients, model_dir, read_stream, settings_for, unique_name};
+
+const WAIT: Duration = Duration::from_secs(180);
+
+/// A tmux server of its own (its own socket), running one session of `precis tui`.
+struct Tmux {
+    socket: String,
+    session: String,
+    log_file: PathBuf,
+    /// Where the wrapper writes precis' exit status (tmux's own pane status is not reliable).
+    status_file: PathBuf,
+}
+
+impl Tmux {
+    /// Starts `precis tui <args>` in a 100×30 pane with a clean environment plus `env`.
+    fn start(args: &[&str], env: &[(&'static str, String)]) -> Tmux {
+        let socket = unique_name("precis-tmux");
+        let session = "console".to_string();
+        let log_file = std::env::temp_dir().join(format!("{socket}.log"));
+        let status_file = std::env::temp_dir().join(format!("{socket}.status"));
+        let home = std::env::temp_dir();
+        let mut command = vec![
+            "sh".to_string(),
+            "-c".into(),
+            r#""$@"; echo $? > "$0""#.into(),
+            status_file.display().to_string(),
+            "env".into(),
+            "-i".into(),
+            format!("PATH={}", std::env::var("PATH").unwrap_or_default()),
+            format!("HOME={}", home.display()),
+            "TERM=xterm-256color".into(),
+            format!("PRECIS_MODEL_DIR={}", model_dir().display()),
+            format!("PRECIS_LOG_FILE={}", log_file.display()),
+        ];
+        command.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
+        command.push(env!("CARGO_BIN_EXE_precis").to_string());
+        command.push("tui".into());
+        command.extend(args.iter().map(|a| a.to_string()));
+        let status = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-s", &session, "-x", "100", "-y", "30"])
+            .args(&command)
+            .status()
+            .expect(
+                "tmux is needed for the console tests (.ci/run installs it): apt-get install tmux",
+            );
+        assert!(status.success(), "tmux new-session failed");
+        let tmux = Tmux {
+            socket,
+            session,
+            log_file,
+            status_file,
+        };
+        // Keep the pane after precis exits, to read its exit status and final screen.
+        tmux.run(&["set-option", "-t", &tmux.session, "remain-on-exit", "on"]);
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let output = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", &self.session])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            self.run(&["send-keys", "-t", &self.session, key]);
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    /// Waits until the screen shows `text`; returns that screen.
+    fn wait_for(&self, text: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            if started.elapsed() > WAIT {
+                panic!(
+                    "the console never showed {text:?}; last screen:\n{screen}\nlog:\n{}",
+                    std::fs::read_to_string(&self.log_file).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// precis' exit status, once it has ended.
+    fn wait_for_exit(&self) -> i32 {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = std::fs::read_to_string(&self.status_file)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+            {
+                return status;
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "precis did not exit; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    fn alternate_screen_on(&self) -> bool {
+        self.run(&[
+            "display-message",
+            "-p",
+            "-t",
+            &self.session,
+            "#{alternate_on}",
+        ])
+        .trim()
+            == "1"
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+        let _ = std::fs::remove_file(&self.log_file);
+        let _ = std::fs::remove_file(&self.status_file);
+    }
+}
+
+fn console_env(settings: &Settings, summarizer: &str) -> Vec<(&'static str, String)> {
+    let mut env = env_for(settings);
+    env.retain(|(k, _)| *k != "PRECIS_SUMMARIZER");
+    env.push(("PRECIS_SUMMARIZER", summarizer.to_string()));
+    env
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_1000_written_browses_a_preview_and_quits_cleanly() {
+    let mut settings = settings_for("console");
+    settings.stream.shards = 2;
+    seed(&settings, 1000, 11).await;
+    let tmux = Tmux::start(&["--flush-age-secs", "2"], &console_env(&settings, "none"));
+
+    let dashboard = tmux.wait_for("written       1000");
+    assert!(dashboard.contains("1 Dashboard"), "{dashboard}");
+    assert!(dashboard.contains("read          1000"), "{dashboard}");
+    assert!(
+        tmux.alternate_screen_on(),
+        "the console draws on the alternate screen"
+    );
+
+    tmux.keys(&["2"]);
+    let shards = tmux.wait_for("shardId-000000000001");
+    assert!(shards.contains("shardId-000000000000"), "{shards}");
+
+    tmux.keys(&["4"]);
+    tmux.wait_for("curated/");
+    tmux.keys(&["Enter", "Enter"]);
+    let days = tmux.wait_for("dt=");
+    assert!(
+        days.contains("s3://") && days.contains("/curated/summaries/"),
+        "{days}"
+    );
+    tmux.keys(&["v"]);
+    let preview = tmux.wait_for("mean word_count");
+    assert!(preview.contains(" rows"), "{preview}");
+    assert!(
+        preview.contains("title") && preview.contains("word_count"),
+        "{preview}"
+    );
+
+    tmux.keys(&["?"]);
+    let help = tmux.wait_for("any key closes");
+    assert!(help.contains("pause / resume reading"), "{help}");
+    tmux.keys(&["Escape", "q"]);
+    assert_eq!(tmux.wait_for_exit(), 0, "screen:\n{}", tmux.screen());
+    assert!(!tmux.alternate_screen_on(), "the terminal is restored");
+    let after = tmux.screen();
+    assert!(
+        after.contains("run stopped in"),
+        "the summary prints on the restored screen:\n{after}"
+    );
+    assert!(after.contains("articles written: 1000"), "{after}");
+
+    let clients = clients(&settings).await;
+    let records = read_stream(&clients, &settings.stream.name).await;
+    for shard in ["shardId-000000000000", "shardId-000000000001"] {
+        let tip = records
+            .iter()
+            .filter(|(s, _)| s == shard)
+            .map(|(_, r)| r.sequence_number().to_string())
+            .max_by(|a, b| precis::pipeline::source::reader::compare_sequence(a, b))
+            .expect("records on each shard");
+        let checkpoint = checkpoint_of(&clients, &settings, shard).await;
+        assert_eq!(
+            checkpoint.sequence_number.as_deref(),
+            Some(tip.as_str()),
+            "{shard}"
+        );
+        assert!(checkpoint.pending.is_none(), "{shard}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r_in_the_console_reprocesses_a_curated_day_with_the_console_summarizer() {
+    let (settings, clients, ids) = day_written_without_summaries("console-reprocess", 30, 2).await;
+    let tmux = Tmux::start(
+        &["--summary-sentences", "1"],
+        &console_env(&settings, "extractive"),
+    );
+    tmux.wait_for("1 Dashboard");
+    tmux.keys(&["4"]);
+    tmux.wait_for("curated/");
+    tmux.keys(&["Enter", "Enter"]);
+    tmux.wait_for(&format!("dt={DAY}/"));
+    tmux.keys(&["r"]);
+    tmux.wait_for(&format!("Reprocess curated/summaries/dt={DAY}/"));
+    tmux.keys(&["y"]);
+    let done = tmux.wait_for(&format!("last reprocess: dt={DAY}"));
+    assert!(done.contains("30 rows rewritten"), "{done}");
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_for_exit(), 0, "screen:\n{}", tmux.screen());
+
+    let rows = curated_day(&clients, &settings).await;
+    assert_exactly_once(&rows, &ids);
+    for (id, summarizer, summary) in &rows {
+        assert!(
+            summarizer.starts_with("extractive:") && summarizer.contains("sentences=1"),
+            "{id}: {summarizer}"
+        );
+        assert!(!summary.is_empty(), "{id}");
+    }
+}
