@@ -52,6 +52,9 @@ pub enum ConfigError {
     },
     #[error("cannot read config file {path}: {reason}")]
     File { path: PathBuf, reason: String },
+    /// A theme that cannot be used; the reason names the file and the key.
+    #[error("invalid ui.theme (from {origin}): {reason}")]
+    Theme { origin: Origin, reason: String },
 }
 
 /// One setting everybody can name: its key in the TOML file, the environment variables that set
@@ -567,9 +570,15 @@ impl Settings {
                     parse_in_range(value, 1, 2048).ok_or_else(invalid)?;
             }
             "ui.theme" => {
-                if value.trim().is_empty() {
+                if value.is_empty() {
                     return Err(invalid());
                 }
+                // Checked now, so a bad theme is a bad setting everywhere (exit 2), not only
+                // when the console starts.
+                crate::tui::theme::Theme::load(value).map_err(|e| ConfigError::Theme {
+                    origin: origin.clone(),
+                    reason: e.to_string(),
+                })?;
                 self.ui.theme = value.to_string();
             }
             "produce.records" => {
@@ -749,6 +758,22 @@ pub fn redact_key_id(key_id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_theme_is_checked_when_it_is_set() {
+        let mut settings = Settings::default();
+        let spec = super::spec("ui.theme");
+        assert!(settings.set(spec, "light", Origin::Flag("--theme")).is_ok());
+        let err = settings
+            .set(spec, "no-such-theme", Origin::Flag("--theme"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("invalid ui.theme (from flag --theme)"),
+            "{err}"
+        );
+        assert!(err.contains("use dark, light, high-contrast"), "{err}");
+    }
+
     use super::*;
     use std::collections::HashMap;
 

@@ -2,7 +2,7 @@
 //! metrics) and steered (pause, stop) by whichever front end holds it — the headless printer or
 //! the console. The front end never drives the data path; it reads counters and flips switches.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -41,6 +41,8 @@ pub struct Engine {
     stop: watch::Sender<bool>,
     paused: watch::Sender<bool>,
     task: JoinHandle<Result<RunOutcome>>,
+    /// Why the pipeline ended badly, once it has.
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 impl Engine {
@@ -76,12 +78,24 @@ impl Engine {
             summarizer: summarizer.clone(),
             paused: paused_rx,
         };
-        let task = tokio::spawn(run_pipeline(
-            clients.clone(),
-            options,
-            stats.clone(),
-            stop_rx,
-        ));
+        let failure = Arc::new(Mutex::new(None));
+        let task = {
+            let (clients, stats, failure) = (clients.clone(), stats.clone(), failure.clone());
+            tokio::spawn(async move {
+                let outcome = run_pipeline(clients, options, stats, stop_rx).await;
+                let why = match &outcome {
+                    Err(err) => Some(format!("{err:#}")),
+                    Ok(o) if o.failed_readers > 0 => {
+                        Some(format!("{} shard reader(s) failed", o.failed_readers))
+                    }
+                    Ok(_) => None,
+                };
+                if let (Some(why), Ok(mut slot)) = (why, failure.lock()) {
+                    *slot = Some(why);
+                }
+                outcome
+            })
+        };
         Ok(Self {
             clients,
             stream,
@@ -94,6 +108,7 @@ impl Engine {
             stop,
             paused,
             task,
+            failure,
         })
     }
 
@@ -127,6 +142,11 @@ impl Engine {
     /// True once the pipeline has ended on its own (drained in `--once` mode, or failed).
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
+    }
+
+    /// Why the pipeline failed, once it has ended with an error or failed readers.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
     }
 
     /// A handle that can request the stop from elsewhere (a signal handler).

@@ -24,12 +24,14 @@ fn main() -> ExitCode {
     } else {
         LogOutput::Stderr
     };
-    telemetry::init(
+    if let Some(warning) = telemetry::init(
         cli.global.verbose,
         cli.global.quiet,
         cli.global.log_format,
         &output,
-    );
+    ) {
+        eprintln!("warning: {warning}");
+    }
     let config_file = cli
         .global
         .config

@@ -1,18 +1,23 @@
 //! Rewriting one day of the curated layer from raw, with the current summarizer.
 //!
-//! Protocol (docs/decisions.md, "Reprocessing"):
+//! Protocol (docs/decisions.md, "Reprocessing a curated day"):
 //! 1. write a marker `_state/reprocess/dt=D.json`; S3's own timestamp on it is the start time;
-//! 2. for each raw object of the day (key order): read it, recompute features, summarize, and
-//!    upload its curated objects under the same deterministic keys the pipeline uses — each PUT
-//!    replaces one object atomically, so a reader sees every row once, old or new;
-//! 3. only when every new object is in S3: delete the curated objects of the day that are older
-//!    than the start and were not rewritten (rows that moved, e.g. a duplicate now kept elsewhere);
-//! 4. delete the marker.
+//! 2. list the day's raw objects (after the marker, so a chunk the live pipeline writes meanwhile
+//!    is either listed here or entirely newer than the marker);
+//! 3. for each raw object (key order): read it, recompute features, summarize, and upload its
+//!    curated objects under the same deterministic keys the pipeline uses — each PUT replaces one
+//!    object atomically, so a reader sees each of those rows once, old or new;
+//! 4. only when every new object is in S3: delete the curated objects of the listed chunks that
+//!    were not rewritten and are not newer than the marker (rows that moved to another chunk's
+//!    file, e.g. an exact duplicate now kept elsewhere);
+//! 5. delete the marker.
 //!
-//! A crash anywhere leaves each row present exactly once (step 2 overwrites, step 3 deletes only
-//! what has a newer copy); running the same reprocess again completes it.
+//! A crash or a cancel anywhere leaves the marker, no row missing, and — except for exact
+//! duplicates of one article in two chunks, which may show twice until the run completes — no
+//! row doubled; running the same reprocess again completes it.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -81,6 +86,30 @@ struct Marker {
     started_at: DateTime<Utc>,
 }
 
+/// Stops a reprocess between batches of summaries; the marker stays, and running the same
+/// reprocess again completes it.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+fn stopped(dt: NaiveDate) -> anyhow::Error {
+    anyhow::anyhow!(
+        "reprocess of dt={dt} stopped before it finished; run `precis reprocess --dt {dt}` to complete it"
+    )
+}
+
+/// Articles summarized between two looks at the cancel flag.
+const SUMMARY_BATCH: usize = 64;
+
 /// Rewrites `curated/summaries/dt=<dt>/` from `raw/articles/dt=<dt>/`.
 pub async fn reprocess_day(
     clients: &AwsClients,
@@ -88,29 +117,19 @@ pub async fn reprocess_day(
     dt: NaiveDate,
     summarizer: Option<Arc<SummarizerPool>>,
     progress: &(dyn Fn(ReprocessProgress) + Send + Sync),
+    cancel: &Cancel,
 ) -> Result<ReprocessReport> {
     let started = Instant::now();
     let summarizer_id = summarizer.as_ref().map_or(
         crate::pipeline::sink::parquet::NO_SUMMARIZER.to_string(),
         |p| p.id().to_string(),
     );
-    let mut raw: Vec<String> = list_objects(clients, bucket, &raw_partition(dt))
-        .await?
-        .into_iter()
-        .map(|o| o.key)
-        .filter(|k| k.ends_with(".parquet"))
-        .collect();
-    if raw.is_empty() {
+    if raw_keys(clients, bucket, dt).await?.is_empty() {
         bail!(
             "no raw objects for dt={dt} in s3://{bucket}/{}: nothing to reprocess (`precis partitions --prefix raw/` lists the days written)",
             raw_partition(dt)
         );
     }
-    raw.sort();
-    progress(ReprocessProgress::Started {
-        dt,
-        raw_files: raw.len(),
-    });
 
     let marker_key = reprocess_marker_key(dt);
     let resumed = head_time(clients, bucket, &marker_key).await?.is_some();
@@ -123,6 +142,13 @@ pub async fn reprocess_day(
     let start = head_time(clients, bucket, &marker_key)
         .await?
         .context("the reprocess marker vanished right after it was written")?;
+    // Listed after the marker: a chunk the live pipeline writes from here on is either in this
+    // list (and rewritten here) or entirely newer than the marker (and left alone).
+    let raw = raw_keys(clients, bucket, dt).await?;
+    progress(ReprocessProgress::Started {
+        dt,
+        raw_files: raw.len(),
+    });
 
     let mut report = ReprocessReport {
         dt,
@@ -139,16 +165,21 @@ pub async fn reprocess_day(
     let mut seen_ids: HashSet<String> = HashSet::new();
     let mut written: HashSet<String> = HashSet::new();
     for (done, key) in raw.iter().enumerate() {
+        if cancel.is_cancelled() {
+            return Err(stopped(dt));
+        }
         let body = fetch_object(clients, bucket, key).await?;
-        let (stream, mut rows) = read_raw(key, body)?;
+        let (key_owned, pool, cancel_flag) = (key.clone(), summarizer.clone(), cancel.clone());
+        let (stream, mut rows) = tokio::task::spawn_blocking(move || read_raw(&key_owned, body))
+            .await
+            .context("reading a raw file panicked")??;
         report.rows_read += rows.len() as u64;
         let before = rows.len();
         rows.retain(|r| seen_ids.insert(r.article.article_id.clone()));
         report.duplicates_skipped += (before - rows.len()) as u64;
         let stem = stem_of(key).to_string();
-        let pool = summarizer.clone();
         let objects = tokio::task::spawn_blocking(move || {
-            build_curated(dt, &stem, &stream, rows, pool.as_deref())
+            build_curated(dt, &stem, &stream, rows, pool.as_deref(), &cancel_flag)
         })
         .await
         .context("rebuilding curated files panicked")??;
@@ -165,10 +196,17 @@ pub async fn reprocess_day(
         });
     }
 
+    // Only objects of the chunks rewritten here, not rewritten this time, and not newer than the
+    // marker: rows that moved to another chunk's file. Anything else belongs to the live pipeline.
+    let stems: HashSet<&str> = raw.iter().map(|k| stem_of(k)).collect();
     let stale: Vec<String> = list_objects(clients, bucket, &curated_partition(dt))
         .await?
         .into_iter()
-        .filter(|o| !written.contains(&o.key) && o.last_modified.is_some_and(|t| t < start))
+        .filter(|o| {
+            stems.contains(stem_of(&o.key))
+                && !written.contains(&o.key)
+                && o.last_modified.is_some_and(|t| t <= start)
+        })
         .map(|o| o.key)
         .collect();
     progress(ReprocessProgress::RemovingStale {
@@ -210,6 +248,19 @@ pub async fn interrupted(clients: &AwsClients, bucket: &str) -> Result<Vec<Naive
         .collect())
 }
 
+/// The day's raw Parquet objects, in key order.
+async fn raw_keys(clients: &AwsClients, bucket: &str, dt: NaiveDate) -> Result<Vec<String>> {
+    let mut keys: Vec<String> = list_objects(clients, bucket, &raw_partition(dt))
+        .await?
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| k.ends_with(".parquet"))
+        .collect();
+    keys.sort();
+    Ok(keys)
+}
+
+/// S3's LastModified of `key` (its clock, not ours); None when the object does not exist.
 async fn head_time(clients: &AwsClients, bucket: &str, key: &str) -> Result<Option<DateTime<Utc>>> {
     match clients
         .s3
@@ -222,6 +273,7 @@ async fn head_time(clients: &AwsClients, bucket: &str, key: &str) -> Result<Opti
         Ok(head) => Ok(head
             .last_modified()
             .and_then(|t| DateTime::from_timestamp_millis(t.to_millis().ok()?))
+            // A store that omits LastModified: our clock is the only one left.
             .or(Some(Utc::now()))),
         Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
         Err(err) => Err(clients.explain(&format!("checking s3://{bucket}/{key}"), &err)),
@@ -236,18 +288,24 @@ fn build_curated(
     stream: &str,
     mut rows: Vec<ArticleRow>,
     pool: Option<&SummarizerPool>,
+    cancel: &Cancel,
 ) -> Result<Vec<(String, Vec<u8>, u64)>> {
     if let Some(pool) = pool {
-        let docs: Vec<Document<'_>> = rows
-            .iter()
-            .map(|r| Document {
-                title: r.article.title.as_deref(),
-                content: &r.article.content,
-            })
-            .collect();
-        let summaries = pool.summarize_blocking(&docs)?;
-        for (row, summary) in rows.iter_mut().zip(summaries) {
-            row.summary = Some(summary);
+        for batch in rows.chunks_mut(SUMMARY_BATCH) {
+            if cancel.is_cancelled() {
+                return Err(stopped(dt));
+            }
+            let docs: Vec<Document<'_>> = batch
+                .iter()
+                .map(|r| Document {
+                    title: r.article.title.as_deref(),
+                    content: &r.article.content,
+                })
+                .collect();
+            let summaries = pool.summarize_blocking(&docs)?;
+            for (row, summary) in batch.iter_mut().zip(summaries) {
+                row.summary = Some(summary);
+            }
         }
     }
     let mut by_split: BTreeMap<Split, Vec<&ArticleRow>> = BTreeMap::new();
@@ -434,7 +492,8 @@ mod tests {
     #[test]
     fn curated_objects_keep_the_chunk_stem_and_split_by_content() {
         let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
-        let objects = build_curated(day, "S-shard-1-2", "S", rows(), None).unwrap();
+        let objects =
+            build_curated(day, "S-shard-1-2", "S", rows(), None, &Cancel::default()).unwrap();
         let total: u64 = objects.iter().map(|(_, _, n)| n).sum();
         assert_eq!(total, 2);
         for (key, _, _) in &objects {

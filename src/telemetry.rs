@@ -67,8 +67,10 @@ pub fn default_log_file() -> PathBuf {
     crate::summarize::store::cache_root().join("precis.log")
 }
 
-/// `PRECIS_LOG` (a full `tracing` filter, like `RUST_LOG`) wins over -v/-q.
-pub fn init(verbose: u8, quiet: bool, format: LogFormat, output: &LogOutput) {
+/// `PRECIS_LOG` (a full `tracing` filter, like `RUST_LOG`) wins over -v/-q. Returns a warning
+/// to show when the log file cannot be written.
+pub fn init(verbose: u8, quiet: bool, format: LogFormat, output: &LogOutput) -> Option<String> {
+    let mut warning = None;
     let default = match (quiet, verbose) {
         (true, _) => "warn",
         (false, 0) => "warn,precis=info",
@@ -90,10 +92,16 @@ pub fn init(verbose: u8, quiet: bool, format: LogFormat, output: &LogOutput) {
                 false,
             ),
             // Nowhere to write: the console still shows warnings and errors from memory.
-            None => (
-                tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::sink),
-                false,
-            ),
+            None => {
+                warning = Some(format!(
+                    "cannot write the log file {}: only warnings and errors are kept (Logs view); set PRECIS_LOG_FILE to a writable path",
+                    path.display()
+                ));
+                (
+                    tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::sink),
+                    false,
+                )
+            }
         },
     };
     let fmt = tracing_subscriber::fmt::layer()
@@ -107,6 +115,7 @@ pub fn init(verbose: u8, quiet: bool, format: LogFormat, output: &LogOutput) {
         .with(fmt.with_filter(filter))
         .with(KeepWarnings.with_filter(tracing::level_filters::LevelFilter::WARN))
         .try_init();
+    warning
 }
 
 fn open_log_file(path: &PathBuf) -> Option<File> {

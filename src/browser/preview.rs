@@ -91,7 +91,11 @@ pub async fn load(clients: &AwsClients, bucket: &str, target: &str) -> Result<Pr
         }
         let body = fetch_object(clients, bucket, &object.key).await?.to_vec();
         bytes_read += body.len() as u64;
-        let part = read_file(&object.key, body)?;
+        // Decoding is CPU work: off the async workers.
+        let key = object.key.clone();
+        let part = tokio::task::spawn_blocking(move || read_file(&key, body))
+            .await
+            .context("reading a file panicked")??;
         match &mut frame {
             None => frame = Some(part),
             Some(frame) => {

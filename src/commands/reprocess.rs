@@ -12,7 +12,7 @@ use crate::cli::ReprocessArgs;
 use crate::commands::progress::terminal_bar;
 use crate::config::Settings;
 use crate::engine::load_summarizer;
-use crate::reprocess::{interrupted, reprocess_day, ReprocessProgress};
+use crate::reprocess::{interrupted, reprocess_day, Cancel, ReprocessProgress};
 use crate::resources::require_bucket;
 
 pub async fn run(settings: &Settings, args: &ReprocessArgs) -> Result<ExitCode> {
@@ -49,7 +49,20 @@ pub async fn run(settings: &Settings, args: &ReprocessArgs) -> Result<ExitCode> 
             }
         }
     };
-    let report = reprocess_day(&clients, bucket, args.dt, summarizer, &progress).await?;
+    // Ctrl-C stops between batches; the marker tells the next run to finish the day.
+    let cancel = Cancel::default();
+    let on_signal = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                warn!("stopping the reprocess after the batch in hand");
+                cancel.cancel();
+            }
+        })
+    };
+    let report = reprocess_day(&clients, bucket, args.dt, summarizer, &progress, &cancel).await;
+    on_signal.abort();
+    let report = report?;
     bar.finish_and_clear();
     println!(
         "reprocessed dt={}: {} raw files, {} rows read, {} rows written to curated ({} duplicates of an article_id skipped), {} objects written, {} stale removed, summarizer {}, {:.1} s",

@@ -91,7 +91,8 @@ impl Snapshot {
     pub fn max_lag_millis(&self) -> i64 {
         self.shards
             .values()
-            .filter(|s| matches!(s.state, ShardState::Reading))
+            // A paused shard's backlog still grows: its lag counts.
+            .filter(|s| matches!(s.state, ShardState::Reading | ShardState::Paused))
             .map(|s| s.millis_behind_latest)
             .max()
             .unwrap_or(0)

@@ -85,43 +85,64 @@ pub struct EngineInfo {
 pub struct History {
     pub records_per_sec: VecDeque<u64>,
     pub kib_per_sec: VecDeque<u64>,
+    /// Articles summarized per second, over the last sample.
+    pub summaries_per_sec: f64,
     /// Per shard: records/s over the last sample.
     pub shard_rates: BTreeMap<String, f64>,
-    last: Option<(Instant, u64, u64, BTreeMap<String, u64>)>,
+    last: Option<Mark>,
+}
+
+/// Counters at one moment, to take rates against.
+#[derive(Debug, Clone)]
+struct Mark {
+    at: Instant,
+    records: u64,
+    bytes: u64,
+    summarized: u64,
+    shards: BTreeMap<String, u64>,
 }
 
 impl History {
     /// Adds a sample when at least a second has passed since the last one.
-    pub fn observe(&mut self, snapshot: &Snapshot, now: Instant) {
-        let shard_records: BTreeMap<String, u64> = snapshot
-            .shards
-            .iter()
-            .map(|(id, s)| (id.clone(), s.records))
-            .collect();
-        let Some((at, records, bytes, shards)) = &self.last else {
-            self.last = Some((now, snapshot.records_in, snapshot.bytes_in, shard_records));
+    pub fn observe(&mut self, snapshot: &Snapshot, summarized: u64, now: Instant) {
+        let mark = Mark {
+            at: now,
+            records: snapshot.records_in,
+            bytes: snapshot.bytes_in,
+            summarized,
+            shards: snapshot
+                .shards
+                .iter()
+                .map(|(id, s)| (id.clone(), s.records))
+                .collect(),
+        };
+        let Some(last) = &self.last else {
+            self.last = Some(mark);
             return;
         };
-        let secs = now.saturating_duration_since(*at).as_secs_f64();
+        let secs = now.saturating_duration_since(last.at).as_secs_f64();
         if secs < 1.0 {
             return;
         }
+        let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / secs;
         push_capped(
             &mut self.records_per_sec,
-            ((snapshot.records_in.saturating_sub(*records)) as f64 / secs).round() as u64,
+            rate(mark.records, last.records).round() as u64,
         );
         push_capped(
             &mut self.kib_per_sec,
-            ((snapshot.bytes_in.saturating_sub(*bytes)) as f64 / 1024.0 / secs).round() as u64,
+            (rate(mark.bytes, last.bytes) / 1024.0).round() as u64,
         );
-        self.shard_rates = shard_records
+        self.summaries_per_sec = rate(mark.summarized, last.summarized);
+        self.shard_rates = mark
+            .shards
             .iter()
             .map(|(id, n)| {
-                let before = shards.get(id).copied().unwrap_or(0);
-                (id.clone(), n.saturating_sub(before) as f64 / secs)
+                let before = last.shards.get(id).copied().unwrap_or(0);
+                (id.clone(), rate(*n, before))
             })
             .collect();
-        self.last = Some((now, snapshot.records_in, snapshot.bytes_in, shard_records));
+        self.last = Some(mark);
     }
 }
 
@@ -218,7 +239,8 @@ pub struct App {
     pub history: History,
     /// Selected row of each view's list, by view index.
     pub selected: [usize; 5],
-    pub sample_open: bool,
+    /// The article shown in full: a copy, so that new samples arriving do not change it.
+    pub open_sample: Option<Sample>,
     pub article_scroll: usize,
     pub browser: Browser,
     pub confirm: Option<NaiveDate>,
@@ -249,7 +271,7 @@ impl App {
             uptime: Duration::ZERO,
             history: History::default(),
             selected: [0; 5],
-            sample_open: false,
+            open_sample: None,
             article_scroll: 0,
             browser: Browser::default(),
             confirm: None,
@@ -273,7 +295,8 @@ impl App {
         uptime: Duration,
         now: Instant,
     ) {
-        self.history.observe(&snapshot, now);
+        self.history
+            .observe(&snapshot, pool.map_or(0, |p| p.summarized), now);
         self.snapshot = Some(snapshot);
         self.pool = pool;
         self.samples = samples;
@@ -354,8 +377,8 @@ impl App {
                 None
             }
             Action::Close => {
-                if self.sample_open {
-                    self.sample_open = false;
+                if self.open_sample.is_some() {
+                    self.open_sample = None;
                 } else if self.view == View::Partitions
                     && self.browser.preview != PreviewPane::Empty
                 {
@@ -417,7 +440,7 @@ impl App {
         if view != self.view {
             self.filter.clear();
             self.filter_editing = false;
-            self.sample_open = false;
+            self.open_sample = None;
         }
         self.view = view;
         if view == View::Partitions && self.browser.tree.is_none() && !self.browser.loading {
@@ -498,8 +521,9 @@ impl App {
     }
 
     fn move_by(&mut self, by: isize) -> Option<Effect> {
-        if self.view == View::Samples && self.sample_open {
-            self.article_scroll = step(self.article_scroll, by, usize::MAX / 2);
+        if let (View::Samples, Some(sample)) = (self.view, &self.open_sample) {
+            let lines = wrapped_lines(&sample.content, ARTICLE_MIN_WIDTH);
+            self.article_scroll = step(self.article_scroll, by, lines.saturating_sub(1));
             return None;
         }
         let len = self.list_len();
@@ -533,8 +557,8 @@ impl App {
     fn open(&mut self) -> Option<Effect> {
         match self.view {
             View::Samples => {
-                if self.selected_sample().is_some() {
-                    self.sample_open = true;
+                if let Some(sample) = self.selected_sample() {
+                    self.open_sample = Some(sample.clone());
                     self.article_scroll = 0;
                 }
                 None
@@ -556,7 +580,7 @@ impl App {
 
     fn back(&mut self) -> Option<Effect> {
         match self.view {
-            View::Samples => self.sample_open = false,
+            View::Samples => self.open_sample = None,
             View::Partitions => {
                 let trimmed = self.browser.prefix.trim_end_matches('/');
                 let parent = trimmed
@@ -694,6 +718,19 @@ impl App {
             }
         }
     }
+}
+
+/// The narrowest the article pane gets (58% of 80 columns, less borders): scrolling stops where
+/// the text would end at that width.
+const ARTICLE_MIN_WIDTH: usize = 44;
+
+/// Lines `text` takes when wrapped at `width` columns (an upper bound for wider panes).
+pub fn wrapped_lines(text: &str, width: usize) -> usize {
+    // The title and a blank line precede the text.
+    2 + text
+        .lines()
+        .map(|line| line.chars().count().div_ceil(width.max(1)).max(1))
+        .sum::<usize>()
 }
 
 fn step(current: usize, by: isize, max: usize) -> usize {

@@ -28,7 +28,7 @@ use crate::browser::{list_objects, Tree};
 use crate::cli::RunArgs;
 use crate::config::Settings;
 use crate::engine::Engine;
-use crate::reprocess::{reprocess_day, ReprocessProgress, ReprocessReport};
+use crate::reprocess::{reprocess_day, Cancel, ReprocessProgress, ReprocessReport};
 
 /// Frames per second at most; also how often key presses are acted on.
 pub const FRAME_HZ: u32 = 10;
@@ -50,6 +50,8 @@ pub enum UiEvent {
     Preview(String, Result<PreviewData, String>),
     ReprocessProgress(ReprocessProgress),
     ReprocessEnd(NaiveDate, Result<ReprocessReport, String>),
+    /// A stop signal (its name).
+    Signal(&'static str),
 }
 
 /// True when stdin and stdout are a terminal the console can draw on.
@@ -95,17 +97,40 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
         log_file: log_file.to_string(),
     };
     let mut app = App::new(info, themes, theme);
-    let mut terminal = ratatui::init();
-    let looped = event_loop(&mut terminal, &mut app, &engine).await;
-    ratatui::restore();
-    looped?;
+    let mut work = Background::default();
+    install_panic_hook();
+    let looped = match ratatui::try_init() {
+        Ok(mut terminal) => {
+            let looped = event_loop(&mut terminal, &mut app, &engine, &mut work).await;
+            ratatui::restore();
+            looped
+        }
+        Err(err) => Err(anyhow::Error::new(err).context("setting up the terminal")),
+    };
+    // Whatever ended the loop, the readers flush and checkpoint before the process goes.
     engine.request_stop();
+    let remaining = work.deadline.map_or(SHUTDOWN_LIMIT, |d| {
+        d.saturating_duration_since(Instant::now())
+    });
+    if let Some((dt, task)) = work.reprocess.take() {
+        match tokio::time::timeout(remaining, task).await {
+            Ok(Ok(Err(why))) => eprintln!("warning: {why}"),
+            Ok(_) => {}
+            Err(_) => eprintln!(
+                "warning: reprocess of dt={dt} stopped before it finished; run `precis reprocess --dt {dt}` to complete it"
+            ),
+        }
+    }
     let stats = engine.stats.clone();
     let pool = engine.pool_metrics();
     let (bucket, started) = (engine.bucket.clone(), engine.started);
-    let outcome = engine.run_to_end(SHUTDOWN_LIMIT).await?;
+    let remaining = work.deadline.map_or(SHUTDOWN_LIMIT, |d| {
+        d.saturating_duration_since(Instant::now())
+    });
+    let outcome = engine.run_to_end(remaining).await;
+    looped?;
     Ok(crate::commands::run::report(
-        outcome,
+        outcome?,
         &stats,
         pool.as_deref(),
         started.elapsed(),
@@ -113,13 +138,47 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
     ))
 }
 
-async fn event_loop(terminal: &mut DefaultTerminal, app: &mut App, engine: &Engine) -> Result<()> {
+/// Work the loop started that outlives a key press.
+#[derive(Default)]
+struct Background {
+    /// The running reprocess, its day, and how to stop it.
+    reprocess: Option<(
+        NaiveDate,
+        tokio::task::JoinHandle<Result<ReprocessReport, String>>,
+    )>,
+    reprocess_cancel: Cancel,
+    /// After `q`: when the readers' flush stops being waited for.
+    deadline: Option<Instant>,
+}
+
+/// A panic on the console's own thread restores the terminal before it is reported; one in a
+/// background task is logged, and that task's result turns into an error on screen, so the
+/// console keeps its terminal.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some("main") {
+            ratatui::restore();
+            previous(info);
+        } else {
+            error!("a background task panicked: {info}");
+        }
+    }));
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    app: &mut App,
+    engine: &Engine,
+    work: &mut Background,
+) -> Result<()> {
     let (key_tx, mut keys) = mpsc::channel::<Event>(64);
     std::thread::Builder::new()
         .name("precis-keys".into())
         .spawn(move || read_keys(key_tx))
         .context("starting the key reader")?;
     let (ui_tx, mut ui_events) = mpsc::channel::<UiEvent>(64);
+    tokio::spawn(forward_signals(ui_tx.clone()));
     let mut frame = tokio::time::interval(period(FRAME_HZ));
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let refresh_every = period(REFRESH_HZ);
@@ -127,32 +186,30 @@ async fn event_loop(terminal: &mut DefaultTerminal, app: &mut App, engine: &Engi
     let mut dirty = true;
     let pool = engine.pool_metrics();
     loop {
-        tokio::select! {
+        let effect = tokio::select! {
             key = keys.recv() => {
+                dirty = true;
                 match key {
-                    Some(Event::Key(k)) if k.kind != KeyEventKind::Release => {
-                        if let Some(effect) = app.on_key(k) {
-                            if start(effect, app, engine, &ui_tx) {
-                                return Ok(());
-                            }
-                        }
-                    }
-                    Some(_) => {}
+                    Some(Event::Key(k)) if k.kind != KeyEventKind::Release => app.on_key(k),
+                    Some(_) => None,
                     None => bail!("the terminal stopped sending key presses"),
                 }
-                dirty = true;
             }
             Some(event) = ui_events.recv() => {
-                let follow_up = match event {
+                dirty = true;
+                match event {
                     UiEvent::Listing(listing) => { app.on_listing(listing); None }
                     UiEvent::Preview(target, preview) => { app.on_preview(target, preview); None }
                     UiEvent::ReprocessProgress(p) => { app.on_reprocess_progress(p); None }
-                    UiEvent::ReprocessEnd(dt, result) => app.on_reprocess_end(dt, result),
-                };
-                if let Some(effect) = follow_up {
-                    start(effect, app, engine, &ui_tx);
+                    UiEvent::ReprocessEnd(dt, result) => {
+                        work.reprocess = None;
+                        app.on_reprocess_end(dt, result)
+                    }
+                    UiEvent::Signal(name) => {
+                        warn!("{name} received: stopping");
+                        app.apply(keymap::Action::Quit)
+                    }
                 }
-                dirty = true;
             }
             _ = frame.tick() => {
                 let now = Instant::now();
@@ -171,10 +228,17 @@ async fn event_loop(terminal: &mut DefaultTerminal, app: &mut App, engine: &Engi
                             return Ok(());
                         }
                         if matches!(app.state, RunState::Reading | RunState::Paused) {
-                            app.state = if engine.once { RunState::Drained } else {
-                                RunState::Failed("the pipeline ended; q quits and shows why".into())
+                            app.state = match engine.failure() {
+                                Some(why) => {
+                                    app.set_status(format!("the pipeline failed: {why} (q quits)"));
+                                    RunState::Failed(why)
+                                }
+                                None => RunState::Drained,
                             };
                         }
+                    }
+                    if work.deadline.is_some_and(|d| now >= d) {
+                        return Ok(());
                     }
                     dirty = true;
                 }
@@ -182,19 +246,75 @@ async fn event_loop(terminal: &mut DefaultTerminal, app: &mut App, engine: &Engi
                     terminal.draw(|f| views::draw(f, app)).context("drawing the console")?;
                     dirty = false;
                 }
+                None
+            }
+        };
+        if let Some(effect) = effect {
+            if start(effect, app, engine, &ui_tx, work) {
+                return Ok(());
             }
         }
     }
 }
 
+/// SIGTERM and SIGHUP quit like `q` (in raw mode, Ctrl-C arrives as a key).
+async fn forward_signals(ui: mpsc::Sender<UiEvent>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hangup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        warn!("cannot listen for SIGTERM/SIGHUP: only q and Ctrl-C stop the console");
+        return;
+    };
+    loop {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = hangup.recv() => "SIGHUP",
+        };
+        if ui.send(UiEvent::Signal(name)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs `work` as its own task, so that a panic in it becomes an error result instead of a
+/// silent loss, then hands the result to `deliver`.
+fn spawn_reporting<T, F>(what: &'static str, work: F) -> tokio::task::JoinHandle<Result<T, String>>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, String>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        match tokio::spawn(work).await {
+            Ok(result) => result,
+            Err(join) => Err(format!("{what} failed unexpectedly ({join}); see the log")),
+        }
+    })
+}
+
 /// Starts what an effect asks for. True when the loop should end now.
-fn start(effect: Effect, app: &mut App, engine: &Engine, ui: &mpsc::Sender<UiEvent>) -> bool {
+fn start(
+    effect: Effect,
+    app: &mut App,
+    engine: &Engine,
+    ui: &mpsc::Sender<UiEvent>,
+    work: &mut Background,
+) -> bool {
     match effect {
         Effect::Quit => {
-            if engine.is_finished() {
+            if engine.is_finished() && work.reprocess.is_none() {
                 return true;
             }
+            if work.deadline.is_some() {
+                // A second q: stop waiting; unwritten chunks are replayed by the next run.
+                work.deadline = Some(Instant::now());
+                return true;
+            }
+            work.deadline = Some(Instant::now() + SHUTDOWN_LIMIT);
+            work.reprocess_cancel.cancel();
             app.state = RunState::Stopping;
+            app.set_status("stopping: readers flush and checkpoint (q again to stop waiting)");
             engine.request_stop();
             false
         }
@@ -204,19 +324,23 @@ fn start(effect: Effect, app: &mut App, engine: &Engine, ui: &mpsc::Sender<UiEve
         }
         Effect::ListPartitions => {
             let (clients, bucket, ui) = (engine.clients.clone(), engine.bucket.clone(), ui.clone());
-            tokio::spawn(async move {
-                let listing = list_objects(&clients, &bucket, "")
+            let listing = spawn_reporting("listing the bucket", async move {
+                list_objects(&clients, &bucket, "")
                     .await
                     .map(Tree::new)
-                    .map_err(|e| format!("{e:#}"));
+                    .map_err(|e| format!("{e:#}"))
+            });
+            tokio::spawn(async move {
+                let listing = listing.await.unwrap_or_else(|e| Err(e.to_string()));
                 let _ = ui.send(UiEvent::Listing(listing)).await;
             });
             false
         }
         Effect::Preview(target) => {
             let (clients, bucket, ui) = (engine.clients.clone(), engine.bucket.clone(), ui.clone());
-            tokio::spawn(async move {
-                let loaded = preview::load(&clients, &bucket, &target)
+            let wanted = target.clone();
+            let loaded = spawn_reporting("the preview", async move {
+                preview::load(&clients, &bucket, &wanted)
                     .await
                     .map(|p| PreviewData {
                         target: p.target.clone(),
@@ -225,7 +349,10 @@ fn start(effect: Effect, app: &mut App, engine: &Engine, ui: &mpsc::Sender<UiEve
                         files_read: p.files_read,
                         files_total: p.files_total,
                     })
-                    .map_err(|e| format!("{e:#}"));
+                    .map_err(|e| format!("{e:#}"))
+            });
+            tokio::spawn(async move {
+                let loaded = loaded.await.unwrap_or_else(|e| Err(e.to_string()));
                 let _ = ui.send(UiEvent::Preview(target, loaded)).await;
             });
             false
@@ -233,29 +360,35 @@ fn start(effect: Effect, app: &mut App, engine: &Engine, ui: &mpsc::Sender<UiEve
         Effect::Reprocess(dt) => {
             let (clients, bucket, ui) = (engine.clients.clone(), engine.bucket.clone(), ui.clone());
             let summarizer = engine.summarizer.clone();
-            tokio::spawn(async move {
-                let progress_ui = ui.clone();
+            work.reprocess_cancel = Cancel::default();
+            let cancel = work.reprocess_cancel.clone();
+            let progress_ui = ui.clone();
+            let result = spawn_reporting("the reprocess", async move {
                 let progress = move |p: ReprocessProgress| {
                     // Progress is advisory: a full channel drops an update, never blocks the work.
                     let _ = progress_ui.try_send(UiEvent::ReprocessProgress(p));
                 };
-                let result = reprocess_day(&clients, &bucket, dt, summarizer, &progress)
+                let result = reprocess_day(&clients, &bucket, dt, summarizer, &progress, &cancel)
                     .await
-                    .map_err(|e| {
-                        error!("reprocess of dt={dt} failed: {e:#}");
-                        format!("{e:#}")
-                    });
-                if let Ok(report) = &result {
-                    tracing::info!(
+                    .map_err(|e| format!("{e:#}"));
+                match &result {
+                    Ok(report) => tracing::info!(
                         "reprocessed dt={dt}: {} rows from {} raw files with {} in {:.1} s",
                         report.rows_written,
                         report.raw_files,
                         report.summarizer,
                         report.elapsed.as_secs_f64()
-                    );
+                    ),
+                    Err(why) => error!("reprocess of dt={dt}: {why}"),
                 }
-                let _ = ui.send(UiEvent::ReprocessEnd(dt, result)).await;
+                result
             });
+            let handle = tokio::spawn(async move {
+                let result = result.await.unwrap_or_else(|e| Err(e.to_string()));
+                let _ = ui.send(UiEvent::ReprocessEnd(dt, result.clone())).await;
+                result
+            });
+            work.reprocess = Some((dt, handle));
             false
         }
     }

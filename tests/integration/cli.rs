@@ -188,3 +188,64 @@ fn eval_scores_the_summarizer_and_lead_3_and_skips_lines_without_a_reference() {
             > 0.0
     );
 }
+
+#[test]
+fn run_without_a_terminal_falls_back_to_headless_and_says_so() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let (output, _) = run_precis(
+        &[
+            "run",
+            "--once",
+            "--summarizer",
+            "none",
+            "--endpoint-url",
+            &endpoint,
+        ],
+        &[],
+        LIMIT,
+    );
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("no terminal: running headless"), "{stderr}");
+    // Headless: the failure is the usual single line, not a console.
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: ") && stderr.contains("cannot reach"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn tui_without_a_terminal_is_one_line_pointing_to_no_ui() {
+    let (output, _) = run_precis(&["tui"], &[], LIMIT);
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("precis run --no-ui"), "{stderr}");
+}
+
+#[test]
+fn a_bad_theme_file_is_a_bad_setting_naming_the_key() {
+    let theme = std::env::temp_dir().join(format!("{}.toml", unique_name("theme")));
+    let text =
+        include_str!("../../themes/dark.toml").replace("accent = \"#88c0d0\"", "accent = \"bleu\"");
+    std::fs::write(&theme, text).unwrap();
+    for command in ["tui", "run"] {
+        let (output, _) = run_precis(&[command, "--theme", theme.to_str().unwrap()], &[], LIMIT);
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        assert!(
+            errors[0].contains("invalid ui.theme (from flag --theme)"),
+            "{stderr}"
+        );
+        assert!(errors[0].contains("`accent` = \"bleu\""), "{stderr}");
+    }
+    let _ = std::fs::remove_file(theme);
+}

@@ -68,10 +68,11 @@ pub fn reprocess_marker_key(dt: NaiveDate) -> String {
     format!("{STATE_PREFIX}reprocess/dt={dt}.json")
 }
 
-/// The file name of a key without its directory and extension.
+/// The file name of a key without its directory and extension. Stream names may hold dots, so
+/// only the last one starts the extension.
 pub fn stem_of(key: &str) -> &str {
     let name = key.rsplit('/').next().unwrap_or(key);
-    name.split_once('.').map_or(name, |(stem, _)| stem)
+    name.rsplit_once('.').map_or(name, |(stem, _)| stem)
 }
 
 pub fn quarantine_key(dt: NaiveDate, chunk: &ChunkId) -> String {
@@ -128,6 +129,16 @@ mod tests {
         );
         assert!(raw.starts_with(&raw_partition(day())));
         assert!(curated_key(day(), Split::Test, &chunk()).starts_with(&curated_partition(day())));
+    }
+
+    #[test]
+    fn a_dotted_stream_name_stays_in_the_stem() {
+        let mut dotted = chunk();
+        dotted.stream = "news.v2".into();
+        assert_eq!(
+            stem_of(&raw_key(day(), &dotted)),
+            "news.v2-shardId-000000000001-4960-4999"
+        );
     }
 
     #[test]

@@ -11,10 +11,12 @@ use crate::browser::human_bytes;
 use crate::tui::app::App;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    // On a small terminal the charts give up lines first, so every total stays visible.
+    let roomy = area.height >= 26;
     let [charts, totals, errors] = Layout::vertical([
-        Constraint::Length(7),
-        Constraint::Min(10),
-        Constraint::Length(5),
+        Constraint::Length(if roomy { 7 } else { 4 }),
+        Constraint::Min(11),
+        Constraint::Length(if roomy { 5 } else { 4 }),
     ])
     .areas(area);
     render_charts(frame, charts, app);
@@ -44,7 +46,10 @@ fn render_charts(frame: &mut Frame, area: Rect, app: &App) {
         let inner_width = area.width.saturating_sub(2) as usize;
         // The newest samples, as many as fit, right-aligned like a strip chart.
         let skip = values.len().saturating_sub(inner_width);
-        let data: Vec<u64> = values.iter().skip(skip).copied().collect();
+        let pad = inner_width.saturating_sub(values.len());
+        let data: Vec<u64> = std::iter::repeat_n(0, pad)
+            .chain(values.iter().skip(skip).copied())
+            .collect();
         frame.render_widget(
             Sparkline::default()
                 .block(block)
@@ -154,16 +159,27 @@ fn render_articles(frame: &mut Frame, area: Rect, app: &App) {
     ));
     match app.pool {
         Some(p) => {
+            lines.push(field(
+                theme,
+                "summarizing",
+                format!("{:.1} articles/s now", app.history.summaries_per_sec),
+                text,
+            ));
+            // What the workers do while busy: the rate this summarizer can sustain.
             let busy = p.busy.as_secs_f64();
-            let rate = if busy > 0.0 {
+            let capacity = if busy > 0.0 {
                 p.summarized as f64 / busy * app.info.workers.max(1) as f64
             } else {
                 0.0
             };
             lines.push(field(
                 theme,
-                "throughput",
-                format!("{rate:.1} articles/s ({} workers)", app.info.workers),
+                "capacity",
+                format!(
+                    "{capacity:.1} articles/s ({} worker{})",
+                    app.info.workers,
+                    if app.info.workers == 1 { "" } else { "s" }
+                ),
                 text,
             ));
             lines.push(field(theme, "queue", p.queued.to_string(), text));
@@ -178,12 +194,7 @@ fn render_articles(frame: &mut Frame, area: Rect, app: &App) {
                 },
             ));
         }
-        None => lines.push(field(
-            theme,
-            "throughput",
-            "summaries off".into(),
-            theme.muted(),
-        )),
+        None => lines.push(field(theme, "summarizing", "off".into(), theme.muted())),
     }
     frame.render_widget(
         Paragraph::new(lines).block(panel(theme, "articles", false)),

@@ -188,7 +188,8 @@ fn render_table(frame: &mut Frame, area: Rect, app: &App, data: &PreviewData) {
     let [stats, table_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
     let s = &data.stats;
-    let mut stat_spans = vec![Span::styled(format!(" {} rows", s.rows), theme.accent())];
+    let rows = if s.rows == 1 { "row" } else { "rows" };
+    let mut stat_spans = vec![Span::styled(format!(" {} {rows}", s.rows), theme.accent())];
     if let Some(mean) = s.mean_word_count {
         stat_spans.push(Span::raw(format!(" · mean word_count {mean:.1}")));
     }

@@ -11,9 +11,9 @@ use crate::pipeline::stats::Sample;
 use crate::tui::app::{App, View};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    match (app.sample_open, app.selected_sample()) {
-        (true, Some(sample)) => render_detail(frame, area, app, sample),
-        _ => render_list(frame, area, app),
+    match &app.open_sample {
+        Some(sample) => render_detail(frame, area, app, sample),
+        None => render_list(frame, area, app),
     }
 }
 

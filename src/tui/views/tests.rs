@@ -273,6 +273,10 @@ fn the_dashboard_shows_totals_rates_averages_and_the_last_warning() {
     assert!(text.contains("KiB/s now 750"), "{text}");
     assert!(text.contains("avg words     9.0"), "{text}");
     assert!(text.contains("queue         3"), "{text}");
+    assert!(
+        text.contains("capacity      13.2 articles/s (2 workers)"),
+        "{text}"
+    );
     assert!(text.contains("throttled; retrying"), "{text}");
     assert!(text.contains("● reading"), "{text}");
 }
@@ -281,6 +285,7 @@ fn the_dashboard_shows_totals_rates_averages_and_the_last_warning() {
 fn the_dashboard_fits_80_by_24() {
     let text = screen(&live_app(), 80, 24);
     assert!(text.contains("written       998"), "{text}");
+    assert!(text.contains("uptime        0:01:17"), "{text}");
     assert!(text.contains("avg words"), "{text}");
     assert!(text.contains("? help"), "{text}");
 }
@@ -344,8 +349,26 @@ fn the_samples_view_lists_titles_with_summaries_and_enter_opens_one() {
     assert!(text.contains("More words follow"), "{text}");
     assert!(text.contains("word_count"), "{text}");
     assert!(text.contains("id-2"), "{text}");
+    // New samples arriving do not change the article on screen.
+    let mut newer = app.samples.clone();
+    newer.push(sample(
+        3,
+        "Election called",
+        "The prime minister called an election.",
+    ));
+    let (snapshot, pool) = (app.snapshot.clone().unwrap(), app.pool);
+    app.observe(
+        snapshot,
+        pool,
+        newer,
+        Vec::new(),
+        Duration::from_secs(80),
+        Instant::now(),
+    );
+    assert!(screen(&app, 100, 30).contains("More words follow"));
+    assert_eq!(app.open_sample.as_ref().unwrap().article_id, "id-2");
     press(&mut app, KeyCode::Esc);
-    assert!(!app.sample_open);
+    assert!(app.open_sample.is_none());
 }
 
 #[test]
@@ -530,10 +553,12 @@ fn reprocess_progress_shows_as_a_gauge() {
         rows: 120,
     });
     let text = screen(&app, 100, 30);
-    assert!(
-        text.contains("reprocessing dt=2026-03-01: 3/10 raw files, 120 rows"),
-        "{text}"
-    );
+    let lines: Vec<&str> = text.lines().collect();
+    // Above the footer (which says the same): the gauge in the Partitions view itself.
+    let gauge = lines[..lines.len() - 1]
+        .iter()
+        .position(|l| l.contains("reprocessing dt=2026-03-01: 3/10 raw files, 120 rows"));
+    assert!(gauge.is_some_and(|row| row > 1), "{text}");
 }
 
 #[test]
@@ -589,6 +614,24 @@ fn every_view_draws_in_a_tiny_terminal_without_panicking() {
             screen(&app, w, h);
         }
     }
+    // The heavier states too: an open article, a preview table, the prompt, the gauge.
+    app.view = View::Samples;
+    press(&mut app, KeyCode::Enter);
+    app.view = View::Partitions;
+    app.browser.preview = PreviewPane::Ready(Box::new(preview_data()));
+    app.confirm = NaiveDate::from_ymd_opt(2026, 3, 1);
+    app.reprocess = Some(ReprocessState::Running {
+        dt: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        done: 1,
+        total: 2,
+        rows: 3,
+    });
+    for view in [View::Samples, View::Partitions] {
+        app.view = view;
+        for (w, h) in [(1, 1), (10, 3), (40, 10), (80, 24)] {
+            screen(&app, w, h);
+        }
+    }
     app.help = true;
     screen(&app, 20, 5);
 }
@@ -604,4 +647,18 @@ fn bindings_in_view_scopes_only_exist_for_views_with_lists() {
             );
         }
     }
+}
+
+#[test]
+fn scrolling_an_article_stops_at_its_end() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::End);
+    let end = app.article_scroll;
+    let content = &app.open_sample.as_ref().unwrap().content;
+    assert_eq!(end, crate::tui::app::wrapped_lines(content, 44) - 1);
+    press(&mut app, KeyCode::Up);
+    assert_eq!(app.article_scroll, end - 1);
+    assert!(screen(&app, 100, 30).contains("article"));
 }
