@@ -11,15 +11,19 @@ fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-#[test]
-fn unreachable_endpoint_fails_fast_with_one_clear_line() {
-    // Bind then drop: nothing listens on this port any more.
+/// Bind then drop: nothing listens on this port any more.
+fn endpoint_nobody_listens_on() -> String {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn unreachable_endpoint_fails_fast_with_one_clear_line() {
+    let endpoint = endpoint_nobody_listens_on();
     let (output, took) = run_precis(
         &["produce", "--records", "5", "--endpoint-url", &endpoint],
         &[],
@@ -191,12 +195,7 @@ fn eval_scores_the_summarizer_and_lead_3_and_skips_lines_without_a_reference() {
 
 #[test]
 fn run_without_a_terminal_falls_back_to_headless_and_says_so() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let endpoint = endpoint_nobody_listens_on();
     let (output, _) = run_precis(
         &[
             "run",
