@@ -708,6 +708,8 @@ impl App {
                     report.rows_written, report.summarizer
                 ));
                 self.reprocess = Some(ReprocessState::Done(report));
+                // A preview taken before is out of date; the pane says what was done instead.
+                self.browser.preview = PreviewPane::Empty;
                 self.browser.loading = true;
                 Some(Effect::ListPartitions)
             }

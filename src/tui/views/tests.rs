@@ -662,3 +662,55 @@ fn scrolling_an_article_stops_at_its_end() {
     assert_eq!(app.article_scroll, end - 1);
     assert!(screen(&app, 100, 30).contains("article"));
 }
+
+#[test]
+fn a_finished_reprocess_relists_the_bucket_and_says_what_it_did() {
+    let mut app = live_app();
+    in_curated_summaries(&mut app);
+    press(&mut app, KeyCode::Char('v'));
+    app.on_preview(
+        "curated/summaries/dt=2026-03-01/".into(),
+        Ok(preview_data()),
+    );
+    press(&mut app, KeyCode::Char('r'));
+    press(&mut app, KeyCode::Char('y'));
+    let dt = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    let report = crate::reprocess::ReprocessReport {
+        dt,
+        raw_files: 2,
+        rows_read: 30,
+        rows_written: 30,
+        duplicates_skipped: 0,
+        objects_written: 4,
+        stale_removed: 0,
+        summarizer: SUMMARIZER.into(),
+        resumed: false,
+        elapsed: Duration::from_secs(5),
+    };
+    assert_eq!(
+        app.on_reprocess_end(dt, Ok(report)),
+        Some(Effect::ListPartitions)
+    );
+    // The old preview is gone: it showed the rows before the rewrite.
+    assert_eq!(app.browser.preview, PreviewPane::Empty);
+    let text = screen(&app, 100, 30);
+    assert!(
+        text.contains("last reprocess: dt=2026-03-01 · 30 rows rewritten"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_failed_reprocess_is_shown_with_its_reason() {
+    let mut app = live_app();
+    in_curated_summaries(&mut app);
+    press(&mut app, KeyCode::Char('r'));
+    press(&mut app, KeyCode::Char('y'));
+    let dt = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    assert_eq!(app.on_reprocess_end(dt, Err("S3 said no".into())), None);
+    let text = screen(&app, 100, 30);
+    assert!(
+        text.contains("reprocess of dt=2026-03-01 failed: S3 said no"),
+        "{text}"
+    );
+}
