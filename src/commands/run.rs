@@ -64,7 +64,7 @@ pub fn report(
     }
     if outcome.failed_readers > 0 {
         eprintln!(
-            "error: {} shard reader(s) failed (see the errors above); their checkpoints did not move past what is written",
+            "error: {} shard reader(s) failed (see the warnings above, or the log file after the console); their checkpoints did not move past what is written",
             outcome.failed_readers
         );
         return ExitCode::FAILURE;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use super::record::Limits;
 use super::sink::writer::{ChunkWriter, DedupIndex};
@@ -74,7 +74,20 @@ pub async fn run_pipeline(
     loop {
         let stopping = *stop.borrow();
         if !stopping {
-            let shards = list_shards(&clients, &options.stream).await?;
+            let shards = match list_shards(&clients, &options.stream).await {
+                Ok(shards) => shards,
+                // Readers already running keep reading (they retry on their own); the list is
+                // asked for again at the next refresh.
+                Err(err) if !running.is_empty() => {
+                    stats.error();
+                    warn!(
+                        "{err:#}; the shards being read go on, listing again in {} s",
+                        SHARD_REFRESH.as_secs()
+                    );
+                    Vec::new()
+                }
+                Err(err) => return Err(err),
+            };
             let plans = plan(&shards, &finished);
             for (shard_id, shard_plan) in &plans {
                 match shard_plan {

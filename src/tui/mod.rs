@@ -230,6 +230,8 @@ async fn event_loop(
                         if matches!(app.state, RunState::Reading | RunState::Paused) {
                             app.state = match engine.failure() {
                                 Some(why) => {
+                                    // Into the log (file and Logs view), where it stays.
+                                    error!("the pipeline stopped: {why}");
                                     app.set_status(format!("the pipeline failed: {why} (q quits)"));
                                     RunState::Failed(why)
                                 }

@@ -570,3 +570,49 @@ async fn sigterm_in_follow_mode_flushes_checkpoints_and_exits_0() {
     let checkpoint = checkpoint_of(&clients, &settings, &shard).await;
     assert_eq!(checkpoint.sequence_number, Some(last));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_in_follow_mode_keeps_the_pipeline_up_and_a_stop_says_what_was_not_written() {
+    // A moto of its own, to take down mid-run.
+    let server = crate::support::MotoServer::start();
+    let mut settings = settings_for("outage");
+    settings.aws.endpoint_url = Some(server.endpoint.clone());
+    seed(&settings, 200, 72).await;
+    let mut env = env_for(&settings);
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL", server.endpoint.clone()));
+    env.push(("PRECIS_AWS_TIMEOUT_SECS", "2".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut child = crate::support::precis_command(&["run", "--no-ui"], &env)
+        .spawn()
+        .expect("spawn precis run");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    drop(server);
+    // Two shard-list refreshes (10 s apart) fail while readers retry: the run stays up.
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the pipeline gave up during the outage"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("listing the shards of") && stderr.contains("listing again in 10 s"),
+        "{stderr}"
+    );
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("checkpoints did not move past what is written"),
+        "{stderr}"
+    );
+}
