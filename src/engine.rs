@@ -82,7 +82,12 @@ impl Engine {
         let task = {
             let (clients, stats, failure) = (clients.clone(), stats.clone(), failure.clone());
             tokio::spawn(async move {
-                let outcome = run_pipeline(clients, options, stats, stop_rx).await;
+                // Its own task, so that a panic in it is a failure with a reason, not a silence.
+                let outcome =
+                    match tokio::spawn(run_pipeline(clients, options, stats, stop_rx)).await {
+                        Ok(outcome) => outcome,
+                        Err(join) => Err(anyhow::anyhow!("the pipeline panicked: {join}")),
+                    };
                 let why = match &outcome {
                     Err(err) => Some(format!("{err:#}")),
                     Ok(o) if o.failed_readers > 0 => {

@@ -31,6 +31,8 @@ fn main() -> ExitCode {
         &output,
     ) {
         eprintln!("warning: {warning}");
+        // Also where the console shows warnings.
+        tracing::warn!("{warning}");
     }
     let config_file = cli
         .global
@@ -55,7 +57,11 @@ fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(commands::produce::run(&settings, args)))
         }
         Command::Run(args) | Command::Tui(args) if console => runtime().and_then(|rt| {
-            rt.block_on(tui::run(&settings, args, &log_file.display().to_string()))
+            let outcome = rt.block_on(tui::run(&settings, args, &log_file.display().to_string()));
+            // The console's shutdown is bounded: blocking work still running (a summary batch,
+            // a preview) is not waited for once the readers are done or given up on.
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            outcome
         }),
         Command::Tui(_) => Err(anyhow::anyhow!(
             "the console needs a terminal on stdin and stdout; use `precis run --no-ui` for headless runs"

@@ -52,18 +52,24 @@ pub async fn run(settings: &Settings, args: &ReprocessArgs) -> Result<ExitCode> 
     // Ctrl-C stops between batches; the marker tells the next run to finish the day.
     let cancel = Cancel::default();
     let on_signal = {
-        let cancel = cancel.clone();
+        let (cancel, dt) = (cancel.clone(), args.dt);
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                warn!("stopping the reprocess after the batch in hand");
+                warn!("stopping the reprocess after the batch in hand (Ctrl-C again quits now)");
                 cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!(
+                        "error: reprocess interrupted; run `precis reprocess --dt {dt}` again to complete it"
+                    );
+                    std::process::exit(130);
+                }
             }
         })
     };
     let report = reprocess_day(&clients, bucket, args.dt, summarizer, &progress, &cancel).await;
     on_signal.abort();
-    let report = report?;
     bar.finish_and_clear();
+    let report = report?;
     println!(
         "reprocessed dt={}: {} raw files, {} rows read, {} rows written to curated ({} duplicates of an article_id skipped), {} objects written, {} stale removed, summarizer {}, {:.1} s",
         report.dt,

@@ -1,6 +1,7 @@
 //! The console's state and what keys and pipeline updates do to it. No drawing and no I/O here:
 //! work that needs the network comes back out as an [`Effect`] for the event loop to start.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -242,6 +243,9 @@ pub struct App {
     /// The article shown in full: a copy, so that new samples arriving do not change it.
     pub open_sample: Option<Sample>,
     pub article_scroll: usize,
+    /// How far the open article can scroll in the pane as last drawn (the view sets it, since
+    /// only it knows the pane's size).
+    pub article_max_scroll: Cell<Option<usize>>,
     pub browser: Browser,
     pub confirm: Option<NaiveDate>,
     pub reprocess: Option<ReprocessState>,
@@ -273,6 +277,7 @@ impl App {
             selected: [0; 5],
             open_sample: None,
             article_scroll: 0,
+            article_max_scroll: Cell::new(None),
             browser: Browser::default(),
             confirm: None,
             reprocess: None,
@@ -522,8 +527,10 @@ impl App {
 
     fn move_by(&mut self, by: isize) -> Option<Effect> {
         if let (View::Samples, Some(sample)) = (self.view, &self.open_sample) {
-            let lines = wrapped_lines(&sample.content, ARTICLE_MIN_WIDTH);
-            self.article_scroll = step(self.article_scroll, by, lines.saturating_sub(1));
+            let max = self.article_max_scroll.get().unwrap_or_else(|| {
+                wrapped_lines(&article_text(sample), ARTICLE_MIN_WIDTH).saturating_sub(1)
+            });
+            self.article_scroll = step(self.article_scroll.min(max), by, max);
             return None;
         }
         let len = self.list_len();
@@ -560,6 +567,7 @@ impl App {
                 if let Some(sample) = self.selected_sample() {
                     self.open_sample = Some(sample.clone());
                     self.article_scroll = 0;
+                    self.article_max_scroll.set(None);
                 }
                 None
             }
@@ -631,6 +639,10 @@ impl App {
     }
 
     fn ask_reprocess(&mut self) -> Option<Effect> {
+        if self.quitting {
+            self.set_status("stopping: no reprocess starts now");
+            return None;
+        }
         if matches!(self.reprocess, Some(ReprocessState::Running { .. })) {
             self.set_status("a reprocess is already running; wait for it to finish");
             return None;
@@ -722,17 +734,41 @@ impl App {
     }
 }
 
-/// The narrowest the article pane gets (58% of 80 columns, less borders): scrolling stops where
-/// the text would end at that width.
+/// The narrowest the article pane gets (58% of 80 columns, less borders): the scroll bound used
+/// before the article has been drawn once.
 const ARTICLE_MIN_WIDTH: usize = 44;
 
-/// Lines `text` takes when wrapped at `width` columns (an upper bound for wider panes).
+/// The article as the pane shows it: title, a blank line, the text.
+pub fn article_text(sample: &Sample) -> String {
+    format!(
+        "{}\n\n{}",
+        sample.title.as_deref().unwrap_or("(no title)"),
+        sample.content
+    )
+}
+
+/// Lines `text` takes when wrapped word by word at `width` columns (how the pane wraps it).
 pub fn wrapped_lines(text: &str, width: usize) -> usize {
-    // The title and a blank line precede the text.
-    2 + text
-        .lines()
-        .map(|line| line.chars().count().div_ceil(width.max(1)).max(1))
-        .sum::<usize>()
+    let width = width.max(1);
+    text.split('\n')
+        .map(|line| {
+            let (mut lines, mut used) = (1, 0);
+            for word in line.split(' ').filter(|w| !w.is_empty()) {
+                let len = word.chars().count();
+                if used > 0 && used + 1 + len <= width {
+                    used += 1 + len;
+                } else {
+                    if used > 0 {
+                        lines += 1;
+                    }
+                    // A word longer than the pane is cut over several lines.
+                    lines += (len.max(1) - 1) / width;
+                    used = (len - 1) % width + 1;
+                }
+            }
+            lines
+        })
+        .sum()
 }
 
 fn step(current: usize, by: isize, max: usize) -> usize {

@@ -98,21 +98,28 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
     };
     let mut app = App::new(info, themes, theme);
     let mut work = Background::default();
-    install_panic_hook();
     let looped = match ratatui::try_init() {
         Ok(mut terminal) => {
+            // After try_init, which installs a hook that restores the terminal on any panic.
+            install_panic_hook();
             let looped = event_loop(&mut terminal, &mut app, &engine, &mut work).await;
             ratatui::restore();
             looped
         }
-        Err(err) => Err(anyhow::Error::new(err).context("setting up the terminal")),
+        Err(err) => {
+            ratatui::restore();
+            Err(anyhow::Error::new(err).context("setting up the terminal"))
+        }
     };
-    // Whatever ended the loop, the readers flush and checkpoint before the process goes.
+    // Whatever ended the loop, the readers flush and checkpoint, and a reprocess stops after
+    // its batch, within one deadline.
     engine.request_stop();
-    let remaining = work.deadline.map_or(SHUTDOWN_LIMIT, |d| {
-        d.saturating_duration_since(Instant::now())
-    });
+    work.reprocess_cancel.cancel();
+    let deadline = work
+        .deadline
+        .unwrap_or_else(|| Instant::now() + SHUTDOWN_LIMIT);
     if let Some((dt, task)) = work.reprocess.take() {
+        let remaining = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(remaining, task).await {
             Ok(Ok(Err(why))) => eprintln!("warning: {why}"),
             Ok(_) => {}
@@ -124,10 +131,9 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
     let stats = engine.stats.clone();
     let pool = engine.pool_metrics();
     let (bucket, started) = (engine.bucket.clone(), engine.started);
-    let remaining = work.deadline.map_or(SHUTDOWN_LIMIT, |d| {
-        d.saturating_duration_since(Instant::now())
-    });
-    let outcome = engine.run_to_end(remaining).await;
+    let outcome = engine
+        .run_to_end(deadline.saturating_duration_since(Instant::now()))
+        .await;
     looped?;
     Ok(crate::commands::run::report(
         outcome?,
@@ -151,14 +157,13 @@ struct Background {
     deadline: Option<Instant>,
 }
 
-/// A panic on the console's own thread restores the terminal before it is reported; one in a
-/// background task is logged, and that task's result turns into an error on screen, so the
+/// A panic on the console's own thread goes to the hook before this one (ratatui's: restore the
+/// terminal, then report); one in a background task is logged, and that task's result turns into an error on screen, so the
 /// console keeps its terminal.
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if std::thread::current().name() == Some("main") {
-            ratatui::restore();
             previous(info);
         } else {
             error!("a background task panicked: {info}");
@@ -224,7 +229,7 @@ async fn event_loop(
                         now,
                     );
                     if engine.is_finished() {
-                        if app.quitting {
+                        if app.quitting && work.reprocess.is_none() {
                             return Ok(());
                         }
                         if matches!(app.state, RunState::Reading | RunState::Paused) {
@@ -259,20 +264,23 @@ async fn event_loop(
     }
 }
 
-/// SIGTERM and SIGHUP quit like `q` (in raw mode, Ctrl-C arrives as a key).
+/// SIGTERM, SIGHUP and SIGINT from elsewhere quit like `q` (in raw mode, Ctrl-C arrives as a
+/// key); a second one stops waiting for the flush.
 async fn forward_signals(ui: mpsc::Sender<UiEvent>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut hangup)) = (
+    let (Ok(mut term), Ok(mut hangup), Ok(mut interrupt)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::hangup()),
+        signal(SignalKind::interrupt()),
     ) else {
-        warn!("cannot listen for SIGTERM/SIGHUP: only q and Ctrl-C stop the console");
+        warn!("cannot listen for SIGTERM/SIGHUP/SIGINT: only q and Ctrl-C stop the console");
         return;
     };
     loop {
         let name = tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = hangup.recv() => "SIGHUP",
+            _ = interrupt.recv() => "SIGINT",
         };
         if ui.send(UiEvent::Signal(name)).await.is_err() {
             return;
@@ -281,7 +289,7 @@ async fn forward_signals(ui: mpsc::Sender<UiEvent>) {
 }
 
 /// Runs `work` as its own task, so that a panic in it becomes an error result instead of a
-/// silent loss, then hands the result to `deliver`.
+/// silent loss.
 fn spawn_reporting<T, F>(what: &'static str, work: F) -> tokio::task::JoinHandle<Result<T, String>>
 where
     T: Send + 'static,
@@ -357,6 +365,11 @@ fn start(
                 let loaded = loaded.await.unwrap_or_else(|e| Err(e.to_string()));
                 let _ = ui.send(UiEvent::Preview(target, loaded)).await;
             });
+            false
+        }
+        Effect::Reprocess(_) if work.deadline.is_some() => {
+            app.reprocess = None;
+            app.set_status("stopping: no reprocess starts now");
             false
         }
         Effect::Reprocess(dt) => {

@@ -328,3 +328,38 @@ async fn reprocess_of_a_day_with_no_raw_data_is_one_clear_error() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_reprocess_stops_before_rewriting_and_leaves_its_marker() {
+    let (settings, clients, ids) = day_written_without_summaries("reprocess-cancel", 10, 1).await;
+    let before = keys_under(&clients, &settings.lake.bucket, "curated/").await;
+    let cancel = precis::reprocess::Cancel::default();
+    cancel.cancel();
+    let day = NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
+    let err = precis::reprocess::reprocess_day(
+        &clients,
+        &settings.lake.bucket,
+        day,
+        None,
+        &|_| {},
+        &cancel,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(&format!("run `precis reprocess --dt {DAY}` to complete it")),
+        "{err}"
+    );
+    assert_eq!(
+        keys_under(&clients, &settings.lake.bucket, "curated/").await,
+        before
+    );
+    assert_exactly_once(&curated_day(&clients, &settings).await, &ids);
+    assert_eq!(
+        keys_under(&clients, &settings.lake.bucket, &marker_key())
+            .await
+            .len(),
+        1
+    );
+}

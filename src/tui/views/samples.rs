@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::{field, panel};
 use crate::pipeline::stats::Sample;
-use crate::tui::app::{App, View};
+use crate::tui::app::{article_text, wrapped_lines, App, View};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     match &app.open_sample {
@@ -66,6 +66,10 @@ fn render_detail(frame: &mut Frame, area: Rect, app: &App, sample: &Sample) {
     let theme = app.theme();
     let [article, side] =
         Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
+    let inner_width = article.width.saturating_sub(2) as usize;
+    let inner_height = article.height.saturating_sub(2) as usize;
+    let max_scroll = wrapped_lines(&article_text(sample), inner_width).saturating_sub(inner_height);
+    app.article_max_scroll.set(Some(max_scroll));
     let mut text = vec![
         Line::from(Span::styled(
             sample.title.clone().unwrap_or_else(|| "(no title)".into()),
@@ -73,11 +77,12 @@ fn render_detail(frame: &mut Frame, area: Rect, app: &App, sample: &Sample) {
         )),
         Line::raw(""),
     ];
-    text.extend(sample.content.lines().map(|l| Line::raw(l.to_string())));
+    text.extend(sample.content.split('\n').map(|l| Line::raw(l.to_string())));
+    let scroll = app.article_scroll.min(max_scroll).min(u16::MAX as usize) as u16;
     frame.render_widget(
         Paragraph::new(text)
             .wrap(Wrap { trim: false })
-            .scroll((app.article_scroll.min(u16::MAX as usize) as u16, 0))
+            .scroll((scroll, 0))
             .style(theme.base())
             .block(panel(theme, "article · ↑↓ scroll · Esc back", true)),
         article,

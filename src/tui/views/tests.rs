@@ -650,17 +650,35 @@ fn bindings_in_view_scopes_only_exist_for_views_with_lists() {
 }
 
 #[test]
-fn scrolling_an_article_stops_at_its_end() {
+fn end_scrolls_an_article_to_its_last_words_at_80_by_24() {
     let mut app = live_app();
+    let words: Vec<String> = (0..400).map(|i| format!("word{i}")).collect();
+    let mut long = sample(9, "A long read", "It starts here.");
+    long.content = format!("{}\n\nThe very last sentence.", words.join(" "));
+    app.samples.push(long);
     press(&mut app, KeyCode::Char('3'));
     press(&mut app, KeyCode::Enter);
+    assert_eq!(app.open_sample.as_ref().unwrap().article_id, "id-9");
+    screen(&app, 80, 24);
     press(&mut app, KeyCode::End);
-    let end = app.article_scroll;
-    let content = &app.open_sample.as_ref().unwrap().content;
-    assert_eq!(end, crate::tui::app::wrapped_lines(content, 44) - 1);
-    press(&mut app, KeyCode::Up);
-    assert_eq!(app.article_scroll, end - 1);
-    assert!(screen(&app, 100, 30).contains("article"));
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("The very last sentence."), "{text}");
+    assert!(
+        !text.contains("A long read"),
+        "scrolled past the title:\n{text}"
+    );
+    press(&mut app, KeyCode::Home);
+    assert!(screen(&app, 80, 24).contains("A long read"));
+}
+
+#[test]
+fn word_wrapping_counts_lines_like_the_pane() {
+    use crate::tui::app::wrapped_lines;
+    assert_eq!(wrapped_lines("", 10), 1);
+    assert_eq!(wrapped_lines("aaaa bbbb", 10), 1);
+    assert_eq!(wrapped_lines("aaaa bbbb cc", 10), 2);
+    assert_eq!(wrapped_lines("a\n\nb", 10), 3);
+    assert_eq!(wrapped_lines("abcdefghijklmnopqrstu", 10), 3);
 }
 
 #[test]
