@@ -9,6 +9,7 @@ use crate::aws::AwsClients;
 use crate::browser::{human_bytes, list_objects, Tree};
 use crate::cli::PartitionsArgs;
 use crate::config::Settings;
+use crate::reprocess::interrupted;
 use crate::resources::require_bucket;
 
 pub async fn run(settings: &Settings, args: &PartitionsArgs) -> Result<ExitCode> {
@@ -17,6 +18,11 @@ pub async fn run(settings: &Settings, args: &PartitionsArgs) -> Result<ExitCode>
     require_bucket(&clients, bucket).await?;
     let tree = Tree::new(list_objects(&clients, bucket, &args.prefix).await?);
     print!("{}", render(&tree, bucket, &args.prefix));
+    for dt in interrupted(&clients, bucket).await? {
+        println!(
+            "reprocess of dt={dt} did not finish: its curated rows are old and new mixed; `precis reprocess --dt {dt}` completes it"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -128,6 +128,10 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
             ),
         }
     }
+    // A reprocess that ended badly while the console ran: say so where it stays readable.
+    if let Some(app::ReprocessState::Failed { error, .. }) = &app.reprocess {
+        eprintln!("warning: {error}");
+    }
     let stats = engine.stats.clone();
     let pool = engine.pool_metrics();
     let (bucket, started) = (engine.bucket.clone(), engine.started);

@@ -233,6 +233,12 @@ async fn kill_9_during_reprocess_leaves_every_row_once_and_a_rerun_completes_it(
         1,
         "the marker tells that the day is half done"
     );
+    let (listing, _) = run_precis(&["partitions"], &borrowed(&env), LIMIT);
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing.contains(&format!("reprocess of dt={DAY} did not finish")),
+        "{listing}"
+    );
 
     let (output, _) = run_precis(&["reprocess", "--dt", DAY], &borrowed(&env), LIMIT);
     let stderr = String::from_utf8_lossy(&output.stderr);
