@@ -224,10 +224,16 @@ async fn event_loop(
                 let now = Instant::now();
                 if now.duration_since(last_refresh) >= refresh_every {
                     last_refresh = now;
+                    // Samples carry article text: copied only while they are on screen.
+                    let samples = if app.view == app::View::Samples {
+                        engine.stats.samples()
+                    } else {
+                        std::mem::take(&mut app.samples)
+                    };
                     app.observe(
                         engine.stats.snapshot(),
                         pool.as_ref().map(|p| p.snapshot()),
-                        engine.stats.samples(),
+                        samples,
                         crate::telemetry::recent(),
                         engine.started.elapsed(),
                         now,
