@@ -103,7 +103,10 @@ impl T5 {
             if next as usize == self.config.eos_token_id {
                 break;
             }
-            out.push(next);
+            // Padding is never text: the decoder goes on from it, the summary leaves it out.
+            if next as usize != self.config.pad_token_id {
+                out.push(next);
+            }
             last = next;
         }
         finish_generation(&self.tokenizer, ids.len(), &out, &mut self.tokens)
