@@ -132,16 +132,8 @@ impl Engine {
         let _ = self.stop.send(true);
     }
 
-    pub fn stop_is_requested(&self) -> bool {
-        *self.stop.borrow()
-    }
-
     pub fn set_paused(&self, paused: bool) {
         let _ = self.paused.send(paused);
-    }
-
-    pub fn is_paused(&self) -> bool {
-        *self.paused.borrow()
     }
 
     /// True once the pipeline has ended on its own (drained in `--once` mode, or failed).

@@ -74,10 +74,8 @@ const PAGE: usize = 10;
 pub struct EngineInfo {
     pub stream: String,
     pub bucket: String,
-    pub target: String,
     pub summarizer: String,
     pub workers: usize,
-    pub once: bool,
     pub log_file: String,
 }
 

@@ -90,10 +90,8 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
     let info = EngineInfo {
         stream: engine.stream.clone(),
         bucket: engine.bucket.clone(),
-        target: engine.clients.target.label.clone(),
         summarizer: engine.summarizer_id().to_string(),
         workers: settings.summarizer.workers,
-        once: args.once,
         log_file: log_file.to_string(),
     };
     let mut app = App::new(info, themes, theme);

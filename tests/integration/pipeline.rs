@@ -115,28 +115,12 @@ pub(crate) async fn checkpoint_of(
 }
 
 pub(crate) async fn keys_under(clients: &AwsClients, bucket: &str, prefix: &str) -> Vec<String> {
-    let mut keys = Vec::new();
-    let mut token = None;
-    loop {
-        let page = clients
-            .s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .expect("ListObjectsV2");
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_string)),
-        );
-        token = page.next_continuation_token().map(str::to_string);
-        if token.is_none() {
-            return keys;
-        }
-    }
+    precis::browser::list_objects(clients, bucket, prefix)
+        .await
+        .expect("ListObjectsV2")
+        .into_iter()
+        .map(|o| o.key)
+        .collect()
 }
 
 async fn object(clients: &AwsClients, bucket: &str, key: &str) -> bytes::Bytes {

@@ -28,10 +28,8 @@ fn info() -> EngineInfo {
     EngineInfo {
         stream: "MyStream".into(),
         bucket: "my-bucket".into(),
-        target: "http://127.0.0.1:5000".into(),
         summarizer: SUMMARIZER.into(),
         workers: 2,
-        once: false,
         log_file: "/tmp/precis.log".into(),
     }
 }
