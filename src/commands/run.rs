@@ -98,14 +98,15 @@ async fn print_stats(stats: Arc<Stats>, pool: Option<Arc<PoolMetrics>>) {
             format!(" · summarized {} (queue {})", p.summarized, p.queued)
         });
         info!(
-            "records in {} ({:.0}/s, {:.1} MiB/s) · written {} · quarantined {} · files {} · max lag {} ms{summarizing}",
+            "records in {} ({:.0}/s, {:.1} MiB/s) · written {} · quarantined {} · files {} · max lag {} ms · errors {}{summarizing}",
             now.records_in,
             (now.records_in - previous.records_in) as f64 / secs,
             (now.bytes_in - previous.bytes_in) as f64 / secs / MIB,
             now.articles_written,
             now.quarantined,
             now.files_written,
-            now.max_lag_millis()
+            now.max_lag_millis(),
+            now.errors
         );
         previous = now;
         previous_at = Instant::now();
@@ -119,12 +120,16 @@ pub fn summary(s: &Snapshot, elapsed: Duration, bucket: &str, stopped: bool) -> 
     let secs = elapsed.as_secs_f64().max(1e-9);
     let how = if stopped { "stopped" } else { "finished" };
     let a = &s.averages;
+    let errors = match s.errors {
+        0 => String::new(),
+        n => format!("\nerrors met: {n} (each one is among the warnings)"),
+    };
     format!(
         "run {how} in {secs:.1} s\n\
          records read: {} ({:.1} MiB) from {} shard{}: {:.0} records/s, {:.1} MiB/s\n\
          articles written: {}; quarantined: {}; exact duplicates (raw only): {}\n\
          average word count: {:.1} (characters {:.0}, sentences {:.1}, paragraphs {:.1}, reading time {:.0} s)\n\
-         files written: {} ({:.1} MiB) to s3://{bucket}/ under {RAW_PREFIX}, {CURATED_PREFIX}, {QUARANTINE_PREFIX}",
+         files written: {} ({:.1} MiB) to s3://{bucket}/ under {RAW_PREFIX}, {CURATED_PREFIX}, {QUARANTINE_PREFIX}{errors}",
         s.records_in,
         s.bytes_in as f64 / MIB,
         s.shards.len(),

@@ -1,7 +1,7 @@
 //! Keeps one reader task per readable shard: lists shards periodically, plans which may be read
 //! (children after their parents), starts readers, and decides when a `--once` run is complete.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,12 +17,21 @@ use super::source::lineage::{plan, ShardInfo, ShardPlan};
 use super::source::reader::{FlushPolicy, ReaderExit, ShardReader, StartPosition};
 use super::stats::{ShardState, Stats};
 use crate::aws::AwsClients;
+use crate::backoff::Backoff;
 use crate::summarize::pool::SummarizerPool;
 
 /// How often the shard list is refreshed, to notice reshards.
 pub const SHARD_REFRESH: Duration = Duration::from_secs(10);
-/// Pause before a failed reader is started again (follow mode).
-const READER_RESTART_DELAY: Duration = Duration::from_secs(5);
+/// Pauses before a failed reader is started again from its checkpoint.
+const READER_RESTART: Backoff = Backoff {
+    base: Duration::from_secs(1),
+    cap: Duration::from_secs(30),
+    min_fraction: 0.5,
+};
+/// In `--once` mode a shard whose reader failed this many times in a row is given up on, so a
+/// shard that fails the same way each time ends the run instead of spinning; follow mode keeps
+/// restarting it.
+const ONCE_MAX_FAILURES: u32 = 6;
 
 #[derive(Debug, Clone)]
 pub struct PipelineOptions {
@@ -41,7 +50,7 @@ pub struct PipelineOptions {
 /// How the run ended.
 #[derive(Debug, Clone, Default)]
 pub struct RunOutcome {
-    /// Readers that ended with an error (each is logged).
+    /// Shards whose reader ended with an error and was not started again (each is logged).
     pub failed_readers: u64,
     pub stopped: bool,
 }
@@ -64,9 +73,11 @@ pub async fn run_pipeline(
     };
     let mut outcome = RunOutcome::default();
     let mut finished: HashSet<String> = HashSet::new();
-    let mut at_tip: HashSet<String> = HashSet::new();
+    // Shards not to start again in this run: at the tip (`--once`) or given up on.
+    let mut done: HashSet<String> = HashSet::new();
     let mut running: JoinSet<(String, Result<ReaderExit>)> = JoinSet::new();
     let mut running_ids: HashSet<String> = HashSet::new();
+    let mut failures: HashMap<String, u32> = HashMap::new();
     let mut stop_signal = stop.clone();
     let mut refresh = tokio::time::interval(SHARD_REFRESH);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -92,7 +103,7 @@ pub async fn run_pipeline(
             for (shard_id, shard_plan) in &plans {
                 match shard_plan {
                     ShardPlan::Read
-                        if !running_ids.contains(shard_id) && !at_tip.contains(shard_id) =>
+                        if !running_ids.contains(shard_id) && !done.contains(shard_id) =>
                     {
                         running_ids.insert(shard_id.clone());
                         let reader = ShardReader {
@@ -135,17 +146,26 @@ pub async fn run_pipeline(
                 running_ids.remove(&shard_id);
                 match result {
                     Ok(ReaderExit::Closed) => { finished.insert(shard_id); }
-                    Ok(ReaderExit::AtTip) => { at_tip.insert(shard_id); }
+                    Ok(ReaderExit::AtTip) => { done.insert(shard_id); }
                     Ok(ReaderExit::Stopped) => {}
                     Err(err) => {
-                        outcome.failed_readers += 1;
                         stats.error();
-                        error!("shard {shard_id}: {err:#}");
-                        if options.once {
-                            // Do not spin on a shard that fails the same way each time.
-                            at_tip.insert(shard_id);
-                        } else if !*stop.borrow() {
-                            tokio::time::sleep(READER_RESTART_DELAY).await;
+                        let failed = failures.entry(shard_id.clone()).or_insert(0);
+                        *failed += 1;
+                        if *stop.borrow() || (options.once && *failed >= ONCE_MAX_FAILURES) {
+                            outcome.failed_readers += 1;
+                            error!("shard {shard_id}: {err:#}");
+                            // Not started again in this run; its checkpoint says what is written.
+                            done.insert(shard_id);
+                        } else {
+                            // A transient failure (the SDK's own retries ran out): the reader
+                            // starts again from its checkpoint, replaying any pending chunk.
+                            let pause = READER_RESTART.delay(*failed - 1);
+                            warn!("shard {shard_id}: {err:#}; reading it again from its checkpoint in {pause:.1?}");
+                            tokio::select! {
+                                _ = tokio::time::sleep(pause) => {}
+                                _ = stop_signal.changed() => {}
+                            }
                         }
                     }
                 }

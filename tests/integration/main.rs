@@ -4,6 +4,8 @@
 mod cli;
 mod compose;
 mod console;
+mod fault_proxy;
+mod faults;
 mod generative;
 mod pipeline;
 mod produce;

@@ -372,12 +372,22 @@ async fn kill_9_mid_run_then_restart_leaves_every_record_exactly_once() {
         assert_eq!(ids.len(), 2000, "{prefix} rows after kill at {delay:?}");
         assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 2000, "{prefix}");
     }
-    let mut tips: HashMap<String, String> = HashMap::new();
-    for (shard, record) in read_stream(&clients, &settings.stream.name).await {
+    assert_checkpoints_at_tip(&clients, &settings).await;
+}
+
+/// The last sequence number of each shard that holds records.
+pub(crate) async fn tips(clients: &AwsClients, stream: &str) -> HashMap<String, String> {
+    let mut tips = HashMap::new();
+    for (shard, record) in read_stream(clients, stream).await {
         tips.insert(shard, record.sequence_number().to_string());
     }
-    for (shard, tip) in tips {
-        let checkpoint = checkpoint_of(&clients, &settings, &shard).await;
+    tips
+}
+
+/// Every shard's checkpoint is at its last record, with nothing pending.
+pub(crate) async fn assert_checkpoints_at_tip(clients: &AwsClients, settings: &Settings) {
+    for (shard, tip) in tips(clients, &settings.stream.name).await {
+        let checkpoint = checkpoint_of(clients, settings, &shard).await;
         assert_eq!(checkpoint.pending, None, "{shard}");
         assert_eq!(
             checkpoint.sequence_number.as_deref(),
@@ -526,16 +536,8 @@ async fn sigterm_in_follow_mode_flushes_checkpoints_and_exits_0() {
             .is_empty(),
         "wrote before the flush age or the stop"
     );
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
     let started = std::time::Instant::now();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let output = crate::support::terminate(child).await;
     assert!(started.elapsed() < Duration::from_secs(30), "slow stop");
     assert_eq!(
         output.status.code(),
@@ -578,15 +580,7 @@ async fn an_outage_in_follow_mode_keeps_the_pipeline_up_and_a_stop_says_what_was
         child.try_wait().unwrap().is_none(),
         "the pipeline gave up during the outage"
     );
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let output = crate::support::terminate(child).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("listing the shards of") && stderr.contains("listing again in 10 s"),

@@ -12,7 +12,7 @@ use precis::config::Settings;
 use precis::produce::newsgen::NewsGenerator;
 
 use crate::pipeline::{env_for, keys_under, parquet_under, put_raw, run_once, strings};
-use crate::support::{clients, precis_command, run_precis, settings_for};
+use crate::support::{borrowed, clients, precis_command, run_precis, settings_for};
 
 const LIMIT: Duration = Duration::from_secs(240);
 pub(crate) const DAY: &str = "2026-03-01";
@@ -59,10 +59,6 @@ fn env(settings: &Settings, summarizer: &str) -> Vec<(&'static str, String)> {
     env.retain(|(k, _)| *k != "PRECIS_SUMMARIZER");
     env.push(("PRECIS_SUMMARIZER", summarizer.to_string()));
     env
-}
-
-fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 /// (article_id, summarizer, summary) of every curated row of [`DAY`].

@@ -268,3 +268,21 @@ pub fn run_precis(args: &[&str], env: &[(&str, &str)], limit: Duration) -> (Outp
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `(key, value)` pairs borrowed the way [`run_precis`] and [`precis_command`] take them.
+pub fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// Sends SIGTERM to a running `precis` and waits for it to exit, off the async workers.
+pub async fn terminate(child: std::process::Child) -> Output {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM failed");
+    tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("wait task")
+        .expect("wait for precis")
+}

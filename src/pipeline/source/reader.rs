@@ -191,7 +191,7 @@ impl ShardReader {
                         .clients
                         .explain(&format!("reading shard {}", self.shard_id), &err);
                     let pause = BACKOFF.delay(failures);
-                    warn!("{error:#}; retrying in {pause:?}");
+                    warn!("{error:#}; retrying in {pause:.1?}");
                     tokio::time::sleep(pause).await;
                     continue;
                 }
@@ -306,7 +306,7 @@ impl ShardReader {
             if closed && !checkpoint.finished {
                 checkpoint.finished = true;
                 checkpoint.updated_at = Utc::now();
-                self.store.save(checkpoint).await?;
+                self.save_checkpoint(checkpoint).await?;
             }
             return Ok(());
         };
@@ -317,7 +317,7 @@ impl ShardReader {
         // Record the intended cut before any object exists, so a crash replays this exact range.
         checkpoint.pending = Some(range.clone());
         checkpoint.updated_at = Utc::now();
-        self.store.save(checkpoint).await?;
+        self.save_checkpoint(checkpoint).await?;
         let chunk = self.chunk_id(&range);
         self.write_chunk(&chunk, records, checkpoint, closed).await
     }
@@ -349,7 +349,7 @@ impl ShardReader {
                         )));
                     }
                     let pause = BACKOFF.delay(failures);
-                    warn!("{err:#}; retrying the chunk in {pause:?} (checkpoint stays put)");
+                    warn!("{err:#}; retrying the chunk in {pause:.1?} (checkpoint stays put)");
                     tokio::time::sleep(pause).await;
                 }
             }
@@ -358,11 +358,30 @@ impl ShardReader {
         checkpoint.pending = None;
         checkpoint.finished = closed;
         checkpoint.updated_at = Utc::now();
-        self.store.save(checkpoint).await?;
+        self.save_checkpoint(checkpoint).await?;
         let position = checkpoint.sequence_number.clone();
         self.stats
             .update_shard(&self.shard_id, |s| s.checkpoint = position);
         Ok(())
+    }
+
+    /// Saves the checkpoint, retrying with backoff until it is stored or a stop is requested:
+    /// one failed PUT must not end the reader (and make it write its chunk again).
+    async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
+        let mut failures = 0u32;
+        loop {
+            match self.store.save(checkpoint).await {
+                Ok(()) => return Ok(()),
+                Err(err) if *self.stop.borrow() => return Err(err),
+                Err(err) => {
+                    failures += 1;
+                    self.stats.error();
+                    let pause = BACKOFF.delay(failures);
+                    warn!("{err:#}; retrying in {pause:.1?}");
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
     }
 
     async fn iterator_after(&self, sequence: Option<&str>) -> Result<String> {

@@ -1,0 +1,305 @@
+//! Delivery under faults: précis talks to moto through the fault proxy (throttling, 5xx,
+//! connection resets, latency, an S3 outage), or is killed with SIGKILL over and over, and the
+//! lake still ends with every record exactly once.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use precis::aws::AwsClients;
+use precis::config::Settings;
+use precis::pipeline::source::checkpoint::CheckpointStore;
+use rand::{Rng, SeedableRng};
+
+use crate::fault_proxy::{Fault, FaultProxy, Service, ALL_FAULTS};
+use crate::pipeline::{
+    assert_checkpoints_at_tip, env_for, keys_under, parquet_under, put_raw, seed, strings, tips,
+};
+use crate::support::{
+    borrowed, clients, moto, precis_command, read_stream, run_precis, settings_for,
+};
+
+const LIMIT: Duration = Duration::from_secs(600);
+
+/// The pipeline's environment with the endpoint pointed at `endpoint` (the proxy).
+fn env_via(settings: &Settings, endpoint: &str) -> Vec<(&'static str, String)> {
+    let mut env = env_for(settings);
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL", endpoint.to_string()));
+    env
+}
+
+/// Raw and curated each hold `expected` rows with `expected` distinct article_ids.
+async fn assert_every_article_once(clients: &AwsClients, settings: &Settings, expected: usize) {
+    for prefix in ["raw/articles/", "curated/summaries/"] {
+        let ids = strings(
+            &parquet_under(clients, &settings.lake.bucket, prefix).await,
+            "article_id",
+        );
+        let distinct = ids.iter().collect::<HashSet<_>>().len();
+        assert_eq!(
+            (ids.len(), distinct),
+            (expected, expected),
+            "{prefix}: rows and distinct article_ids"
+        );
+    }
+}
+
+/// Sequence number → how many times it is in quarantine.
+async fn quarantined_sequences(clients: &AwsClients, bucket: &str) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for key in keys_under(clients, bucket, "quarantine/").await {
+        let body = clients
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        for line in String::from_utf8(body.to_vec()).unwrap().lines() {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            let sequence = row["sequence_number"].as_str().unwrap().to_string();
+            *seen.entry(sequence).or_default() += 1;
+        }
+    }
+    seen
+}
+
+fn time_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_percent_of_calls_faulted_still_writes_every_record_exactly_once() {
+    let mut settings = settings_for("faults");
+    settings.stream.shards = 4;
+    seed(&settings, 10_000, 81).await;
+    let proxy = FaultProxy::start(&moto().endpoint, 0.10, 81);
+
+    let env = env_via(&settings, &proxy.endpoint);
+    let (output, took) = run_precis(
+        &["run", "--once", "--no-ui", "--flush-records", "1000"],
+        &borrowed(&env),
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "run failed:\n{stderr}");
+    let tally = proxy.tally();
+    eprintln!("{took:?}; {tally:?}");
+
+    // The faults were real: a tenth of the calls, every kind, Kinesis throttling included.
+    for (service, calls) in &tally.calls {
+        let faulted: u64 = tally
+            .faults
+            .iter()
+            .filter(|((s, _), _)| s == service)
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(faulted, calls / 10, "{service:?}: {tally:?}");
+    }
+    for fault in ALL_FAULTS {
+        assert!(tally.of_kind(fault) > 0, "no {fault:?} injected: {tally:?}");
+    }
+    assert!(
+        tally
+            .faults
+            .contains_key(&(Service::Kinesis, Fault::Throttle)),
+        "{tally:?}"
+    );
+    let clients = clients(&settings).await;
+    assert_every_article_once(&clients, &settings, 10_000).await;
+    assert!(keys_under(&clients, &settings.lake.bucket, "quarantine/")
+        .await
+        .is_empty());
+    assert_checkpoints_at_tip(&clients, &settings).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_down_for_30_s_mid_run_holds_the_checkpoints_and_loses_nothing() {
+    let mut settings = settings_for("s3down");
+    settings.stream.shards = 2;
+    seed(&settings, 600, 82).await;
+    let proxy = FaultProxy::start(&moto().endpoint, 0.0, 1);
+    let env = env_via(&settings, &proxy.endpoint);
+    let child = precis_command(
+        &[
+            "run",
+            "--no-ui",
+            "--flush-records",
+            "200",
+            "--flush-age-secs",
+            "2",
+        ],
+        &borrowed(&env),
+    )
+    .spawn()
+    .expect("spawn precis run");
+    let clients = clients(&settings).await;
+    let shards: Vec<String> = tips(&clients, &settings.stream.name)
+        .await
+        .into_keys()
+        .collect();
+
+    // Wait for the first 600 to be written, then take S3 away and put 600 more.
+    wait_until_at_tip(&clients, &settings, Duration::from_secs(120)).await;
+    proxy.set_s3_down(true);
+    let before = checkpoints(&clients, &settings, &shards).await;
+    seed(&settings, 600, 83).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(
+        checkpoints(&clients, &settings, &shards).await,
+        before,
+        "a checkpoint moved while S3 was down"
+    );
+    let refused = proxy.tally().refused_by_outage;
+    assert!(refused > 0, "précis did not try S3 during the outage");
+    proxy.set_s3_down(false);
+
+    wait_until_at_tip(&clients, &settings, Duration::from_secs(120)).await;
+    let output = crate::support::terminate(child).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    // The operator saw it: warnings naming the refused S3 calls and the retry, and the count.
+    let warned = stderr
+        .lines()
+        .any(|l| l.contains("ServiceUnavailable") && l.contains("retrying"));
+    assert!(warned, "{stderr}");
+    assert!(stdout.contains("errors met: "), "{stdout}");
+    assert_every_article_once(&clients, &settings, 1200).await;
+    eprintln!("S3 calls refused during the outage: {refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_kill_9s_at_random_moments_leave_every_record_and_every_bad_one_exactly_once() {
+    let mut settings = settings_for("crashloop");
+    settings.stream.shards = 4;
+    seed(&settings, 5_000, 84).await;
+    let clients = clients(&settings).await;
+    let bad: Vec<(String, Vec<u8>)> = (0..12)
+        .map(|i| match i % 4 {
+            0 => (format!("crash-loop-bad-{i}"), b"\xff\xfe not utf8".to_vec()),
+            1 => (format!("crash-loop-bad-{i}"), b"plain words".to_vec()),
+            2 => (
+                format!("crash-loop-bad-{i}"),
+                br#"{"content":"no id"}"#.to_vec(),
+            ),
+            _ => (format!("crash-loop-bad-{i}"), format!("[{i}]").into_bytes()),
+        })
+        .collect();
+    put_raw(&clients, &settings.stream.name, bad.into_iter()).await;
+    seed(&settings, 5_000, 85).await;
+    let bad_sequences: HashSet<String> = read_stream(&clients, &settings.stream.name)
+        .await
+        .into_iter()
+        .filter(|(_, r)| {
+            r.partition_key()
+                .is_some_and(|k| k.starts_with("crash-loop-bad-"))
+        })
+        .map(|(_, r)| r.sequence_number().to_string())
+        .collect();
+    assert_eq!(bad_sequences.len(), 12);
+
+    let seed_value = time_seed();
+    eprintln!("kill schedule seed {seed_value}");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed_value);
+    let env = env_for(&settings);
+    for round in 0..10 {
+        let delay = Duration::from_millis(rng.random_range(700..5000));
+        let mut child = precis_command(
+            &["run", "--no-ui", "--flush-records", "1000"],
+            &borrowed(&env),
+        )
+        .spawn()
+        .expect("spawn precis run");
+        tokio::time::sleep(delay).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let written = curated_rows(&clients, &settings).await;
+        eprintln!("round {round}: killed after {delay:?}; {written} curated rows so far");
+    }
+    let (output, _) = run_precis(
+        &["run", "--once", "--no-ui", "--flush-records", "1000"],
+        &borrowed(&env),
+        LIMIT,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    assert_every_article_once(&clients, &settings, 10_000).await;
+    let quarantined = quarantined_sequences(&clients, &settings.lake.bucket).await;
+    assert_eq!(
+        quarantined.keys().cloned().collect::<HashSet<_>>(),
+        bad_sequences
+    );
+    assert!(
+        quarantined.values().all(|&n| n == 1),
+        "quarantined more than once: {quarantined:?}"
+    );
+    assert_checkpoints_at_tip(&clients, &settings).await;
+}
+
+async fn curated_rows(clients: &AwsClients, settings: &Settings) -> usize {
+    strings(
+        &parquet_under(clients, &settings.lake.bucket, "curated/summaries/").await,
+        "article_id",
+    )
+    .len()
+}
+
+/// Each shard's checkpoint position (None before its first chunk), read past the proxy.
+async fn checkpoints(
+    clients: &AwsClients,
+    settings: &Settings,
+    shards: &[String],
+) -> Vec<Option<String>> {
+    let store = CheckpointStore::new(
+        clients.clone(),
+        &settings.lake.bucket,
+        &settings.stream.name,
+    );
+    let mut positions = Vec::new();
+    for shard in shards {
+        positions.push(
+            store
+                .load(shard)
+                .await
+                .unwrap()
+                .and_then(|c| c.sequence_number),
+        );
+    }
+    positions
+}
+
+/// Waits until every shard's checkpoint is at its last record.
+async fn wait_until_at_tip(clients: &AwsClients, settings: &Settings, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        let tips = tips(clients, &settings.stream.name).await;
+        let shards: Vec<String> = tips.keys().cloned().collect();
+        let positions = checkpoints(clients, settings, &shards).await;
+        if shards
+            .iter()
+            .zip(&positions)
+            .all(|(shard, at)| at.as_deref() == Some(tips[shard].as_str()))
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "checkpoints not at the tip after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
