@@ -8,3 +8,6 @@ pub mod sink;
 pub mod source;
 pub mod stats;
 pub mod supervisor;
+
+#[cfg(test)]
+mod properties;

@@ -10,7 +10,13 @@
 //! - Unknown extra fields are kept, as one JSON object, in the raw layer (`extra_json`) and left
 //!   out of curated rows: nothing the producer sent is lost, and the curated schema stays fixed.
 //! - Control characters other than tab, newline and carriage return in any text field reject the
-//!   record: they are not text a summarizer or a reader of the lake should meet.
+//!   record: they are not text a summarizer or a reader of the lake should meet (and an escape
+//!   sequence in a title must never reach the operator's terminal).
+//! - A key given twice at the top level is rejected: JSON parsers disagree on which value wins,
+//!   so the record means different things to different readers.
+//! - A leading UTF-8 byte order mark is ignored; titles and authors have length limits; content
+//!   without a single letter or digit (only punctuation, spaces or zero-width characters) is
+//!   not an article.
 
 use std::fmt;
 
@@ -23,6 +29,10 @@ pub const MAX_ARTICLE_ID_CHARS: usize = 256;
 pub const DEFAULT_MAX_CONTENT_BYTES: usize = 512 * 1024;
 /// Longest unreadable `publish_date` kept verbatim; longer ones are cut.
 const MAX_RAW_DATE_CHARS: usize = 64;
+/// Longest title and author, in characters: far above any headline or byline, far below what
+/// would make a row's metadata weigh like an article.
+pub const MAX_TITLE_CHARS: usize = 2_000;
+pub const MAX_AUTHOR_CHARS: usize = 1_000;
 
 const KNOWN_FIELDS: [&str; 5] = ["article_id", "title", "author", "publish_date", "content"];
 
@@ -67,6 +77,15 @@ pub enum Rejection {
     ArticleIdTooLong {
         chars: usize,
     },
+    FieldTooLong {
+        field: &'static str,
+        chars: usize,
+        limit: usize,
+    },
+    DuplicateKey {
+        key: String,
+    },
+    ContentWithoutWords,
     ContentTooLarge {
         bytes: usize,
         limit: usize,
@@ -91,6 +110,9 @@ impl Rejection {
             Rejection::EmptyField { .. } => "empty_field",
             Rejection::WrongType { .. } => "wrong_type",
             Rejection::ArticleIdTooLong { .. } => "article_id_too_long",
+            Rejection::FieldTooLong { .. } => "field_too_long",
+            Rejection::DuplicateKey { .. } => "duplicate_key",
+            Rejection::ContentWithoutWords => "content_without_words",
             Rejection::ContentTooLarge { .. } => "content_too_large",
             Rejection::ControlCharacters { .. } => "control_characters",
             Rejection::ConflictingDuplicate { .. } => "conflicting_duplicate",
@@ -115,6 +137,21 @@ impl fmt::Display for Rejection {
                 f,
                 "article_id has {chars} characters, more than {MAX_ARTICLE_ID_CHARS}"
             ),
+            Rejection::FieldTooLong {
+                field,
+                chars,
+                limit,
+            } => write!(
+                f,
+                "field {field} has {chars} characters, more than {limit}"
+            ),
+            Rejection::DuplicateKey { key } => {
+                let shown: String = key.chars().take(64).collect();
+                write!(f, "key {shown:?} appears more than once")
+            }
+            Rejection::ContentWithoutWords => {
+                write!(f, "content has no letter or digit: no words to keep")
+            }
             Rejection::ContentTooLarge { bytes, limit } => {
                 write!(f, "content is {bytes} bytes, over the {limit}-byte limit")
             }
@@ -150,13 +187,15 @@ pub fn parse_article(payload: &[u8], limits: &Limits) -> Result<ValidArticle, Re
     let text = std::str::from_utf8(payload).map_err(|e| Rejection::NotUtf8 {
         valid_up_to: e.valid_up_to(),
     })?;
-    let value: Value = serde_json::from_str(text).map_err(|e| Rejection::NotJson {
+    // Producers on Windows sometimes prepend a byte order mark; it carries no meaning here.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let top: TopLevel = serde_json::from_str(text).map_err(|e| Rejection::NotJson {
         message: e.to_string(),
     })?;
-    let Value::Object(mut object) = value else {
-        return Err(Rejection::NotObject {
-            found: type_name(&value),
-        });
+    let mut object = match top {
+        TopLevel::Object(object) => object,
+        TopLevel::DuplicateKey(key) => return Err(Rejection::DuplicateKey { key }),
+        TopLevel::Other(found) => return Err(Rejection::NotObject { found }),
     };
 
     let article_id = required_string(&mut object, "article_id")?;
@@ -171,8 +210,24 @@ pub fn parse_article(payload: &[u8], limits: &Limits) -> Result<ValidArticle, Re
             limit: limits.max_content_bytes,
         });
     }
+    if !content.chars().any(char::is_alphanumeric) {
+        return Err(Rejection::ContentWithoutWords);
+    }
     let title = optional_string(&mut object, "title")?;
     let author = optional_string(&mut object, "author")?;
+    for (field, value, limit) in [
+        ("title", &title, MAX_TITLE_CHARS),
+        ("author", &author, MAX_AUTHOR_CHARS),
+    ] {
+        let chars = value.as_deref().map_or(0, |v| v.chars().count());
+        if chars > limit {
+            return Err(Rejection::FieldTooLong {
+                field,
+                chars,
+                limit,
+            });
+        }
+    }
     let date_text = optional_string(&mut object, "publish_date")?;
 
     for (field, value) in [
@@ -211,6 +266,78 @@ pub fn parse_article(payload: &[u8], limits: &Limits) -> Result<ValidArticle, Re
         content,
         extra_json,
     })
+}
+
+/// The payload's top-level JSON value, read in one pass that also notices a repeated key.
+enum TopLevel {
+    Object(Map<String, Value>),
+    DuplicateKey(String),
+    /// Not an object: what it is instead.
+    Other(&'static str),
+}
+
+impl<'de> serde::Deserialize<'de> for TopLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TopLevelVisitor)
+    }
+}
+
+struct TopLevelVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
+        let mut object = Map::new();
+        let mut duplicate = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if duplicate.is_some() || object.contains_key(&key) {
+                // Read the rest, so that a payload that is not JSON at all still says so.
+                map.next_value::<serde::de::IgnoredAny>()?;
+                duplicate.get_or_insert(key);
+                continue;
+            }
+            let value: Value = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(match duplicate {
+            Some(key) => TopLevel::DuplicateKey(key),
+            None => TopLevel::Object(object),
+        })
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<TopLevel, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(TopLevel::Other("an array"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other("a boolean"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other("a number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other("a number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other("a number"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other("a string"))
+    }
+
+    fn visit_unit<E>(self) -> Result<TopLevel, E> {
+        Ok(TopLevel::Other("null"))
+    }
 }
 
 fn required_string(
@@ -286,6 +413,11 @@ pub fn parse_publish_date(text: &str) -> Option<NaiveDateTime> {
         })?;
     (1900..=2100).contains(&parsed.year()).then_some(parsed)
 }
+
+/// Shared with the integration tests, which send the same payloads through a real stream.
+#[cfg(test)]
+#[path = "../../tests/fixtures/hostile_corpus.rs"]
+mod hostile_corpus;
 
 #[cfg(test)]
 mod tests {
@@ -493,6 +625,40 @@ mod tests {
     }
 
     #[test]
+    fn every_hostile_payload_gets_its_quarantine_code_or_comes_through_intact() {
+        let corpus = hostile_corpus::hostile_corpus();
+        let kinds = corpus.iter().filter(|(_, _, code)| code.is_some()).count();
+        assert!(kinds >= 12, "{kinds} kinds of bad records");
+        for (name, payload, expected) in corpus {
+            let outcome = parse_article(&payload, &Limits::default());
+            assert_eq!(
+                outcome.as_ref().err().map(Rejection::code),
+                expected,
+                "{name}: {outcome:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_text_in_good_records_is_kept_byte_for_byte() {
+        let a = parse(r#"{"article_id":"h","content":"<script>alert('x')</script> \u202eabc"}"#)
+            .unwrap();
+        assert_eq!(a.content, "<script>alert('x')</script> \u{202e}abc");
+    }
+
+    #[test]
+    fn a_duplicate_key_is_named_in_the_reason() {
+        let err = parse(r#"{"article_id":"a","content":"x","content":"y"}"#).unwrap_err();
+        assert_eq!(
+            err,
+            Rejection::DuplicateKey {
+                key: "content".into()
+            }
+        );
+        assert!(err.to_string().contains("\"content\""));
+    }
+
+    #[test]
     fn every_rejection_has_a_stable_code_and_a_message() {
         let all = [
             Rejection::NotUtf8 { valid_up_to: 0 },
@@ -507,6 +673,13 @@ mod tests {
                 found: "a number",
             },
             Rejection::ArticleIdTooLong { chars: 300 },
+            Rejection::FieldTooLong {
+                field: "title",
+                chars: 3,
+                limit: 2,
+            },
+            Rejection::DuplicateKey { key: "k".into() },
+            Rejection::ContentWithoutWords,
             Rejection::ContentTooLarge { bytes: 2, limit: 1 },
             Rejection::ControlCharacters {
                 field: "content",

@@ -7,6 +7,8 @@ mod console;
 mod fault_proxy;
 mod faults;
 mod generative;
+#[path = "../fixtures/hostile_corpus.rs"]
+mod hostile_corpus;
 mod pipeline;
 mod produce;
 mod reprocess;

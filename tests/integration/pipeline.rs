@@ -322,6 +322,87 @@ async fn bad_records_are_quarantined_once_each_with_a_reason_and_good_ones_are_w
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hostile_corpus_through_a_stream_is_quarantined_once_each_or_written_intact() {
+    let settings = settings_for("corpus");
+    let clients = clients(&settings).await;
+    precis::resources::ensure_stream(&clients, &settings.stream.name, 1)
+        .await
+        .unwrap();
+    let corpus = crate::hostile_corpus::hostile_corpus();
+    // Several PutRecords calls: the corpus is larger than one call may carry.
+    for (i, piece) in corpus.chunks(4).enumerate() {
+        let records = piece
+            .iter()
+            .enumerate()
+            .map(|(j, (_, data, _))| (format!("k{}", i * 4 + j), data.clone()));
+        put_raw(&clients, &settings.stream.name, records).await;
+    }
+    let index_of: HashMap<String, usize> = read_stream(&clients, &settings.stream.name)
+        .await
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, r))| (r.sequence_number().to_string(), i))
+        .collect();
+    assert_eq!(index_of.len(), corpus.len());
+
+    run_once(&settings, &[]);
+
+    let mut quarantined: HashMap<usize, String> = HashMap::new();
+    for key in keys_under(&clients, &settings.lake.bucket, "quarantine/").await {
+        let body = object(&clients, &settings.lake.bucket, &key).await;
+        for line in String::from_utf8(body.to_vec()).unwrap().lines() {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            let index = index_of[row["sequence_number"].as_str().unwrap()];
+            let code = row["reason_code"].as_str().unwrap().to_string();
+            assert!(
+                quarantined.insert(index, code).is_none(),
+                "record {index} twice"
+            );
+        }
+    }
+    let raw = parquet_under(&clients, &settings.lake.bucket, "raw/articles/").await;
+    let written: HashMap<String, String> = strings(&raw, "article_id")
+        .into_iter()
+        .zip(strings(&raw, "content"))
+        .collect();
+    for (index, (name, data, expected)) in corpus.iter().enumerate() {
+        assert_eq!(
+            quarantined.get(&index).map(String::as_str),
+            *expected,
+            "{name}"
+        );
+        if expected.is_none() {
+            let sent: serde_json::Value =
+                serde_json::from_str(String::from_utf8_lossy(data).trim_start_matches('\u{feff}'))
+                    .unwrap();
+            let id = sent["article_id"].as_str().unwrap();
+            assert_eq!(
+                written.get(id).map(String::as_str),
+                sent["content"].as_str(),
+                "{name}"
+            );
+        }
+    }
+    // Whatever the payloads said, every object sits in a dated partition of the layout.
+    for key in keys_under(&clients, &settings.lake.bucket, "").await {
+        let dated = [
+            "raw/articles/dt=",
+            "curated/summaries/dt=",
+            "quarantine/dt=",
+        ]
+        .iter()
+        .find_map(|p| key.strip_prefix(p));
+        let ok = key.starts_with("_state/checkpoints/")
+            || dated.is_some_and(|rest| {
+                NaiveDate::parse_from_str(&rest[..10], "%Y-%m-%d").is_ok()
+                    && !rest.contains("..")
+                    && rest.matches('/').count() <= 2
+            });
+        assert!(ok, "object outside the layout: {key}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_resumes_after_the_checkpoint() {
     let settings = settings_for("resume");
     seed(&settings, 300, 31).await;
