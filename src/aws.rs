@@ -111,6 +111,11 @@ impl AwsClients {
                 let detail = error_chain(err);
                 let hint = if detail.contains("credentials") || detail.contains("identity") {
                     "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE".to_string()
+                } else if detail.contains("certificate") {
+                    "the endpoint's TLS certificate is not trusted here (précis always verifies \
+                     TLS): give the server a certificate from a trusted authority, or add its \
+                     authority to the system's trust store"
+                        .to_string()
                 } else if self.target.local {
                     "start local AWS with `scripts/local-aws start`, or point --endpoint-url / \
                      AWS_ENDPOINT_URL at a running emulator"

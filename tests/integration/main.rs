@@ -12,5 +12,6 @@ mod hostile_corpus;
 mod pipeline;
 mod produce;
 mod reprocess;
+mod security;
 mod summarize;
 mod support;

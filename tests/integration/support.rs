@@ -248,24 +248,29 @@ pub fn precis_command(args: &[&str], env: &[(&str, &str)]) -> Command {
 }
 
 /// Runs the real binary with a clean environment (no AWS settings from the developer's shell)
-/// plus `env`, and kills it if it outlives `limit`.
+/// plus `env`, and kills it if it outlives `limit`. Its output is read while it runs, so a
+/// chatty run (trace logging) cannot fill a pipe and stall.
 pub fn run_precis(args: &[&str], env: &[(&str, &str)], limit: Duration) -> (Output, Duration) {
     let mut command = precis_command(args, env);
     let started = Instant::now();
-    let mut child = command.spawn().expect("spawn precis");
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return (child.wait_with_output().expect("output"), started.elapsed());
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let output = child.wait_with_output().expect("output");
+    let child = command.spawn().expect("spawn precis");
+    let pid = child.id();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match finished.recv_timeout(limit) {
+        Ok(output) => (output.expect("precis output"), started.elapsed()),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            let output = finished.recv().expect("killed precis").expect("output");
             panic!(
                 "precis {args:?} still running after {limit:?}; stderr:\n{}",
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
