@@ -123,7 +123,7 @@ pub(crate) async fn keys_under(clients: &AwsClients, bucket: &str, prefix: &str)
         .collect()
 }
 
-async fn object(clients: &AwsClients, bucket: &str, key: &str) -> bytes::Bytes {
+pub(crate) async fn object(clients: &AwsClients, bucket: &str, key: &str) -> bytes::Bytes {
     clients
         .s3
         .get_object()

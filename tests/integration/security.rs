@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::pipeline::{env_for, keys_under};
+use crate::pipeline::{env_for, keys_under, object};
 use crate::support::{borrowed, clients, project_python, run_precis, settings_for, unique_name};
 
 const LIMIT: Duration = Duration::from_secs(180);
@@ -57,19 +57,7 @@ async fn a_secret_key_never_reaches_output_logs_or_the_lake() {
 
     let mut written = Vec::new();
     for key in keys_under(&clients, &settings.lake.bucket, "").await {
-        let body = clients
-            .s3
-            .get_object()
-            .bucket(&settings.lake.bucket)
-            .key(&key)
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes();
+        let body = object(&clients, &settings.lake.bucket, &key).await;
         written.push((key, body));
     }
     assert!(written.len() > 3, "the runs wrote nothing to search");
