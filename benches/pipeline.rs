@@ -5,10 +5,14 @@ use std::hint::black_box;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use precis::pipeline::record::Limits;
+use precis::pipeline::features::normalize;
+use precis::pipeline::record::{parse_article, Limits};
 use precis::pipeline::rows::{process, ArticleRow, Outcome, RawRecord};
 use precis::pipeline::sink::parquet::{curated_batch, encode, raw_batch, FileContext};
 use precis::produce::newsgen::NewsGenerator;
+use precis::text;
+use precis::text::sentences::sentence_spans;
+use sha2::{Digest, Sha256};
 
 const ARTICLES: usize = 2000;
 
@@ -71,6 +75,45 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // Where parse + validate + features spends its time, one part at a time.
+    let contents: Vec<&str> = rows.iter().map(|r| r.article.content.as_str()).collect();
+    let mut parts = c.benchmark_group("parts");
+    parts.throughput(Throughput::Elements(records.len() as u64));
+    parts.bench_function("parse_and_validate_json", |b| {
+        b.iter(|| {
+            for r in &records {
+                black_box(parse_article(black_box(&r.data), &Limits::default()).unwrap());
+            }
+        })
+    });
+    parts.bench_function("counts_words_chars_paragraphs", |b| {
+        b.iter(|| {
+            contents
+                .iter()
+                .map(|t| text::counts(t).words)
+                .sum::<usize>()
+        })
+    });
+    parts.bench_function("sentence_spans", |b| {
+        b.iter(|| {
+            contents
+                .iter()
+                .map(|t| sentence_spans(t).len())
+                .sum::<usize>()
+        })
+    });
+    parts.bench_function("content_sha256", |b| {
+        b.iter(|| {
+            for t in &contents {
+                black_box(Sha256::digest(t.as_bytes()));
+            }
+        })
+    });
+    parts.bench_function("normalize_for_split", |b| {
+        b.iter(|| contents.iter().map(|t| normalize(t).len()).sum::<usize>())
+    });
+    parts.finish();
 }
 
 criterion_group!(benches, bench);

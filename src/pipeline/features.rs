@@ -56,36 +56,31 @@ pub struct Features {
 
 impl Features {
     pub fn of(content: &str) -> Self {
-        let mut word_count = 0u32;
-        let mut word_chars = 0u64;
-        for word in text::words(content) {
-            word_count += 1;
-            word_chars += word.chars().filter(|c| c.is_alphanumeric()).count() as u64;
-        }
-        let avg_word_length = if word_count == 0 {
+        let (counts, normalized) = text::counts_and_normalized(content);
+        let word_count = saturating_u32(counts.words);
+        let avg_word_length = if counts.words == 0 {
             0.0
         } else {
-            word_chars as f64 / f64::from(word_count)
+            counts.word_alphanumerics as f64 / counts.words as f64
         };
         let reading_time_seconds =
             (f64::from(word_count) * 60.0 / READING_WORDS_PER_MINUTE).ceil() as u32;
         Features {
             word_count,
-            char_count: saturating_u32(content.chars().count()),
+            char_count: saturating_u32(counts.chars),
             sentence_count: saturating_u32(sentences::sentence_spans(content).len()),
-            paragraph_count: saturating_u32(text::paragraph_count(content)),
+            paragraph_count: saturating_u32(counts.paragraphs),
             avg_word_length,
             reading_time_seconds,
             content_sha256: hex::encode(Sha256::digest(content.as_bytes())),
-            split: Split::from_normalized_hash(
-                &Sha256::digest(normalize(content).as_bytes()).into(),
-            ),
+            split: Split::from_normalized_hash(&Sha256::digest(normalized.as_bytes()).into()),
         }
     }
 }
 
 /// Lowercase, whitespace runs collapsed to one space, trimmed: what makes two copies of a story
-/// "the same" for the split.
+/// "the same" for the split. The definition; [`Features::of`] gets the same string from the
+/// single pass of `text::counts_and_normalized` (a test holds them equal).
 pub fn normalize(content: &str) -> String {
     let mut out = String::with_capacity(content.len());
     for word in content.split_whitespace() {
@@ -166,6 +161,33 @@ mod tests {
     use super::*;
 
     const ARTICLE: &str = "Rates rose 0.5% on Monday, said Dr. Costa.\n\n\"It is a cautious step,\" she said. Markets fell.";
+
+    #[test]
+    fn the_one_pass_normalization_is_the_definition() {
+        let generated = crate::produce::newsgen::NewsGenerator::new(
+            11,
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        );
+        let mut texts: Vec<String> = generated.take(300).map(|a| a.content).collect();
+        texts.extend(
+            [
+                "",
+                "   ",
+                ARTICLE,
+                "ΟΔΥΣΣΕΥΣ ΚΑΙ ΣΟΦΙΑΣ. Σ",
+                "İstanbul\u{00a0}ÅNGSTRÖM\u{3000}Straße  MiXeD\tCase\n\n\u{2028}end ",
+                "x\u{200b}y \u{200b} Z",
+            ]
+            .map(String::from),
+        );
+        for text in &texts {
+            assert_eq!(
+                crate::text::counts_and_normalized(text).1,
+                normalize(text),
+                "{text:?}"
+            );
+        }
+    }
 
     #[test]
     fn counts_words_sentences_and_paragraphs() {

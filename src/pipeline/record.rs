@@ -237,11 +237,8 @@ pub fn parse_article(payload: &[u8], limits: &Limits) -> Result<ValidArticle, Re
         ("author", author.as_ref()),
         ("publish_date", date_text.as_ref()),
     ] {
-        if let Some(c) = value.and_then(|v| v.chars().find(|&c| is_forbidden_control(c))) {
-            return Err(Rejection::ControlCharacters {
-                field,
-                code_point: u32::from(c),
-            });
+        if let Some(code_point) = value.and_then(|v| first_forbidden_control(v)) {
+            return Err(Rejection::ControlCharacters { field, code_point });
         }
     }
 
@@ -380,8 +377,20 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn is_forbidden_control(c: char) -> bool {
-    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+/// The first control character (Unicode Cc: U+0000–U+001F, U+007F–U+009F) other than tab,
+/// newline and carriage return, found by scanning bytes: C0 controls and DEL are single bytes,
+/// C1 controls are 0xC2 followed by 0x80–0x9F, and no other character's encoding contains these.
+fn first_forbidden_control(text: &str) -> Option<u32> {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().find_map(|(i, &b)| match b {
+        b'\t' | b'\n' | b'\r' => None,
+        0x00..=0x1f | 0x7f => Some(u32::from(b)),
+        0xc2 => bytes
+            .get(i + 1)
+            .filter(|&&next| (0x80..=0x9f).contains(&next))
+            .map(|&next| u32::from(next)),
+        _ => None,
+    })
 }
 
 /// Reads the date forms producers use: RFC 3339 (any offset, converted to UTC), ISO local
@@ -605,6 +614,21 @@ mod tests {
             "control_characters"
         );
         assert!(parse(r#"{"article_id":"a","content":"line\n\tnext\r\n"}"#).is_ok());
+    }
+
+    #[test]
+    fn the_byte_scan_finds_exactly_the_control_characters_char_is_control_finds() {
+        for c in (0u32..0x3000).filter_map(char::from_u32) {
+            let text = format!("ab{c}cd");
+            let expected =
+                (c.is_control() && !matches!(c, '\n' | '\r' | '\t')).then(|| u32::from(c));
+            assert_eq!(
+                first_forbidden_control(&text),
+                expected,
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
     }
 
     #[test]

@@ -30,9 +30,139 @@ pub fn paragraph_count(text: &str) -> usize {
     count
 }
 
+/// The counts the features need, taken in one pass over the text's bytes. Same definitions as
+/// [`words`] and [`paragraph_count`] (Unicode-aware), with ASCII decoded without a lookup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextCounts {
+    pub words: usize,
+    /// Letters and digits inside words.
+    pub word_alphanumerics: usize,
+    /// Unicode scalar values.
+    pub chars: usize,
+    pub paragraphs: usize,
+}
+
+pub fn counts(text: &str) -> TextCounts {
+    counts_and_normalized(text).0
+}
+
+/// [`counts`] plus the text normalized for comparing copies of a story: every whitespace-separated
+/// token lowercased (`str::to_lowercase`, so a final sigma stays final), joined by single
+/// spaces. One pass over the bytes serves both.
+pub fn counts_and_normalized(text: &str) -> (TextCounts, String) {
+    let bytes = text.as_bytes();
+    let mut counts = TextCounts::default();
+    let mut normalized = String::with_capacity(text.len());
+    // The token (run of non-whitespace) being read: where it began, whether it is all ASCII,
+    // how many letters and digits it has.
+    let mut token: Option<(usize, bool, usize)> = None;
+    let (mut line_blank, mut in_paragraph) = (true, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        let at = i;
+        let b = bytes[i];
+        let (whitespace, alphanumeric, ascii) = if b < 0x80 {
+            i += 1;
+            (
+                matches!(b, b' ' | b'\t'..=b'\r'),
+                b.is_ascii_alphanumeric(),
+                true,
+            )
+        } else {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            i += c.len_utf8();
+            (c.is_whitespace(), c.is_alphanumeric(), false)
+        };
+        counts.chars += 1;
+        if whitespace {
+            if let Some((start, all_ascii, alphanumerics)) = token.take() {
+                end_token(
+                    &text[start..at],
+                    all_ascii,
+                    alphanumerics,
+                    &mut counts,
+                    &mut normalized,
+                );
+            }
+            if b == b'\n' {
+                // A line with nothing but whitespace ends the paragraph.
+                in_paragraph &= !line_blank;
+                line_blank = true;
+            }
+        } else {
+            let (_, all_ascii, alphanumerics) = token.get_or_insert((at, true, 0));
+            *all_ascii &= ascii;
+            *alphanumerics += usize::from(alphanumeric);
+            if line_blank && !in_paragraph {
+                counts.paragraphs += 1;
+                in_paragraph = true;
+            }
+            line_blank = false;
+        }
+    }
+    if let Some((start, all_ascii, alphanumerics)) = token {
+        end_token(
+            &text[start..],
+            all_ascii,
+            alphanumerics,
+            &mut counts,
+            &mut normalized,
+        );
+    }
+    (counts, normalized)
+}
+
+fn end_token(
+    token: &str,
+    all_ascii: bool,
+    alphanumerics: usize,
+    counts: &mut TextCounts,
+    normalized: &mut String,
+) {
+    if alphanumerics > 0 {
+        counts.words += 1;
+        counts.word_alphanumerics += alphanumerics;
+    }
+    if !normalized.is_empty() {
+        normalized.push(' ');
+    }
+    if all_ascii {
+        let start = normalized.len();
+        normalized.push_str(token);
+        normalized[start..].make_ascii_lowercase();
+    } else {
+        normalized.push_str(&token.to_lowercase());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_pass_counts_agree_with_the_definitions() {
+        for text in [
+            "",
+            "single",
+            "one two\u{00a0}three\u{3000}four\tfive\nsix",
+            "Paris — a city of 2.1m people – \" ' …",
+            "Zürich São Paulo Москва 東京",
+            "a\nb\n\nc\n \n\n\nd",
+            "  \n\n",
+            "First para.\r\n\r\nSecond\u{2028}para\u{85}with NEL.\n\n\n",
+            "x\u{200b}y \u{200b} z",
+        ] {
+            let expected = TextCounts {
+                words: word_count(text),
+                word_alphanumerics: words(text)
+                    .map(|w| w.chars().filter(|c| c.is_alphanumeric()).count())
+                    .sum(),
+                chars: text.chars().count(),
+                paragraphs: paragraph_count(text),
+            };
+            assert_eq!(counts(text), expected, "{text:?}");
+        }
+    }
 
     #[test]
     fn words_are_counted_across_unicode_whitespace() {

@@ -70,45 +70,81 @@ const OPENERS: &[&str] = &[
     "since",
 ];
 
-/// Byte ranges of the sentences of `text`, trimmed, in order.
+/// Byte ranges of the sentences of `text`, trimmed, in order. Works on byte offsets and
+/// slices, without collecting the characters or allocating per period: it runs on every article.
 pub fn sentence_spans(text: &str) -> Vec<(usize, usize)> {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let bytes = text.as_bytes();
     let mut spans = Vec::new();
     let mut start: Option<usize> = None;
     let mut i = 0;
-    while i < chars.len() {
-        let (pos, c) = chars[i];
-        if start.is_none() && !c.is_whitespace() {
-            start = Some(pos);
-        }
-        if c == '\n' && is_blank_line_break(&chars, i) {
-            if let Some(s) = start.take() {
-                push_trimmed(text, s, pos, &mut spans);
-            }
-        } else if matches!(c, '.' | '!' | '?' | '…') {
-            // Absorb runs of terminators and closing quotes/brackets: `?!`, `."`, `.)`.
-            let mut end = i + 1;
-            while end < chars.len()
-                && (matches!(chars[end].1, '.' | '!' | '?' | '…') || is_closer(chars[end].1))
+    while i < bytes.len() {
+        if start.is_some() {
+            // Inside a sentence only terminators and newlines matter: skip to the next one.
+            match bytes[i..]
+                .iter()
+                .position(|&b| MAY_END_SENTENCE[usize::from(b)])
             {
-                end += 1;
+                Some(skip) => i += skip,
+                None => break,
             }
-            let followed_by_space = end >= chars.len() || chars[end].1.is_whitespace();
-            if followed_by_space && ends_sentence(text, &chars, i, end) {
-                let end_byte = chars.get(end).map_or(text.len(), |&(p, _)| p);
+        }
+        let b = bytes[i];
+        // Plain ASCII that is neither a terminator nor whitespace: the common case.
+        if b.is_ascii() && !matches!(b, b'.' | b'!' | b'?' | b' ' | b'\t'..=b'\r') {
+            start.get_or_insert(i);
+            i += 1;
+            continue;
+        }
+        let c = char_at(text, i);
+        if start.is_none() && !c.is_whitespace() {
+            start = Some(i);
+        }
+        if c == '\n' && is_blank_line_break(text, i) {
+            if let Some(s) = start.take() {
+                push_trimmed(text, s, i, &mut spans);
+            }
+        } else if is_terminator(c) {
+            // Absorb runs of terminators and closing quotes/brackets: `?!`, `."`, `.)`.
+            let end = i + text[i..]
+                .chars()
+                .take_while(|&n| is_terminator(n) || is_closer(n))
+                .map(char::len_utf8)
+                .sum::<usize>();
+            let followed_by_space = text[end..].chars().next().is_none_or(char::is_whitespace);
+            if followed_by_space && ends_sentence(text, i, end) {
                 if let Some(s) = start.take() {
-                    push_trimmed(text, s, end_byte, &mut spans);
+                    push_trimmed(text, s, end, &mut spans);
                 }
             }
             i = end;
             continue;
         }
-        i += 1;
+        i += c.len_utf8();
     }
     if let Some(s) = start {
         push_trimmed(text, s, text.len(), &mut spans);
     }
     spans
+}
+
+/// Bytes that can begin a terminator or a newline: `.`, `!`, `?`, `\n`, and 0xE2 (the first
+/// byte of `…`, and of other punctuation that the full check then passes over).
+const MAY_END_SENTENCE: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'.' as usize] = true;
+    table[b'!' as usize] = true;
+    table[b'?' as usize] = true;
+    table[b'\n' as usize] = true;
+    table[0xe2] = true;
+    table
+};
+
+fn char_at(text: &str, at: usize) -> char {
+    text[at..].chars().next().unwrap_or(' ')
+}
+
+fn is_terminator(c: char) -> bool {
+    matches!(c, '.' | '!' | '?' | '…')
 }
 
 /// The sentences of `text` as slices.
@@ -135,18 +171,17 @@ fn is_opener_quote(c: char) -> bool {
     matches!(c, '"' | '\'' | '“' | '‘' | '(' | '[' | '«')
 }
 
-/// A newline followed (after optional spaces) by another newline.
-fn is_blank_line_break(chars: &[(usize, char)], i: usize) -> bool {
-    chars[i + 1..]
-        .iter()
-        .take_while(|(_, c)| c.is_whitespace())
-        .any(|(_, c)| *c == '\n')
+/// The newline at byte `at` is followed (after optional spaces) by another newline.
+fn is_blank_line_break(text: &str, at: usize) -> bool {
+    text[at + 1..]
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .any(|c| c == '\n')
 }
 
-/// Decides whether the terminator at `chars[at]` (with its run up to `end`) ends a sentence.
-fn ends_sentence(text: &str, chars: &[(usize, char)], at: usize, end: usize) -> bool {
-    let next_word = next_word(text, chars, end);
-    let Some(next) = next_word else {
+/// Decides whether the terminator at byte `at` (with its run up to byte `end`) ends a sentence.
+fn ends_sentence(text: &str, at: usize, end: usize) -> bool {
+    let Some(next) = next_word(text, end) else {
         return true; // end of text
     };
     if next.paragraph_break {
@@ -159,67 +194,70 @@ fn ends_sentence(text: &str, chars: &[(usize, char)], at: usize, end: usize) -> 
     if !starts_like_sentence {
         return false;
     }
-    if chars[at].1 != '.' || (at + 1 < end && chars[at + 1].1 == '.') {
+    let bytes = text.as_bytes();
+    if bytes[at] != b'.' || (at + 1 < end && bytes[at + 1] == b'.') {
         // `!`, `?`, `…` and `...` followed by a capital end the sentence.
         return true;
     }
-    let token = token_before(chars, at).to_lowercase();
+    let token = token_before(text, at);
     if token.is_empty() {
         return true;
     }
-    let single_initial = token.chars().count() == 1 && token.chars().all(char::is_alphabetic);
-    if single_initial || NEVER_FINAL.contains(&token.as_str()) {
+    let mut token_chars = token.chars();
+    let single_initial =
+        token_chars.next().is_some_and(char::is_alphabetic) && token_chars.next().is_none();
+    if single_initial || is_listed(NEVER_FINAL, token) {
         return false;
     }
-    if MAYBE_FINAL.contains(&token.as_str()) {
-        return OPENERS.contains(&next.word.to_lowercase().as_str());
+    if is_listed(MAYBE_FINAL, token) {
+        return is_listed(OPENERS, next.word);
     }
     true
 }
 
-struct NextWord {
+/// Case-insensitive membership; every listed word is ASCII.
+fn is_listed(list: &[&str], word: &str) -> bool {
+    list.iter().any(|listed| listed.eq_ignore_ascii_case(word))
+}
+
+struct NextWord<'a> {
     first_char: char,
-    word: String,
+    word: &'a str,
     paragraph_break: bool,
 }
 
-fn next_word(text: &str, chars: &[(usize, char)], from: usize) -> Option<NextWord> {
-    let mut i = from;
-    let mut newlines = 0;
-    while i < chars.len() && chars[i].1.is_whitespace() {
-        if chars[i].1 == '\n' {
-            newlines += 1;
-        }
-        i += 1;
-    }
-    if i >= chars.len() {
-        return None;
-    }
-    let start = chars[i].0;
-    let word: String = text[start..]
+fn next_word(text: &str, from: usize) -> Option<NextWord<'_>> {
+    let rest = &text[from..];
+    let newlines = rest
         .chars()
-        .skip_while(|c| is_opener_quote(*c))
-        .take_while(|c| c.is_alphanumeric() || *c == '\'')
-        .collect();
+        .take_while(|c| c.is_whitespace())
+        .filter(|&c| c == '\n')
+        .count();
+    let rest = rest.trim_start_matches(char::is_whitespace);
+    let first_char = rest.chars().next()?;
+    let unquoted = rest.trim_start_matches(is_opener_quote);
+    let word_len = unquoted
+        .chars()
+        .take_while(|&c| c.is_alphanumeric() || c == '\'')
+        .map(char::len_utf8)
+        .sum();
     Some(NextWord {
-        first_char: chars[i].1,
-        word,
+        first_char,
+        word: &unquoted[..word_len],
         paragraph_break: newlines >= 2,
     })
 }
 
-/// The word the period at `chars[at]` is attached to, without leading quotes or brackets, and
+/// The word the period at byte `at` is attached to, without leading quotes or brackets, and
 /// with inner periods kept ("U.S" for "U.S.", "e.g" for "e.g.").
-fn token_before(chars: &[(usize, char)], at: usize) -> String {
-    let mut begin = at;
-    while begin > 0 && !chars[begin - 1].1.is_whitespace() {
-        begin -= 1;
-    }
-    chars[begin..at]
-        .iter()
-        .map(|(_, c)| *c)
-        .skip_while(|c| is_opener_quote(*c))
-        .collect()
+fn token_before(text: &str, at: usize) -> &str {
+    let before = &text[..at];
+    let begin = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(0, |(p, c)| p + c.len_utf8());
+    before[begin..].trim_start_matches(is_opener_quote)
 }
 
 #[cfg(test)]

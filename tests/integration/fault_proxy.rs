@@ -2,7 +2,8 @@
 //! whole, then either forwarded or answered with a fault the real services produce: Kinesis
 //! throttling (ProvisionedThroughputExceededException), S3 SlowDown, 500 after the call took
 //! effect, 503 before it did, a connection reset before or after forwarding, or added latency.
-//! An S3 outage switch answers every S3 call with 503 while Kinesis goes on.
+//! An S3 outage switch answers every S3 call with 503 while Kinesis goes on, and another answers
+//! every n-th GetRecords with ExpiredIteratorException.
 //!
 //! Every connection carries one request (`Connection: close` both ways), which keeps the proxy
 //! free of keep-alive bookkeeping; on loopback the extra connects cost nothing measurable.
@@ -59,6 +60,9 @@ pub struct Tally {
     pub faults: BTreeMap<(Service, Fault), u64>,
     /// S3 calls refused by the outage switch.
     pub refused_by_outage: u64,
+    pub get_records: u64,
+    /// GetRecords calls answered with ExpiredIteratorException.
+    pub expired_iterators: u64,
 }
 
 impl Tally {
@@ -76,6 +80,8 @@ struct Control {
     /// Share of each service's calls faulted, in thousandths.
     fault_per_mille: AtomicU32,
     s3_down: AtomicBool,
+    /// Every n-th GetRecords is answered with ExpiredIteratorException (0: never).
+    expire_every: AtomicU32,
     rng: Mutex<ChaCha8Rng>,
     tally: Mutex<Tally>,
 }
@@ -97,6 +103,7 @@ impl FaultProxy {
                 .to_string(),
             fault_per_mille: AtomicU32::new((share * 1000.0).round() as u32),
             s3_down: AtomicBool::new(false),
+            expire_every: AtomicU32::new(0),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
             tally: Mutex::new(Tally::default()),
         });
@@ -133,6 +140,10 @@ impl FaultProxy {
         self.control.s3_down.store(down, Ordering::SeqCst);
     }
 
+    pub fn expire_every_nth_get_records(&self, n: u32) {
+        self.control.expire_every.store(n, Ordering::SeqCst);
+    }
+
     pub fn tally(&self) -> Tally {
         self.control.tally.lock().unwrap().clone()
     }
@@ -151,6 +162,8 @@ struct Request {
     head: Vec<String>,
     body: Vec<u8>,
     service: Service,
+    /// The Kinesis operation (`Kinesis_20131202.GetRecords`), when it is one.
+    target: Option<String>,
 }
 
 async fn serve(mut client: TcpStream, control: &Control) -> std::io::Result<()> {
@@ -164,6 +177,19 @@ async fn serve(mut client: TcpStream, control: &Control) -> std::io::Result<()> 
             &fault_response(Service::S3, Fault::UnavailableBefore),
         )
         .await;
+    }
+    if request.target.as_deref() == Some("Kinesis_20131202.GetRecords") {
+        let every = u64::from(control.expire_every.load(Ordering::SeqCst));
+        let expire = {
+            let mut tally = control.tally.lock().unwrap();
+            tally.get_records += 1;
+            let expire = every > 0 && tally.get_records % every == 0;
+            tally.expired_iterators += u64::from(expire);
+            expire
+        };
+        if expire {
+            return answer(&mut client, &expired_iterator_response()).await;
+        }
     }
     let fault = pick_fault(control, request.service);
     match fault {
@@ -254,7 +280,8 @@ async fn read_request(client: &mut TcpStream) -> std::io::Result<Option<Request>
     } else if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         read_chunked(client, &mut body).await?;
     }
-    let service = if header("x-amz-target").is_some_and(|t| t.starts_with("Kinesis_")) {
+    let target = header("x-amz-target").filter(|t| t.starts_with("Kinesis_"));
+    let service = if target.is_some() {
         Service::Kinesis
     } else {
         Service::S3
@@ -263,6 +290,7 @@ async fn read_request(client: &mut TcpStream) -> std::io::Result<Option<Request>
         head,
         body,
         service,
+        target,
     }))
 }
 
@@ -398,6 +426,15 @@ fn fault_response(service: Service, fault: Fault) -> Vec<u8> {
     };
     format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{error_header}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn expired_iterator_response() -> Vec<u8> {
+    let body = r#"{"__type":"ExpiredIteratorException","message":"Iterator expired (test fault proxy)"}"#;
+    format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: ExpiredIteratorException\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()

@@ -168,6 +168,41 @@ async fn s3_down_for_30_s_mid_run_holds_the_checkpoints_and_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_shard_iterators_are_renewed_after_the_last_record_read() {
+    let mut settings = settings_for("expired");
+    settings.stream.shards = 2;
+    seed(&settings, 200, 86).await;
+    let proxy = FaultProxy::start(&moto().endpoint, 0.0, 1);
+    // Every third GetRecords call finds its iterator expired.
+    proxy.expire_every_nth_get_records(3);
+    let env = env_via(&settings, &proxy.endpoint);
+    let child = precis_command(
+        &["run", "--no-ui", "--flush-records", "150", "--flush-age-secs", "1"],
+        &borrowed(&env),
+    )
+    .spawn()
+    .expect("spawn precis run");
+    for batch in 0..5 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        seed(&settings, 200, 87 + batch).await;
+    }
+    let clients = clients(&settings).await;
+    wait_until_at_tip(&clients, &settings, Duration::from_secs(120)).await;
+    let output = crate::support::terminate(child).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tally = proxy.tally();
+    assert!(tally.expired_iterators >= 5, "{tally:?}");
+    // A renewal from anywhere but the last record read would lose records or read some twice
+    // (raw keeps exact duplicates, so they would show there).
+    assert_every_article_once(&clients, &settings, 1200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_kill_9s_at_random_moments_leave_every_record_and_every_bad_one_exactly_once() {
     let mut settings = settings_for("crashloop");
     settings.stream.shards = 4;

@@ -167,10 +167,10 @@ impl ShardReader {
                 .kinesis
                 .get_records()
                 .shard_iterator(&iterator)
-                .limit(MAX_RECORDS_PER_CALL)
+                .limit(self.records_per_call())
                 .send()
                 .await;
-            let output = match response {
+            let mut output = match response {
                 Ok(output) => {
                     failures = 0;
                     output
@@ -197,21 +197,22 @@ impl ShardReader {
                 }
             };
 
-            let records = output.records();
+            // Moved, not copied, out of the response: a full call holds tens of MiB.
+            let records = std::mem::take(&mut output.records);
+            let count = records.len() as u64;
             let bytes: usize = records.iter().map(|r| r.data().as_ref().len()).sum();
-            self.stats.records_read(records.len() as u64, bytes as u64);
+            self.stats.records_read(count, bytes as u64);
             if let Some(last) = records.last() {
                 last_read = Some(last.sequence_number().to_string());
             }
-            if pending.oldest.is_none() && !records.is_empty() {
+            if pending.oldest.is_none() && count > 0 {
                 pending.oldest = Some(Instant::now());
             }
             pending.bytes += bytes;
             pending
                 .records
-                .extend(records.iter().map(|r| self.raw_record(r)));
+                .extend(records.into_iter().map(|r| self.into_raw_record(r)));
             let lag = output.millis_behind_latest().unwrap_or(0);
-            let count = records.len() as u64;
             self.stats.update_shard(&self.shard_id, |s| {
                 s.records += count;
                 s.millis_behind_latest = lag;
@@ -226,7 +227,7 @@ impl ShardReader {
                 return Ok(ReaderExit::Closed);
             };
             iterator = next;
-            let at_tip = records.is_empty() && lag == 0;
+            let at_tip = count == 0 && lag == 0;
             if self.policy.should_flush(
                 pending.records.len(),
                 pending.bytes,
@@ -269,6 +270,28 @@ impl ShardReader {
         self.stats
             .update_shard(&self.shard_id, |s| s.state = ShardState::Reading);
         Ok(())
+    }
+
+    /// No more records a call than a chunk holds: a backlog then costs no more memory than one
+    /// chunk, whatever its size (the response is decoded whole, base64 and all).
+    fn records_per_call(&self) -> i32 {
+        i32::try_from(self.policy.max_records)
+            .unwrap_or(i32::MAX)
+            .clamp(1, MAX_RECORDS_PER_CALL)
+    }
+
+    fn into_raw_record(&self, r: Record) -> RawRecord {
+        let arrival_time = r
+            .approximate_arrival_timestamp
+            .and_then(|t| DateTime::from_timestamp_millis(t.to_millis().ok()?))
+            .unwrap_or(DateTime::UNIX_EPOCH);
+        RawRecord {
+            shard_id: self.shard_id.clone(),
+            sequence_number: r.sequence_number,
+            partition_key: r.partition_key.unwrap_or_default(),
+            arrival_time,
+            data: r.data.into_inner(),
+        }
     }
 
     fn raw_record(&self, r: &Record) -> RawRecord {
