@@ -211,7 +211,7 @@ impl ShardReader {
             pending.bytes += bytes;
             pending
                 .records
-                .extend(records.into_iter().map(|r| self.into_raw_record(r)));
+                .extend(records.into_iter().map(|r| self.raw_record(r)));
             let lag = output.millis_behind_latest().unwrap_or(0);
             self.stats.update_shard(&self.shard_id, |s| {
                 s.records += count;
@@ -280,7 +280,7 @@ impl ShardReader {
             .clamp(1, MAX_RECORDS_PER_CALL)
     }
 
-    fn into_raw_record(&self, r: Record) -> RawRecord {
+    fn raw_record(&self, r: Record) -> RawRecord {
         let arrival_time = r
             .approximate_arrival_timestamp
             .and_then(|t| DateTime::from_timestamp_millis(t.to_millis().ok()?))
@@ -291,19 +291,6 @@ impl ShardReader {
             partition_key: r.partition_key.unwrap_or_default(),
             arrival_time,
             data: r.data.into_inner(),
-        }
-    }
-
-    fn raw_record(&self, r: &Record) -> RawRecord {
-        RawRecord {
-            shard_id: self.shard_id.clone(),
-            sequence_number: r.sequence_number().to_string(),
-            partition_key: r.partition_key().unwrap_or_default().to_string(),
-            arrival_time: r
-                .approximate_arrival_timestamp()
-                .and_then(|t| DateTime::from_timestamp_millis(t.to_millis().ok()?))
-                .unwrap_or(DateTime::UNIX_EPOCH),
-            data: r.data().as_ref().to_vec(),
         }
     }
 
@@ -462,19 +449,21 @@ impl ShardReader {
         let mut iterator = output.shard_iterator().map(str::to_string);
         let mut records = Vec::new();
         while let Some(it) = iterator {
-            let page = self
+            let mut page = self
                 .clients
                 .kinesis
                 .get_records()
                 .shard_iterator(it)
-                .limit(MAX_RECORDS_PER_CALL)
+                .limit(self.records_per_call())
                 .send()
                 .await
                 .map_err(|err| {
                     self.clients
                         .explain(&format!("replaying shard {}", self.shard_id), &err)
                 })?;
-            for record in page.records() {
+            let page_records = std::mem::take(&mut page.records);
+            let empty = page_records.is_empty();
+            for record in page_records {
                 match compare_sequence(record.sequence_number(), &range.last_sequence) {
                     Ordering::Greater => return Ok(records),
                     Ordering::Equal => {
@@ -484,7 +473,7 @@ impl ShardReader {
                     Ordering::Less => records.push(self.raw_record(record)),
                 }
             }
-            if page.records().is_empty() && page.millis_behind_latest().unwrap_or(0) == 0 {
+            if empty && page.millis_behind_latest().unwrap_or(0) == 0 {
                 break;
             }
             iterator = page.next_shard_iterator().map(str::to_string);
