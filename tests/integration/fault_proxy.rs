@@ -183,7 +183,7 @@ async fn serve(mut client: TcpStream, control: &Control) -> std::io::Result<()> 
         let expire = {
             let mut tally = control.tally.lock().unwrap();
             tally.get_records += 1;
-            let expire = every > 0 && tally.get_records % every == 0;
+            let expire = every > 0 && tally.get_records.is_multiple_of(every);
             tally.expired_iterators += u64::from(expire);
             expire
         };
@@ -432,7 +432,8 @@ fn fault_response(service: Service, fault: Fault) -> Vec<u8> {
 }
 
 fn expired_iterator_response() -> Vec<u8> {
-    let body = r#"{"__type":"ExpiredIteratorException","message":"Iterator expired (test fault proxy)"}"#;
+    let body =
+        r#"{"__type":"ExpiredIteratorException","message":"Iterator expired (test fault proxy)"}"#;
     format!(
         "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: ExpiredIteratorException\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()

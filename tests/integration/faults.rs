@@ -177,7 +177,14 @@ async fn expired_shard_iterators_are_renewed_after_the_last_record_read() {
     proxy.expire_every_nth_get_records(3);
     let env = env_via(&settings, &proxy.endpoint);
     let child = precis_command(
-        &["run", "--no-ui", "--flush-records", "150", "--flush-age-secs", "1"],
+        &[
+            "run",
+            "--no-ui",
+            "--flush-records",
+            "150",
+            "--flush-age-secs",
+            "1",
+        ],
         &borrowed(&env),
     )
     .spawn()
