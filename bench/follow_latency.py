@@ -54,10 +54,10 @@ producer.start()
 listed_at, read_keys = {}, set()
 deadline = time.time() + count * interval + float(flush_age) + 60
 while len(listed_at) < count and time.time() < deadline:
-    now = time.time()
     pages = s3.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=f"curated/summaries/dt={day}/")
     for page in pages:
+        now = time.time()  # when this page of the listing came back
         for obj in page.get("Contents", []):
             if obj["Key"] in read_keys:
                 continue

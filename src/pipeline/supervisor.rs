@@ -77,7 +77,21 @@ pub async fn run_pipeline(
     let mut done: HashSet<String> = HashSet::new();
     let mut running: JoinSet<(String, Result<ReaderExit>)> = JoinSet::new();
     let mut running_ids: HashSet<String> = HashSet::new();
-    let mut failures: HashMap<String, u32> = HashMap::new();
+    // Per shard: failures in a row, and where its checkpoint stood at the last one.
+    let mut failures: HashMap<String, (u32, Option<String>)> = HashMap::new();
+    let new_reader = |shard_id: &str| ShardReader {
+        clients: clients.clone(),
+        stream: options.stream.clone(),
+        shard_id: shard_id.to_string(),
+        store: store.clone(),
+        writer: writer.clone(),
+        stats: stats.clone(),
+        policy: options.policy,
+        start: options.start,
+        once: options.once,
+        stop: stop.clone(),
+        paused: options.paused.clone(),
+    };
     let mut stop_signal = stop.clone();
     let mut refresh = tokio::time::interval(SHARD_REFRESH);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -106,21 +120,7 @@ pub async fn run_pipeline(
                         if !running_ids.contains(shard_id) && !done.contains(shard_id) =>
                     {
                         running_ids.insert(shard_id.clone());
-                        let reader = ShardReader {
-                            clients: clients.clone(),
-                            stream: options.stream.clone(),
-                            shard_id: shard_id.clone(),
-                            store: store.clone(),
-                            writer: writer.clone(),
-                            stats: stats.clone(),
-                            policy: options.policy,
-                            start: options.start,
-                            once: options.once,
-                            stop: stop.clone(),
-                            paused: options.paused.clone(),
-                        };
-                        let id = shard_id.clone();
-                        running.spawn(async move { (id, reader.run().await) });
+                        running.spawn(read_shard(new_reader(shard_id), Duration::ZERO));
                     }
                     ShardPlan::WaitForParents(_) => {
                         stats.update_shard(shard_id, |s| s.state = ShardState::WaitingForParent);
@@ -150,7 +150,18 @@ pub async fn run_pipeline(
                     Ok(ReaderExit::Stopped) => {}
                     Err(err) => {
                         stats.error();
-                        let failed = failures.entry(shard_id.clone()).or_insert(0);
+                        let checkpoint = stats
+                            .snapshot()
+                            .shards
+                            .get(&shard_id)
+                            .and_then(|s| s.checkpoint.clone());
+                        let (failed, at) = failures.entry(shard_id.clone()).or_default();
+                        // A shard that moved its checkpoint since its last failure is making
+                        // progress: count from one again.
+                        if *at != checkpoint {
+                            *failed = 0;
+                            *at = checkpoint;
+                        }
                         *failed += 1;
                         if *stop.borrow() || (options.once && *failed >= ONCE_MAX_FAILURES) {
                             outcome.failed_readers += 1;
@@ -159,13 +170,12 @@ pub async fn run_pipeline(
                             done.insert(shard_id);
                         } else {
                             // A transient failure (the SDK's own retries ran out): the reader
-                            // starts again from its checkpoint, replaying any pending chunk.
+                            // starts again from its checkpoint, replaying any pending chunk. It
+                            // waits in its own task, so the other shards are not held up.
                             let pause = READER_RESTART.delay(*failed - 1);
                             warn!("shard {shard_id}: {err:#}; reading it again from its checkpoint in {pause:.1?}");
-                            tokio::select! {
-                                _ = tokio::time::sleep(pause) => {}
-                                _ = stop_signal.changed() => {}
-                            }
+                            running_ids.insert(shard_id.clone());
+                            running.spawn(read_shard(new_reader(&shard_id), pause));
                         }
                     }
                 }
@@ -174,6 +184,18 @@ pub async fn run_pipeline(
             _ = stop_signal.changed() => {}
         }
     }
+}
+
+/// Runs a reader after `delay` (a restart's backoff), or not at all if a stop comes first.
+async fn read_shard(reader: ShardReader, delay: Duration) -> (String, Result<ReaderExit>) {
+    let mut stop = reader.stop.clone();
+    if !delay.is_zero() {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|s| *s) => return (reader.shard_id, Ok(ReaderExit::Stopped)),
+        }
+    }
+    (reader.shard_id.clone(), reader.run().await)
 }
 
 /// Every shard of the stream, following ListShards pagination.

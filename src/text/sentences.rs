@@ -203,9 +203,8 @@ fn ends_sentence(text: &str, at: usize, end: usize) -> bool {
     if token.is_empty() {
         return true;
     }
-    let mut token_chars = token.chars();
-    let single_initial =
-        token_chars.next().is_some_and(char::is_alphabetic) && token_chars.next().is_none();
+    let lowered = token.chars().flat_map(char::to_lowercase);
+    let single_initial = lowered.clone().count() == 1 && lowered.clone().all(char::is_alphabetic);
     if single_initial || is_listed(NEVER_FINAL, token) {
         return false;
     }
@@ -215,9 +214,16 @@ fn ends_sentence(text: &str, at: usize, end: usize) -> bool {
     true
 }
 
-/// Case-insensitive membership; every listed word is ASCII.
+/// Membership of the lowercased word (every listed word is lowercase ASCII). ASCII words take
+/// the cheap comparison; others are lowercased char by char, as `str::to_lowercase` would
+/// (the Kelvin sign lowercases to `k`).
 fn is_listed(list: &[&str], word: &str) -> bool {
-    list.iter().any(|listed| listed.eq_ignore_ascii_case(word))
+    if word.is_ascii() {
+        list.iter().any(|listed| listed.eq_ignore_ascii_case(word))
+    } else {
+        let lowered = word.chars().flat_map(char::to_lowercase);
+        list.iter().any(|listed| listed.chars().eq(lowered.clone()))
+    }
 }
 
 struct NextWord<'a> {
@@ -266,6 +272,17 @@ mod tests {
 
     fn split(text: &str) -> Vec<&str> {
         sentences(text)
+    }
+
+    #[test]
+    fn tokens_are_compared_lowercased_like_str_to_lowercase() {
+        // "İ" lowercases to two characters: not a single initial, so the period ends the sentence.
+        assert_eq!(split("Ali İ. Yılmaz came."), ["Ali İ.", "Yılmaz came."]);
+        // The Kelvin sign lowercases to "k": "U.\u{212a}." is the listed "u.k".
+        assert_eq!(
+            split("Made in the U.\u{212a}. Prices rose."),
+            ["Made in the U.\u{212a}. Prices rose."]
+        );
     }
 
     #[test]

@@ -22,6 +22,10 @@ use crate::pipeline::stats::{ShardState, Stats};
 /// Kinesis allows 5 GetRecords calls per second per shard.
 const MIN_CALL_INTERVAL: Duration = Duration::from_millis(200);
 const MAX_RECORDS_PER_CALL: i32 = 10_000;
+const MIN_RECORDS_PER_CALL: i32 = 1_000;
+/// Attempts at writing a chunk or a checkpoint (each with the SDK's own retries) before the
+/// reader fails and the supervisor starts it again: about a minute and a half of backoff.
+const WRITE_ATTEMPTS: u32 = 10;
 /// Pause between polls of a shard that is at its tip, in follow mode.
 const IDLE_POLL: Duration = Duration::from_millis(1000);
 /// For reads and chunk writes: a floor of half the ceiling, so an outage is not hammered.
@@ -272,12 +276,13 @@ impl ShardReader {
         Ok(())
     }
 
-    /// No more records a call than a chunk holds: a backlog then costs no more memory than one
-    /// chunk, whatever its size (the response is decoded whole, base64 and all).
+    /// No more records a call than a chunk holds (the response is decoded whole, base64 and
+    /// all), but at least [`MIN_RECORDS_PER_CALL`], so that small chunks do not cap reading at
+    /// 5 calls/s × a few records.
     fn records_per_call(&self) -> i32 {
         i32::try_from(self.policy.max_records)
             .unwrap_or(i32::MAX)
-            .clamp(1, MAX_RECORDS_PER_CALL)
+            .clamp(MIN_RECORDS_PER_CALL, MAX_RECORDS_PER_CALL)
     }
 
     fn raw_record(&self, r: Record) -> RawRecord {
@@ -352,15 +357,21 @@ impl ShardReader {
                 Err(err) => {
                     failures += 1;
                     self.stats.error();
-                    if *self.stop.borrow() {
+                    if failures >= WRITE_ATTEMPTS {
+                        // The supervisor starts the reader again, which replays this chunk.
                         return Err(err.context(format!(
-                            "stopping with chunk {} unwritten; the next run replays it",
+                            "chunk {} unwritten after {failures} attempts",
                             chunk.stem()
                         )));
                     }
                     let pause = BACKOFF.delay(failures);
                     warn!("{err:#}; retrying the chunk in {pause:.1?} (checkpoint stays put)");
-                    tokio::time::sleep(pause).await;
+                    if !self.sleep_unless_stopped(pause).await {
+                        return Err(err.context(format!(
+                            "stopping with chunk {} unwritten; the next run replays it",
+                            chunk.stem()
+                        )));
+                    }
                 }
             }
         }
@@ -375,22 +386,35 @@ impl ShardReader {
         Ok(())
     }
 
-    /// Saves the checkpoint, retrying with backoff until it is stored or a stop is requested:
-    /// one failed PUT must not end the reader (and make it write its chunk again).
+    /// Saves the checkpoint, retrying with backoff: one failed PUT must not end the reader (and
+    /// make it write its chunk again). Gives up after [`WRITE_ATTEMPTS`] or on a stop.
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
         let mut failures = 0u32;
         loop {
             match self.store.save(checkpoint).await {
                 Ok(()) => return Ok(()),
-                Err(err) if *self.stop.borrow() => return Err(err),
                 Err(err) => {
                     failures += 1;
                     self.stats.error();
+                    if failures >= WRITE_ATTEMPTS || *self.stop.borrow() {
+                        return Err(err);
+                    }
                     let pause = BACKOFF.delay(failures);
                     warn!("{err:#}; retrying in {pause:.1?}");
-                    tokio::time::sleep(pause).await;
+                    if !self.sleep_unless_stopped(pause).await {
+                        return Err(err);
+                    }
                 }
             }
+        }
+    }
+
+    /// Waits `pause`; false when a stop was requested before or during it.
+    async fn sleep_unless_stopped(&self, pause: Duration) -> bool {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => !*self.stop.borrow(),
+            _ = stop.wait_for(|s| *s) => false,
         }
     }
 
@@ -454,7 +478,7 @@ impl ShardReader {
                 .kinesis
                 .get_records()
                 .shard_iterator(it)
-                .limit(self.records_per_call())
+                .limit(MAX_RECORDS_PER_CALL)
                 .send()
                 .await
                 .map_err(|err| {
