@@ -12,8 +12,8 @@ use rand::{Rng, SeedableRng};
 
 use crate::fault_proxy::{Fault, FaultProxy, Service, ALL_FAULTS};
 use crate::pipeline::{
-    assert_checkpoints_at_tip, env_for, keys_under, object, parquet_under, put_raw, seed, strings,
-    tips,
+    assert_checkpoints_at_tip, env_for, keys_under, parquet_under, put_raw, quarantine_rows, seed,
+    strings, tips,
 };
 use crate::support::{
     borrowed, clients, moto, precis_command, read_stream, run_precis, settings_for,
@@ -48,13 +48,9 @@ async fn assert_every_article_once(clients: &AwsClients, settings: &Settings, ex
 /// Sequence number → how many times it is in quarantine.
 async fn quarantined_sequences(clients: &AwsClients, bucket: &str) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
-    for key in keys_under(clients, bucket, "quarantine/").await {
-        let body = object(clients, bucket, &key).await;
-        for line in String::from_utf8(body.to_vec()).unwrap().lines() {
-            let row: serde_json::Value = serde_json::from_str(line).unwrap();
-            let sequence = row["sequence_number"].as_str().unwrap().to_string();
-            *seen.entry(sequence).or_default() += 1;
-        }
+    for row in quarantine_rows(clients, bucket).await {
+        let sequence = row["sequence_number"].as_str().unwrap().to_string();
+        *seen.entry(sequence).or_default() += 1;
     }
     seen
 }

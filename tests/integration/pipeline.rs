@@ -139,6 +139,31 @@ pub(crate) async fn object(clients: &AwsClients, bucket: &str, key: &str) -> byt
         .into_bytes()
 }
 
+/// Every row of every quarantine file in the bucket, as JSON.
+pub(crate) async fn quarantine_rows(clients: &AwsClients, bucket: &str) -> Vec<serde_json::Value> {
+    let mut rows = Vec::new();
+    for key in keys_under(clients, bucket, "quarantine/").await {
+        let body = object(clients, bucket, &key).await;
+        for line in String::from_utf8(body.to_vec()).unwrap().lines() {
+            rows.push(serde_json::from_str(line).unwrap());
+        }
+    }
+    rows
+}
+
+/// Sequence number → position of the record in the stream as `read_stream` returns it.
+pub(crate) async fn positions_in_stream(
+    clients: &AwsClients,
+    stream: &str,
+) -> HashMap<String, usize> {
+    read_stream(clients, stream)
+        .await
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, r))| (r.sequence_number().to_string(), i))
+        .collect()
+}
+
 pub(crate) async fn parquet_under(
     clients: &AwsClients,
     bucket: &str,
@@ -287,26 +312,16 @@ async fn bad_records_are_quarantined_once_each_with_a_reason_and_good_ones_are_w
         .enumerate()
         .map(|(i, (data, _))| (format!("k{i}"), data.clone()));
     put_raw(&clients, &settings.stream.name, records).await;
-    let sequence_of: HashMap<String, usize> = read_stream(&clients, &settings.stream.name)
-        .await
-        .into_iter()
-        .enumerate()
-        .map(|(i, (_, r))| (r.sequence_number().to_string(), i))
-        .collect();
+    let sequence_of = positions_in_stream(&clients, &settings.stream.name).await;
 
     run_once(&settings, &["--max-content-kib", "1"]);
 
     let mut quarantined: HashMap<usize, String> = HashMap::new();
-    for key in keys_under(&clients, &settings.lake.bucket, "quarantine/").await {
-        let body = object(&clients, &settings.lake.bucket, &key).await;
-        for line in String::from_utf8(body.to_vec()).unwrap().lines() {
-            let row: serde_json::Value = serde_json::from_str(line).unwrap();
-            let index = sequence_of[row["sequence_number"].as_str().unwrap()];
-            assert!(!row["reason"].as_str().unwrap().is_empty());
-            let previous =
-                quarantined.insert(index, row["reason_code"].as_str().unwrap().to_string());
-            assert!(previous.is_none(), "record {index} quarantined twice");
-        }
+    for row in quarantine_rows(&clients, &settings.lake.bucket).await {
+        let index = sequence_of[row["sequence_number"].as_str().unwrap()];
+        assert!(!row["reason"].as_str().unwrap().is_empty());
+        let previous = quarantined.insert(index, row["reason_code"].as_str().unwrap().to_string());
+        assert!(previous.is_none(), "record {index} quarantined twice");
     }
     for (index, (_, expected)) in cases.iter().enumerate() {
         assert_eq!(
@@ -337,28 +352,19 @@ async fn the_hostile_corpus_through_a_stream_is_quarantined_once_each_or_written
             .map(|(j, (_, data, _))| (format!("k{}", i * 4 + j), data.clone()));
         put_raw(&clients, &settings.stream.name, records).await;
     }
-    let index_of: HashMap<String, usize> = read_stream(&clients, &settings.stream.name)
-        .await
-        .into_iter()
-        .enumerate()
-        .map(|(i, (_, r))| (r.sequence_number().to_string(), i))
-        .collect();
+    let index_of = positions_in_stream(&clients, &settings.stream.name).await;
     assert_eq!(index_of.len(), corpus.len());
 
     run_once(&settings, &[]);
 
     let mut quarantined: HashMap<usize, String> = HashMap::new();
-    for key in keys_under(&clients, &settings.lake.bucket, "quarantine/").await {
-        let body = object(&clients, &settings.lake.bucket, &key).await;
-        for line in String::from_utf8(body.to_vec()).unwrap().lines() {
-            let row: serde_json::Value = serde_json::from_str(line).unwrap();
-            let index = index_of[row["sequence_number"].as_str().unwrap()];
-            let code = row["reason_code"].as_str().unwrap().to_string();
-            assert!(
-                quarantined.insert(index, code).is_none(),
-                "record {index} twice"
-            );
-        }
+    for row in quarantine_rows(&clients, &settings.lake.bucket).await {
+        let index = index_of[row["sequence_number"].as_str().unwrap()];
+        let code = row["reason_code"].as_str().unwrap().to_string();
+        assert!(
+            quarantined.insert(index, code).is_none(),
+            "record {index} twice"
+        );
     }
     let raw = parquet_under(&clients, &settings.lake.bucket, "raw/articles/").await;
     let written: HashMap<String, String> = strings(&raw, "article_id")
