@@ -219,9 +219,13 @@ pub struct ProduceArgs {
     /// [env PRECIS_SEED; default: a fresh one, printed]
     #[arg(long, value_name = "N")]
     pub seed: Option<String>,
-    /// Publish dates fall in the year before this date [default: today, UTC]
+    /// Publish dates end on this date [default: today, UTC]
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<NaiveDate>,
+    /// Publish dates fall in this many days up to --as-of: 365 like the original challenge's
+    /// generator, 1 for a stream of today's news (one dt= partition)
+    #[arg(long, value_name = "DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub date_window_days: u32,
     /// Replay a JSON Lines file (one article per line, sent byte for byte) instead of generating
     #[arg(long, value_name = "FILE.jsonl")]
     pub from_file: Option<PathBuf>,

@@ -10,7 +10,25 @@ use precis::{commands, telemetry, tui};
 /// Exit code for a bad flag, variable or config value (clap uses 2 for bad flags as well).
 const EXIT_USAGE: u8 = 2;
 
+/// glibc's malloc gives threads their own arenas (up to 8 per core) and keeps what each freed;
+/// chunks parsed on the blocking pool and freed elsewhere left RSS at about twice the live heap
+/// (docs/performance.md). Two arenas, as often advised for many-threaded services, unless the
+/// operator chose with MALLOC_ARENA_MAX.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets a tunable; called before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     // The console draws on the terminal, so its log lines go to a file.
     let console = match &cli.command {

@@ -38,7 +38,7 @@ use crate::pipeline::rows::ArticleRow;
 use crate::pipeline::sink::layout::{
     curated_key_for_stem, curated_partition, raw_partition, reprocess_marker_key, stem_of,
 };
-use crate::pipeline::sink::parquet::{curated_batch, encode, FileContext};
+use crate::pipeline::sink::parquet::{curated_batch, curated_schema, encode_rows, FileContext};
 use crate::pipeline::sink::writer::put;
 use crate::summarize::pool::SummarizerPool;
 use crate::summarize::Document;
@@ -138,7 +138,14 @@ pub async fn reprocess_day(
         summarizer: summarizer_id.clone(),
         started_at: Utc::now(),
     })?;
-    put(clients, bucket, &marker_key, marker, "application/json").await?;
+    put(
+        clients,
+        bucket,
+        &marker_key,
+        marker.into(),
+        "application/json",
+    )
+    .await?;
     let start = head_time(clients, bucket, &marker_key)
         .await?
         .context("the reprocess marker vanished right after it was written")?;
@@ -184,7 +191,7 @@ pub async fn reprocess_day(
         .await
         .context("rebuilding curated files panicked")??;
         for (object_key, body, rows) in objects {
-            put(clients, bucket, &object_key, body, PARQUET).await?;
+            put(clients, bucket, &object_key, body.into(), PARQUET).await?;
             report.rows_written += rows;
             report.objects_written += 1;
             written.insert(object_key);
@@ -319,7 +326,7 @@ fn build_curated(
     by_split
         .into_iter()
         .map(|(split, rows)| {
-            let body = encode(&curated_batch(&rows, &ctx)?)?;
+            let body = encode_rows(&rows, curated_schema(), |slice| curated_batch(slice, &ctx))?;
             Ok((
                 curated_key_for_stem(dt, split, stem),
                 body,
@@ -433,7 +440,7 @@ mod tests {
     use super::*;
     use crate::pipeline::record::Limits;
     use crate::pipeline::rows::{process, Outcome, RawRecord};
-    use crate::pipeline::sink::parquet::raw_batch;
+    use crate::pipeline::sink::parquet::{encode, raw_batch};
     use chrono::TimeZone;
 
     fn rows() -> Vec<ArticleRow> {

@@ -31,9 +31,11 @@ pub async fn run(settings: &Settings, args: &ProduceArgs) -> Result<ExitCode> {
             let seed = settings.produce.seed.unwrap_or_else(rand::random);
             let as_of = args.as_of.unwrap_or_else(|| Utc::now().date_naive());
             info!(
-                "generating articles with seed {seed} (repeat with --seed {seed} --as-of {as_of})"
+                "generating articles with seed {seed} (repeat with --seed {seed} --as-of {as_of} --date-window-days {})",
+                args.date_window_days
             );
-            RecordSource::generated(NewsGenerator::new(seed, as_of), settings.produce.records)
+            let generator = NewsGenerator::new(seed, as_of).with_window_days(args.date_window_days);
+            RecordSource::generated(generator, settings.produce.records)
         }
     };
     let bar = progress_bar(source.len_hint());

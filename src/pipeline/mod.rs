@@ -2,6 +2,7 @@
 //! records → parse/validate (bad ones to quarantine) → features → sink.
 
 pub mod features;
+pub mod parallel;
 pub mod record;
 pub mod rows;
 pub mod sink;

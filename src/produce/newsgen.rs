@@ -19,13 +19,15 @@ pub const MAX_WORDS: usize = 1200;
 /// Bounds of a generated body, in blank-line separated paragraphs.
 pub const MIN_PARAGRAPHS: usize = 4;
 pub const MAX_PARAGRAPHS: usize = 15;
-/// Publish dates fall within this many days before `as_of`.
+/// Publish dates fall within this many days before `as_of` unless told otherwise: a year, like
+/// the original challenge's generator.
 pub const DATE_WINDOW_DAYS: i64 = 365;
 
 /// Makes an endless sequence of articles from one seed.
 pub struct NewsGenerator {
     rng: ChaCha8Rng,
     as_of: NaiveDate,
+    window_days: i64,
 }
 
 impl NewsGenerator {
@@ -35,7 +37,15 @@ impl NewsGenerator {
         Self {
             rng: ChaCha8Rng::seed_from_u64(seed),
             as_of,
+            window_days: DATE_WINDOW_DAYS,
         }
+    }
+
+    /// Publish dates within the `days` days up to `as_of` (at least 1: `as_of` itself), e.g. 1
+    /// for a stream of today's news.
+    pub fn with_window_days(mut self, days: u32) -> Self {
+        self.window_days = i64::from(days.max(1));
+        self
     }
 
     pub fn next_article(&mut self) -> Article {
@@ -68,7 +78,7 @@ impl NewsGenerator {
     }
 
     fn publish_date(&mut self) -> String {
-        let days_back = self.rng.random_range(0..DATE_WINDOW_DAYS);
+        let days_back = self.rng.random_range(0..self.window_days);
         let seconds = self.rng.random_range(0..86_400);
         let date = self.as_of - Duration::days(days_back);
         let time = NaiveTime::from_num_seconds_from_midnight_opt(seconds, 0).expect("in range");
@@ -361,6 +371,26 @@ mod tests {
                     .date();
             assert!(date <= as_of() && date > as_of() - Duration::days(DATE_WINDOW_DAYS));
         }
+    }
+
+    #[test]
+    fn a_one_day_window_dates_every_article_on_as_of() {
+        for article in NewsGenerator::new(5, as_of()).with_window_days(1).take(200) {
+            assert!(article.publish_date.starts_with(&as_of().to_string()));
+        }
+    }
+
+    #[test]
+    fn a_window_of_n_days_spreads_dates_over_exactly_those_days() {
+        let dates: std::collections::BTreeSet<String> = NewsGenerator::new(5, as_of())
+            .with_window_days(7)
+            .take(500)
+            .map(|a| a.publish_date[..10].to_string())
+            .collect();
+        let expected: std::collections::BTreeSet<String> = (0..7)
+            .map(|d| (as_of() - Duration::days(d)).to_string())
+            .collect();
+        assert_eq!(dates, expected);
     }
 
     #[test]

@@ -197,20 +197,47 @@ pub fn curated_batch(rows: &[&ArticleRow], ctx: &FileContext<'_>) -> Result<Reco
     RecordBatch::try_new(curated_schema(), columns).context("building the curated record batch")
 }
 
-/// Encodes one batch as a complete Parquet file.
-pub fn encode(batch: &RecordBatch) -> Result<Vec<u8>> {
-    let props = WriterProperties::builder()
+/// Rows turned into Arrow columns at a time while a file is encoded: the columns of a whole
+/// chunk (tens of MiB of article text, once per layer) never exist at once.
+pub const ENCODE_BATCH_ROWS: usize = 1024;
+
+fn writer_properties() -> Result<WriterProperties> {
+    Ok(WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(ZSTD_LEVEL).context("zstd level")?,
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("precis {}", env!("CARGO_PKG_VERSION")))
-        .build();
+        .build())
+}
+
+/// Encodes one batch as a complete Parquet file.
+pub fn encode(batch: &RecordBatch) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(64 * 1024);
-    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props))
+    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(writer_properties()?))
         .context("starting a Parquet file")?;
     writer.write(batch).context("writing Parquet rows")?;
+    writer.close().context("finishing the Parquet file")?;
+    Ok(out)
+}
+
+/// Encodes rows as one Parquet file, [`ENCODE_BATCH_ROWS`] at a time through `batch` (e.g.
+/// [`raw_batch`] or [`curated_batch`]). Row groups are cut at [`ROW_GROUP_ROWS`] as with
+/// [`encode`]; only the Arrow columns of one small batch are alive at any time.
+pub fn encode_rows(
+    rows: &[&ArticleRow],
+    schema: SchemaRef,
+    batch: impl Fn(&[&ArticleRow]) -> Result<RecordBatch>,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut writer = ArrowWriter::try_new(&mut out, schema, Some(writer_properties()?))
+        .context("starting a Parquet file")?;
+    for slice in rows.chunks(ENCODE_BATCH_ROWS) {
+        writer
+            .write(&batch(slice)?)
+            .context("writing Parquet rows")?;
+    }
     writer.close().context("finishing the Parquet file")?;
     Ok(out)
 }
@@ -300,6 +327,28 @@ mod tests {
             .unwrap()
             .as_string::<i32>();
         assert_eq!(extra.value(0), r#"{"x":1}"#);
+    }
+
+    #[test]
+    fn rows_encoded_in_small_batches_read_back_as_the_rows_of_one_batch_in_one_row_group() {
+        let two = rows();
+        // 2,500 rows: three encode batches, one row group.
+        let many: Vec<&ArticleRow> = (0..2500).map(|i| &two[i % 2]).collect();
+        let batched = encode_rows(&many, raw_schema(), |slice| raw_batch(slice, &ctx())).unwrap();
+        let whole = encode(&raw_batch(&many, &ctx()).unwrap()).unwrap();
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(batched.clone())).unwrap();
+        assert_eq!(reader.metadata().num_row_groups(), 1);
+        let read = |bytes: Vec<u8>| -> Vec<RecordBatch> {
+            ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+                .unwrap()
+                .with_batch_size(4096)
+                .build()
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(read(batched), read(whole));
     }
 
     #[test]

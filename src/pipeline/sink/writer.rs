@@ -1,8 +1,9 @@
-//! Writing one chunk: records → outcomes → objects per partition → S3.
+//! Writing one chunk: records → outcomes (page by page, as they are read) → objects per
+//! partition → S3.
 //!
-//! CPU work (parsing, features, summaries, Parquet encoding) runs on the blocking pool, never on the async
-//! reactor. Objects of a chunk are uploaded concurrently; the caller advances the checkpoint only
-//! after every one of them is in S3.
+//! CPU work (parsing, features, summaries, Parquet encoding) runs on the blocking pool, never on
+//! the async reactor, spread over the cores. Objects of a chunk are uploaded concurrently; the
+//! caller advances the checkpoint only after every one of them is in S3.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -10,13 +11,17 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::Bytes;
 use chrono::{NaiveDate, Utc};
 use tokio::task::JoinSet;
 
 use super::layout::{curated_key, quarantine_key, raw_key, ChunkId};
-use super::parquet::{curated_batch, encode, raw_batch, FileContext};
+use super::parquet::{
+    curated_batch, curated_schema, encode_rows, raw_batch, raw_schema, FileContext,
+};
 use crate::aws::AwsClients;
 use crate::pipeline::features::{Features, Split};
+use crate::pipeline::parallel::map_in_order;
 use crate::pipeline::record::{Limits, Rejection};
 use crate::pipeline::rows::{process, quarantine, ArticleRow, Outcome, QuarantineRow, RawRecord};
 use crate::pipeline::stats::{Sample, Stats};
@@ -80,12 +85,21 @@ pub struct ChunkWritten {
     pub bytes: u64,
 }
 
-struct Built {
-    objects: Vec<(String, Vec<u8>, &'static str)>,
+/// Key, body and content type of one object to upload. The body is shared so that a retried
+/// upload costs no copy.
+type Object = (String, Bytes, &'static str);
+const PARQUET: &str = "application/vnd.apache.parquet";
+
+/// A chunk's objects, encoded and ready to upload, with what the stats need once they are up.
+pub struct BuiltChunk {
+    objects: Vec<Object>,
     features: Vec<Features>,
     samples: Vec<Sample>,
     counts: ChunkWritten,
 }
+
+/// Below this many records a thread, parsing a chunk is not worth another thread.
+const PROCESS_PER_THREAD: usize = 64;
 
 /// Curated articles of each chunk offered to the console's samples view.
 const SAMPLES_PER_CHUNK: usize = 4;
@@ -103,109 +117,158 @@ pub struct ChunkWriter {
 }
 
 impl ChunkWriter {
-    /// `records` is shared, not copied, so that a retried chunk costs no second copy in memory.
-    pub async fn write(
-        &self,
-        chunk: &ChunkId,
-        records: Arc<Vec<RawRecord>>,
-    ) -> Result<ChunkWritten> {
-        let (stream, limits, dedup, id, summarizer) = (
-            self.stream.clone(),
-            self.limits,
-            self.dedup.clone(),
-            chunk.clone(),
-            self.summarizer.clone(),
-        );
-        // Parsing, summarizing and encoding are CPU work: off the reactor. Waiting here on a
-        // busy summarizer pool is the backpressure that slows this shard's reader.
-        let built = tokio::task::spawn_blocking(move || {
-            build(
-                &stream,
-                &id,
-                &records,
-                &limits,
-                &dedup,
-                summarizer.as_deref(),
-            )
+    /// Parses, validates and measures a page of records into `parts` (claiming article ids in
+    /// the duplicate index). The payloads are let go here, page by page: a chunk waiting for its
+    /// flush is held as rows, not also as records.
+    pub async fn add(&self, mut parts: ChunkParts, records: Vec<RawRecord>) -> Result<ChunkParts> {
+        let (limits, dedup) = (self.limits, self.dedup.clone());
+        // CPU work: off the reactor.
+        tokio::task::spawn_blocking(move || {
+            parts.add(records, &limits, &dedup)?;
+            Ok(parts)
         })
         .await
-        .context("building a chunk's files panicked")??;
+        .context("parsing records panicked")?
+    }
 
+    /// Summarizes and encodes a chunk's rows into its objects, in memory.
+    pub async fn build(&self, chunk: &ChunkId, parts: ChunkParts) -> Result<BuiltChunk> {
+        let (stream, id, summarizer) =
+            (self.stream.clone(), chunk.clone(), self.summarizer.clone());
+        // Summarizing and encoding are CPU work: off the reactor. Waiting here on a busy
+        // summarizer pool is the backpressure that slows this shard's reader.
+        tokio::task::spawn_blocking(move || build(&stream, &id, parts, summarizer.as_deref()))
+            .await
+            .context("building a chunk's files panicked")?
+    }
+
+    /// Puts every object of a built chunk; it can be called again after a failure (objects
+    /// already there are overwritten with the same bytes).
+    pub async fn upload(&self, built: &BuiltChunk) -> Result<()> {
         let mut uploads = JoinSet::new();
-        for (key, body, content_type) in built.objects {
+        for (key, body, content_type) in &built.objects {
             if uploads.len() >= MAX_CONCURRENT_UPLOADS {
                 if let Some(done) = uploads.join_next().await {
                     done.context("an upload task panicked")??;
                 }
             }
             let (clients, bucket) = (self.clients.clone(), self.bucket.clone());
+            let (key, body, content_type) = (key.clone(), body.clone(), *content_type);
             uploads.spawn(async move { put(&clients, &bucket, &key, body, content_type).await });
         }
         while let Some(done) = uploads.join_next().await {
             done.context("an upload task panicked")??;
         }
-        let counts = built.counts;
-        self.stats.chunk_written(&counts);
+        Ok(())
+    }
+
+    /// Counts an uploaded chunk in the stats (and offers its samples to the console).
+    pub fn uploaded(&self, built: BuiltChunk) -> ChunkWritten {
+        self.stats.chunk_written(&built.counts);
         self.stats.features_written(built.features.iter());
         self.stats.add_samples(built.samples);
-        Ok(counts)
+        built.counts
+    }
+}
+
+/// A chunk being assembled: what its records became so far, by partition.
+#[derive(Debug, Default)]
+pub struct ChunkParts {
+    raw: BTreeMap<NaiveDate, Vec<ArticleRow>>,
+    /// Positions in `raw` of the rows that go to curated (first sightings).
+    curated: BTreeMap<(NaiveDate, Split), Vec<usize>>,
+    quarantined: BTreeMap<NaiveDate, Vec<QuarantineRow>>,
+    counts: ChunkWritten,
+    /// Sequence numbers of the chunk's first and last records.
+    first_sequence: Option<String>,
+    last_sequence: Option<String>,
+}
+
+impl ChunkParts {
+    pub fn records(&self) -> u64 {
+        self.counts.records
+    }
+
+    /// The chunk's first and last sequence numbers; None while it holds no record.
+    pub fn range(&self) -> Option<(&str, &str)> {
+        Some((
+            self.first_sequence.as_deref()?,
+            self.last_sequence.as_deref()?,
+        ))
+    }
+
+    fn add(
+        &mut self,
+        records: Vec<RawRecord>,
+        limits: &Limits,
+        dedup: &Mutex<DedupIndex>,
+    ) -> Result<()> {
+        let (Some(first), Some(last)) = (records.first(), records.last()) else {
+            return Ok(());
+        };
+        if self.first_sequence.is_none() {
+            self.first_sequence = Some(first.sequence_number.clone());
+        }
+        self.last_sequence = Some(last.sequence_number.clone());
+        self.counts.records += records.len() as u64;
+        let outcomes = map_in_order(&records, PROCESS_PER_THREAD, |record| {
+            process(record, limits)
+        });
+        let mut index = dedup
+            .lock()
+            .map_err(|_| anyhow::anyhow!("dedup index poisoned"))?;
+        for (record, outcome) in records.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Article(row) => match index.claim(&row) {
+                    Claim::First => {
+                        let rows = self.raw.entry(row.dt()).or_default();
+                        self.curated
+                            .entry((row.dt(), row.features.split))
+                            .or_default()
+                            .push(rows.len());
+                        rows.push(*row);
+                        self.counts.articles += 1;
+                    }
+                    Claim::ExactDuplicate => {
+                        self.raw.entry(row.dt()).or_default().push(*row);
+                        self.counts.exact_duplicates += 1;
+                    }
+                    Claim::Conflict {
+                        first_sequence_number,
+                    } => {
+                        let q = quarantine(
+                            record,
+                            &Rejection::ConflictingDuplicate {
+                                first_sequence_number,
+                            },
+                        );
+                        self.quarantined.entry(q.dt()).or_default().push(q);
+                        self.counts.quarantined += 1;
+                    }
+                },
+                Outcome::Quarantined(q) => {
+                    self.quarantined.entry(q.dt()).or_default().push(*q);
+                    self.counts.quarantined += 1;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
 fn build(
     stream: &str,
     chunk: &ChunkId,
-    records: &[RawRecord],
-    limits: &Limits,
-    dedup: &Mutex<DedupIndex>,
+    parts: ChunkParts,
     summarizer: Option<&SummarizerPool>,
-) -> Result<Built> {
-    let mut raw: BTreeMap<NaiveDate, Vec<ArticleRow>> = BTreeMap::new();
-    let mut curated: BTreeMap<(NaiveDate, Split), Vec<usize>> = BTreeMap::new();
-    let mut quarantined: BTreeMap<NaiveDate, Vec<QuarantineRow>> = BTreeMap::new();
-    let mut counts = ChunkWritten {
-        records: records.len() as u64,
-        ..ChunkWritten::default()
-    };
-    let mut index = dedup
-        .lock()
-        .map_err(|_| anyhow::anyhow!("dedup index poisoned"))?;
-    for record in records {
-        match process(record, limits) {
-            Outcome::Article(row) => match index.claim(&row) {
-                Claim::First => {
-                    let rows = raw.entry(row.dt()).or_default();
-                    curated
-                        .entry((row.dt(), row.features.split))
-                        .or_default()
-                        .push(rows.len());
-                    rows.push(*row);
-                    counts.articles += 1;
-                }
-                Claim::ExactDuplicate => {
-                    raw.entry(row.dt()).or_default().push(*row);
-                    counts.exact_duplicates += 1;
-                }
-                Claim::Conflict {
-                    first_sequence_number,
-                } => {
-                    let q = quarantine(
-                        record,
-                        &Rejection::ConflictingDuplicate {
-                            first_sequence_number,
-                        },
-                    );
-                    quarantined.entry(q.dt()).or_default().push(q);
-                    counts.quarantined += 1;
-                }
-            },
-            Outcome::Quarantined(q) => {
-                quarantined.entry(q.dt()).or_default().push(*q);
-                counts.quarantined += 1;
-            }
-        }
-    }
-    drop(index);
+) -> Result<BuiltChunk> {
+    let ChunkParts {
+        mut raw,
+        curated,
+        quarantined,
+        mut counts,
+        ..
+    } = parts;
     if let Some(pool) = summarizer {
         summarize(pool, &mut raw, &curated)?;
     }
@@ -214,9 +277,9 @@ fn build(
         stream,
         processed_at: Utc::now(),
     };
-    let mut objects = Vec::new();
     let mut features = Vec::new();
     let mut samples = Vec::new();
+    let mut files = Vec::new();
     for ((dt, split), positions) in &curated {
         let rows: Vec<&ArticleRow> = positions.iter().map(|&i| &raw[dt][i]).collect();
         // Only the last few rows are copied: samples must not cost the data path.
@@ -226,34 +289,64 @@ fn build(
             samples.drain(..samples.len() - SAMPLES_PER_CHUNK);
         }
         features.extend(rows.iter().map(|r| r.features.clone()));
-        let body = encode(&curated_batch(&rows, &ctx)?)?;
-        objects.push((
-            curated_key(*dt, *split, chunk),
-            body,
-            "application/vnd.apache.parquet",
-        ));
+        files.push(File::Curated(*dt, *split, rows));
     }
-    for (dt, rows) in &raw {
-        let refs: Vec<&ArticleRow> = rows.iter().collect();
-        let body = encode(&raw_batch(&refs, &ctx)?)?;
-        objects.push((raw_key(*dt, chunk), body, "application/vnd.apache.parquet"));
-    }
-    for (dt, rows) in &quarantined {
-        let mut body = Vec::new();
-        for row in rows {
-            serde_json::to_writer(&mut body, row)?;
-            body.push(b'\n');
-        }
-        objects.push((quarantine_key(*dt, chunk), body, "application/x-ndjson"));
-    }
+    files.extend(
+        raw.iter()
+            .map(|(dt, rows)| File::Raw(*dt, rows.iter().collect())),
+    );
+    files.extend(
+        quarantined
+            .iter()
+            .map(|(dt, rows)| File::Quarantine(*dt, rows)),
+    );
+    let objects = map_in_order(&files, 1, |file| file.object(chunk, &ctx))
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
     counts.files = objects.len() as u64;
     counts.bytes = objects.iter().map(|(_, b, _)| b.len() as u64).sum();
-    Ok(Built {
+    Ok(BuiltChunk {
         objects,
         features,
         samples,
         counts,
     })
+}
+
+/// One object of a chunk, before encoding.
+enum File<'a> {
+    Curated(NaiveDate, Split, Vec<&'a ArticleRow>),
+    Raw(NaiveDate, Vec<&'a ArticleRow>),
+    Quarantine(NaiveDate, &'a [QuarantineRow]),
+}
+
+impl File<'_> {
+    fn object(&self, chunk: &ChunkId, ctx: &FileContext<'_>) -> Result<Object> {
+        Ok(match self {
+            File::Curated(dt, split, rows) => (
+                curated_key(*dt, *split, chunk),
+                encode_rows(rows, curated_schema(), |slice| curated_batch(slice, ctx))?.into(),
+                PARQUET,
+            ),
+            File::Raw(dt, rows) => (
+                raw_key(*dt, chunk),
+                encode_rows(rows, raw_schema(), |slice| raw_batch(slice, ctx))?.into(),
+                PARQUET,
+            ),
+            File::Quarantine(dt, rows) => {
+                let mut body = Vec::new();
+                for row in *rows {
+                    serde_json::to_writer(&mut body, row)?;
+                    body.push(b'\n');
+                }
+                (
+                    quarantine_key(*dt, chunk),
+                    body.into(),
+                    "application/x-ndjson",
+                )
+            }
+        })
+    }
 }
 
 /// The console shows an article's text; beyond this it is cut (at a character boundary).
@@ -324,7 +417,7 @@ pub async fn put(
     clients: &AwsClients,
     bucket: &str,
     key: &str,
-    body: Vec<u8>,
+    body: Bytes,
     content_type: &str,
 ) -> Result<()> {
     if body.len() >= MULTIPART_THRESHOLD {
@@ -347,7 +440,7 @@ async fn put_multipart(
     clients: &AwsClients,
     bucket: &str,
     key: &str,
-    body: Vec<u8>,
+    body: Bytes,
     content_type: &str,
 ) -> Result<()> {
     let what = format!("uploading s3://{bucket}/{key}");
@@ -366,8 +459,9 @@ async fn put_multipart(
         .to_string();
     let result = async {
         let mut parts = Vec::new();
-        for (i, part) in body.chunks(PART_SIZE).enumerate() {
+        for (i, start) in (0..body.len()).step_by(PART_SIZE).enumerate() {
             let number = i as i32 + 1;
+            let part = body.slice(start..body.len().min(start + PART_SIZE));
             let uploaded = clients
                 .s3
                 .upload_part()
@@ -375,7 +469,7 @@ async fn put_multipart(
                 .key(key)
                 .upload_id(&upload_id)
                 .part_number(number)
-                .body(ByteStream::from(part.to_vec()))
+                .body(ByteStream::from(part))
                 .send()
                 .await
                 .map_err(|err| clients.explain(&what, &err))?;

@@ -16,13 +16,17 @@ use crate::aws::AwsClients;
 use crate::backoff::Backoff;
 use crate::pipeline::rows::RawRecord;
 use crate::pipeline::sink::layout::ChunkId;
-use crate::pipeline::sink::writer::ChunkWriter;
+use crate::pipeline::sink::writer::{BuiltChunk, ChunkParts, ChunkWriter};
 use crate::pipeline::stats::{ShardState, Stats};
 
 /// Kinesis allows 5 GetRecords calls per second per shard.
 const MIN_CALL_INTERVAL: Duration = Duration::from_millis(200);
 const MAX_RECORDS_PER_CALL: i32 = 10_000;
 const MIN_RECORDS_PER_CALL: i32 = 1_000;
+/// What a GetRecords response may hold: Kinesis caps one at 10 MiB; emulators may not.
+const CALL_BYTES: usize = 10 * 1024 * 1024;
+/// Record size assumed before the first call: a news article of a few hundred words.
+const ASSUMED_RECORD_BYTES: usize = 4 * 1024;
 /// Attempts at writing a chunk or a checkpoint (each with the SDK's own retries) before the
 /// reader fails and the supervisor starts it again: about a minute and a half of backoff.
 const WRITE_ATTEMPTS: u32 = 10;
@@ -112,8 +116,17 @@ pub struct ShardReader {
     pub paused: watch::Receiver<bool>,
 }
 
+/// Records and payload bytes this reader has read, for sizing its calls.
+#[derive(Debug, Default)]
+struct ReadSoFar {
+    records: usize,
+    bytes: usize,
+}
+
+/// The chunk being read: its records already parsed, and what the flush policy looks at.
+#[derive(Default)]
 struct Pending {
-    records: Vec<RawRecord>,
+    parts: ChunkParts,
     bytes: usize,
     oldest: Option<Instant>,
 }
@@ -139,19 +152,18 @@ impl ShardReader {
                   "replaying a chunk that may be partly written");
             let records = self.read_range(&range).await?;
             let chunk = self.chunk_id(&range);
-            self.write_chunk(&chunk, records, &mut checkpoint, false)
+            let parts = self.writer.add(ChunkParts::default(), records).await?;
+            let built = self.writer.build(&chunk, parts).await;
+            self.write_chunk(&chunk, built, &mut checkpoint, false)
                 .await?;
         }
 
         let mut last_read = checkpoint.sequence_number.clone();
         let mut iterator = self.iterator_after(last_read.as_deref()).await?;
-        let mut pending = Pending {
-            records: Vec::new(),
-            bytes: 0,
-            oldest: None,
-        };
+        let mut pending = Pending::default();
         let mut last_call = Instant::now() - MIN_CALL_INTERVAL;
         let mut failures = 0u32;
+        let mut read = ReadSoFar::default();
         loop {
             if *self.stop.borrow() {
                 self.flush(&mut pending, &mut checkpoint, false).await?;
@@ -166,12 +178,13 @@ impl ShardReader {
                 tokio::time::sleep(wait).await;
             }
             last_call = Instant::now();
+            let limit = records_per_call(self.policy.max_records, &read);
             let response = self
                 .clients
                 .kinesis
                 .get_records()
                 .shard_iterator(&iterator)
-                .limit(self.records_per_call())
+                .limit(limit)
                 .send()
                 .await;
             let mut output = match response {
@@ -206,6 +219,8 @@ impl ShardReader {
             let count = records.len() as u64;
             let bytes: usize = records.iter().map(|r| r.data().as_ref().len()).sum();
             self.stats.records_read(count, bytes as u64);
+            read.records += count as usize;
+            read.bytes += bytes;
             if let Some(last) = records.last() {
                 last_read = Some(last.sequence_number().to_string());
             }
@@ -213,9 +228,9 @@ impl ShardReader {
                 pending.oldest = Some(Instant::now());
             }
             pending.bytes += bytes;
-            pending
-                .records
-                .extend(records.into_iter().map(|r| self.raw_record(r)));
+            let records = records.into_iter().map(|r| self.raw_record(r)).collect();
+            let parts = std::mem::take(&mut pending.parts);
+            pending.parts = self.writer.add(parts, records).await?;
             let lag = output.millis_behind_latest().unwrap_or(0);
             self.stats.update_shard(&self.shard_id, |s| {
                 s.records += count;
@@ -232,16 +247,20 @@ impl ShardReader {
             };
             iterator = next;
             let at_tip = count == 0 && lag == 0;
+            // `--once` stops at a page that reached the tip: no lag, and fewer records than
+            // asked for. Waiting for one more (empty) page would cost a call interval while
+            // the chunk's CPU work could already run next to the other shards' reads.
+            let drained = self.once && lag == 0 && (at_tip || count < limit as u64);
             if self.policy.should_flush(
-                pending.records.len(),
+                pending.parts.records() as usize,
                 pending.bytes,
                 pending.oldest,
                 Instant::now(),
-            ) || (at_tip && self.once)
+            ) || drained
             {
                 self.flush(&mut pending, &mut checkpoint, false).await?;
             }
-            if at_tip {
+            if drained || at_tip {
                 if self.once {
                     self.stats
                         .update_shard(&self.shard_id, |s| s.state = ShardState::AtTip);
@@ -276,15 +295,6 @@ impl ShardReader {
         Ok(())
     }
 
-    /// No more records a call than a chunk holds (the response is decoded whole, base64 and
-    /// all), but at least [`MIN_RECORDS_PER_CALL`], so that small chunks do not cap reading at
-    /// 5 calls/s × a few records.
-    fn records_per_call(&self) -> i32 {
-        i32::try_from(self.policy.max_records)
-            .unwrap_or(i32::MAX)
-            .clamp(MIN_RECORDS_PER_CALL, MAX_RECORDS_PER_CALL)
-    }
-
     fn raw_record(&self, r: Record) -> RawRecord {
         let arrival_time = r
             .approximate_arrival_timestamp
@@ -314,10 +324,8 @@ impl ShardReader {
         checkpoint: &mut Checkpoint,
         closed: bool,
     ) -> Result<()> {
-        let records = std::mem::take(&mut pending.records);
-        pending.bytes = 0;
-        pending.oldest = None;
-        let (Some(first), Some(last)) = (records.first(), records.last()) else {
+        let parts = std::mem::take(pending).parts;
+        let Some((first, last)) = parts.range() else {
             if closed && !checkpoint.finished {
                 checkpoint.finished = true;
                 checkpoint.updated_at = Utc::now();
@@ -326,34 +334,38 @@ impl ShardReader {
             return Ok(());
         };
         let range = PendingRange {
-            first_sequence: first.sequence_number.clone(),
-            last_sequence: last.sequence_number.clone(),
+            first_sequence: first.to_string(),
+            last_sequence: last.to_string(),
         };
         // Record the intended cut before any object exists, so a crash replays this exact range.
+        // The chunk's CPU work needs no object and runs meanwhile: against a busy endpoint this
+        // small PUT can wait as long as the build takes.
         checkpoint.pending = Some(range.clone());
         checkpoint.updated_at = Utc::now();
-        self.save_checkpoint(checkpoint).await?;
         let chunk = self.chunk_id(&range);
-        self.write_chunk(&chunk, records, checkpoint, closed).await
+        let (saved, built) = tokio::join!(
+            self.save_checkpoint(checkpoint),
+            self.writer.build(&chunk, parts)
+        );
+        saved?;
+        self.write_chunk(&chunk, built, checkpoint, closed).await
     }
 
-    /// Writes the chunk (retrying with backoff until it is in S3 or a stop is requested), then
-    /// moves the checkpoint to its end.
+    /// Uploads a built chunk (retrying with backoff until it is in S3 or a stop is requested),
+    /// then moves the checkpoint to its end. A chunk that could not be built fails the reader at
+    /// once: the supervisor starts it again, and it replays the pending range from the stream.
     async fn write_chunk(
         &self,
         chunk: &ChunkId,
-        records: Vec<RawRecord>,
+        built: Result<BuiltChunk>,
         checkpoint: &mut Checkpoint,
         closed: bool,
     ) -> Result<()> {
-        let records = Arc::new(records);
+        let built = built.with_context(|| format!("building chunk {}", chunk.stem()))?;
         let mut failures = 0u32;
         loop {
-            match self.writer.write(chunk, records.clone()).await {
-                Ok(written) => {
-                    debug!(shard = %self.shard_id, records = written.records, files = written.files, "chunk written");
-                    break;
-                }
+            match self.writer.upload(&built).await {
+                Ok(()) => break,
                 Err(err) => {
                     failures += 1;
                     self.stats.error();
@@ -375,6 +387,8 @@ impl ShardReader {
                 }
             }
         }
+        let written = self.writer.uploaded(built);
+        debug!(shard = %self.shard_id, records = written.records, files = written.files, "chunk written");
         checkpoint.sequence_number = Some(chunk.last_sequence.clone());
         checkpoint.pending = None;
         checkpoint.finished = closed;
@@ -514,6 +528,21 @@ impl ShardReader {
     }
 }
 
+/// Records to ask one GetRecords call for: no more than a chunk holds, nor than about
+/// [`CALL_BYTES`] of them at the average size read so far (the response is decoded whole, base64
+/// and all; before the first call an article's size is assumed), but at least [`MIN_RECORDS_PER_CALL`], so that small chunks do not cap reading at
+/// 5 calls/s × a few records.
+fn records_per_call(chunk_records: usize, read: &ReadSoFar) -> i32 {
+    let average = match read.records {
+        0 => ASSUMED_RECORD_BYTES,
+        n => (read.bytes / n).max(1),
+    };
+    let by_size = CALL_BYTES / average;
+    i32::try_from(chunk_records.min(by_size))
+        .unwrap_or(i32::MAX)
+        .clamp(MIN_RECORDS_PER_CALL, MAX_RECORDS_PER_CALL)
+}
+
 /// Sequence numbers are decimal strings of up to 128 bits: compare them as numbers.
 pub fn compare_sequence(a: &str, b: &str) -> Ordering {
     let a = a.trim_start_matches('0');
@@ -548,6 +577,34 @@ mod tests {
         assert!(policy.should_flush(10, 1, Some(now), now));
         assert!(policy.should_flush(1, 1000, Some(now), now));
         assert!(policy.should_flush(1, 1, Some(now), now + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn a_call_asks_for_a_chunk_but_no_more_than_about_ten_mib_of_records_of_the_size_seen() {
+        let fresh = ReadSoFar::default();
+        assert_eq!(records_per_call(10_000, &fresh), 2_560);
+        assert_eq!(records_per_call(2_000, &fresh), 2_000);
+        let articles = ReadSoFar {
+            records: 100,
+            bytes: 100 * 4096,
+        };
+        assert_eq!(records_per_call(10_000, &articles), 2_560);
+        let tiny = ReadSoFar {
+            records: 100,
+            bytes: 100 * 20,
+        };
+        assert_eq!(records_per_call(10_000, &tiny), 10_000);
+        assert_eq!(records_per_call(50_000, &tiny), 10_000);
+    }
+
+    #[test]
+    fn a_call_asks_for_at_least_a_thousand_records() {
+        let huge = ReadSoFar {
+            records: 10,
+            bytes: 10 * 900 * 1024,
+        };
+        assert_eq!(records_per_call(10_000, &huge), 1_000);
+        assert_eq!(records_per_call(200, &ReadSoFar::default()), 1_000);
     }
 
     #[test]
