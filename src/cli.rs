@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::FlagValue;
+use crate::produce::newsgen::DATE_WINDOW_DAYS;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -224,7 +225,8 @@ pub struct ProduceArgs {
     pub as_of: Option<NaiveDate>,
     /// Publish dates fall in this many days up to --as-of: 365 like the original challenge's
     /// generator, 1 for a stream of today's news (one dt= partition)
-    #[arg(long, value_name = "DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    #[arg(long, value_name = "DAYS", default_value_t = DATE_WINDOW_DAYS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=36_500), conflicts_with = "from_file")]
     pub date_window_days: u32,
     /// Replay a JSON Lines file (one article per line, sent byte for byte) instead of generating
     #[arg(long, value_name = "FILE.jsonl")]
@@ -347,6 +349,34 @@ mod tests {
                 .unwrap();
             assert!(spec.flag.is_some(), "{} has no flag name", flag.key);
         }
+    }
+
+    #[test]
+    fn publish_dates_spread_over_a_year_unless_a_window_of_1_to_36500_days_is_given() {
+        let produce = |args: &[&str]| -> Result<u32, clap::Error> {
+            let cli = Cli::try_parse_from(["precis", "produce"].iter().chain(args))?;
+            match cli.command {
+                Command::Produce(p) => Ok(p.date_window_days),
+                _ => unreachable!("parsed produce"),
+            }
+        };
+        assert_eq!(produce(&[]).unwrap(), 365);
+        assert_eq!(produce(&["--date-window-days", "1"]).unwrap(), 1);
+        assert!(produce(&["--date-window-days", "0"]).is_err());
+        assert!(produce(&["--date-window-days", "36501"]).is_err());
+    }
+
+    #[test]
+    fn a_date_window_cannot_be_given_with_a_file_to_replay() {
+        let result = Cli::try_parse_from([
+            "precis",
+            "produce",
+            "--from-file",
+            "a.jsonl",
+            "--date-window-days",
+            "1",
+        ]);
+        assert!(result.is_err());
     }
 
     #[test]

@@ -13,11 +13,14 @@ const EXIT_USAGE: u8 = 2;
 /// glibc's malloc gives threads their own arenas (up to 8 per core) and keeps what each freed;
 /// chunks parsed on the blocking pool and freed elsewhere left RSS at about twice the live heap
 /// (docs/performance.md). Two arenas, as often advised for many-threaded services, unless the
-/// operator chose with MALLOC_ARENA_MAX.
+/// operator chose (MALLOC_ARENA_MAX, or glibc.malloc.arena_max in GLIBC_TUNABLES).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets a tunable; called before any other thread exists.
+    let chosen = std::env::var_os("MALLOC_ARENA_MAX").is_some()
+        || std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("malloc.arena_max"));
+    if !chosen {
+        // SAFETY: mallopt only sets a tunable; called before any other thread exists. A refusal
+        // (0) leaves glibc's default, which works, only with more memory.
         unsafe {
             libc::mallopt(libc::M_ARENA_MAX, 2);
         }

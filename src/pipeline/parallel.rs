@@ -45,7 +45,11 @@ where
     };
     let mut results: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
     std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(work)).collect();
+        // A thread the OS refuses (a pids limit) is one helper fewer, not a failure: the
+        // calling thread takes whatever the others leave.
+        let helpers: Vec<_> = (1..workers)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
         let own = work();
         for (i, r) in own.into_iter().chain(
             helpers

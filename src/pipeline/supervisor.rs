@@ -11,7 +11,8 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use super::record::Limits;
-use super::sink::writer::{ChunkWriter, DedupIndex};
+use super::sink::dedup::DedupIndex;
+use super::sink::writer::ChunkWriter;
 use super::source::checkpoint::CheckpointStore;
 use super::source::lineage::{plan, ShardInfo, ShardPlan};
 use super::source::reader::{FlushPolicy, ReaderExit, ShardReader, StartPosition};

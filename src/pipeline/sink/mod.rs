@@ -1,5 +1,6 @@
 //! Turning processed records into objects in the lake.
 
+pub mod dedup;
 pub mod layout;
 pub mod parquet;
 pub mod writer;

@@ -5,7 +5,7 @@
 //! the async reactor, spread over the cores. Objects of a chunk are uploaded concurrently; the
 //! caller advances the checkpoint only after every one of them is in S3.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
@@ -15,6 +15,7 @@ use bytes::Bytes;
 use chrono::{NaiveDate, Utc};
 use tokio::task::JoinSet;
 
+use super::dedup::{Claim, DedupIndex};
 use super::layout::{curated_key, quarantine_key, raw_key, ChunkId};
 use super::parquet::{
     curated_batch, curated_schema, encode_rows, raw_batch, raw_schema, FileContext,
@@ -33,46 +34,6 @@ pub const MULTIPART_THRESHOLD: usize = 16 * 1024 * 1024;
 const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Uploads of one chunk in flight at once: enough to hide S3 latency, few enough not to burst.
 const MAX_CONCURRENT_UPLOADS: usize = 16;
-
-/// First claim on each article_id seen by this process: (content hash, sequence number).
-#[derive(Debug, Default)]
-pub struct DedupIndex {
-    seen: HashMap<String, (String, String)>,
-}
-
-/// What the index says about an article.
-#[derive(Debug, PartialEq, Eq)]
-enum Claim {
-    First,
-    /// The same content again under the same id: raw keeps it, curated does not.
-    ExactDuplicate,
-    Conflict {
-        first_sequence_number: String,
-    },
-}
-
-impl DedupIndex {
-    fn claim(&mut self, row: &ArticleRow) -> Claim {
-        match self.seen.get(&row.article.article_id) {
-            None => {
-                self.seen.insert(
-                    row.article.article_id.clone(),
-                    (
-                        row.features.content_sha256.clone(),
-                        row.sequence_number.clone(),
-                    ),
-                );
-                Claim::First
-            }
-            // A replay of the very record that made the claim.
-            Some((_, seq)) if *seq == row.sequence_number => Claim::First,
-            Some((hash, _)) if *hash == row.features.content_sha256 => Claim::ExactDuplicate,
-            Some((_, seq)) => Claim::Conflict {
-                first_sequence_number: seq.clone(),
-            },
-        }
-    }
-}
 
 /// Counts of one written chunk.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -185,8 +146,8 @@ pub struct ChunkParts {
 }
 
 impl ChunkParts {
-    pub fn records(&self) -> u64 {
-        self.counts.records
+    pub fn records(&self) -> usize {
+        self.counts.records as usize
     }
 
     /// The chunk's first and last sequence numbers; None while it holds no record.
@@ -219,7 +180,11 @@ impl ChunkParts {
             .map_err(|_| anyhow::anyhow!("dedup index poisoned"))?;
         for (record, outcome) in records.iter().zip(outcomes) {
             match outcome {
-                Outcome::Article(row) => match index.claim(&row) {
+                Outcome::Article(row) => match index.claim(
+                    &row.article.article_id,
+                    &row.features.content_sha256,
+                    &row.sequence_number,
+                ) {
                     Claim::First => {
                         let rows = self.raw.entry(row.dt()).or_default();
                         self.curated
@@ -289,16 +254,16 @@ fn build(
             samples.drain(..samples.len() - SAMPLES_PER_CHUNK);
         }
         features.extend(rows.iter().map(|r| r.features.clone()));
-        files.push(File::Curated(*dt, *split, rows));
+        files.push(ObjectPlan::Curated(*dt, *split, rows));
     }
     files.extend(
         raw.iter()
-            .map(|(dt, rows)| File::Raw(*dt, rows.iter().collect())),
+            .map(|(dt, rows)| ObjectPlan::Raw(*dt, rows.iter().collect())),
     );
     files.extend(
         quarantined
             .iter()
-            .map(|(dt, rows)| File::Quarantine(*dt, rows)),
+            .map(|(dt, rows)| ObjectPlan::Quarantine(*dt, rows)),
     );
     let objects = map_in_order(&files, 1, |file| file.object(chunk, &ctx))
         .into_iter()
@@ -314,26 +279,26 @@ fn build(
 }
 
 /// One object of a chunk, before encoding.
-enum File<'a> {
+enum ObjectPlan<'a> {
     Curated(NaiveDate, Split, Vec<&'a ArticleRow>),
     Raw(NaiveDate, Vec<&'a ArticleRow>),
     Quarantine(NaiveDate, &'a [QuarantineRow]),
 }
 
-impl File<'_> {
+impl ObjectPlan<'_> {
     fn object(&self, chunk: &ChunkId, ctx: &FileContext<'_>) -> Result<Object> {
         Ok(match self {
-            File::Curated(dt, split, rows) => (
+            ObjectPlan::Curated(dt, split, rows) => (
                 curated_key(*dt, *split, chunk),
                 encode_rows(rows, curated_schema(), |slice| curated_batch(slice, ctx))?.into(),
                 PARQUET,
             ),
-            File::Raw(dt, rows) => (
+            ObjectPlan::Raw(dt, rows) => (
                 raw_key(*dt, chunk),
                 encode_rows(rows, raw_schema(), |slice| raw_batch(slice, ctx))?.into(),
                 PARQUET,
             ),
-            File::Quarantine(dt, rows) => {
+            ObjectPlan::Quarantine(dt, rows) => {
                 let mut body = Vec::new();
                 for row in *rows {
                     serde_json::to_writer(&mut body, row)?;
@@ -509,4 +474,97 @@ async fn put_multipart(
             .await;
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn record(sequence: u64, json: &str) -> RawRecord {
+        RawRecord {
+            shard_id: "shardId-000000000000".into(),
+            sequence_number: sequence.to_string(),
+            partition_key: "pk".into(),
+            arrival_time: Utc.with_ymd_and_hms(2026, 11, 20, 8, 0, 0).unwrap(),
+            data: json.as_bytes().to_vec(),
+        }
+    }
+
+    fn article(id: &str, day: u32, content: &str) -> String {
+        format!(
+            r#"{{"article_id":"{id}","publish_date":"2026-03-{day:02}T10:00:00","content":"{content}"}}"#
+        )
+    }
+
+    /// Articles on two days, an exact repeat and a conflicting one in later pages, a bad record.
+    fn records() -> Vec<RawRecord> {
+        [
+            article("a", 1, "Alpha one. Alpha two."),
+            article("b", 1, "Bravo one."),
+            article("c", 2, "Charlie one."),
+            "{not json".to_string(),
+            article("d", 2, "Delta one."),
+            article("a", 1, "Alpha one. Alpha two."),
+            article("e", 1, "Echo one."),
+            article("b", 1, "Bravo changed."),
+            article("f", 2, "Foxtrot one."),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, json)| record(i as u64 + 1, json))
+        .collect()
+    }
+
+    fn objects_and_counts(parts: ChunkParts) -> (Vec<String>, ChunkWritten) {
+        let chunk = ChunkId {
+            stream: "S".into(),
+            shard_id: "shardId-000000000000".into(),
+            first_sequence: "1".into(),
+            last_sequence: "9".into(),
+        };
+        let built = build("S", &chunk, parts, None).unwrap();
+        let keys = built.objects.iter().map(|(k, _, _)| k.clone()).collect();
+        (keys, built.counts)
+    }
+
+    /// The records parsed in pages of the given sizes.
+    fn parsed_in_pages(sizes: &[usize], dedup: &Mutex<DedupIndex>) -> ChunkParts {
+        let mut all = records().into_iter();
+        let mut parts = ChunkParts::default();
+        for &size in sizes {
+            let page: Vec<RawRecord> = all.by_ref().take(size).collect();
+            parts.add(page, &Limits::default(), dedup).unwrap();
+        }
+        assert!(all.next().is_none(), "every record in a page");
+        parts
+    }
+
+    #[test]
+    fn a_chunk_parsed_page_by_page_makes_the_objects_of_the_chunk_parsed_whole() {
+        let whole = parsed_in_pages(&[9], &Mutex::new(DedupIndex::default()));
+        let paged = parsed_in_pages(&[3, 4, 2], &Mutex::new(DedupIndex::default()));
+        assert_eq!(whole.range(), Some(("1", "9")));
+        assert_eq!(paged.range(), Some(("1", "9")));
+        let (keys, counts) = objects_and_counts(whole);
+        assert_eq!(objects_and_counts(paged), (keys.clone(), counts.clone()));
+        assert_eq!(
+            (
+                counts.records,
+                counts.articles,
+                counts.exact_duplicates,
+                counts.quarantined
+            ),
+            (9, 6, 1, 2)
+        );
+        assert!(keys.iter().any(|k| k.contains("quarantine/")), "{keys:?}");
+    }
+
+    #[test]
+    fn a_replay_in_the_same_process_makes_the_same_objects_as_the_first_attempt() {
+        let dedup = Mutex::new(DedupIndex::default());
+        let first = objects_and_counts(parsed_in_pages(&[4, 5], &dedup));
+        let replay = objects_and_counts(parsed_in_pages(&[9], &dedup));
+        assert_eq!(replay, first);
+    }
 }

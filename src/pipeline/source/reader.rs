@@ -150,9 +150,8 @@ impl ShardReader {
         if let Some(range) = checkpoint.pending.clone() {
             info!(shard = %self.shard_id, first = %range.first_sequence, last = %range.last_sequence,
                   "replaying a chunk that may be partly written");
-            let records = self.read_range(&range).await?;
+            let parts = self.replay_range(&range).await?;
             let chunk = self.chunk_id(&range);
-            let parts = self.writer.add(ChunkParts::default(), records).await?;
             let built = self.writer.build(&chunk, parts).await;
             self.write_chunk(&chunk, built, &mut checkpoint, false)
                 .await?;
@@ -231,7 +230,8 @@ impl ShardReader {
             let records = records.into_iter().map(|r| self.raw_record(r)).collect();
             let parts = std::mem::take(&mut pending.parts);
             pending.parts = self.writer.add(parts, records).await?;
-            let lag = output.millis_behind_latest().unwrap_or(0);
+            let reported_lag = output.millis_behind_latest();
+            let lag = reported_lag.unwrap_or(0);
             self.stats.update_shard(&self.shard_id, |s| {
                 s.records += count;
                 s.millis_behind_latest = lag;
@@ -247,20 +247,18 @@ impl ShardReader {
             };
             iterator = next;
             let at_tip = count == 0 && lag == 0;
-            // `--once` stops at a page that reached the tip: no lag, and fewer records than
-            // asked for. Waiting for one more (empty) page would cost a call interval while
-            // the chunk's CPU work could already run next to the other shards' reads.
-            let drained = self.once && lag == 0 && (at_tip || count < limit as u64);
             if self.policy.should_flush(
-                pending.parts.records() as usize,
+                pending.parts.records(),
                 pending.bytes,
                 pending.oldest,
                 Instant::now(),
-            ) || drained
+            ) || (self.once && (at_tip || caught_up(count, limit, reported_lag)))
             {
                 self.flush(&mut pending, &mut checkpoint, false).await?;
             }
-            if drained || at_tip {
+            // The run ends only on an empty answer: a closed shard's last records come with an
+            // iterator still, and only the next (empty) answer says the shard is closed.
+            if at_tip {
                 if self.once {
                     self.stats
                         .update_shard(&self.shard_id, |s| s.state = ShardState::AtTip);
@@ -463,8 +461,9 @@ impl ShardReader {
             .context("GetShardIterator answered without an iterator")
     }
 
-    /// Reads exactly the records of a pending range, first to last inclusive.
-    async fn read_range(&self, range: &PendingRange) -> Result<Vec<RawRecord>> {
+    /// Reads exactly the records of a pending range, first to last inclusive, parsing each page
+    /// into the chunk's parts as it arrives.
+    async fn replay_range(&self, range: &PendingRange) -> Result<ChunkParts> {
         let output = self
             .clients
             .kinesis
@@ -485,14 +484,15 @@ impl ShardReader {
                 )
             })?;
         let mut iterator = output.shard_iterator().map(str::to_string);
-        let mut records = Vec::new();
+        let mut parts = ChunkParts::default();
+        let mut read = ReadSoFar::default();
         while let Some(it) = iterator {
             let mut page = self
                 .clients
                 .kinesis
                 .get_records()
                 .shard_iterator(it)
-                .limit(MAX_RECORDS_PER_CALL)
+                .limit(records_per_call(MAX_RECORDS_PER_CALL as usize, &read))
                 .send()
                 .await
                 .map_err(|err| {
@@ -501,22 +501,30 @@ impl ShardReader {
                 })?;
             let page_records = std::mem::take(&mut page.records);
             let empty = page_records.is_empty();
+            read.records += page_records.len();
+            read.bytes += page_records
+                .iter()
+                .map(|r| r.data().as_ref().len())
+                .sum::<usize>();
+            let mut records = Vec::with_capacity(page_records.len());
+            let mut complete = false;
             for record in page_records {
-                match compare_sequence(record.sequence_number(), &range.last_sequence) {
-                    Ordering::Greater => return Ok(records),
-                    Ordering::Equal => {
-                        records.push(self.raw_record(record));
-                        return Ok(records);
-                    }
-                    Ordering::Less => records.push(self.raw_record(record)),
+                let position = compare_sequence(record.sequence_number(), &range.last_sequence);
+                if position != Ordering::Greater {
+                    records.push(self.raw_record(record));
+                }
+                if position != Ordering::Less {
+                    complete = true;
+                    break;
                 }
             }
-            if empty && page.millis_behind_latest().unwrap_or(0) == 0 {
+            parts = self.writer.add(parts, records).await?;
+            if complete || (empty && page.millis_behind_latest().unwrap_or(0) == 0) {
                 break;
             }
             iterator = page.next_shard_iterator().map(str::to_string);
         }
-        if records.is_empty() {
+        if parts.range().is_none() {
             bail!(
                 "shard {} no longer holds the chunk {}..{} to replay (trimmed by retention?)",
                 self.shard_id,
@@ -524,23 +532,31 @@ impl ShardReader {
                 range.last_sequence
             );
         }
-        Ok(records)
+        Ok(parts)
     }
 }
 
-/// Records to ask one GetRecords call for: no more than a chunk holds, nor than about
-/// [`CALL_BYTES`] of them at the average size read so far (the response is decoded whole, base64
-/// and all; before the first call an article's size is assumed), but at least [`MIN_RECORDS_PER_CALL`], so that small chunks do not cap reading at
-/// 5 calls/s × a few records.
+/// Records to ask one GetRecords call for: about [`CALL_BYTES`] of them at the average size read
+/// so far (the response is decoded whole, base64 and all; before the first call an article's
+/// size is assumed), and no more than a chunk holds — except that a small chunk still asks for
+/// [`MIN_RECORDS_PER_CALL`], so that it does not cap reading at 5 calls/s × a few records.
 fn records_per_call(chunk_records: usize, read: &ReadSoFar) -> i32 {
     let average = match read.records {
         0 => ASSUMED_RECORD_BYTES,
         n => (read.bytes / n).max(1),
     };
     let by_size = CALL_BYTES / average;
-    i32::try_from(chunk_records.min(by_size))
+    let floor = MIN_RECORDS_PER_CALL as usize;
+    i32::try_from(chunk_records.max(floor).min(by_size))
         .unwrap_or(i32::MAX)
-        .clamp(MIN_RECORDS_PER_CALL, MAX_RECORDS_PER_CALL)
+        .clamp(1, MAX_RECORDS_PER_CALL)
+}
+
+/// Whether a page with records says the shard was caught up: MillisBehindLatest reported as 0
+/// and fewer records than asked for. `--once` writes its chunk then, while other shards are
+/// still being read, instead of one call interval later when an empty answer confirms the tip.
+fn caught_up(count: u64, asked: i32, millis_behind_latest: Option<i64>) -> bool {
+    count > 0 && millis_behind_latest == Some(0) && u64::try_from(asked).is_ok_and(|a| count < a)
 }
 
 /// Sequence numbers are decimal strings of up to 128 bits: compare them as numbers.
@@ -579,32 +595,46 @@ mod tests {
         assert!(policy.should_flush(1, 1, Some(now), now + Duration::from_secs(5)));
     }
 
+    /// What a reader has read: `records` of `each` bytes.
+    fn read(records: usize, each: usize) -> ReadSoFar {
+        ReadSoFar {
+            records,
+            bytes: records * each,
+        }
+    }
+
     #[test]
     fn a_call_asks_for_a_chunk_but_no_more_than_about_ten_mib_of_records_of_the_size_seen() {
         let fresh = ReadSoFar::default();
         assert_eq!(records_per_call(10_000, &fresh), 2_560);
         assert_eq!(records_per_call(2_000, &fresh), 2_000);
-        let articles = ReadSoFar {
-            records: 100,
-            bytes: 100 * 4096,
-        };
-        assert_eq!(records_per_call(10_000, &articles), 2_560);
-        let tiny = ReadSoFar {
-            records: 100,
-            bytes: 100 * 20,
-        };
-        assert_eq!(records_per_call(10_000, &tiny), 10_000);
-        assert_eq!(records_per_call(50_000, &tiny), 10_000);
+        assert_eq!(records_per_call(10_000, &read(100, 4096)), 2_560);
+        assert_eq!(records_per_call(10_000, &read(100, 20)), 10_000);
+        assert_eq!(records_per_call(50_000, &read(100, 20)), 10_000);
     }
 
     #[test]
-    fn a_call_asks_for_at_least_a_thousand_records() {
-        let huge = ReadSoFar {
-            records: 10,
-            bytes: 10 * 900 * 1024,
-        };
-        assert_eq!(records_per_call(10_000, &huge), 1_000);
+    fn a_small_chunk_still_asks_for_a_thousand_records_a_call() {
         assert_eq!(records_per_call(200, &ReadSoFar::default()), 1_000);
+        assert_eq!(records_per_call(200, &read(10, 9 * 1024)), 1_000);
+    }
+
+    #[test]
+    fn records_of_a_mebibyte_are_asked_for_ten_at_a_time() {
+        assert_eq!(records_per_call(10_000, &read(10, 1024 * 1024)), 10);
+    }
+
+    #[test]
+    fn a_short_page_reported_zero_behind_is_caught_up() {
+        assert!(caught_up(300, 2_560, Some(0)));
+    }
+
+    #[test]
+    fn a_full_page_an_empty_page_a_lagging_page_or_a_missing_lag_is_not_caught_up() {
+        assert!(!caught_up(2_560, 2_560, Some(0)));
+        assert!(!caught_up(0, 2_560, Some(0)));
+        assert!(!caught_up(300, 2_560, Some(15)));
+        assert!(!caught_up(300, 2_560, None));
     }
 
     #[test]
