@@ -45,10 +45,10 @@ where
     };
     let mut results: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
     std::thread::scope(|scope| {
-        // A thread the OS refuses (a pids limit) is one helper fewer, not a failure: the
-        // calling thread takes whatever the others leave.
+        // A thread the OS refuses (a pids limit) ends the hiring, not the work: the calling
+        // thread takes whatever the others leave.
         let helpers: Vec<_> = (1..workers)
-            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+            .map_while(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
             .collect();
         let own = work();
         for (i, r) in own.into_iter().chain(

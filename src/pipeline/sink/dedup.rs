@@ -2,19 +2,21 @@
 //! claims an id goes to curated, an exact repeat (a producer retry) to raw only, the same id with
 //! other content to quarantine.
 //!
-//! Bounded: the most recent [`DEDUP_WINDOW`] distinct ids are remembered, in about 150 bytes each
+//! Bounded: the most recent [`DEDUP_WINDOW`] distinct ids are remembered, in about 140 bytes each
 //! (128-bit hashes instead of the id and the hex content hash; the first sequence number is kept
 //! as text for the quarantine reason), so a worker that follows a stream for days does not grow
 //! without end. Producer retries arrive seconds apart, far inside the window. A chunk replayed
-//! in the same process finds its own claims (same sequence numbers) unless half a million other
+//! in the same process finds its own claims (same sequence numbers) unless 450,000 other
 //! ids were claimed in between — more than a chunk's whole retry time reads.
 
 use std::collections::{HashMap, VecDeque};
 
 use sha2::{Digest, Sha256};
 
-/// Distinct article ids remembered (about 75 MB at most).
-pub const DEDUP_WINDOW: usize = 500_000;
+/// Distinct article ids remembered: about 65 MB at most (the table's 2¹⁹ buckets of 49 bytes,
+/// a 64-byte allocation per sequence number, the order queue). Below 458,752 the table never
+/// doubles to 2²⁰ buckets.
+pub const DEDUP_WINDOW: usize = 450_000;
 
 /// 128 bits of a SHA-256: two different ids or contents share one with a probability of about
 /// n² / 2¹²⁹, nothing at any stream's size.

@@ -163,6 +163,9 @@ impl ShardReader {
         let mut last_call = Instant::now() - MIN_CALL_INTERVAL;
         let mut failures = 0u32;
         let mut read = ReadSoFar::default();
+        // `--once` cuts at most one chunk early (below): on a stream still being written every
+        // page may be short and caught up, and a chunk per page would be a flood of tiny files.
+        let mut flushed_early = false;
         loop {
             if *self.stop.borrow() {
                 self.flush(&mut pending, &mut checkpoint, false).await?;
@@ -247,12 +250,15 @@ impl ShardReader {
             };
             iterator = next;
             let at_tip = count == 0 && lag == 0;
+            let early = self.once && !flushed_early && caught_up(count, limit, reported_lag);
+            flushed_early |= early;
             if self.policy.should_flush(
                 pending.parts.records(),
                 pending.bytes,
                 pending.oldest,
                 Instant::now(),
-            ) || (self.once && (at_tip || caught_up(count, limit, reported_lag)))
+            ) || (self.once && at_tip)
+                || early
             {
                 self.flush(&mut pending, &mut checkpoint, false).await?;
             }
@@ -524,12 +530,22 @@ impl ShardReader {
             }
             iterator = page.next_shard_iterator().map(str::to_string);
         }
-        if parts.range().is_none() {
+        let read_whole_range = parts.range().is_some_and(|(first, last)| {
+            compare_sequence(first, &range.first_sequence) == Ordering::Equal
+                && compare_sequence(last, &range.last_sequence) == Ordering::Equal
+        });
+        if !read_whole_range {
+            // Writing a part of the range under the whole range's keys would overwrite what an
+            // earlier attempt may have written completely.
             bail!(
-                "shard {} no longer holds the chunk {}..{} to replay (trimmed by retention?)",
+                "shard {} no longer holds all of the chunk {}..{} to replay (read {}; trimmed by \
+                 retention?)",
                 self.shard_id,
                 range.first_sequence,
-                range.last_sequence
+                range.last_sequence,
+                parts
+                    .range()
+                    .map_or("nothing".to_string(), |(f, l)| format!("{f}..{l}"))
             );
         }
         Ok(parts)
@@ -553,8 +569,9 @@ fn records_per_call(chunk_records: usize, read: &ReadSoFar) -> i32 {
 }
 
 /// Whether a page with records says the shard was caught up: MillisBehindLatest reported as 0
-/// and fewer records than asked for. `--once` writes its chunk then, while other shards are
-/// still being read, instead of one call interval later when an empty answer confirms the tip.
+/// and fewer records than asked for. `--once` writes its chunk then (once), while other shards
+/// are still being read, instead of one call interval later when an empty answer confirms the
+/// tip.
 fn caught_up(count: u64, asked: i32, millis_behind_latest: Option<i64>) -> bool {
     count > 0 && millis_behind_latest == Some(0) && u64::try_from(asked).is_ok_and(|a| count < a)
 }
