@@ -123,6 +123,16 @@ struct ReadSoFar {
     bytes: usize,
 }
 
+impl ReadSoFar {
+    /// Counts a page in; its payload bytes.
+    fn add(&mut self, page: &[Record]) -> usize {
+        let bytes = page.iter().map(|r| r.data().as_ref().len()).sum();
+        self.records += page.len();
+        self.bytes += bytes;
+        bytes
+    }
+}
+
 /// The chunk being read: its records already parsed, and what the flush policy looks at.
 #[derive(Default)]
 struct Pending {
@@ -219,10 +229,8 @@ impl ShardReader {
             // Moved, not copied, out of the response: a full call holds tens of MiB.
             let records = std::mem::take(&mut output.records);
             let count = records.len() as u64;
-            let bytes: usize = records.iter().map(|r| r.data().as_ref().len()).sum();
+            let bytes = read.add(&records);
             self.stats.records_read(count, bytes as u64);
-            read.records += count as usize;
-            read.bytes += bytes;
             if let Some(last) = records.last() {
                 last_read = Some(last.sequence_number().to_string());
             }
@@ -507,11 +515,7 @@ impl ShardReader {
                 })?;
             let page_records = std::mem::take(&mut page.records);
             let empty = page_records.is_empty();
-            read.records += page_records.len();
-            read.bytes += page_records
-                .iter()
-                .map(|r| r.data().as_ref().len())
-                .sum::<usize>();
+            read.add(&page_records);
             let mut records = Vec::with_capacity(page_records.len());
             let mut complete = false;
             for record in page_records {
