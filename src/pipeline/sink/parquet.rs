@@ -17,12 +17,16 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use crate::pipeline::rows::ArticleRow;
 
 /// Rows per row group: large enough for sequential reads, small enough to skip by statistics.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
-const ZSTD_LEVEL: i32 = 3;
+/// Level 1, not 3: on the BBC dev set files are 11% larger and encoding is 40-50% faster
+/// (criterion, `encode_*`); readers decompress both at the same speed. The pipeline is CPU-bound
+/// per core, storage is the cheap side.
+const ZSTD_LEVEL: i32 = 1;
 
 fn utc_millis() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
@@ -201,15 +205,38 @@ pub fn curated_batch(rows: &[&ArticleRow], ctx: &FileContext<'_>) -> Result<Reco
 /// chunk (tens of MiB of article text, once per layer) never exist at once.
 pub const ENCODE_BATCH_ROWS: usize = 1024;
 
+/// Columns whose values are (nearly) all different: a dictionary only costs hashing every value
+/// before the writer gives up on it.
+const UNIQUE_COLUMNS: [&str; 8] = [
+    "article_id",
+    "title",
+    "content",
+    "summary",
+    "content_sha256",
+    "sequence_number",
+    "partition_key",
+    "extra_json",
+];
+
+/// Long free text: min/max statistics of it prune nothing.
+const FREE_TEXT_COLUMNS: [&str; 4] = ["title", "content", "summary", "extra_json"];
+
 fn writer_properties() -> Result<WriterProperties> {
-    Ok(WriterProperties::builder()
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(ZSTD_LEVEL).context("zstd level")?,
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_created_by(format!("precis {}", env!("CARGO_PKG_VERSION")))
-        .build())
+        .set_created_by(format!("precis {}", env!("CARGO_PKG_VERSION")));
+    for column in UNIQUE_COLUMNS {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    for column in FREE_TEXT_COLUMNS {
+        builder = builder
+            .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
+    }
+    Ok(builder.build())
 }
 
 /// Encodes one batch as a complete Parquet file.
