@@ -49,133 +49,90 @@ pub fn counts(text: &str) -> TextCounts {
 /// [`counts`] plus the text normalized for comparing copies of a story: every whitespace-separated
 /// token lowercased (`str::to_lowercase`, so a final sigma stays final), joined by single
 /// spaces. One pass over the bytes serves both.
-///
-/// The loop keeps its state as 0/1 integers so that an ASCII byte costs a table lookup and
-/// arithmetic, no branch on the text (a branch per byte mispredicted at every word boundary and
-/// cost 4x more). Other characters take a slower path; a token holding one is lowered again
-/// whole when it ends, as `str::to_lowercase` needs the whole token.
 pub fn counts_and_normalized(text: &str) -> (TextCounts, String) {
     let bytes = text.as_bytes();
-    let n = bytes.len();
-    // Written at `written`, one byte ahead of need; a lowered token that grows resizes it.
-    let mut out = vec![0u8; n + 1];
-    let mut written = 0;
     let mut counts = TextCounts::default();
-    let (mut in_token, mut token_has_alphanumeric) = (0, 0);
-    let (mut line_blank, mut in_paragraph) = (1, 0);
-    // Where the current token began in `text` and in `out`, and whether it is all ASCII.
-    let (mut token_start, mut token_out, mut token_ascii) = (0, 0, true);
+    let mut normalized = String::with_capacity(text.len());
+    // The token (run of non-whitespace) being read: where it began, whether it is all ASCII,
+    // how many letters and digits it has.
+    let mut token: Option<(usize, bool, usize)> = None;
+    let (mut line_blank, mut in_paragraph) = (true, false);
     let mut i = 0;
-    while i < n {
+    while i < bytes.len() {
+        let at = i;
         let b = bytes[i];
-        let (whitespace, alphanumeric, width) = if b < 0x80 {
-            let class = ASCII_CLASS[usize::from(b)];
+        let (whitespace, alphanumeric, ascii) = if b < 0x80 {
+            i += 1;
             (
-                usize::from(class & WHITESPACE != 0),
-                usize::from(class & ALPHANUMERIC),
-                1,
+                matches!(b, b' ' | b'\t'..=b'\r'),
+                b.is_ascii_alphanumeric(),
+                true,
             )
         } else {
-            let c = next_char(text, i);
-            (
-                usize::from(c.is_whitespace()),
-                usize::from(c.is_alphanumeric()),
-                c.len_utf8(),
-            )
+            let c = text[i..].chars().next().unwrap_or(' ');
+            i += c.len_utf8();
+            (c.is_whitespace(), c.is_alphanumeric(), false)
         };
-        let other = whitespace ^ 1;
-        let newline = usize::from(b == b'\n');
-        if whitespace & in_token == 1 && !token_ascii {
-            written = lower_whole_token(&mut out, token_out, &text[token_start..i], n - i);
-            token_ascii = true;
-        }
-        if other & (in_token ^ 1) == 1 {
-            (token_start, token_out) = (i, written);
-        }
-        // A word is a token with a letter or digit: counted at its first one.
-        token_has_alphanumeric &= other;
-        counts.words += alphanumeric & (token_has_alphanumeric ^ 1);
-        token_has_alphanumeric |= alphanumeric;
-        counts.word_alphanumerics += alphanumeric;
         counts.chars += 1;
-        // A line with nothing but whitespace ends the paragraph; only '\n' ends a line (as
-        // `str::lines`, which trims a '\r').
-        in_paragraph &= (newline & line_blank) ^ 1;
-        counts.paragraphs += other & line_blank & (in_paragraph ^ 1);
-        in_paragraph |= other;
-        line_blank = (line_blank | newline) & (other ^ 1);
-        if width == 1 {
-            out[written] = NORMALIZED_ASCII[usize::from(b)];
-        } else if other == 1 {
-            out[written..written + width].copy_from_slice(&bytes[i..i + width]);
-            token_ascii = false;
+        if whitespace {
+            if let Some((start, all_ascii, alphanumerics)) = token.take() {
+                end_token(
+                    &text[start..at],
+                    all_ascii,
+                    alphanumerics,
+                    &mut counts,
+                    &mut normalized,
+                );
+            }
+            if b == b'\n' {
+                // A line with nothing but whitespace ends the paragraph.
+                in_paragraph &= !line_blank;
+                line_blank = true;
+            }
         } else {
-            out[written] = b' ';
+            let (_, all_ascii, alphanumerics) = token.get_or_insert((at, true, 0));
+            *all_ascii &= ascii;
+            *alphanumerics += usize::from(alphanumeric);
+            if line_blank && !in_paragraph {
+                counts.paragraphs += 1;
+                in_paragraph = true;
+            }
+            line_blank = false;
         }
-        // The first whitespace after a token becomes one space; other whitespace nothing.
-        written += other * width + (whitespace & in_token);
-        in_token = other;
-        i += width;
     }
-    if in_token == 1 && !token_ascii {
-        written = lower_whole_token(&mut out, token_out, &text[token_start..], 0);
+    if let Some((start, all_ascii, alphanumerics)) = token {
+        end_token(
+            &text[start..],
+            all_ascii,
+            alphanumerics,
+            &mut counts,
+            &mut normalized,
+        );
     }
-    if in_token == 0 && written > 0 {
-        written -= 1; // the space after the last token
-    }
-    out.truncate(written);
-    let normalized = String::from_utf8(out).expect("lowered UTF-8 tokens and spaces are UTF-8");
     (counts, normalized)
 }
 
-/// Replaces the token written from `at` with `str::to_lowercase` of it (which may change its
-/// length) and keeps room for `rest` more bytes; returns the new write position.
-fn lower_whole_token(out: &mut Vec<u8>, at: usize, token: &str, rest: usize) -> usize {
-    out.truncate(at);
-    out.extend_from_slice(token.to_lowercase().as_bytes());
-    let written = out.len();
-    out.resize(written + rest + 1, 0);
-    written
-}
-
-const ALPHANUMERIC: u8 = 1;
-const WHITESPACE: u8 = 2;
-
-/// What the counting loop needs to know of each ASCII byte.
-static ASCII_CLASS: [u8; 128] = {
-    let mut table = [0; 128];
-    let mut b = 0;
-    while b < 128 {
-        let byte = b as u8;
-        if byte.is_ascii_alphanumeric() {
-            table[b] = ALPHANUMERIC;
-        } else if matches!(byte, b' ' | b'\t'..=b'\r') {
-            table[b] = WHITESPACE;
-        }
-        b += 1;
+fn end_token(
+    token: &str,
+    all_ascii: bool,
+    alphanumerics: usize,
+    counts: &mut TextCounts,
+    normalized: &mut String,
+) {
+    if alphanumerics > 0 {
+        counts.words += 1;
+        counts.word_alphanumerics += alphanumerics;
     }
-    table
-};
-
-/// Each ASCII byte as the normalized text has it: lowercased, whitespace as a space.
-static NORMALIZED_ASCII: [u8; 128] = {
-    let mut table = [0; 128];
-    let mut b = 0;
-    while b < 128 {
-        let byte = b as u8;
-        table[b] = if matches!(byte, b' ' | b'\t'..=b'\r') {
-            b' '
-        } else {
-            byte.to_ascii_lowercase()
-        };
-        b += 1;
+    if !normalized.is_empty() {
+        normalized.push(' ');
     }
-    table
-};
-
-/// The character starting at byte `i` (a char boundary) of `text`.
-fn next_char(text: &str, i: usize) -> char {
-    text[i..].chars().next().unwrap_or(' ')
+    if all_ascii {
+        let start = normalized.len();
+        normalized.push_str(token);
+        normalized[start..].make_ascii_lowercase();
+    } else {
+        normalized.push_str(&token.to_lowercase());
+    }
 }
 
 #[cfg(test)]

@@ -297,7 +297,9 @@ impl ObjectPlan<'_> {
             ),
             ObjectPlan::Raw(dt, rows) => (
                 raw_key(*dt, chunk),
-                body(encode_rows(rows, raw_schema(), |slice| raw_batch(slice, ctx))?),
+                body(encode_rows(rows, raw_schema(), |slice| {
+                    raw_batch(slice, ctx)
+                })?),
                 PARQUET,
             ),
             ObjectPlan::Quarantine(dt, rows) => {
