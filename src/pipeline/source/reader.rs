@@ -377,31 +377,23 @@ impl ShardReader {
         closed: bool,
     ) -> Result<()> {
         let built = built.with_context(|| format!("building chunk {}", chunk.stem()))?;
-        let mut failures = 0u32;
-        loop {
-            match self.writer.upload(&built).await {
-                Ok(()) => break,
-                Err(err) => {
-                    failures += 1;
-                    self.stats.error();
-                    if failures >= WRITE_ATTEMPTS {
-                        // The supervisor starts the reader again, which replays this chunk.
-                        return Err(err.context(format!(
-                            "chunk {} unwritten after {failures} attempts",
-                            chunk.stem()
-                        )));
-                    }
-                    let pause = BACKOFF.delay(failures);
-                    warn!("{err:#}; retrying the chunk in {pause:.1?} (checkpoint stays put)");
-                    if !self.sleep_unless_stopped(pause).await {
-                        return Err(err.context(format!(
-                            "stopping with chunk {} unwritten; the next run replays it",
-                            chunk.stem()
-                        )));
-                    }
+        // Upload retries reuse the encoded objects; the supervisor starts a reader that gave up
+        // again, and it replays this chunk.
+        self.retry_write("the chunk (checkpoint stays put)", || {
+            self.writer.upload(&built)
+        })
+        .await
+        .map_err(|(err, ended)| {
+            let stem = chunk.stem();
+            err.context(match ended {
+                GaveUp::After(attempts) => {
+                    format!("chunk {stem} unwritten after {attempts} attempts")
                 }
-            }
-        }
+                GaveUp::Stopped => {
+                    format!("stopping with chunk {stem} unwritten; the next run replays it")
+                }
+            })
+        })?;
         let written = self.writer.uploaded(built);
         debug!(shard = %self.shard_id, records = written.records, files = written.files, "chunk written");
         checkpoint.sequence_number = Some(chunk.last_sequence.clone());
@@ -416,24 +408,39 @@ impl ShardReader {
     }
 
     /// Saves the checkpoint, retrying with backoff: one failed PUT must not end the reader (and
-    /// make it write its chunk again). Gives up after [`WRITE_ATTEMPTS`] or on a stop.
+    /// make it write its chunk again).
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
+        self.retry_write("the checkpoint", || self.store.save(checkpoint))
+            .await
+            .map_err(|(err, _)| err)
+    }
+
+    /// Runs a write until it succeeds, pausing with backoff between failures (each counted in
+    /// the stats and logged). Gives up after [`WRITE_ATTEMPTS`] failures, or at once when a stop
+    /// is requested, with the last error and why it ended.
+    async fn retry_write<F, Fut>(
+        &self,
+        what: &str,
+        mut attempt: F,
+    ) -> Result<(), (anyhow::Error, GaveUp)>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
         let mut failures = 0u32;
         loop {
-            match self.store.save(checkpoint).await {
-                Ok(()) => return Ok(()),
-                Err(err) => {
-                    failures += 1;
-                    self.stats.error();
-                    if failures >= WRITE_ATTEMPTS || *self.stop.borrow() {
-                        return Err(err);
-                    }
-                    let pause = BACKOFF.delay(failures);
-                    warn!("{err:#}; retrying in {pause:.1?}");
-                    if !self.sleep_unless_stopped(pause).await {
-                        return Err(err);
-                    }
-                }
+            let Err(err) = attempt().await else {
+                return Ok(());
+            };
+            failures += 1;
+            self.stats.error();
+            if failures >= WRITE_ATTEMPTS {
+                return Err((err, GaveUp::After(failures)));
+            }
+            let pause = BACKOFF.delay(failures);
+            warn!("{err:#}; retrying {what} in {pause:.1?}");
+            if !self.sleep_unless_stopped(pause).await {
+                return Err((err, GaveUp::Stopped));
             }
         }
     }
@@ -557,6 +564,12 @@ impl ShardReader {
         }
         Ok(parts)
     }
+}
+
+/// Why a retried write stopped trying.
+enum GaveUp {
+    After(u32),
+    Stopped,
 }
 
 /// Records to ask one GetRecords call for: about [`CALL_BYTES`] of them at the average size read
