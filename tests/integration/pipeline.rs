@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use precis::aws::AwsClients;
 use precis::config::Settings;
-use precis::pipeline::source::checkpoint::{Checkpoint, CheckpointStore};
+use precis::pipeline::source::checkpoint::{Checkpoint, CheckpointStore, PendingRange};
 use precis::pipeline::source::reader::compare_sequence;
 use precis::produce::newsgen::NewsGenerator;
 use precis::produce::source::RecordSource;
@@ -430,6 +430,62 @@ async fn a_second_run_resumes_after_the_checkpoint() {
     let checkpoint = checkpoint_of(&clients, &settings, &shard).await;
     assert_eq!(checkpoint.sequence_number.as_deref(), Some(last.as_str()));
     assert_eq!(checkpoint.pending, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_chunk_the_stream_no_longer_holds_whole_is_refused_and_nothing_is_written_for_it()
+{
+    // As after the stream was deleted and created again under its name: the checkpoint's
+    // pending range reaches past every record the shard now holds.
+    let settings = settings_for("partial-replay");
+    seed(&settings, 40, 41).await;
+    run_once(&settings, &[]);
+    let clients = clients(&settings).await;
+    let records = read_stream(&clients, &settings.stream.name).await;
+    let (shard, first) = records
+        .first()
+        .map(|(s, r)| (s.clone(), r.sequence_number().to_string()))
+        .unwrap();
+    let beyond_the_tip = format!("{}0", records.last().unwrap().1.sequence_number());
+    let store = CheckpointStore::new(
+        clients.clone(),
+        &settings.lake.bucket,
+        &settings.stream.name,
+    );
+    let mut checkpoint = Checkpoint::new(&shard);
+    checkpoint.pending = Some(PendingRange {
+        first_sequence: first,
+        last_sequence: beyond_the_tip.clone(),
+    });
+    store.save(&checkpoint).await.unwrap();
+    let keys_before = keys_under(&clients, &settings.lake.bucket, "").await;
+
+    let env = env_for(&settings);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (output, _) = run_precis(&["run", "--once", "--no-ui"], &env, LIMIT);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the run succeeded:\n{stderr}");
+    assert!(
+        stderr.contains("no longer holds all of the chunk"),
+        "no reason given:\n{stderr}"
+    );
+    let new_keys: Vec<String> = keys_under(&clients, &settings.lake.bucket, "")
+        .await
+        .into_iter()
+        .filter(|k| !keys_before.contains(k))
+        .collect();
+    assert_eq!(
+        new_keys,
+        Vec::<String>::new(),
+        "objects written for a partial range"
+    );
+    let after = checkpoint_of(&clients, &settings, &shard).await;
+    assert_eq!(
+        after.pending, checkpoint.pending,
+        "the pending range was dropped"
+    );
+    assert_eq!(after.sequence_number, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
