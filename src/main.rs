@@ -18,7 +18,7 @@ const EXIT_USAGE: u8 = 2;
 /// - A fixed mmap threshold of 256 KiB: glibc raises it to the size of every mmapped block
 ///   freed (up to 32 MiB), after which answers, Parquet buffers and column arrays came from the
 ///   heap and, pinned by small long-lived allocations among them, stayed in RSS; a
-///   100,000-record backlog peaked at ~155 MiB against ~118 with the threshold fixed.
+///   100,000-record backlog peaked at ~155 MiB against ~117 with the threshold fixed.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_malloc() {
     let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();

@@ -151,7 +151,8 @@ mod tests {
         }
     }
 
-    /// Any string, or one dense in what the counting loop branches on.
+    /// Any printable string, or one dense in every kind of whitespace and in letters whose case
+    /// changes length or depends on context.
     fn texts() -> impl Strategy<Value = String> {
         prop_oneof![
             any::<String>(),

@@ -1,8 +1,8 @@
 //! Rows → Arrow record batch → Parquet bytes, in memory.
 //!
-//! One schema per layer. Files carry zstd-compressed columns with page-level statistics and row
-//! groups of up to [`ROW_GROUP_ROWS`] rows, so a reader scans them sequentially and skips by
-//! statistics. Partition columns (`dt`, `split`) live in the object key only (Hive style), not in
+//! One schema per layer. Files carry zstd-compressed columns with page-level statistics (but
+//! on free text) and row groups of up to [`ROW_GROUP_ROWS`] rows, so a reader scans them
+//! sequentially and skips by statistics. Partition columns (`dt`, `split`) live in the object key only (Hive style), not in
 //! the file, so DuckDB/pyarrow/polars with hive partitioning see each column once.
 
 use std::sync::Arc;
@@ -23,10 +23,10 @@ use crate::pipeline::rows::ArticleRow;
 
 /// Rows per row group: large enough for sequential reads, small enough to skip by statistics.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
-/// Level 1, not 3: encoding both layers takes ~25% less time (30-35% more rows/s, measured
-/// interleaved in one process), for files 11% larger on the BBC dev set (4.5% on generated
-/// news); readers decompress both at the same speed. The pipeline is CPU-bound per core, storage
-/// is the cheap side.
+/// Level 1, not 3: encoding both layers takes 64-79% of the time, for files 11% larger on the
+/// BBC dev set and 5% on generated news (`examples/encode_levels.rs`, the levels interleaved);
+/// readers decompress both at the same speed. The pipeline is CPU-bound per core, storage is
+/// the cheap side.
 const ZSTD_LEVEL: i32 = 1;
 
 fn utc_millis() -> DataType {
@@ -207,15 +207,15 @@ pub fn curated_batch(rows: &[&ArticleRow], ctx: &FileContext<'_>) -> Result<Reco
 pub const ENCODE_BATCH_ROWS: usize = 1024;
 
 /// Columns whose values are (nearly) all different: a dictionary only costs hashing every value
-/// before the writer gives up on it.
-const UNIQUE_COLUMNS: [&str; 8] = [
+/// before the writer gives up on it. Not `partition_key`: this project's producer uses the
+/// article id, other producers often a handful of keys.
+const UNIQUE_COLUMNS: [&str; 7] = [
     "article_id",
     "title",
     "content",
     "summary",
     "content_sha256",
     "sequence_number",
-    "partition_key",
     "extra_json",
 ];
 
@@ -223,9 +223,14 @@ const UNIQUE_COLUMNS: [&str; 8] = [
 const FREE_TEXT_COLUMNS: [&str; 4] = ["title", "content", "summary", "extra_json"];
 
 fn writer_properties() -> Result<WriterProperties> {
+    writer_properties_at(ZSTD_LEVEL)
+}
+
+/// The files' settings with another zstd level (`examples/encode_levels.rs` compares levels).
+pub fn writer_properties_at(zstd_level: i32) -> Result<WriterProperties> {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(ZSTD_LEVEL).context("zstd level")?,
+            ZstdLevel::try_new(zstd_level).context("zstd level")?,
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -388,5 +393,49 @@ mod tests {
         let column = reader.metadata().row_group(0).column(0);
         assert!(matches!(column.compression(), Compression::ZSTD(_)));
         assert!(column.statistics().is_some());
+    }
+
+    /// The per-column settings name columns by string: a renamed column would silently lose
+    /// them, so the files themselves are checked (curated and raw together hold every column).
+    #[test]
+    fn free_text_has_no_statistics_and_unique_columns_no_dictionary() {
+        let rows = rows();
+        let refs: Vec<&ArticleRow> = rows.iter().collect();
+        let metadata: Vec<_> = [
+            encode(&curated_batch(&refs, &ctx()).unwrap()).unwrap(),
+            encode(&raw_batch(&refs, &ctx()).unwrap()).unwrap(),
+        ]
+        .into_iter()
+        .map(|bytes| {
+            ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+                .unwrap()
+                .metadata()
+                .clone()
+        })
+        .collect();
+        let column = |name: &str| {
+            metadata
+                .iter()
+                .flat_map(|m| m.row_group(0).columns())
+                .find(|c| c.column_path().string() == name)
+                .unwrap_or_else(|| panic!("no column {name}"))
+                .clone()
+        };
+        for name in FREE_TEXT_COLUMNS {
+            assert!(column(name).statistics().is_none(), "{name} has statistics");
+        }
+        for name in ["word_count", "shard_id", "article_id"] {
+            assert!(
+                column(name).statistics().is_some(),
+                "{name} lost its statistics"
+            );
+        }
+        for name in UNIQUE_COLUMNS {
+            assert!(
+                column(name).dictionary_page_offset().is_none(),
+                "{name} has a dictionary"
+            );
+        }
+        assert!(column("shard_id").dictionary_page_offset().is_some());
     }
 }

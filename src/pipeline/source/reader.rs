@@ -366,8 +366,8 @@ impl ShardReader {
         self.write_chunk(&chunk, built, checkpoint, closed).await
     }
 
-    /// Uploads a built chunk (retrying with backoff until it is in S3 or a stop is requested),
-    /// then moves the checkpoint to its end. A chunk that could not be built fails the reader at
+    /// Uploads a built chunk (retrying with backoff until it is in S3, a stop is requested or
+    /// [`WRITE_ATTEMPTS`] failed), then moves the checkpoint to its end. A chunk that could not be built fails the reader at
     /// once: the supervisor starts it again, and it replays the pending range from the stream.
     async fn write_chunk(
         &self,
@@ -436,6 +436,9 @@ impl ShardReader {
             self.stats.error();
             if failures >= WRITE_ATTEMPTS {
                 return Err((err, GaveUp::After(failures)));
+            }
+            if *self.stop.borrow() {
+                return Err((err, GaveUp::Stopped));
             }
             let pause = BACKOFF.delay(failures);
             warn!("{err:#}; retrying {what} in {pause:.1?}");
