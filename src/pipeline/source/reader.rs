@@ -367,8 +367,9 @@ impl ShardReader {
     }
 
     /// Uploads a built chunk (retrying with backoff until it is in S3, a stop is requested or
-    /// [`WRITE_ATTEMPTS`] failed), then moves the checkpoint to its end. A chunk that could not be built fails the reader at
-    /// once: the supervisor starts it again, and it replays the pending range from the stream.
+    /// [`WRITE_ATTEMPTS`] failed), then moves the checkpoint to its end. A chunk that could not
+    /// be built fails the reader at once: the supervisor starts it again, and it replays the
+    /// pending range from the stream.
     async fn write_chunk(
         &self,
         chunk: &ChunkId,
