@@ -46,9 +46,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Loads the model (first: a missing one fails before anything is read or written), checks
-    /// the stream and the bucket, then starts reading.
+    /// Checks that chunks have somewhere to wait, loads the model (a missing one fails before
+    /// anything is read or written), checks the stream and the bucket, then starts reading.
     pub async fn start(settings: &Settings, once: bool) -> Result<Self> {
+        crate::pipeline::sink::spill::check_temp_dir()?;
         let summarizer = load_summarizer(settings).await?;
         let clients = AwsClients::connect(settings).await;
         let stream = settings.stream.name.clone();

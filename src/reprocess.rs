@@ -39,6 +39,7 @@ use crate::pipeline::sink::layout::{
     curated_key_for_stem, curated_partition, raw_partition, reprocess_marker_key, stem_of,
 };
 use crate::pipeline::sink::parquet::{curated_batch, curated_schema, encode_rows, FileContext};
+use crate::pipeline::sink::spill::Encoded;
 use crate::pipeline::sink::writer::put;
 use crate::summarize::pool::SummarizerPool;
 use crate::summarize::Document;
@@ -142,7 +143,7 @@ pub async fn reprocess_day(
         clients,
         bucket,
         &marker_key,
-        marker.into(),
+        &Encoded::Memory(marker.into()),
         "application/json",
     )
     .await?;
@@ -191,7 +192,14 @@ pub async fn reprocess_day(
         .await
         .context("rebuilding curated files panicked")??;
         for (object_key, body, rows) in objects {
-            put(clients, bucket, &object_key, body.into(), PARQUET).await?;
+            put(
+                clients,
+                bucket,
+                &object_key,
+                &Encoded::Memory(body.into()),
+                PARQUET,
+            )
+            .await?;
             report.rows_written += rows;
             report.objects_written += 1;
             written.insert(object_key);

@@ -128,6 +128,17 @@ impl FeatureAverages {
         self.sum_reading_seconds += u64::from(f.reading_time_seconds);
     }
 
+    /// Adds another set of articles' sums to these.
+    pub fn merge(&mut self, other: &FeatureAverages) {
+        self.articles += other.articles;
+        self.sum_words += other.sum_words;
+        self.sum_chars += other.sum_chars;
+        self.sum_sentences += other.sum_sentences;
+        self.sum_paragraphs += other.sum_paragraphs;
+        self.sum_word_length += other.sum_word_length;
+        self.sum_reading_seconds += other.sum_reading_seconds;
+    }
+
     fn mean(&self, sum: f64) -> f64 {
         if self.articles == 0 {
             0.0

@@ -121,11 +121,9 @@ impl Stats {
         add(&self.errors, 1);
     }
 
-    pub fn features_written<'a>(&self, features: impl Iterator<Item = &'a Features>) {
+    pub fn averages_written(&self, written: &FeatureAverages) {
         if let Ok(mut averages) = self.averages.lock() {
-            for f in features {
-                averages.add(f);
-            }
+            averages.merge(written);
         }
     }
 

@@ -71,6 +71,7 @@ pub async fn run_pipeline(
         stats: stats.clone(),
         dedup: Arc::new(Mutex::new(DedupIndex::default())),
         summarizer: options.summarizer.clone(),
+        encoders: ChunkWriter::encoders(),
     };
     let mut outcome = RunOutcome::default();
     let mut finished: HashSet<String> = HashSet::new();

@@ -3,4 +3,5 @@
 pub mod dedup;
 pub mod layout;
 pub mod parquet;
+pub mod spill;
 pub mod writer;

@@ -1,10 +1,11 @@
-//! Rows → Arrow record batch → Parquet bytes, in memory.
+//! Rows → Arrow record batches → Parquet bytes.
 //!
 //! One schema per layer. Files carry zstd-compressed columns with page-level statistics (but
 //! on free text) and row groups of up to [`ROW_GROUP_ROWS`] rows, so a reader scans them
 //! sequentially and skips by statistics. Partition columns (`dt`, `split`) live in the object key only (Hive style), not in
 //! the file, so DuckDB/pyarrow/polars with hive partitioning see each column once.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -203,8 +204,10 @@ pub fn curated_batch(rows: &[&ArticleRow], ctx: &FileContext<'_>) -> Result<Reco
 }
 
 /// Rows turned into Arrow columns at a time while a file is encoded: the columns of a whole
-/// chunk (tens of MiB of article text, once per layer) never exist at once.
-pub const ENCODE_BATCH_ROWS: usize = 1024;
+/// chunk (tens of MiB of article text, once per layer) never exist at once. The writer checks
+/// its page size after each batch, so this also bounds how far a text page overshoots its
+/// 1 MiB (1,024 rows of news made 3.5 MB pages).
+pub const ENCODE_BATCH_ROWS: usize = 256;
 
 /// Columns whose values are (nearly) all different: a dictionary only costs hashing every value
 /// before the writer gives up on it. Not `partition_key`: this project's producer uses the
@@ -255,24 +258,61 @@ pub fn encode(batch: &RecordBatch) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Encodes rows as one Parquet file, [`ENCODE_BATCH_ROWS`] at a time through `batch` (e.g.
-/// [`raw_batch`] or [`curated_batch`]). Row groups are cut at [`ROW_GROUP_ROWS`] as with
-/// [`encode`]; only the Arrow columns of one small batch are alive at any time.
+/// Encodes rows as one Parquet file in memory, [`ENCODE_BATCH_ROWS`] at a time through `batch`
+/// (e.g. [`raw_batch`] or [`curated_batch`]); only the Arrow columns of one small batch are
+/// alive at any time.
 pub fn encode_rows(
     rows: &[&ArticleRow],
     schema: SchemaRef,
     batch: impl Fn(&[&ArticleRow]) -> Result<RecordBatch>,
 ) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(64 * 1024);
-    let mut writer = ArrowWriter::try_new(&mut out, schema, Some(writer_properties()?))
-        .context("starting a Parquet file")?;
+    let mut encoder = RowEncoder::new(Vec::with_capacity(64 * 1024), schema, batch)?;
     for slice in rows.chunks(ENCODE_BATCH_ROWS) {
-        writer
-            .write(&batch(slice)?)
-            .context("writing Parquet rows")?;
+        encoder.write(slice)?;
     }
-    writer.close().context("finishing the Parquet file")?;
-    Ok(out)
+    encoder.finish()
+}
+
+/// An encoder's in-progress row group is written out once it holds this much: it bounds the
+/// memory of encoding a file of any size. About 3,500 articles of news at zstd 1, a unit large
+/// enough for sequential reads.
+pub const ROW_GROUP_MEMORY: usize = 2 * 1024 * 1024;
+
+/// One Parquet file being written to `W`, batch by batch (e.g. rows read back from a spill).
+/// Row groups end at [`ROW_GROUP_MEMORY`] or [`ROW_GROUP_ROWS`].
+pub struct RowEncoder<W: Write + Send, B> {
+    writer: ArrowWriter<W>,
+    batch: B,
+}
+
+impl<W, B> RowEncoder<W, B>
+where
+    W: Write + Send,
+    B: Fn(&[&ArticleRow]) -> Result<RecordBatch>,
+{
+    pub fn new(out: W, schema: SchemaRef, batch: B) -> Result<Self> {
+        let writer = ArrowWriter::try_new(out, schema, Some(writer_properties()?))
+            .context("starting a Parquet file")?;
+        Ok(Self { writer, batch })
+    }
+
+    pub fn write(&mut self, rows: &[&ArticleRow]) -> Result<()> {
+        self.writer
+            .write(&(self.batch)(rows)?)
+            .context("writing Parquet rows")?;
+        // Encoded pages wait in memory until their row group is written; the encoders' own
+        // buffers come on top.
+        if self.writer.in_progress_size() + self.writer.memory_size() >= ROW_GROUP_MEMORY {
+            self.writer.flush().context("writing a Parquet row group")?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> Result<W> {
+        self.writer
+            .into_inner()
+            .context("finishing the Parquet file")
+    }
 }
 
 #[cfg(test)]

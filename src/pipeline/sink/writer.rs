@@ -1,37 +1,41 @@
-//! Writing one chunk: records → outcomes (page by page, as they are read) → objects per
-//! partition → S3.
+//! Writing one chunk: records → rows (page by page, as they are read, spilled to disk) →
+//! objects per partition (encoded one at a time at the cut) → S3.
 //!
 //! CPU work (parsing, features, summaries, Parquet encoding) runs on the blocking pool, never on
-//! the async reactor, spread over the cores. Objects of a chunk are uploaded concurrently; the
+//! the async reactor, spread over the cores. A chunk waits for its cut on disk, not in memory
+//! (`spill.rs`): what a chunk costs in memory is a page of records, a batch of rows and a row
+//! group per encoder, however full it is. Objects are encoded and uploaded as a pipeline; the
 //! caller advances the checkpoint only after every one of them is in S3.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result};
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use bytes::Bytes;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::dedup::{Claim, DedupIndex};
 use super::layout::{curated_key, quarantine_key, raw_key, ChunkId};
 use super::parquet::{
-    curated_batch, curated_schema, encode_rows, raw_batch, raw_schema, FileContext,
+    curated_batch, curated_schema, raw_batch, raw_schema, FileContext, RowEncoder,
+    ENCODE_BATCH_ROWS,
 };
+use super::spill::{Encoded, ObjectBuffer, Span, Spill, SpillFile};
 use crate::aws::AwsClients;
-use crate::pipeline::features::{Features, Split};
+use crate::pipeline::features::{FeatureAverages, Split};
 use crate::pipeline::parallel::map_in_order;
 use crate::pipeline::record::{Limits, Rejection};
 use crate::pipeline::rows::{process, quarantine, ArticleRow, Outcome, QuarantineRow, RawRecord};
 use crate::pipeline::stats::{Sample, Stats};
-use crate::summarize::pool::SummarizerPool;
+use crate::summarize::pool::{Summarized, SummarizerPool};
 use crate::summarize::Document;
 
 /// Objects at or above this size go up as multipart uploads.
-pub const MULTIPART_THRESHOLD: usize = 16 * 1024 * 1024;
-const PART_SIZE: usize = 8 * 1024 * 1024;
+pub const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
+const PART_SIZE: u64 = 8 * 1024 * 1024;
 /// Uploads of one chunk in flight at once: enough to hide S3 latency, few enough not to burst.
 const MAX_CONCURRENT_UPLOADS: usize = 16;
 
@@ -46,21 +50,14 @@ pub struct ChunkWritten {
     pub bytes: u64,
 }
 
-/// Key, body and content type of one object to upload. The body is shared so that a retried
-/// upload costs no copy.
-type Object = (String, Bytes, &'static str);
 const PARQUET: &str = "application/vnd.apache.parquet";
-
-/// A chunk's objects, encoded and ready to upload, with what the stats need once they are up.
-pub struct BuiltChunk {
-    objects: Vec<Object>,
-    features: Vec<Features>,
-    samples: Vec<Sample>,
-    counts: ChunkWritten,
-}
+const NDJSON: &str = "application/x-ndjson";
 
 /// Below this many records a thread, parsing a chunk is not worth another thread.
 const PROCESS_PER_THREAD: usize = 64;
+
+/// Curated articles handed to the summarizer pool at once: enough to keep every worker busy.
+const SUMMARY_BATCH: usize = 256;
 
 /// Curated articles of each chunk offered to the console's samples view.
 const SAMPLES_PER_CHUNK: usize = 4;
@@ -75,12 +72,20 @@ pub struct ChunkWriter {
     pub dedup: Arc<Mutex<DedupIndex>>,
     /// None: summaries turned off.
     pub summarizer: Option<Arc<SummarizerPool>>,
+    /// Objects being encoded at once, over every shard ([`ChunkWriter::encoders`]): each holds
+    /// a batch of rows and a row group in memory.
+    pub encoders: Arc<Semaphore>,
 }
 
 impl ChunkWriter {
+    /// One encoder a core: encoding is CPU work, more would only hold more row groups.
+    pub fn encoders() -> Arc<Semaphore> {
+        Arc::new(Semaphore::new(crate::pipeline::parallel::threads()))
+    }
+
     /// Parses, validates and measures a page of records into `parts` (claiming article ids in
-    /// the duplicate index). The payloads are let go here, page by page: a chunk waiting for its
-    /// flush is held as rows, not also as records.
+    /// the duplicate index). The payloads are let go here, page by page, and the rows go to the
+    /// chunk's spill file: a chunk waiting for its flush is held on disk.
     pub async fn add(&self, mut parts: ChunkParts, records: Vec<RawRecord>) -> Result<ChunkParts> {
         let (limits, dedup) = (self.limits, self.dedup.clone());
         // CPU work: off the reactor.
@@ -92,53 +97,94 @@ impl ChunkWriter {
         .context("parsing records panicked")?
     }
 
-    /// Summarizes and encodes a chunk's rows into its objects, in memory.
-    pub async fn build(&self, chunk: &ChunkId, parts: ChunkParts) -> Result<BuiltChunk> {
-        let (stream, id, summarizer) =
-            (self.stream.clone(), chunk.clone(), self.summarizer.clone());
-        // Summarizing and encoding are CPU work: off the reactor. Waiting here on a busy
-        // summarizer pool is the backpressure that slows this shard's reader.
-        tokio::task::spawn_blocking(move || build(&stream, &id, parts, summarizer.as_deref()))
-            .await
-            .context("building a chunk's files panicked")?
+    /// Ends a chunk's reading: what it holds becomes the list of its objects, none encoded yet,
+    /// and its curated articles get their summaries. Waiting here on a busy summarizer pool is
+    /// the backpressure that slows this shard's reader.
+    pub async fn prepare(&self, chunk: &ChunkId, parts: ChunkParts) -> Result<Arc<ChunkPlan>> {
+        let (chunk, summarizer) = (chunk.clone(), self.summarizer.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut plan = parts.into_plan(chunk)?;
+            if let Some(pool) = summarizer {
+                plan.summarize(&pool)?;
+            }
+            Ok(Arc::new(plan))
+        })
+        .await
+        .context("preparing a chunk panicked")?
     }
 
-    /// Puts every object of a built chunk; it can be called again after a failure (objects
-    /// already there are overwritten with the same bytes).
-    pub async fn upload(&self, built: &BuiltChunk) -> Result<()> {
-        let mut uploads = JoinSet::new();
-        for (key, body, content_type) in &built.objects {
-            if uploads.len() >= MAX_CONCURRENT_UPLOADS {
-                if let Some(done) = uploads.join_next().await {
+    /// Encodes and uploads every object of the chunk not yet uploaded: it can be called again
+    /// after a failure, and then only redoes what failed. At most one object is being encoded
+    /// per core, and at most [`MAX_CONCURRENT_UPLOADS`] are encoded and waiting or uploading.
+    pub async fn write(&self, plan: &Arc<ChunkPlan>) -> Result<()> {
+        let mut tasks = JoinSet::new();
+        for index in 0..plan.objects.len() {
+            if plan.written[index].get().is_some() {
+                continue;
+            }
+            if tasks.len() >= MAX_CONCURRENT_UPLOADS {
+                if let Some(done) = tasks.join_next().await {
                     done.context("an upload task panicked")??;
                 }
             }
-            let (clients, bucket) = (self.clients.clone(), self.bucket.clone());
-            let (key, body, content_type) = (key.clone(), body.clone(), *content_type);
-            uploads.spawn(async move { put(&clients, &bucket, &key, body, content_type).await });
+            // Taken before the task starts: objects are encoded in their order.
+            let permit = self.encoders.clone().acquire_owned().await?;
+            let (plan, writer) = (plan.clone(), self.clone());
+            tasks.spawn(async move {
+                let (encoding, stream) = (plan.clone(), writer.stream.clone());
+                let (key, encoded, content_type, written) =
+                    tokio::task::spawn_blocking(move || encoding.encode(index, &stream))
+                        .await
+                        .context("encoding an object panicked")??;
+                drop(permit);
+                put(
+                    &writer.clients,
+                    &writer.bucket,
+                    &key,
+                    &encoded,
+                    content_type,
+                )
+                .await?;
+                // Set once: only objects not written are encoded.
+                let _ = plan.written[index].set(written);
+                anyhow::Ok(())
+            });
         }
-        while let Some(done) = uploads.join_next().await {
+        while let Some(done) = tasks.join_next().await {
             done.context("an upload task panicked")??;
         }
         Ok(())
     }
 
-    /// Counts an uploaded chunk in the stats (and offers its samples to the console).
-    pub fn uploaded(&self, built: BuiltChunk) -> ChunkWritten {
-        self.stats.chunk_written(&built.counts);
-        self.stats.features_written(built.features.iter());
-        self.stats.add_samples(built.samples);
-        built.counts
+    /// Counts a written chunk in the stats (and offers its samples to the console).
+    pub fn written(&self, plan: &ChunkPlan) -> ChunkWritten {
+        let mut counts = plan.counts.clone();
+        let mut averages = FeatureAverages::default();
+        let mut samples = Vec::new();
+        for written in plan.written.iter().filter_map(OnceLock::get) {
+            counts.files += 1;
+            counts.bytes += written.bytes;
+            averages.merge(&written.averages);
+            samples.extend(written.samples.iter().cloned());
+        }
+        samples.drain(..samples.len().saturating_sub(SAMPLES_PER_CHUNK));
+        self.stats.chunk_written(&counts);
+        self.stats.averages_written(&averages);
+        self.stats.add_samples(samples);
+        counts
     }
 }
 
-/// A chunk being assembled: what its records became so far, by partition.
-#[derive(Debug, Default)]
+/// A chunk being assembled: where its rows went, by partition.
+#[derive(Default)]
 pub struct ChunkParts {
-    raw: BTreeMap<NaiveDate, Vec<ArticleRow>>,
-    /// Positions in `raw` of the rows that go to curated (first sightings).
-    curated: BTreeMap<(NaiveDate, Split), Vec<usize>>,
-    quarantined: BTreeMap<NaiveDate, Vec<QuarantineRow>>,
+    /// Created with the first row or quarantined record.
+    spill: Option<Spill>,
+    raw: BTreeMap<NaiveDate, Vec<Span>>,
+    /// The rows that go to curated (first sightings), as spilled for raw.
+    curated: BTreeMap<(NaiveDate, Split), Vec<Span>>,
+    /// Quarantine lines (JSON), spilled.
+    quarantined: BTreeMap<NaiveDate, Vec<Span>>,
     counts: ChunkWritten,
     /// Sequence numbers of the chunk's first and last records.
     first_sequence: Option<String>,
@@ -156,6 +202,22 @@ impl ChunkParts {
             self.first_sequence.as_deref()?,
             self.last_sequence.as_deref()?,
         ))
+    }
+
+    fn spill(&mut self) -> Result<&mut Spill> {
+        if self.spill.is_none() {
+            self.spill = Some(Spill::new()?);
+        }
+        Ok(self.spill.as_mut().expect("created above"))
+    }
+
+    fn quarantine(&mut self, row: &QuarantineRow) -> Result<()> {
+        let mut line = serde_json::to_vec(row)?;
+        line.push(b'\n');
+        let span = self.spill()?.push(&line)?;
+        self.quarantined.entry(row.dt()).or_default().push(span);
+        self.counts.quarantined += 1;
+        Ok(())
     }
 
     fn add(
@@ -186,144 +248,223 @@ impl ChunkParts {
                     &row.sequence_number,
                 ) {
                     Claim::First => {
-                        let rows = self.raw.entry(row.dt()).or_default();
+                        let span = self.spill()?.push_row(&row)?;
+                        self.raw.entry(row.dt()).or_default().push(span);
                         self.curated
                             .entry((row.dt(), row.features.split))
                             .or_default()
-                            .push(rows.len());
-                        rows.push(*row);
+                            .push(span);
                         self.counts.articles += 1;
                     }
                     Claim::ExactDuplicate => {
-                        self.raw.entry(row.dt()).or_default().push(*row);
+                        let span = self.spill()?.push_row(&row)?;
+                        self.raw.entry(row.dt()).or_default().push(span);
                         self.counts.exact_duplicates += 1;
                     }
                     Claim::Conflict {
                         first_sequence_number,
-                    } => {
-                        let q = quarantine(
-                            record,
-                            &Rejection::ConflictingDuplicate {
-                                first_sequence_number,
-                            },
-                        );
-                        self.quarantined.entry(q.dt()).or_default().push(q);
-                        self.counts.quarantined += 1;
-                    }
+                    } => self.quarantine(&quarantine(
+                        record,
+                        &Rejection::ConflictingDuplicate {
+                            first_sequence_number,
+                        },
+                    ))?,
                 },
-                Outcome::Quarantined(q) => {
-                    self.quarantined.entry(q.dt()).or_default().push(*q);
-                    self.counts.quarantined += 1;
-                }
+                Outcome::Quarantined(q) => self.quarantine(&q)?,
             }
         }
         Ok(())
     }
-}
 
-fn build(
-    stream: &str,
-    chunk: &ChunkId,
-    parts: ChunkParts,
-    summarizer: Option<&SummarizerPool>,
-) -> Result<BuiltChunk> {
-    let ChunkParts {
-        mut raw,
-        curated,
-        quarantined,
-        mut counts,
-        ..
-    } = parts;
-    if let Some(pool) = summarizer {
-        summarize(pool, &mut raw, &curated)?;
-    }
-
-    let ctx = FileContext {
-        stream,
-        processed_at: Utc::now(),
-    };
-    let mut features = Vec::new();
-    let mut samples = Vec::new();
-    let mut files = Vec::new();
-    for ((dt, split), positions) in &curated {
-        let rows: Vec<&ArticleRow> = positions.iter().map(|&i| &raw[dt][i]).collect();
-        // Only the last few rows are copied: samples must not cost the data path.
-        let newest = rows.len().saturating_sub(SAMPLES_PER_CHUNK);
-        samples.extend(rows[newest..].iter().map(|row| sample(row, *dt)));
-        if samples.len() > SAMPLES_PER_CHUNK {
-            samples.drain(..samples.len() - SAMPLES_PER_CHUNK);
-        }
-        features.extend(rows.iter().map(|r| r.features.clone()));
-        files.push(ObjectPlan::Curated(*dt, *split, rows));
-    }
-    files.extend(
-        raw.iter()
-            .map(|(dt, rows)| ObjectPlan::Raw(*dt, rows.iter().collect())),
-    );
-    files.extend(
-        quarantined
-            .iter()
-            .map(|(dt, rows)| ObjectPlan::Quarantine(*dt, rows)),
-    );
-    let objects = map_in_order(&files, 1, |file| file.object(chunk, &ctx))
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
-    counts.files = objects.len() as u64;
-    counts.bytes = objects.iter().map(|(_, b, _)| b.len() as u64).sum();
-    Ok(BuiltChunk {
-        objects,
-        features,
-        samples,
-        counts,
-    })
-}
-
-/// One object of a chunk, before encoding.
-enum ObjectPlan<'a> {
-    Curated(NaiveDate, Split, Vec<&'a ArticleRow>),
-    Raw(NaiveDate, Vec<&'a ArticleRow>),
-    Quarantine(NaiveDate, &'a [QuarantineRow]),
-}
-
-impl ObjectPlan<'_> {
-    fn object(&self, chunk: &ChunkId, ctx: &FileContext<'_>) -> Result<Object> {
-        Ok(match self {
-            ObjectPlan::Curated(dt, split, rows) => (
-                curated_key(*dt, *split, chunk),
-                body(encode_rows(rows, curated_schema(), |slice| {
-                    curated_batch(slice, ctx)
-                })?),
-                PARQUET,
-            ),
-            ObjectPlan::Raw(dt, rows) => (
-                raw_key(*dt, chunk),
-                body(encode_rows(rows, raw_schema(), |slice| {
-                    raw_batch(slice, ctx)
-                })?),
-                PARQUET,
-            ),
-            ObjectPlan::Quarantine(dt, rows) => {
-                let mut lines = Vec::new();
-                for row in *rows {
-                    serde_json::to_writer(&mut lines, row)?;
-                    lines.push(b'\n');
-                }
-                (
-                    quarantine_key(*dt, chunk),
-                    body(lines),
-                    "application/x-ndjson",
-                )
-            }
+    fn into_plan(self, chunk: ChunkId) -> Result<ChunkPlan> {
+        let spill = self.spill.map(Spill::finish).transpose()?;
+        let mut objects: Vec<ObjectPlan> = self
+            .curated
+            .into_iter()
+            .map(|((dt, split), rows)| ObjectPlan::Curated(dt, split, rows))
+            .collect();
+        objects.extend(
+            self.raw
+                .into_iter()
+                .map(|(dt, rows)| ObjectPlan::Raw(dt, rows)),
+        );
+        objects.extend(
+            self.quarantined
+                .into_iter()
+                .map(|(dt, lines)| ObjectPlan::Quarantine(dt, lines)),
+        );
+        Ok(ChunkPlan {
+            summaries: Vec::new(),
+            written: objects.iter().map(|_| OnceLock::new()).collect(),
+            objects,
+            spill,
+            chunk,
+            counts: self.counts,
+            processed_at: Utc::now(),
         })
     }
 }
 
-/// An encoded object as it waits for its upload, without the spare capacity its buffer grew: a
-/// chunk spread over a year of publish dates is ~950 files of ~10 KB, each in a buffer that
-/// starts at 64 KiB (4 shards held ~240 MB of spare capacity until their uploads ended).
-fn body(mut encoded: Vec<u8>) -> Bytes {
-    encoded.shrink_to_fit();
-    encoded.into()
+/// One object of a chunk, before encoding.
+enum ObjectPlan {
+    Curated(NaiveDate, Split, Vec<Span>),
+    Raw(NaiveDate, Vec<Span>),
+    Quarantine(NaiveDate, Vec<Span>),
+}
+
+/// What an uploaded object adds to the stats.
+#[derive(Debug, Default)]
+struct Written {
+    bytes: u64,
+    averages: FeatureAverages,
+    samples: Vec<Sample>,
+}
+
+/// A cut chunk: its objects, which of them are in S3, and the spill they are encoded from.
+pub struct ChunkPlan {
+    chunk: ChunkId,
+    objects: Vec<ObjectPlan>,
+    written: Vec<OnceLock<Written>>,
+    spill: Option<SpillFile>,
+    /// Counts, without files and bytes.
+    counts: ChunkWritten,
+    /// One time for every object, so that a retried object is the same bytes.
+    processed_at: DateTime<Utc>,
+    /// The curated rows' summaries, in the order of the curated objects and their rows; empty
+    /// when summaries are off. About 1% of the text they summarize.
+    summaries: Vec<Summarized>,
+}
+
+impl ChunkPlan {
+    pub fn chunk(&self) -> &ChunkId {
+        &self.chunk
+    }
+
+    fn spill(&self) -> Result<&SpillFile> {
+        self.spill
+            .as_ref()
+            .context("a chunk with objects has a spill file")
+    }
+
+    /// The key of object `index`.
+    fn key(&self, index: usize) -> String {
+        match &self.objects[index] {
+            ObjectPlan::Curated(dt, split, _) => curated_key(*dt, *split, &self.chunk),
+            ObjectPlan::Raw(dt, _) => raw_key(*dt, &self.chunk),
+            ObjectPlan::Quarantine(dt, _) => quarantine_key(*dt, &self.chunk),
+        }
+    }
+
+    /// Summarizes every curated row, [`SUMMARY_BATCH`] at a time over all the chunk's curated
+    /// objects: a year of publish dates makes objects of a few rows, and the pool's workers
+    /// each need a queue of articles to be busy.
+    fn summarize(&mut self, pool: &SummarizerPool) -> Result<()> {
+        let spans: Vec<Span> = self
+            .objects
+            .iter()
+            .filter_map(|object| match object {
+                ObjectPlan::Curated(_, _, spans) => Some(spans.iter().copied()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let mut summaries = Vec::with_capacity(spans.len());
+        for batch in spans.chunks(SUMMARY_BATCH) {
+            let rows = self.rows(batch)?;
+            let docs: Vec<Document<'_>> = rows
+                .iter()
+                .map(|row| Document {
+                    title: row.article.title.as_deref(),
+                    content: &row.article.content,
+                })
+                .collect();
+            summaries.extend(pool.summarize_blocking(&docs)?);
+        }
+        self.summaries = summaries;
+        Ok(())
+    }
+
+    /// Where object `index`'s summaries start in `summaries` (curated objects come first).
+    fn first_summary(&self, index: usize) -> usize {
+        self.objects[..index]
+            .iter()
+            .map(|object| match object {
+                ObjectPlan::Curated(_, _, spans) => spans.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Encodes object `index`, reading its rows back from the spill a batch at a time.
+    fn encode(
+        &self,
+        index: usize,
+        stream: &str,
+    ) -> Result<(String, Encoded, &'static str, Written)> {
+        let ctx = FileContext {
+            stream,
+            processed_at: self.processed_at,
+        };
+        let mut written = Written::default();
+        let (encoded, content_type) = match &self.objects[index] {
+            ObjectPlan::Curated(dt, _, spans) => {
+                let mut encoder =
+                    RowEncoder::new(ObjectBuffer::default(), curated_schema(), |rows| {
+                        curated_batch(rows, &ctx)
+                    })?;
+                let mut summaries = self.summaries.iter().skip(self.first_summary(index));
+                for batch in spans.chunks(ENCODE_BATCH_ROWS) {
+                    let mut rows = self.rows(batch)?;
+                    if !self.summaries.is_empty() {
+                        for row in &mut rows {
+                            let summary = summaries
+                                .next()
+                                .context("a curated row without its summary")?;
+                            row.summary = Some(summary.clone());
+                        }
+                    }
+                    for row in &rows {
+                        written.averages.add(&row.features);
+                    }
+                    // Only the last few rows are copied: samples must not cost the data path.
+                    let newest = rows.len().saturating_sub(SAMPLES_PER_CHUNK);
+                    written
+                        .samples
+                        .extend(rows[newest..].iter().map(|row| sample(row, *dt)));
+                    let excess = written.samples.len().saturating_sub(SAMPLES_PER_CHUNK);
+                    written.samples.drain(..excess);
+                    encoder.write(&rows.iter().collect::<Vec<_>>())?;
+                }
+                (encoder.finish()?.finish()?, PARQUET)
+            }
+            ObjectPlan::Raw(_, spans) => {
+                let mut encoder = RowEncoder::new(ObjectBuffer::default(), raw_schema(), |rows| {
+                    raw_batch(rows, &ctx)
+                })?;
+                for batch in spans.chunks(ENCODE_BATCH_ROWS) {
+                    let rows = self.rows(batch)?;
+                    encoder.write(&rows.iter().collect::<Vec<_>>())?;
+                }
+                (encoder.finish()?.finish()?, PARQUET)
+            }
+            ObjectPlan::Quarantine(_, spans) => {
+                let spill = self.spill()?;
+                let mut out = ObjectBuffer::default();
+                for span in spans {
+                    out.write_all(&spill.read(*span)?)
+                        .context("writing a quarantine file")?;
+                }
+                (out.finish()?, NDJSON)
+            }
+        };
+        written.bytes = encoded.len();
+        Ok((self.key(index), encoded, content_type, written))
+    }
+
+    fn rows(&self, spans: &[Span]) -> Result<Vec<ArticleRow>> {
+        let spill = self.spill()?;
+        spans.iter().map(|span| spill.row(*span)).collect()
+    }
 }
 
 /// The console shows an article's text; beyond this it is cut (at a character boundary).
@@ -357,44 +498,12 @@ fn sample(row: &ArticleRow, dt: NaiveDate) -> Sample {
     }
 }
 
-/// Gives every curated row its summary. Only first sightings are curated, so an exact duplicate
-/// costs no model time.
-fn summarize(
-    pool: &SummarizerPool,
-    raw: &mut BTreeMap<NaiveDate, Vec<ArticleRow>>,
-    curated: &BTreeMap<(NaiveDate, Split), Vec<usize>>,
-) -> Result<()> {
-    let targets: Vec<(NaiveDate, usize)> = curated
-        .iter()
-        .flat_map(|((dt, _), positions)| positions.iter().map(move |&i| (*dt, i)))
-        .collect();
-    let summaries = {
-        let docs: Vec<Document<'_>> = targets
-            .iter()
-            .map(|(dt, i)| {
-                let article = &raw[dt][*i].article;
-                Document {
-                    title: article.title.as_deref(),
-                    content: &article.content,
-                }
-            })
-            .collect();
-        pool.summarize_blocking(&docs)?
-    };
-    for ((dt, i), summary) in targets.into_iter().zip(summaries) {
-        if let Some(row) = raw.get_mut(&dt).and_then(|rows| rows.get_mut(i)) {
-            row.summary = Some(summary);
-        }
-    }
-    Ok(())
-}
-
 /// One object into S3: a single PUT, or a multipart upload above [`MULTIPART_THRESHOLD`].
 pub async fn put(
     clients: &AwsClients,
     bucket: &str,
     key: &str,
-    body: Bytes,
+    body: &Encoded,
     content_type: &str,
 ) -> Result<()> {
     if body.len() >= MULTIPART_THRESHOLD {
@@ -406,7 +515,8 @@ pub async fn put(
         .bucket(bucket)
         .key(key)
         .content_type(content_type)
-        .body(ByteStream::from(body))
+        .content_length(body.len() as i64)
+        .body(body.body(0, body.len()).await?)
         .send()
         .await
         .map_err(|err| clients.explain(&format!("uploading s3://{bucket}/{key}"), &err))?;
@@ -417,7 +527,7 @@ async fn put_multipart(
     clients: &AwsClients,
     bucket: &str,
     key: &str,
-    body: Bytes,
+    body: &Encoded,
     content_type: &str,
 ) -> Result<()> {
     let what = format!("uploading s3://{bucket}/{key}");
@@ -436,9 +546,9 @@ async fn put_multipart(
         .to_string();
     let result = async {
         let mut parts = Vec::new();
-        for (i, start) in (0..body.len()).step_by(PART_SIZE).enumerate() {
+        for (i, start) in (0..body.len()).step_by(PART_SIZE as usize).enumerate() {
             let number = i as i32 + 1;
-            let part = body.slice(start..body.len().min(start + PART_SIZE));
+            let len = PART_SIZE.min(body.len() - start);
             let uploaded = clients
                 .s3
                 .upload_part()
@@ -446,7 +556,8 @@ async fn put_multipart(
                 .key(key)
                 .upload_id(&upload_id)
                 .part_number(number)
-                .body(ByteStream::from(part))
+                .content_length(len as i64)
+                .body(body.body(start, len).await?)
                 .send()
                 .await
                 .map_err(|err| clients.explain(&what, &err))?;
@@ -491,7 +602,9 @@ async fn put_multipart(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use chrono::TimeZone;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     fn record(sequence: u64, json: &str) -> RawRecord {
         RawRecord {
@@ -528,16 +641,34 @@ mod tests {
         .collect()
     }
 
-    fn objects_and_counts(parts: ChunkParts) -> (Vec<String>, ChunkWritten) {
-        let chunk = ChunkId {
+    fn chunk() -> ChunkId {
+        ChunkId {
             stream: "S".into(),
             shard_id: "shardId-000000000000".into(),
             first_sequence: "1".into(),
             last_sequence: "9".into(),
-        };
-        let built = build("S", &chunk, parts, None).unwrap();
-        let keys = built.objects.iter().map(|(k, _, _)| k.clone()).collect();
-        (keys, built.counts)
+        }
+    }
+
+    /// Every object of the chunk encoded (summaries off), as key and bytes, with the chunk's
+    /// counts once all of them are written.
+    fn encoded(parts: ChunkParts) -> (Vec<(String, Bytes)>, ChunkWritten) {
+        let plan = parts.into_plan(chunk()).unwrap();
+        let mut objects = Vec::new();
+        for index in 0..plan.objects.len() {
+            let (key, encoded, _, written) = plan.encode(index, "S").unwrap();
+            objects.push((key, encoded.to_bytes().unwrap()));
+            plan.written[index].set(written).unwrap();
+        }
+        let mut counts = plan.counts.clone();
+        counts.files = objects.len() as u64;
+        counts.bytes = objects.iter().map(|(_, b)| b.len() as u64).sum();
+        (objects, counts)
+    }
+
+    fn objects_and_counts(parts: ChunkParts) -> (Vec<String>, ChunkWritten) {
+        let (objects, counts) = encoded(parts);
+        (objects.into_iter().map(|(k, _)| k).collect(), counts)
     }
 
     /// The records parsed in pages of the given sizes.
@@ -578,5 +709,56 @@ mod tests {
         let first = objects_and_counts(parsed_in_pages(&[4, 5], &dedup));
         let replay = objects_and_counts(parsed_in_pages(&[9], &dedup));
         assert_eq!(replay, first);
+    }
+
+    fn article_ids(objects: &[(String, Bytes)], prefix: &str) -> Vec<String> {
+        let mut ids = Vec::new();
+        for (_, body) in objects.iter().filter(|(key, _)| key.starts_with(prefix)) {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(body.clone())
+                .unwrap()
+                .build()
+                .unwrap();
+            for batch in reader {
+                let batch = batch.unwrap();
+                let column = batch.column_by_name("article_id").unwrap();
+                let strings = column
+                    .as_any()
+                    .downcast_ref::<arrow_array::StringArray>()
+                    .unwrap();
+                ids.extend(strings.iter().map(|id| id.unwrap().to_string()));
+            }
+        }
+        ids
+    }
+
+    #[test]
+    fn objects_hold_their_rows_read_back_from_the_spill_in_sequence_order() {
+        let parts = parsed_in_pages(&[4, 5], &Mutex::new(DedupIndex::default()));
+        let (objects, _) = encoded(parts);
+        assert_eq!(
+            article_ids(&objects, "raw/articles/dt=2026-03-01/"),
+            ["a", "b", "a", "e"]
+        );
+        assert_eq!(
+            article_ids(&objects, "raw/articles/dt=2026-03-02/"),
+            ["c", "d", "f"]
+        );
+        let mut curated = article_ids(&objects, "curated/summaries/");
+        curated.sort();
+        assert_eq!(curated, ["a", "b", "c", "d", "e", "f"]);
+        let (_, quarantine) = objects
+            .iter()
+            .find(|(key, _)| key.starts_with("quarantine/"))
+            .unwrap();
+        let lines: Vec<serde_json::Value> = quarantine
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| serde_json::from_slice(line).unwrap())
+            .collect();
+        let codes: Vec<&str> = lines
+            .iter()
+            .map(|line| line["reason_code"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes, ["not_json", "conflicting_duplicate"]);
     }
 }

@@ -16,7 +16,7 @@ use crate::aws::AwsClients;
 use crate::backoff::Backoff;
 use crate::pipeline::rows::RawRecord;
 use crate::pipeline::sink::layout::ChunkId;
-use crate::pipeline::sink::writer::{BuiltChunk, ChunkParts, ChunkWriter};
+use crate::pipeline::sink::writer::{ChunkParts, ChunkPlan, ChunkWriter};
 use crate::pipeline::stats::{ShardState, Stats};
 
 /// Kinesis allows 5 GetRecords calls per second per shard.
@@ -164,10 +164,8 @@ impl ShardReader {
             info!(shard = %self.shard_id, first = %range.first_sequence, last = %range.last_sequence,
                   "replaying a chunk that may be partly written");
             let parts = self.replay_range(&range).await?;
-            let chunk = self.chunk_id(&range);
-            let built = self.writer.build(&chunk, parts).await;
-            self.write_chunk(&chunk, built, &mut checkpoint, false)
-                .await?;
+            let plan = self.writer.prepare(&self.chunk_id(&range), parts).await;
+            self.write_chunk(plan, &mut checkpoint, false).await?;
         }
 
         let mut last_read = checkpoint.sequence_number.clone();
@@ -353,35 +351,34 @@ impl ShardReader {
             last_sequence: last.to_string(),
         };
         // Record the intended cut before any object exists, so a crash replays this exact range.
-        // The chunk's CPU work needs no object and runs meanwhile: against a busy endpoint this
-        // small PUT can wait as long as the build takes.
+        // Ending the chunk's spill needs no object and runs meanwhile.
         checkpoint.pending = Some(range.clone());
         checkpoint.updated_at = Utc::now();
         let chunk = self.chunk_id(&range);
-        let (saved, built) = tokio::join!(
+        let (saved, plan) = tokio::join!(
             self.save_checkpoint(checkpoint),
-            self.writer.build(&chunk, parts)
+            self.writer.prepare(&chunk, parts)
         );
         saved?;
-        self.write_chunk(&chunk, built, checkpoint, closed).await
+        self.write_chunk(plan, checkpoint, closed).await
     }
 
-    /// Uploads a built chunk (retrying with backoff until it is in S3, a stop is requested or
-    /// [`WRITE_ATTEMPTS`] failed), then moves the checkpoint to its end. A chunk that could not
-    /// be built fails the reader at once: the supervisor starts it again, and it replays the
-    /// pending range from the stream.
+    /// Encodes and uploads a cut chunk (retrying with backoff until it is in S3, a stop is
+    /// requested or [`WRITE_ATTEMPTS`] failed), then moves the checkpoint to its end. A chunk
+    /// that could not be prepared fails the reader at once: the supervisor starts it again, and
+    /// it replays the pending range from the stream.
     async fn write_chunk(
         &self,
-        chunk: &ChunkId,
-        built: Result<BuiltChunk>,
+        plan: Result<Arc<ChunkPlan>>,
         checkpoint: &mut Checkpoint,
         closed: bool,
     ) -> Result<()> {
-        let built = built.with_context(|| format!("building chunk {}", chunk.stem()))?;
-        // Upload retries reuse the encoded objects; the supervisor starts a reader that gave up
-        // again, and it replays this chunk.
+        let plan = plan.context("preparing a chunk")?;
+        let chunk = plan.chunk();
+        // A retry redoes only the objects not yet in S3; the supervisor starts a reader that
+        // gave up again, and it replays this chunk.
         self.retry_write("the chunk (checkpoint stays put)", || {
-            self.writer.upload(&built)
+            self.writer.write(&plan)
         })
         .await
         .map_err(|(err, ended)| {
@@ -395,7 +392,7 @@ impl ShardReader {
                 }
             })
         })?;
-        let written = self.writer.uploaded(built);
+        let written = self.writer.written(&plan);
         debug!(shard = %self.shard_id, records = written.records, files = written.files, "chunk written");
         checkpoint.sequence_number = Some(chunk.last_sequence.clone());
         checkpoint.pending = None;

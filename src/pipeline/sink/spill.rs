@@ -1,0 +1,531 @@
+//! Where a chunk waits on local disk instead of in memory: its parsed rows until the cut, and
+//! each of its encoded objects from encoding until upload.
+//!
+//! A shard's chunk is up to `--flush-mib` of text (32 MiB by default). Held in memory as rows
+//! and then as encoded files, it made a worker's peak memory grow with how full its chunks
+//! got, so with the backlog until the first full chunk. On disk (the page cache, not the
+//! process) the memory a chunk costs is a row batch and a row group, whatever its size.
+//!
+//! Files live in the system's temporary directory (`TMPDIR`): rows in an unnamed file that
+//! disappears with the process, encoded objects in `precis-object-*` files deleted once they
+//! are uploaded (a killed process can leave the few that were in flight).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+
+use anyhow::{bail, Context, Result};
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use tempfile::{NamedTempFile, TempPath};
+
+use crate::pipeline::features::{Features, Split};
+use crate::pipeline::record::ValidArticle;
+use crate::pipeline::rows::ArticleRow;
+
+/// Where one spilled item lies in its spill file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    offset: u64,
+    len: u32,
+}
+
+fn temp_dir_error() -> String {
+    format!(
+        "creating a spill file in {} (set TMPDIR to a writable directory on disk)",
+        std::env::temp_dir().display()
+    )
+}
+
+/// Fails with what to do when no spill file can be made: at start, not at the first cut.
+pub fn check_temp_dir() -> Result<()> {
+    tempfile::tempfile().with_context(temp_dir_error)?;
+    tempfile::Builder::new()
+        .prefix("precis-object-")
+        .tempfile()
+        .with_context(temp_dir_error)?;
+    Ok(())
+}
+
+/// A chunk's items, appended while it is read.
+pub struct Spill {
+    file: BufWriter<File>,
+    len: u64,
+    scratch: Vec<u8>,
+}
+
+impl Spill {
+    pub fn new() -> Result<Self> {
+        let file = tempfile::tempfile().with_context(temp_dir_error)?;
+        Ok(Self {
+            file: BufWriter::with_capacity(256 * 1024, file),
+            len: 0,
+            scratch: Vec::new(),
+        })
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Span> {
+        let len = u32::try_from(bytes.len()).context("a spilled item over 4 GiB")?;
+        self.file
+            .write_all(bytes)
+            .context("writing the chunk's spill file")?;
+        let span = Span {
+            offset: self.len,
+            len,
+        };
+        self.len += u64::from(len);
+        Ok(span)
+    }
+
+    /// Appends a row as it was parsed; its summary, if any, is not kept (summaries are made when
+    /// the curated files are encoded).
+    pub fn push_row(&mut self, row: &ArticleRow) -> Result<Span> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        encode_row(row, &mut scratch);
+        let span = self.push(&scratch);
+        self.scratch = scratch;
+        span
+    }
+
+    /// Ends appending; what was spilled can now be read back, by any number of threads.
+    pub fn finish(self) -> Result<SpillFile> {
+        let file = self
+            .file
+            .into_inner()
+            .map_err(|err| err.into_error())
+            .context("writing the chunk's spill file")?;
+        Ok(SpillFile { file })
+    }
+}
+
+/// A finished spill, read back item by item.
+pub struct SpillFile {
+    file: File,
+}
+
+impl SpillFile {
+    pub fn read(&self, span: Span) -> Result<Vec<u8>> {
+        let mut bytes = vec![0u8; span.len as usize];
+        read_exact_at(&self.file, &mut bytes, span.offset)
+            .context("reading the chunk's spill file")?;
+        Ok(bytes)
+    }
+
+    pub fn row(&self, span: Span) -> Result<ArticleRow> {
+        decode_row(&self.read(span)?).context("a row in the chunk's spill file is unreadable")
+    }
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_read(buf, offset)? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Encoded objects this small stay in memory: a chunk spread over a year of publish dates is
+/// hundreds of files of ~10 KB, not worth a file each.
+pub const OBJECT_MEMORY_LIMIT: usize = 256 * 1024;
+
+/// Where an object is encoded: memory up to [`OBJECT_MEMORY_LIMIT`], a temporary file past it.
+#[derive(Default)]
+pub struct ObjectBuffer {
+    memory: Vec<u8>,
+    file: Option<BufWriter<NamedTempFile>>,
+    len: u64,
+}
+
+impl Write for ObjectBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.file.is_none() && self.memory.len() + buf.len() > OBJECT_MEMORY_LIMIT {
+            let named = tempfile::Builder::new()
+                .prefix("precis-object-")
+                .tempfile()?;
+            let mut file = BufWriter::with_capacity(256 * 1024, named);
+            file.write_all(&self.memory)?;
+            self.memory = Vec::new();
+            self.file = Some(file);
+        }
+        match &mut self.file {
+            Some(file) => file.write_all(buf)?,
+            None => self.memory.extend_from_slice(buf),
+        }
+        self.len += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl ObjectBuffer {
+    pub fn finish(self) -> Result<Encoded> {
+        Ok(match self.file {
+            None => {
+                let mut memory = self.memory;
+                // Held until uploaded: without the spare capacity the buffer grew.
+                memory.shrink_to_fit();
+                Encoded::Memory(memory.into())
+            }
+            Some(file) => {
+                let named = file
+                    .into_inner()
+                    .map_err(|err| err.into_error())
+                    .with_context(temp_dir_error)?;
+                Encoded::File {
+                    path: named.into_temp_path(),
+                    len: self.len,
+                }
+            }
+        })
+    }
+}
+
+/// An encoded object waiting for its upload (retries read it again).
+pub enum Encoded {
+    Memory(Bytes),
+    /// Deleted when dropped.
+    File {
+        path: TempPath,
+        len: u64,
+    },
+}
+
+impl Encoded {
+    pub fn len(&self) -> u64 {
+        match self {
+            Encoded::Memory(bytes) => bytes.len() as u64,
+            Encoded::File { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `len` bytes from `offset`, as a request body.
+    pub async fn body(&self, offset: u64, len: u64) -> Result<ByteStream> {
+        match self {
+            Encoded::Memory(bytes) => {
+                let (start, end) = (offset as usize, (offset + len) as usize);
+                Ok(ByteStream::from(bytes.slice(start..end)))
+            }
+            Encoded::File { path, .. } => ByteStream::read_from()
+                .path(path)
+                .offset(offset)
+                .length(Length::Exact(len))
+                .build()
+                .await
+                .with_context(|| format!("reading the encoded object {}", path.display())),
+        }
+    }
+
+    /// The bytes, read into memory (tests, small objects).
+    pub fn to_bytes(&self) -> Result<Bytes> {
+        match self {
+            Encoded::Memory(bytes) => Ok(bytes.clone()),
+            Encoded::File { path, .. } => Ok(std::fs::read(path)
+                .with_context(|| format!("reading the encoded object {}", path.display()))?
+                .into()),
+        }
+    }
+}
+
+// A row's bytes: each string as a little-endian u32 length and its UTF-8; an absent optional
+// string as u32::MAX; numbers little-endian.
+
+const ABSENT: u32 = u32::MAX;
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_i64(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    // Strings are bounded by the record size limit, far below 4 GiB.
+    put_u32(out, s.len() as u32);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => put_str(out, s),
+        None => put_u32(out, ABSENT),
+    }
+}
+
+fn put_time(out: &mut Vec<u8>, t: &DateTime<Utc>) {
+    put_i64(out, t.timestamp());
+    put_u32(out, t.timestamp_subsec_nanos());
+}
+
+fn split_byte(split: Split) -> u8 {
+    match split {
+        Split::Train => 0,
+        Split::Validation => 1,
+        Split::Test => 2,
+    }
+}
+
+fn encode_row(row: &ArticleRow, out: &mut Vec<u8>) {
+    let a = &row.article;
+    put_str(out, &a.article_id);
+    put_opt_str(out, a.title.as_deref());
+    put_opt_str(out, a.author.as_deref());
+    match &a.publish_date {
+        Some(date) => {
+            out.push(1);
+            put_time(out, &date.and_utc());
+        }
+        None => out.push(0),
+    }
+    put_opt_str(out, a.publish_date_raw.as_deref());
+    put_str(out, &a.content);
+    put_opt_str(out, a.extra_json.as_deref());
+    let f = &row.features;
+    for v in [
+        f.word_count,
+        f.char_count,
+        f.sentence_count,
+        f.paragraph_count,
+        f.reading_time_seconds,
+    ] {
+        put_u32(out, v);
+    }
+    out.extend_from_slice(&f.avg_word_length.to_le_bytes());
+    put_str(out, &f.content_sha256);
+    out.push(split_byte(f.split));
+    put_str(out, &row.shard_id);
+    put_str(out, &row.sequence_number);
+    put_str(out, &row.partition_key);
+    put_time(out, &row.arrival_time);
+}
+
+struct Cursor<'a>(&'a [u8]);
+
+impl Cursor<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8]> {
+        if self.0.len() < n {
+            bail!("ends early");
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into()?))
+    }
+
+    fn i64(&mut self) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.take(8)?.try_into()?))
+    }
+
+    fn f64(&mut self) -> Result<f64> {
+        Ok(f64::from_le_bytes(self.take(8)?.try_into()?))
+    }
+
+    fn string_of(&mut self, len: u32) -> Result<String> {
+        Ok(std::str::from_utf8(self.take(len as usize)?)?.to_string())
+    }
+
+    fn string(&mut self) -> Result<String> {
+        let len = self.u32()?;
+        self.string_of(len)
+    }
+
+    fn opt_string(&mut self) -> Result<Option<String>> {
+        match self.u32()? {
+            ABSENT => Ok(None),
+            len => self.string_of(len).map(Some),
+        }
+    }
+
+    fn time(&mut self) -> Result<DateTime<Utc>> {
+        let (secs, nanos) = (self.i64()?, self.u32()?);
+        DateTime::from_timestamp(secs, nanos).context("a time out of range")
+    }
+
+    fn naive_time(&mut self) -> Result<Option<NaiveDateTime>> {
+        match self.u8()? {
+            0 => Ok(None),
+            _ => Ok(Some(self.time()?.naive_utc())),
+        }
+    }
+}
+
+fn decode_row(bytes: &[u8]) -> Result<ArticleRow> {
+    let mut c = Cursor(bytes);
+    let article = ValidArticle {
+        article_id: c.string()?,
+        title: c.opt_string()?,
+        author: c.opt_string()?,
+        publish_date: c.naive_time()?,
+        publish_date_raw: c.opt_string()?,
+        content: c.string()?,
+        extra_json: c.opt_string()?,
+    };
+    let [word_count, char_count, sentence_count, paragraph_count, reading_time_seconds] =
+        [c.u32()?, c.u32()?, c.u32()?, c.u32()?, c.u32()?];
+    let avg_word_length = c.f64()?;
+    let content_sha256 = c.string()?;
+    let split = match c.u8()? {
+        0 => Split::Train,
+        1 => Split::Validation,
+        2 => Split::Test,
+        other => bail!("split {other}"),
+    };
+    let row = ArticleRow {
+        article,
+        features: Features {
+            word_count,
+            char_count,
+            sentence_count,
+            paragraph_count,
+            avg_word_length,
+            reading_time_seconds,
+            content_sha256,
+            split,
+        },
+        shard_id: c.string()?,
+        sequence_number: c.string()?,
+        partition_key: c.string()?,
+        arrival_time: c.time()?,
+        summary: None,
+    };
+    if !c.0.is_empty() {
+        bail!("{} bytes past its end", c.0.len());
+    }
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::record::Limits;
+    use crate::pipeline::rows::{process, Outcome, RawRecord};
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn row_of(json: &str, sequence: &str) -> ArticleRow {
+        let record = RawRecord {
+            shard_id: "shardId-000000000003".into(),
+            sequence_number: sequence.into(),
+            partition_key: "pk-é".into(),
+            arrival_time: Utc.timestamp_millis_opt(1_763_000_123_456).unwrap(),
+            data: json.as_bytes().to_vec(),
+        };
+        match process(&record, &Limits::default()) {
+            Outcome::Article(row) => *row,
+            Outcome::Quarantined(q) => panic!("rejected: {}", q.reason),
+        }
+    }
+
+    #[test]
+    fn spilled_rows_read_back_equal_with_every_optional_field_present_or_absent() {
+        let rows = [
+            row_of(
+                r#"{"article_id":"a","title":"Ünïcode — title","author":"Q","publish_date":"2026-03-01T10:00:00.123","content":"One two.\n\nThree.","x":[1,2]}"#,
+                "49590338271490256608559692538361571095921575989136588898",
+            ),
+            row_of(
+                r#"{"article_id":"b","content":"Four.","publish_date":"soon"}"#,
+                "7",
+            ),
+            row_of(r#"{"article_id":"c","content":"Five six."}"#, "8"),
+        ];
+        let mut spill = Spill::new().unwrap();
+        let spans: Vec<Span> = rows.iter().map(|r| spill.push_row(r).unwrap()).collect();
+        let file = spill.finish().unwrap();
+        for (row, span) in rows.iter().zip(spans).rev() {
+            assert_eq!(&file.row(span).unwrap(), row);
+        }
+    }
+
+    #[test]
+    fn a_truncated_or_overlong_row_is_an_error_not_a_row() {
+        let mut bytes = Vec::new();
+        encode_row(
+            &row_of(r#"{"article_id":"a","content":"x"}"#, "1"),
+            &mut bytes,
+        );
+        assert!(decode_row(&bytes[..bytes.len() - 1]).is_err());
+        bytes.push(0);
+        assert!(decode_row(&bytes).is_err());
+    }
+
+    #[test]
+    fn an_object_past_the_memory_limit_moves_to_a_file_with_every_byte() {
+        let mut small = ObjectBuffer::default();
+        small.write_all(b"tiny").unwrap();
+        assert!(matches!(small.finish().unwrap(), Encoded::Memory(_)));
+
+        let mut big = ObjectBuffer::default();
+        let expected: Vec<u8> = (0..OBJECT_MEMORY_LIMIT + 10_000)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        for piece in expected.chunks(7_777) {
+            big.write_all(piece).unwrap();
+        }
+        let encoded = big.finish().unwrap();
+        let Encoded::File { path, .. } = &encoded else {
+            panic!("still in memory")
+        };
+        let path = path.to_path_buf();
+        assert_eq!(encoded.len(), expected.len() as u64);
+        assert_eq!(encoded.to_bytes().unwrap(), expected);
+        drop(encoded);
+        assert!(!path.exists(), "the file outlived its object");
+    }
+
+    proptest! {
+        #[test]
+        fn any_valid_article_round_trips_through_the_spill(
+            id in "[a-zA-Z0-9_-]{1,20}",
+            content in "\\PC{1,200}",
+            title in proptest::option::of("\\PC{0,40}"),
+        ) {
+            let mut json = serde_json::json!({"article_id": id, "content": content});
+            if let Some(title) = &title {
+                json["title"] = serde_json::Value::String(title.clone());
+            }
+            let record = RawRecord {
+                shard_id: "s".into(),
+                sequence_number: "1".into(),
+                partition_key: "p".into(),
+                arrival_time: Utc.timestamp_millis_opt(0).unwrap(),
+                data: json.to_string().into_bytes(),
+            };
+            if let Outcome::Article(row) = process(&record, &Limits::default()) {
+                let mut bytes = Vec::new();
+                encode_row(&row, &mut bytes);
+                prop_assert_eq!(decode_row(&bytes).unwrap(), *row);
+            }
+        }
+    }
+}
