@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::aws::AwsClients;
 use crate::config::Settings;
@@ -49,7 +49,9 @@ impl Engine {
     /// Checks that chunks have somewhere to wait, loads the model (a missing one fails before
     /// anything is read or written), checks the stream and the bucket, then starts reading.
     pub async fn start(settings: &Settings, once: bool) -> Result<Self> {
-        crate::pipeline::sink::spill::check_temp_dir()?;
+        if let Some(warning) = crate::pipeline::sink::spill::check_temp_dir()? {
+            warn!("{warning}");
+        }
         let summarizer = load_summarizer(settings).await?;
         let clients = AwsClients::connect(settings).await;
         let stream = settings.stream.name.clone();

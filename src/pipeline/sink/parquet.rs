@@ -273,9 +273,9 @@ pub fn encode_rows(
     encoder.finish()
 }
 
-/// An encoder's in-progress row group is written out once it holds this much: it bounds the
-/// memory of encoding a file of any size. About 3,500 articles of news at zstd 1, a unit large
-/// enough for sequential reads.
+/// An encoder's in-progress row group is written out once it holds this much memory (its
+/// encoded pages, and the page being filled): it bounds the memory of encoding a file of any
+/// size. About 1,500 articles of news at zstd 1, still a unit for sequential reads.
 pub const ROW_GROUP_MEMORY: usize = 2 * 1024 * 1024;
 
 /// One Parquet file being written to `W`, batch by batch (e.g. rows read back from a spill).
@@ -300,9 +300,9 @@ where
         self.writer
             .write(&(self.batch)(rows)?)
             .context("writing Parquet rows")?;
-        // Encoded pages wait in memory until their row group is written; the encoders' own
-        // buffers come on top.
-        if self.writer.in_progress_size() + self.writer.memory_size() >= ROW_GROUP_MEMORY {
+        // Encoded pages wait in memory until their row group is written (`memory_size` counts
+        // them with the encoders' buffers).
+        if self.writer.memory_size() >= ROW_GROUP_MEMORY {
             self.writer.flush().context("writing a Parquet row group")?;
         }
         Ok(())
@@ -400,6 +400,52 @@ mod tests {
             .unwrap()
             .as_string::<i32>();
         assert_eq!(extra.value(0), r#"{"x":1}"#);
+    }
+
+    #[test]
+    fn a_file_past_the_row_group_memory_is_cut_into_row_groups_read_back_in_order() {
+        let template = rows().remove(0);
+        // Text that compresses poorly, so that 3,000 rows encode to several MiB.
+        let mut state = 7u64;
+        let many: Vec<ArticleRow> = (0..3000)
+            .map(|i| {
+                let mut row = template.clone();
+                row.article.article_id = format!("id{i}");
+                row.article.content = (0..2000)
+                    .map(|_| {
+                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        char::from(b'a' + (state >> 59) as u8 % 26)
+                    })
+                    .collect();
+                row
+            })
+            .collect();
+        let refs: Vec<&ArticleRow> = many.iter().collect();
+        let bytes = encode_rows(&refs, raw_schema(), |slice| raw_batch(slice, &ctx())).unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes)).unwrap();
+        let groups = builder.metadata().row_groups().to_vec();
+        assert!(groups.len() >= 2, "{} row group(s)", groups.len());
+        for group in &groups {
+            // A group ends at the first batch that takes it past the bound.
+            assert!(group.compressed_size() as usize <= 2 * ROW_GROUP_MEMORY);
+        }
+        let ids: Vec<String> = builder
+            .build()
+            .unwrap()
+            .flat_map(|batch| {
+                let batch = batch.unwrap();
+                let ids = batch
+                    .column_by_name("article_id")
+                    .unwrap()
+                    .as_string::<i32>()
+                    .clone();
+                ids.iter()
+                    .map(|id| id.unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let expected: Vec<String> = (0..3000).map(|i| format!("id{i}")).collect();
+        assert_eq!(ids, expected);
     }
 
     #[test]

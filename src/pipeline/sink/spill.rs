@@ -22,6 +22,7 @@ use tempfile::{NamedTempFile, TempPath};
 use crate::pipeline::features::{Features, Split};
 use crate::pipeline::record::ValidArticle;
 use crate::pipeline::rows::ArticleRow;
+use crate::summarize::pool::Summarized;
 
 /// Where one spilled item lies in its spill file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,14 +38,81 @@ fn temp_dir_error() -> String {
     )
 }
 
-/// Fails with what to do when no spill file can be made: at start, not at the first cut.
-pub fn check_temp_dir() -> Result<()> {
+/// What a failed write to a spill or object file says: where, and what to do.
+fn write_error() -> String {
+    format!(
+        "writing a temporary file in {} (free space there, or set TMPDIR to a larger disk)",
+        std::env::temp_dir().display()
+    )
+}
+
+fn io_write_error(err: std::io::Error) -> std::io::Error {
+    std::io::Error::new(err.kind(), format!("{}: {err}", write_error()))
+}
+
+const OBJECT_FILE_PREFIX: &str = "precis-object-";
+
+/// An object file this old was left by a process that was killed: one lives from its encoding
+/// to the end of its upload's retries, minutes at most.
+const STALE_OBJECT_FILE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// At start: fails with what to do when no spill file can be made (not at the first cut),
+/// deletes object files a killed run left, and returns a warning when the directory is memory.
+pub fn check_temp_dir() -> Result<Option<String>> {
     tempfile::tempfile().with_context(temp_dir_error)?;
     tempfile::Builder::new()
-        .prefix("precis-object-")
+        .prefix(OBJECT_FILE_PREFIX)
         .tempfile()
         .with_context(temp_dir_error)?;
-    Ok(())
+    let dir = std::env::temp_dir();
+    remove_stale_object_files(&dir, STALE_OBJECT_FILE);
+    Ok(on_tmpfs(&dir).then(|| {
+        format!(
+            "{} is a tmpfs: chunks waiting for upload will be held in memory there; set TMPDIR to a directory on disk",
+            dir.display()
+        )
+    }))
+}
+
+/// Deletes `precis-object-*` files in `dir` not modified for `age`; returns how many.
+fn remove_stale_object_files(dir: &std::path::Path, age: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(OBJECT_FILE_PREFIX)
+        })
+        .filter(|entry| {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified.elapsed().is_ok_and(|e| e > age))
+        })
+        .filter(|entry| std::fs::remove_file(entry.path()).is_ok())
+        .count()
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn on_tmpfs(dir: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    const TMPFS_MAGIC: libc::c_long = 0x0102_1994;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `path` is a NUL-terminated string and `stat` a valid place for statfs to fill.
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::statfs(path.as_ptr(), &mut stat) } == 0;
+    ok && stat.f_type == TMPFS_MAGIC
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn on_tmpfs(_dir: &std::path::Path) -> bool {
+    false
 }
 
 /// A chunk's items, appended while it is read.
@@ -66,9 +134,7 @@ impl Spill {
 
     pub fn push(&mut self, bytes: &[u8]) -> Result<Span> {
         let len = u32::try_from(bytes.len()).context("a spilled item over 4 GiB")?;
-        self.file
-            .write_all(bytes)
-            .context("writing the chunk's spill file")?;
+        self.file.write_all(bytes).with_context(write_error)?;
         let span = Span {
             offset: self.len,
             len,
@@ -88,13 +154,24 @@ impl Spill {
         span
     }
 
+    /// Appends a summary (its text and the summarizer that made it).
+    pub fn push_summary(&mut self, summary: &Summarized) -> Result<Span> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        put_str(&mut scratch, &summary.text);
+        put_str(&mut scratch, &summary.summarizer);
+        let span = self.push(&scratch);
+        self.scratch = scratch;
+        span
+    }
+
     /// Ends appending; what was spilled can now be read back, by any number of threads.
     pub fn finish(self) -> Result<SpillFile> {
         let file = self
             .file
             .into_inner()
             .map_err(|err| err.into_error())
-            .context("writing the chunk's spill file")?;
+            .with_context(write_error)?;
         Ok(SpillFile { file })
     }
 }
@@ -114,6 +191,43 @@ impl SpillFile {
 
     pub fn row(&self, span: Span) -> Result<ArticleRow> {
         decode_row(&self.read(span)?).context("a row in the chunk's spill file is unreadable")
+    }
+
+    /// The rows at `spans`, in their order.
+    pub fn rows(&self, spans: &[Span]) -> Result<Vec<ArticleRow>> {
+        self.items(spans, decode_row)
+    }
+
+    /// The summaries at `spans`, in their order.
+    pub fn summaries(&self, spans: &[Span]) -> Result<Vec<Summarized>> {
+        self.items(spans, decode_summary)
+    }
+
+    /// The items at `spans`, in their order; spans that follow each other in the file are read
+    /// with one call (a partition's rows mostly do).
+    fn items<T>(&self, spans: &[Span], decode: impl Fn(&[u8]) -> Result<T>) -> Result<Vec<T>> {
+        let mut items = Vec::with_capacity(spans.len());
+        let mut rest = spans;
+        while let Some(first) = rest.first() {
+            let (mut end, mut run) = (first.offset + u64::from(first.len), 1);
+            while let Some(next) = rest.get(run).filter(|next| next.offset == end) {
+                end += u64::from(next.len);
+                run += 1;
+            }
+            let bytes = self.read(Span {
+                offset: first.offset,
+                len: u32::try_from(end - first.offset).context("a spill read over 4 GiB")?,
+            })?;
+            for span in &rest[..run] {
+                let at = (span.offset - first.offset) as usize;
+                items.push(
+                    decode(&bytes[at..at + span.len as usize])
+                        .context("an item in the chunk's spill file is unreadable")?,
+                );
+            }
+            rest = &rest[run..];
+        }
+        Ok(items)
     }
 }
 
@@ -151,9 +265,23 @@ pub struct ObjectBuffer {
 
 impl Write for ObjectBuffer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all_bytes(buf).map_err(io_write_error)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.flush().map_err(io_write_error),
+            None => Ok(()),
+        }
+    }
+}
+
+impl ObjectBuffer {
+    fn write_all_bytes(&mut self, buf: &[u8]) -> std::io::Result<()> {
         if self.file.is_none() && self.memory.len() + buf.len() > OBJECT_MEMORY_LIMIT {
             let named = tempfile::Builder::new()
-                .prefix("precis-object-")
+                .prefix(OBJECT_FILE_PREFIX)
                 .tempfile()?;
             let mut file = BufWriter::with_capacity(256 * 1024, named);
             file.write_all(&self.memory)?;
@@ -165,18 +293,9 @@ impl Write for ObjectBuffer {
             None => self.memory.extend_from_slice(buf),
         }
         self.len += buf.len() as u64;
-        Ok(buf.len())
+        Ok(())
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        match &mut self.file {
-            Some(file) => file.flush(),
-            None => Ok(()),
-        }
-    }
-}
-
-impl ObjectBuffer {
     pub fn finish(self) -> Result<Encoded> {
         Ok(match self.file {
             None => {
@@ -189,7 +308,7 @@ impl ObjectBuffer {
                 let named = file
                     .into_inner()
                     .map_err(|err| err.into_error())
-                    .with_context(temp_dir_error)?;
+                    .with_context(write_error)?;
                 Encoded::File {
                     path: named.into_temp_path(),
                     len: self.len,
@@ -379,6 +498,18 @@ impl Cursor<'_> {
     }
 }
 
+fn decode_summary(bytes: &[u8]) -> Result<Summarized> {
+    let mut c = Cursor(bytes);
+    let summary = Summarized {
+        text: c.string()?,
+        summarizer: c.string()?.into(),
+    };
+    if !c.0.is_empty() {
+        bail!("{} bytes past its end", c.0.len());
+    }
+    Ok(summary)
+}
+
 fn decode_row(bytes: &[u8]) -> Result<ArticleRow> {
     let mut c = Cursor(bytes);
     let article = ValidArticle {
@@ -462,9 +593,14 @@ mod tests {
         let mut spill = Spill::new().unwrap();
         let spans: Vec<Span> = rows.iter().map(|r| spill.push_row(r).unwrap()).collect();
         let file = spill.finish().unwrap();
-        for (row, span) in rows.iter().zip(spans).rev() {
-            assert_eq!(&file.row(span).unwrap(), row);
+        for (row, span) in rows.iter().zip(&spans).rev() {
+            assert_eq!(&file.row(*span).unwrap(), row);
         }
+        // Runs of neighbours read at once, others one by one, in the order asked.
+        let order = [0, 1, 2, 2, 0, 2, 1];
+        let asked: Vec<Span> = order.iter().map(|&i| spans[i]).collect();
+        let expected: Vec<ArticleRow> = order.iter().map(|&i| rows[i].clone()).collect();
+        assert_eq!(file.rows(&asked).unwrap(), expected);
     }
 
     #[test]
@@ -501,6 +637,61 @@ mod tests {
         assert_eq!(encoded.to_bytes().unwrap(), expected);
         drop(encoded);
         assert!(!path.exists(), "the file outlived its object");
+    }
+
+    #[test]
+    fn only_object_files_older_than_the_limit_are_removed_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(25 * 3600);
+        let make = |name: &str, old: bool| {
+            let path = dir.path().join(name);
+            let file = File::create(&path).unwrap();
+            if old {
+                file.set_modified(day_ago).unwrap();
+            }
+            path
+        };
+        let stale = make("precis-object-stale", true);
+        let fresh = make("precis-object-fresh", false);
+        let other = make("somebody-else", true);
+        assert_eq!(remove_stale_object_files(dir.path(), STALE_OBJECT_FILE), 1);
+        assert!(!stale.exists());
+        assert!(fresh.exists() && other.exists());
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn a_tmpfs_is_recognized_and_a_disk_directory_is_not() {
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+        if mounts
+            .lines()
+            .any(|line| line.starts_with("tmpfs /dev/shm tmpfs "))
+        {
+            assert!(on_tmpfs(std::path::Path::new("/dev/shm")));
+        }
+        assert!(!on_tmpfs(std::path::Path::new("/proc")));
+    }
+
+    #[tokio::test]
+    async fn a_range_of_an_object_on_file_is_the_bytes_of_that_range() {
+        let mut buffer = ObjectBuffer::default();
+        let expected: Vec<u8> = (0..OBJECT_MEMORY_LIMIT * 3)
+            .map(|i| (i % 253) as u8)
+            .collect();
+        buffer.write_all(&expected).unwrap();
+        let encoded = buffer.finish().unwrap();
+        assert!(matches!(encoded, Encoded::File { .. }));
+        // Parts as a multipart upload asks for them: from an offset, a length, the last short.
+        let part = 300_000u64;
+        let mut read = Vec::new();
+        let mut offset = 0;
+        while offset < encoded.len() {
+            let len = part.min(encoded.len() - offset);
+            let body = encoded.body(offset, len).await.unwrap();
+            read.extend_from_slice(&body.collect().await.unwrap().into_bytes());
+            offset += len;
+        }
+        assert_eq!(read, expected);
     }
 
     proptest! {

@@ -30,7 +30,7 @@ use crate::pipeline::parallel::map_in_order;
 use crate::pipeline::record::{Limits, Rejection};
 use crate::pipeline::rows::{process, quarantine, ArticleRow, Outcome, QuarantineRow, RawRecord};
 use crate::pipeline::stats::{Sample, Stats};
-use crate::summarize::pool::{Summarized, SummarizerPool};
+use crate::summarize::pool::SummarizerPool;
 use crate::summarize::Document;
 
 /// Objects at or above this size go up as multipart uploads.
@@ -116,16 +116,22 @@ impl ChunkWriter {
     /// Encodes and uploads every object of the chunk not yet uploaded: it can be called again
     /// after a failure, and then only redoes what failed. At most one object is being encoded
     /// per core, and at most [`MAX_CONCURRENT_UPLOADS`] are encoded and waiting or uploading.
+    /// After a failure no new object starts, but those under way finish (an upload cut short
+    /// would leave a multipart upload open, an encode cut short would still hold its core).
     pub async fn write(&self, plan: &Arc<ChunkPlan>) -> Result<()> {
         let mut tasks = JoinSet::new();
+        let mut failure: Option<anyhow::Error> = None;
         for index in 0..plan.objects.len() {
             if plan.written[index].get().is_some() {
                 continue;
             }
             if tasks.len() >= MAX_CONCURRENT_UPLOADS {
-                if let Some(done) = tasks.join_next().await {
-                    done.context("an upload task panicked")??;
+                if let Some(Err(err)) = tasks.join_next().await.map(task_result) {
+                    failure.get_or_insert(err);
                 }
+            }
+            if failure.is_some() {
+                break;
             }
             // Taken before the task starts: objects are encoded in their order.
             let permit = self.encoders.clone().acquire_owned().await?;
@@ -151,9 +157,11 @@ impl ChunkWriter {
             });
         }
         while let Some(done) = tasks.join_next().await {
-            done.context("an upload task panicked")??;
+            if let Err(err) = task_result(done) {
+                failure.get_or_insert(err);
+            }
         }
-        Ok(())
+        failure.map_or(Ok(()), Err)
     }
 
     /// Counts a written chunk in the stats (and offers its samples to the console).
@@ -237,40 +245,53 @@ impl ChunkParts {
         let outcomes = map_in_order(&records, PROCESS_PER_THREAD, |record| {
             process(record, limits)
         });
-        let mut index = dedup
-            .lock()
-            .map_err(|_| anyhow::anyhow!("dedup index poisoned"))?;
-        for (record, outcome) in records.iter().zip(outcomes) {
-            match outcome {
-                Outcome::Article(row) => match index.claim(
-                    &row.article.article_id,
-                    &row.features.content_sha256,
-                    &row.sequence_number,
-                ) {
-                    Claim::First => {
-                        let span = self.spill()?.push_row(&row)?;
-                        self.raw.entry(row.dt()).or_default().push(span);
-                        self.curated
-                            .entry((row.dt(), row.features.split))
-                            .or_default()
-                            .push(span);
-                        self.counts.articles += 1;
-                    }
-                    Claim::ExactDuplicate => {
-                        let span = self.spill()?.push_row(&row)?;
-                        self.raw.entry(row.dt()).or_default().push(span);
-                        self.counts.exact_duplicates += 1;
-                    }
-                    Claim::Conflict {
-                        first_sequence_number,
-                    } => self.quarantine(&quarantine(
-                        record,
-                        &Rejection::ConflictingDuplicate {
+        // Claims in the order read, under the lock; the spill writes after it, so that other
+        // shards' pages are not kept waiting on this one's disk writes.
+        let placed: Vec<Placed> = {
+            let mut index = dedup
+                .lock()
+                .map_err(|_| anyhow::anyhow!("dedup index poisoned"))?;
+            outcomes
+                .into_iter()
+                .map(|outcome| match outcome {
+                    Outcome::Article(row) => match index.claim(
+                        &row.article.article_id,
+                        &row.features.content_sha256,
+                        &row.sequence_number,
+                    ) {
+                        Claim::First => Placed::First(row),
+                        Claim::ExactDuplicate => Placed::ExactDuplicate(row),
+                        Claim::Conflict {
                             first_sequence_number,
-                        },
-                    ))?,
-                },
-                Outcome::Quarantined(q) => self.quarantine(&q)?,
+                        } => Placed::Conflict(first_sequence_number),
+                    },
+                    Outcome::Quarantined(q) => Placed::Quarantined(q),
+                })
+                .collect()
+        };
+        for (record, placed) in records.iter().zip(placed) {
+            match placed {
+                Placed::First(row) => {
+                    let span = self.spill()?.push_row(&row)?;
+                    self.raw.entry(row.dt()).or_default().push(span);
+                    self.curated
+                        .entry((row.dt(), row.features.split))
+                        .or_default()
+                        .push(span);
+                    self.counts.articles += 1;
+                }
+                Placed::ExactDuplicate(row) => {
+                    let span = self.spill()?.push_row(&row)?;
+                    self.raw.entry(row.dt()).or_default().push(span);
+                    self.counts.exact_duplicates += 1;
+                }
+                Placed::Conflict(first_sequence_number) => self.quarantine(&quarantine(
+                    record,
+                    &Rejection::ConflictingDuplicate {
+                        first_sequence_number,
+                    },
+                ))?,
+                Placed::Quarantined(q) => self.quarantine(&q)?,
             }
         }
         Ok(())
@@ -294,7 +315,7 @@ impl ChunkParts {
                 .map(|(dt, lines)| ObjectPlan::Quarantine(dt, lines)),
         );
         Ok(ChunkPlan {
-            summaries: Vec::new(),
+            summaries: None,
             written: objects.iter().map(|_| OnceLock::new()).collect(),
             objects,
             spill,
@@ -303,6 +324,18 @@ impl ChunkParts {
             processed_at: Utc::now(),
         })
     }
+}
+
+fn task_result(done: Result<Result<()>, tokio::task::JoinError>) -> Result<()> {
+    done.context("an upload task panicked")?
+}
+
+/// Where a record goes, as the duplicate index decided.
+enum Placed {
+    First(Box<ArticleRow>),
+    ExactDuplicate(Box<ArticleRow>),
+    Conflict(String),
+    Quarantined(Box<QuarantineRow>),
 }
 
 /// One object of a chunk, before encoding.
@@ -330,9 +363,9 @@ pub struct ChunkPlan {
     counts: ChunkWritten,
     /// One time for every object, so that a retried object is the same bytes.
     processed_at: DateTime<Utc>,
-    /// The curated rows' summaries, in the order of the curated objects and their rows; empty
-    /// when summaries are off. About 1% of the text they summarize.
-    summaries: Vec<Summarized>,
+    /// Where the curated rows' summaries were spilled, in the order of the curated objects and
+    /// their rows; None when summaries are off.
+    summaries: Option<(SpillFile, Vec<Span>)>,
 }
 
 impl ChunkPlan {
@@ -368,7 +401,9 @@ impl ChunkPlan {
             })
             .flatten()
             .collect();
-        let mut summaries = Vec::with_capacity(spans.len());
+        // Spilled too: a summary is 10-20% of its article, so a chunk's would grow with it.
+        let mut summaries = Spill::new()?;
+        let mut summary_spans = Vec::with_capacity(spans.len());
         for batch in spans.chunks(SUMMARY_BATCH) {
             let rows = self.rows(batch)?;
             let docs: Vec<Document<'_>> = rows
@@ -378,14 +413,17 @@ impl ChunkPlan {
                     content: &row.article.content,
                 })
                 .collect();
-            summaries.extend(pool.summarize_blocking(&docs)?);
+            for summary in pool.summarize_blocking(&docs)? {
+                summary_spans.push(summaries.push_summary(&summary)?);
+            }
         }
-        self.summaries = summaries;
+        self.summaries = Some((summaries.finish()?, summary_spans));
         Ok(())
     }
 
-    /// Where object `index`'s summaries start in `summaries` (curated objects come first).
-    fn first_summary(&self, index: usize) -> usize {
+    /// How many curated rows come before object `index`'s (curated objects come first, in
+    /// the order their summaries were made).
+    fn curated_rows_before(&self, index: usize) -> usize {
         self.objects[..index]
             .iter()
             .map(|object| match object {
@@ -412,27 +450,30 @@ impl ChunkPlan {
                     RowEncoder::new(ObjectBuffer::default(), curated_schema(), |rows| {
                         curated_batch(rows, &ctx)
                     })?;
-                let mut summaries = self.summaries.iter().skip(self.first_summary(index));
+                // Position in the chunk's curated rows: summaries are found by it, and the
+                // chunk's last few rows are its samples (copied: they must not cost the data
+                // path, nor grow with the number of objects).
+                let mut position = self.curated_rows_before(index);
+                let sampled_from = self
+                    .curated_rows_before(self.objects.len())
+                    .saturating_sub(SAMPLES_PER_CHUNK);
                 for batch in spans.chunks(ENCODE_BATCH_ROWS) {
                     let mut rows = self.rows(batch)?;
-                    if !self.summaries.is_empty() {
-                        for row in &mut rows {
-                            let summary = summaries
-                                .next()
-                                .context("a curated row without its summary")?;
-                            row.summary = Some(summary.clone());
+                    if let Some((file, summary_spans)) = &self.summaries {
+                        let mine = summary_spans
+                            .get(position..position + rows.len())
+                            .context("curated rows without their summaries")?;
+                        for (row, summary) in rows.iter_mut().zip(file.summaries(mine)?) {
+                            row.summary = Some(summary);
                         }
                     }
-                    for row in &rows {
+                    for (i, row) in rows.iter().enumerate() {
                         written.averages.add(&row.features);
+                        if position + i >= sampled_from {
+                            written.samples.push(sample(row, *dt));
+                        }
                     }
-                    // Only the last few rows are copied: samples must not cost the data path.
-                    let newest = rows.len().saturating_sub(SAMPLES_PER_CHUNK);
-                    written
-                        .samples
-                        .extend(rows[newest..].iter().map(|row| sample(row, *dt)));
-                    let excess = written.samples.len().saturating_sub(SAMPLES_PER_CHUNK);
-                    written.samples.drain(..excess);
+                    position += rows.len();
                     encoder.write(&rows.iter().collect::<Vec<_>>())?;
                 }
                 (encoder.finish()?.finish()?, PARQUET)
@@ -462,8 +503,7 @@ impl ChunkPlan {
     }
 
     fn rows(&self, spans: &[Span]) -> Result<Vec<ArticleRow>> {
-        let spill = self.spill()?;
-        spans.iter().map(|span| spill.row(*span)).collect()
+        self.spill()?.rows(spans)
     }
 }
 
@@ -760,5 +800,101 @@ mod tests {
             .map(|line| line["reason_code"].as_str().unwrap())
             .collect();
         assert_eq!(codes, ["not_json", "conflicting_duplicate"]);
+    }
+
+    /// Summarizes an article as its own content, so a summary says which row it belongs to.
+    struct Echo;
+
+    impl crate::summarize::Summarizer for Echo {
+        fn id(&self) -> &str {
+            "test:echo"
+        }
+
+        fn summarize(&mut self, batch: &[Document<'_>]) -> Result<Vec<String>> {
+            Ok(batch.iter().map(|doc| doc.content.to_string()).collect())
+        }
+    }
+
+    fn strings_of(body: &Bytes, column: &str) -> Vec<String> {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(body.clone())
+            .unwrap()
+            .build()
+            .unwrap();
+        let mut values = Vec::new();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let strings = batch
+                .column_by_name(column)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow_array::StringArray>()
+                .unwrap()
+                .clone();
+            values.extend(strings.iter().map(|v| v.unwrap().to_string()));
+        }
+        values
+    }
+
+    #[test]
+    fn every_curated_row_gets_its_own_summary_across_objects_and_batches() {
+        use crate::summarize::pool::PoolOptions;
+        // 2,400 articles over 3 days: several curated objects (days × splits), some of more
+        // rows than a summary or an encoding batch holds.
+        let records: Vec<RawRecord> = (0..2400u64)
+            .map(|i| {
+                let json = article(&format!("id{i}"), 1 + (i % 3) as u32, &format!("Text {i}."));
+                record(i + 1, &json)
+            })
+            .collect();
+        const { assert!(2400 / 3 / 2 > ENCODE_BATCH_ROWS && 2400 > SUMMARY_BATCH) };
+        let mut parts = ChunkParts::default();
+        let dedup = Mutex::new(DedupIndex::default());
+        parts.add(records, &Limits::default(), &dedup).unwrap();
+        let mut plan = parts.into_plan(chunk()).unwrap();
+        let pool = SummarizerPool::start(
+            || Ok(Box::new(Echo) as Box<dyn crate::summarize::Summarizer>),
+            PoolOptions {
+                workers: 2,
+                batch_articles: 8,
+                batch_wait: std::time::Duration::from_millis(1),
+                queue: 64,
+            },
+        )
+        .unwrap();
+        plan.summarize(&pool).unwrap();
+
+        let mut curated_rows = 0;
+        let mut samples = Vec::new();
+        for index in 0..plan.objects.len() {
+            let (key, encoded, _, written) = plan.encode(index, "S").unwrap();
+            samples.extend(written.samples);
+            if !key.starts_with("curated/") {
+                continue;
+            }
+            let body = encoded.to_bytes().unwrap();
+            let (contents, summaries) =
+                (strings_of(&body, "content"), strings_of(&body, "summary"));
+            assert!(!contents.is_empty());
+            assert_eq!(summaries, contents, "{key}");
+            assert!(strings_of(&body, "summarizer")
+                .iter()
+                .all(|s| s == "test:echo"));
+            curated_rows += contents.len();
+        }
+        assert_eq!(curated_rows, 2400);
+        // The console's samples: the chunk's last curated rows only, not a few per object.
+        assert_eq!(samples.len(), SAMPLES_PER_CHUNK);
+    }
+
+    #[test]
+    fn an_object_encoded_again_is_the_same_bytes() {
+        let plan = parsed_in_pages(&[9], &Mutex::new(DedupIndex::default()))
+            .into_plan(chunk())
+            .unwrap();
+        for index in 0..plan.objects.len() {
+            let (_, first, _, _) = plan.encode(index, "S").unwrap();
+            let (_, again, _, _) = plan.encode(index, "S").unwrap();
+            assert_eq!(first.to_bytes().unwrap(), again.to_bytes().unwrap());
+        }
     }
 }
