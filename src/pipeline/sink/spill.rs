@@ -143,8 +143,8 @@ impl Spill {
         Ok(span)
     }
 
-    /// Appends a row as it was parsed; its summary, if any, is not kept (summaries are made when
-    /// the curated files are encoded).
+    /// Appends a row as it was parsed; its summary, if any, is not kept (summaries are made at
+    /// the cut and spilled apart, `push_summary`).
     pub fn push_row(&mut self, row: &ArticleRow) -> Result<Span> {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
