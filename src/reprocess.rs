@@ -310,13 +310,7 @@ fn build_curated(
             if cancel.is_cancelled() {
                 return Err(stopped(dt));
             }
-            let docs: Vec<Document<'_>> = batch
-                .iter()
-                .map(|r| Document {
-                    title: r.article.title.as_deref(),
-                    content: &r.article.content,
-                })
-                .collect();
+            let docs: Vec<Document<'_>> = batch.iter().map(ArticleRow::document).collect();
             let summaries = pool.summarize_blocking(&docs)?;
             for (row, summary) in batch.iter_mut().zip(summaries) {
                 row.summary = Some(summary);

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::features::Features;
 use super::record::{parse_article, Limits, Rejection, ValidArticle};
 use crate::summarize::pool::Summarized;
+use crate::summarize::Document;
 
 /// One Kinesis record as read, with its lineage.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +33,14 @@ pub struct ArticleRow {
 }
 
 impl ArticleRow {
+    /// What the summarizers read of the article.
+    pub fn document(&self) -> Document<'_> {
+        Document {
+            title: self.article.title.as_deref(),
+            content: &self.article.content,
+        }
+    }
+
     /// Partition date: the publish date (event time), or the arrival date when the article has
     /// no readable one.
     pub fn dt(&self) -> NaiveDate {

@@ -146,20 +146,22 @@ impl Spill {
     /// Appends a row as it was parsed; its summary, if any, is not kept (summaries are made at
     /// the cut and spilled apart, `push_summary`).
     pub fn push_row(&mut self, row: &ArticleRow) -> Result<Span> {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        encode_row(row, &mut scratch);
-        let span = self.push(&scratch);
-        self.scratch = scratch;
-        span
+        self.push_encoded(|out| encode_row(row, out))
     }
 
     /// Appends a summary (its text and the summarizer that made it).
     pub fn push_summary(&mut self, summary: &Summarized) -> Result<Span> {
+        self.push_encoded(|out| {
+            put_str(out, &summary.text);
+            put_str(out, &summary.summarizer);
+        })
+    }
+
+    /// Appends what `encode` writes, through one reused buffer.
+    fn push_encoded(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<Span> {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        put_str(&mut scratch, &summary.text);
-        put_str(&mut scratch, &summary.summarizer);
+        encode(&mut scratch);
         let span = self.push(&scratch);
         self.scratch = scratch;
         span
@@ -187,10 +189,6 @@ impl SpillFile {
         read_exact_at(&self.file, &mut bytes, span.offset)
             .context("reading the chunk's spill file")?;
         Ok(bytes)
-    }
-
-    pub fn row(&self, span: Span) -> Result<ArticleRow> {
-        decode_row(&self.read(span)?).context("a row in the chunk's spill file is unreadable")
     }
 
     /// The rows at `spans`, in their order.
@@ -594,7 +592,7 @@ mod tests {
         let spans: Vec<Span> = rows.iter().map(|r| spill.push_row(r).unwrap()).collect();
         let file = spill.finish().unwrap();
         for (row, span) in rows.iter().zip(&spans).rev() {
-            assert_eq!(&file.row(*span).unwrap(), row);
+            assert_eq!(file.rows(&[*span]).unwrap(), std::slice::from_ref(row));
         }
         // Runs of neighbours read at once, others one by one, in the order asked.
         let order = [0, 1, 2, 2, 0, 2, 1];

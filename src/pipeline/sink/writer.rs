@@ -406,13 +406,7 @@ impl ChunkPlan {
         let mut summary_spans = Vec::with_capacity(spans.len());
         for batch in spans.chunks(SUMMARY_BATCH) {
             let rows = self.rows(batch)?;
-            let docs: Vec<Document<'_>> = rows
-                .iter()
-                .map(|row| Document {
-                    title: row.article.title.as_deref(),
-                    content: &row.article.content,
-                })
-                .collect();
+            let docs: Vec<Document<'_>> = rows.iter().map(ArticleRow::document).collect();
             for summary in pool.summarize_blocking(&docs)? {
                 summary_spans.push(summaries.push_summary(&summary)?);
             }
