@@ -3,7 +3,7 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use crate::support::{moto, read_stream, run_precis, unique_name};
+use crate::support::{moto, precis_command, read_stream, run_precis, unique_name};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -112,6 +112,19 @@ fn bad_setting_value_exits_2_naming_the_setting_and_accepted_form() {
 fn unknown_flag_exits_2() {
     let (output, _) = run_precis(&["produce", "--recrods", "5"], &[], LIMIT);
     assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_without_a_panic() {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = precis_command(&["config"], &[])
+        .stdout(writer)
+        .output()
+        .expect("run precis config");
+    let stderr = stderr_of(&output);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(output.status.code(), Some(101), "{stderr}");
 }
 
 #[test]
