@@ -29,58 +29,6 @@ fn env_via(settings: &Settings, endpoint: &str) -> Vec<(&'static str, String)> {
     env
 }
 
-/// `precis run --no-ui` in follow mode through the proxy at `endpoint`, cutting chunks at
-/// `flush_records` records or `flush_age_secs` seconds.
-fn follow_via(
-    settings: &Settings,
-    endpoint: &str,
-    flush_records: u32,
-    flush_age_secs: u32,
-) -> std::process::Child {
-    let env = env_via(settings, endpoint);
-    let (records, age) = (flush_records.to_string(), flush_age_secs.to_string());
-    precis_command(
-        &[
-            "run",
-            "--no-ui",
-            "--flush-records",
-            &records,
-            "--flush-age-secs",
-            &age,
-        ],
-        &borrowed(&env),
-    )
-    .spawn()
-    .expect("spawn precis run")
-}
-
-/// Polls `done` until it holds; fails with `what` after `limit`.
-async fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what} (after {limit:?})");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until every checkpoint is at its shard's tip, then stops `child` with SIGTERM and
-/// expects a clean exit.
-async fn finish_at_tip(
-    child: std::process::Child,
-    clients: &AwsClients,
-    settings: &Settings,
-    limit: Duration,
-) {
-    wait_until_at_tip(clients, settings, limit).await;
-    let output = crate::support::terminate(child).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// Raw and curated each hold `expected` rows with `expected` distinct article_ids.
 async fn assert_every_article_once(clients: &AwsClients, settings: &Settings, expected: usize) {
     for prefix in ["raw/articles/", "curated/summaries/"] {
@@ -162,7 +110,20 @@ async fn s3_down_for_30_s_mid_run_holds_the_checkpoints_and_loses_nothing() {
     settings.stream.shards = 2;
     seed(&settings, 600, 82).await;
     let proxy = FaultProxy::start(&moto().endpoint, 0.0, 1);
-    let mut child = follow_via(&settings, &proxy.endpoint, 200, 2);
+    let env = env_via(&settings, &proxy.endpoint);
+    let mut child = precis_command(
+        &[
+            "run",
+            "--no-ui",
+            "--flush-records",
+            "200",
+            "--flush-age-secs",
+            "2",
+        ],
+        &borrowed(&env),
+    )
+    .spawn()
+    .expect("spawn precis run");
     let clients = clients(&settings).await;
     let shards: Vec<String> = tips(&clients, &settings.stream.name)
         .await
@@ -206,40 +167,6 @@ async fn s3_down_for_30_s_mid_run_holds_the_checkpoints_and_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shard_is_read_on_while_its_last_chunk_waits_for_s3() {
-    let mut settings = settings_for("readon");
-    settings.stream.shards = 1;
-    seed(&settings, 100, 90).await;
-    let proxy = FaultProxy::start(&moto().endpoint, 0.0, 1);
-    let child = follow_via(&settings, &proxy.endpoint, 50, 600);
-    let clients = clients(&settings).await;
-    wait_until_at_tip(&clients, &settings, Duration::from_secs(120)).await;
-
-    // A chunk's worth of records while S3 is away: the chunk is cut and its write waits.
-    proxy.set_s3_down(true);
-    seed(&settings, 50, 91).await;
-    wait_for(
-        "précis never tried to write the chunk",
-        Duration::from_secs(60),
-        || proxy.tally().refused_by_outage > 0,
-    )
-    .await;
-    // The next records are read meanwhile (the cut after them waits for the first write).
-    let reads_before = proxy.tally().get_records_with_records;
-    seed(&settings, 50, 92).await;
-    wait_for(
-        "the shard was not read while its chunk waited for S3",
-        Duration::from_secs(30),
-        || proxy.tally().get_records_with_records > reads_before,
-    )
-    .await;
-    proxy.set_s3_down(false);
-
-    finish_at_tip(child, &clients, &settings, Duration::from_secs(180)).await;
-    assert_every_article_once(&clients, &settings, 200).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_shard_iterators_are_renewed_after_the_last_record_read() {
     let mut settings = settings_for("expired");
     settings.stream.shards = 2;
@@ -247,7 +174,20 @@ async fn expired_shard_iterators_are_renewed_after_the_last_record_read() {
     let proxy = FaultProxy::start(&moto().endpoint, 0.0, 1);
     // Every third GetRecords call finds its iterator expired.
     proxy.expire_every_nth_get_records(3);
-    let child = follow_via(&settings, &proxy.endpoint, 150, 1);
+    let env = env_via(&settings, &proxy.endpoint);
+    let child = precis_command(
+        &[
+            "run",
+            "--no-ui",
+            "--flush-records",
+            "150",
+            "--flush-age-secs",
+            "1",
+        ],
+        &borrowed(&env),
+    )
+    .spawn()
+    .expect("spawn precis run");
     // Keep records coming until at least five iterators have expired under the readers.
     let mut batches = 0;
     let started = Instant::now();
@@ -262,7 +202,14 @@ async fn expired_shard_iterators_are_renewed_after_the_last_record_read() {
         batches += 1;
     }
     let clients = clients(&settings).await;
-    finish_at_tip(child, &clients, &settings, Duration::from_secs(120)).await;
+    wait_until_at_tip(&clients, &settings, Duration::from_secs(120)).await;
+    let output = crate::support::terminate(child).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     // A renewal from anywhere but the last record read would lose records or read some twice
     // (raw keeps exact duplicates, so they would show there).
     let expected = 200 * (1 + batches as usize);

@@ -98,9 +98,8 @@ impl ChunkWriter {
     }
 
     /// Ends a chunk's reading: what it holds becomes the list of its objects, none encoded yet,
-    /// and its curated articles get their summaries. A busy summarizer pool holds the chunk's
-    /// write here, and the shard's next cut waits for that write: the backpressure that slows
-    /// its reader.
+    /// and its curated articles get their summaries. Waiting here on a busy summarizer pool is
+    /// the backpressure that slows this shard's reader.
     pub async fn prepare(&self, chunk: &ChunkId, parts: ChunkParts) -> Result<Arc<ChunkPlan>> {
         let (chunk, summarizer) = (chunk.clone(), self.summarizer.clone());
         tokio::task::spawn_blocking(move || {

@@ -1,7 +1,5 @@
 //! One shard, read and written: GetRecords in a loop, chunks cut by the flush policy, each chunk
-//! written and then checkpointed. A cut chunk is written in its own task while the next one is
-//! read; the next cut waits for it, so one chunk at a time is written and checkpoints move in
-//! order.
+//! written and then checkpointed.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -11,7 +9,6 @@ use anyhow::{bail, Context, Result};
 use aws_sdk_kinesis::types::{Record, ShardIteratorType};
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use super::checkpoint::{Checkpoint, CheckpointStore, PendingRange};
@@ -147,51 +144,13 @@ struct Pending {
     oldest: Option<Instant>,
 }
 
-/// The shard's checkpoint, and the chunk being written while the next is read (its task gives
-/// the checkpoint back, moved past the chunk).
-struct Writing {
-    checkpoint: Checkpoint,
-    in_flight: Option<JoinHandle<Result<Checkpoint>>>,
-}
-
-impl Drop for Writing {
-    /// A reader dropped mid-run (its task aborted) takes its write with it, as when the write
-    /// was part of its own future: the next run replays the chunk.
-    fn drop(&mut self) {
-        if let Some(task) = &self.in_flight {
-            task.abort();
-        }
-    }
-}
-
 impl ShardReader {
     pub async fn run(self) -> Result<ReaderExit> {
-        let reader = Arc::new(self);
-        let mut writing = Writing {
-            checkpoint: Checkpoint::new(&reader.shard_id),
-            in_flight: None,
-        };
-        let result = reader.read(&mut writing).await;
-        if let Some(task) = writing.in_flight.take() {
-            // Reading failed while a chunk was being written. A reader started again replays
-            // that chunk, so this write ends first (written, given up, or stopped) instead of
-            // racing the replay's checkpoint saves.
-            match task.await {
-                Ok(Ok(_)) => {}
-                Ok(Err(err)) => warn!(shard = %reader.shard_id, "{err:#}"),
-                Err(err) => warn!(shard = %reader.shard_id, "writing a chunk panicked: {err}"),
-            }
-        }
-        result
-    }
-
-    async fn read(self: &Arc<Self>, writing: &mut Writing) -> Result<ReaderExit> {
-        writing.checkpoint = self
+        let mut checkpoint = self
             .store
             .load(&self.shard_id)
             .await?
             .unwrap_or_else(|| Checkpoint::new(&self.shard_id));
-        let checkpoint = &writing.checkpoint;
         self.stats.update_shard(&self.shard_id, |s| {
             s.checkpoint = checkpoint.sequence_number.clone();
             s.state = ShardState::Reading;
@@ -206,11 +165,10 @@ impl ShardReader {
                   "replaying a chunk that may be partly written");
             let parts = self.replay_range(&range).await?;
             let plan = self.writer.prepare(&self.chunk_id(&range), parts).await;
-            self.write_chunk(plan, &mut writing.checkpoint, false)
-                .await?;
+            self.write_chunk(plan, &mut checkpoint, false).await?;
         }
 
-        let mut last_read = writing.checkpoint.sequence_number.clone();
+        let mut last_read = checkpoint.sequence_number.clone();
         let mut iterator = self.iterator_after(last_read.as_deref()).await?;
         let mut pending = Pending::default();
         let mut last_call = Instant::now() - MIN_CALL_INTERVAL;
@@ -220,22 +178,12 @@ impl ShardReader {
         // page may be short and caught up, and a chunk per page would be a flood of tiny files.
         let mut flushed_early = false;
         loop {
-            // A write that ended is taken in now: a failure ends the reader without waiting for
-            // the next cut, and the console sees the checkpoint move.
-            if writing
-                .in_flight
-                .as_ref()
-                .is_some_and(JoinHandle::is_finished)
-            {
-                self.settle(writing).await?;
-            }
             if *self.stop.borrow() {
-                self.flush(&mut pending, writing, false).await?;
-                self.settle(writing).await?;
+                self.flush(&mut pending, &mut checkpoint, false).await?;
                 return Ok(ReaderExit::Stopped);
             }
             if *self.paused.borrow() {
-                self.pause(&mut pending, writing).await?;
+                self.pause(&mut pending, &mut checkpoint).await?;
                 continue;
             }
             let wait = MIN_CALL_INTERVAL.saturating_sub(last_call.elapsed());
@@ -303,8 +251,7 @@ impl ShardReader {
             });
 
             let Some(next) = output.next_shard_iterator().map(str::to_string) else {
-                self.flush(&mut pending, writing, true).await?;
-                self.settle(writing).await?;
+                self.flush(&mut pending, &mut checkpoint, true).await?;
                 self.stats
                     .update_shard(&self.shard_id, |s| s.state = ShardState::Finished);
                 info!(shard = %self.shard_id, "shard closed and fully written");
@@ -322,13 +269,12 @@ impl ShardReader {
             ) || (self.once && at_tip)
                 || early
             {
-                self.flush(&mut pending, writing, false).await?;
+                self.flush(&mut pending, &mut checkpoint, false).await?;
             }
             // The run ends only on an empty answer: a closed shard's last records come with an
             // iterator still, and only the next (empty) answer says the shard is closed.
             if at_tip {
                 if self.once {
-                    self.settle(writing).await?;
                     self.stats
                         .update_shard(&self.shard_id, |s| s.state = ShardState::AtTip);
                     return Ok(ReaderExit::AtTip);
@@ -344,9 +290,8 @@ impl ShardReader {
 
     /// Writes what was read, then waits for a resume or a stop. A long pause may outlive the
     /// shard iterator; the loop renews an expired one.
-    async fn pause(self: &Arc<Self>, pending: &mut Pending, writing: &mut Writing) -> Result<()> {
-        self.flush(pending, writing, false).await?;
-        self.settle(writing).await?;
+    async fn pause(&self, pending: &mut Pending, checkpoint: &mut Checkpoint) -> Result<()> {
+        self.flush(pending, checkpoint, false).await?;
         self.stats
             .update_shard(&self.shard_id, |s| s.state = ShardState::Paused);
         let (mut paused, mut stop) = (self.paused.clone(), self.stop.clone());
@@ -386,26 +331,14 @@ impl ShardReader {
         }
     }
 
-    /// Waits for the chunk being written, if any, and takes its checkpoint.
-    async fn settle(&self, writing: &mut Writing) -> Result<()> {
-        if let Some(task) = writing.in_flight.take() {
-            writing.checkpoint = task.await.context("writing a chunk panicked")??;
-        }
-        Ok(())
-    }
-
-    /// Cuts the pending chunk and starts writing it; the chunk before it is waited for first.
-    /// A shard that closed with nothing pending is marked finished.
     async fn flush(
-        self: &Arc<Self>,
+        &self,
         pending: &mut Pending,
-        writing: &mut Writing,
+        checkpoint: &mut Checkpoint,
         closed: bool,
     ) -> Result<()> {
-        self.settle(writing).await?;
         let parts = std::mem::take(pending).parts;
         let Some((first, last)) = parts.range() else {
-            let checkpoint = &mut writing.checkpoint;
             if closed && !checkpoint.finished {
                 checkpoint.finished = true;
                 checkpoint.updated_at = Utc::now();
@@ -417,24 +350,6 @@ impl ShardReader {
             first_sequence: first.to_string(),
             last_sequence: last.to_string(),
         };
-        let (reader, mut checkpoint) = (self.clone(), writing.checkpoint.clone());
-        writing.in_flight = Some(tokio::spawn(async move {
-            reader
-                .write_cut(parts, range, &mut checkpoint, closed)
-                .await?;
-            Ok(checkpoint)
-        }));
-        Ok(())
-    }
-
-    /// Writes a cut chunk and moves `checkpoint` past it.
-    async fn write_cut(
-        &self,
-        parts: ChunkParts,
-        range: PendingRange,
-        checkpoint: &mut Checkpoint,
-        closed: bool,
-    ) -> Result<()> {
         // Record the intended cut before any object exists, so a crash replays this exact range.
         // Ending the chunk's spill needs no object and runs meanwhile.
         checkpoint.pending = Some(range.clone());
