@@ -40,23 +40,7 @@ fn tune_malloc() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_malloc() {}
 
-/// Output into a pipe whose reader has gone (`precis partitions | head -3`) ends the process
-/// quietly, as it does any Unix tool, instead of panicking in `println!` (the Rust runtime
-/// ignores SIGPIPE). Sockets are unaffected: std sends with MSG_NOSIGNAL. A pipeline cut short
-/// this way is replayed from its checkpoints like any other stop.
-#[cfg(unix)]
-fn restore_sigpipe() {
-    // SAFETY: sets a signal disposition before any other thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
-#[cfg(not(unix))]
-fn restore_sigpipe() {}
-
 fn main() -> ExitCode {
-    restore_sigpipe();
     tune_malloc();
     let cli = Cli::parse();
     // The console draws on the terminal, so its log lines go to a file.
@@ -96,8 +80,9 @@ fn main() -> ExitCode {
     precis::summarize::pin_model_threads(settings.summarizer.workers);
     let outcome = match &cli.command {
         Command::Config => {
-            print!("{}", commands::config::render(&settings));
-            Ok(ExitCode::SUCCESS)
+            commands::stdout(format_args!("{}", commands::config::render(&settings)))
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(Into::into)
         }
         Command::Eval(args) => commands::eval::run(&settings, args),
         Command::Produce(args) => {

@@ -198,9 +198,9 @@ pub fn run(settings: &Settings, args: &EvalArgs) -> Result<ExitCode> {
         write_details(path, &items, &summaries, &ours, &baseline)?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{}", table(&report));
+        out!("{}", table(&report))?;
     }
     if counts.fallbacks > 0 {
         eprintln!(

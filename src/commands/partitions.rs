@@ -17,11 +17,11 @@ pub async fn run(settings: &Settings, args: &PartitionsArgs) -> Result<ExitCode>
     let bucket = &settings.lake.bucket;
     require_bucket(&clients, bucket).await?;
     let tree = Tree::new(list_objects(&clients, bucket, &args.prefix).await?);
-    print!("{}", render(&tree, bucket, &args.prefix));
+    out!("{}", render(&tree, bucket, &args.prefix))?;
     for dt in interrupted(&clients, bucket).await? {
-        println!(
+        outln!(
             "reprocess of dt={dt} did not finish: its curated rows are old and new mixed; `precis reprocess --dt {dt}` completes it"
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

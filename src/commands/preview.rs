@@ -16,7 +16,7 @@ pub async fn run(settings: &Settings, args: &PreviewArgs) -> Result<ExitCode> {
     let bucket = &settings.lake.bucket;
     require_bucket(&clients, bucket).await?;
     let preview = load(&clients, bucket, &args.target).await?;
-    println!("{}", preview.head(args.limit, args.all_columns)?);
+    outln!("{}", preview.head(args.limit, args.all_columns)?)?;
     let s = &preview.stats;
     let mut line = format!(
         "{} rows from {} of {} file{} under s3://{bucket}/{}",
@@ -33,6 +33,6 @@ pub async fn run(settings: &Settings, args: &PreviewArgs) -> Result<ExitCode> {
         line.push_str(&format!("; mean summary_word_count {mean:.1}"));
     }
     line.push_str(&format!("; {}", s.nulls_text()));
-    println!("{line}");
+    outln!("{line}")?;
     Ok(ExitCode::SUCCESS)
 }

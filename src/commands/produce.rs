@@ -52,7 +52,7 @@ pub async fn run(settings: &Settings, args: &ProduceArgs) -> Result<ExitCode> {
     let result = produce(&clients, job, &on_progress).await;
     bar.finish_and_clear();
     let report = result?;
-    println!("{}", summary_line(settings, &clients, &report));
+    outln!("{}", summary_line(settings, &clients, &report))?;
     if report.skipped.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }

@@ -70,7 +70,7 @@ pub async fn run(settings: &Settings, args: &ReprocessArgs) -> Result<ExitCode> 
     on_signal.abort();
     bar.finish_and_clear();
     let report = report?;
-    println!(
+    outln!(
         "reprocessed dt={}: {} raw files, {} rows read, {} rows written to curated ({} duplicates of an article_id skipped), {} objects written, {} stale removed, summarizer {}, {:.1} s",
         report.dt,
         report.raw_files,
@@ -81,6 +81,6 @@ pub async fn run(settings: &Settings, args: &ReprocessArgs) -> Result<ExitCode> 
         report.stale_removed,
         report.summarizer,
         report.elapsed.as_secs_f64()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -50,11 +50,11 @@ pub fn report(
     bucket: &str,
 ) -> ExitCode {
     let snapshot = stats.snapshot();
-    println!("{}", summary(&snapshot, elapsed, bucket, outcome.stopped));
-    if let Some(pool) = pool {
+    let mut printed = outln!("{}", summary(&snapshot, elapsed, bucket, outcome.stopped));
+    if let (Some(pool), Ok(())) = (pool, &printed) {
         let p = pool.snapshot();
         let busy = p.busy.as_secs_f64();
-        println!(
+        printed = outln!(
             "summaries: {} ({} fell back to the lead sentences), model busy {busy:.1} s in {} batches: {:.1} articles/s per worker",
             p.summarized,
             p.fallbacks,
@@ -67,6 +67,10 @@ pub fn report(
             "error: {} shard reader(s) failed (see the warnings above, or the log file after the console); their checkpoints did not move past what is written",
             outcome.failed_readers
         );
+        return ExitCode::FAILURE;
+    }
+    if let Err(err) = printed {
+        eprintln!("error: printing the run's summary: {err}");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
