@@ -448,9 +448,9 @@ impl ChunkPlan {
                 // chunk's last few rows are its samples (copied: they must not cost the data
                 // path, nor grow with the number of objects).
                 let mut position = self.curated_rows_before(index);
-                let sampled_from = self
-                    .curated_rows_before(self.objects.len())
-                    .saturating_sub(SAMPLES_PER_CHUNK);
+                // Every first sighting is a curated row: the count is the chunk's curated rows.
+                let sampled_from =
+                    (self.counts.articles as usize).saturating_sub(SAMPLES_PER_CHUNK);
                 for batch in spans.chunks(ENCODE_BATCH_ROWS) {
                     let mut rows = self.rows(batch)?;
                     if let Some((file, summary_spans)) = &self.summaries {
