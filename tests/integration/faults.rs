@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use crate::fault_proxy::{Fault, FaultProxy, Service, ALL_FAULTS};
 use crate::pipeline::{
     assert_checkpoints_at_tip, env_for, keys_under, parquet_under, put_raw, quarantine_rows, seed,
-    strings, tips,
+    seed_one_day, strings, tips,
 };
 use crate::support::{
     borrowed, clients, moto, precis_command, read_stream, run_precis, settings_for,
@@ -170,7 +170,7 @@ async fn s3_down_for_30_s_mid_run_holds_the_checkpoints_and_loses_nothing() {
 async fn expired_shard_iterators_are_renewed_after_the_last_record_read() {
     let mut settings = settings_for("expired");
     settings.stream.shards = 2;
-    seed(&settings, 200, 86).await;
+    seed_one_day(&settings, 200, 86).await;
     let proxy = FaultProxy::start(&moto().endpoint, 0.0, 1);
     // Every third GetRecords call finds its iterator expired.
     proxy.expire_every_nth_get_records(3);
@@ -198,7 +198,7 @@ async fn expired_shard_iterators_are_renewed_after_the_last_record_read() {
             proxy.tally()
         );
         tokio::time::sleep(Duration::from_millis(700)).await;
-        seed(&settings, 200, 87 + batches).await;
+        seed_one_day(&settings, 200, 87 + batches).await;
         batches += 1;
     }
     let clients = clients(&settings).await;

@@ -23,6 +23,20 @@ use crate::support::{clients, moto, read_stream, run_precis, settings_for};
 const LIMIT: Duration = Duration::from_secs(180);
 
 pub(crate) async fn seed(settings: &Settings, count: u64, seed: u64) {
+    seed_dated(settings, count, NewsGenerator::new(seed, AS_OF)).await;
+}
+
+/// Seeds articles all published on one day, for tests about reading rather than writing: a
+/// year of dates makes each chunk about one object per publish day, and that S3 work on the
+/// shared moto of a loaded CI machine is what such a test would otherwise wait on.
+pub(crate) async fn seed_one_day(settings: &Settings, count: u64, seed: u64) {
+    let articles = NewsGenerator::new(seed, AS_OF).with_window_days(1);
+    seed_dated(settings, count, articles).await;
+}
+
+const AS_OF: NaiveDate = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+
+async fn seed_dated(settings: &Settings, count: u64, articles: NewsGenerator) {
     let clients = clients(settings).await;
     let job = ProduceJob {
         stream: settings.stream.name.clone(),
@@ -30,10 +44,7 @@ pub(crate) async fn seed(settings: &Settings, count: u64, seed: u64) {
         region: settings.aws.region.clone(),
         shards: settings.stream.shards,
         in_flight: 1,
-        source: RecordSource::generated(
-            NewsGenerator::new(seed, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()),
-            count,
-        ),
+        source: RecordSource::generated(articles, count),
     };
     produce(&clients, job, &|_, _| {}).await.expect("produce");
 }
