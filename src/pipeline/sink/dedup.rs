@@ -2,46 +2,90 @@
 //! claims an id goes to curated, an exact repeat (a producer retry) to raw only, the same id with
 //! other content to quarantine.
 //!
-//! Bounded: the most recent [`DEDUP_WINDOW`] distinct ids are remembered, in about 140 bytes each
-//! (128-bit hashes instead of the id and the hex content hash; the first sequence number is kept
-//! as text for the quarantine reason), so a worker that follows a stream for days does not grow
-//! without end. Producer retries arrive seconds apart, far inside the window. A chunk replayed
-//! in the same process finds its own claims (same sequence numbers) unless 450,000 other
-//! ids were claimed in between — more than a chunk's whole retry time reads.
+//! Bounded: the most recent [`DEDUP_WINDOW`] distinct ids are remembered, in about 60 bytes each,
+//! so a worker that follows a stream for days does not grow without end, and a backlog of
+//! 100,000 records adds about 6 MiB. Per id: a 128-bit hash of it, 64 bits of the content's hash,
+//! and the first sequence number packed two decimal digits a byte (it names the first record
+//! in a conflict's quarantine reason); the table that finds a claim holds only its number.
+//! Producer retries arrive seconds apart, far inside the window. A chunk replayed in the same
+//! process finds its own claims (same sequence numbers) unless 450,000 other ids were claimed in
+//! between — more than a chunk's whole retry time reads.
 
 use std::collections::{HashMap, VecDeque};
 
+use hashbrown::HashTable;
 use sha2::{Digest, Sha256};
 
-/// Distinct article ids remembered: about 65 MB at most (the table's 2¹⁹ buckets of 49 bytes,
-/// a 64-byte allocation per sequence number, the order queue). Below 458,752 the table never
-/// doubles to 2²⁰ buckets.
+/// Distinct article ids remembered: about 30 MB at most (claims of 56 bytes, a table of 2¹⁹
+/// eight-byte slots and their control bytes).
 pub const DEDUP_WINDOW: usize = 450_000;
 
-/// 128 bits of a SHA-256: two different ids or contents share one with a probability of about
-/// n² / 2¹²⁹, nothing at any stream's size.
-type Digest128 = u128;
+/// 128 bits of a SHA-256 of the id: two different ids share one with a probability of about
+/// n² / 2¹²⁹, nothing at any stream's size. Two words, not a u128, so that a claim is aligned to
+/// 8 bytes and not padded to 64.
+type IdDigest = [u64; 2];
 
-fn digest128(bytes: &[u8]) -> Digest128 {
-    let full = Sha256::digest(bytes);
-    let mut first = [0u8; 16];
-    first.copy_from_slice(&full[..16]);
-    u128::from_be_bytes(first)
+fn id_digest(article_id: &str) -> IdDigest {
+    let full = Sha256::digest(article_id.as_bytes());
+    let word = |at: usize| u64::from_be_bytes(full[at..at + 8].try_into().expect("8 bytes"));
+    [word(0), word(8)]
 }
 
-/// The content's SHA-256 as the features carry it (hex), cut to 128 bits; hashed again when it
-/// is not hex, so that any text still compares equal to itself.
-fn content_digest(content_sha256_hex: &str) -> Digest128 {
+/// 64 bits of the content's SHA-256 as the features carry it (hex); hashed again when it is not
+/// hex, so that any text still compares equal to itself. It only tells an exact repeat from a
+/// conflict under an id already matched by 128 bits: a wrong "exact repeat" needs two contents
+/// of one id to share 64 bits, about 2⁻⁶⁴ a conflict.
+fn content_digest(content_sha256_hex: &str) -> u64 {
     content_sha256_hex
-        .get(..32)
-        .and_then(|prefix| u128::from_str_radix(prefix, 16).ok())
-        .unwrap_or_else(|| digest128(content_sha256_hex.as_bytes()))
+        .get(..16)
+        .and_then(|prefix| u64::from_str_radix(prefix, 16).ok())
+        .unwrap_or_else(|| {
+            let full = Sha256::digest(content_sha256_hex.as_bytes());
+            u64::from_be_bytes(full[..8].try_into().expect("8 bytes"))
+        })
+}
+
+/// A sequence number of up to [`PackedSequence::DIGITS`] decimal digits, two a byte after a
+/// length byte; Kinesis's have 56. Anything else is kept as text beside the claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PackedSequence([u8; 32]);
+
+impl PackedSequence {
+    const DIGITS: usize = 62;
+
+    fn pack(sequence_number: &str) -> Option<Self> {
+        let digits = sequence_number.as_bytes();
+        if digits.is_empty()
+            || digits.len() > Self::DIGITS
+            || !digits.iter().all(u8::is_ascii_digit)
+        {
+            return None;
+        }
+        let mut packed = [0u8; 32];
+        packed[0] = digits.len() as u8;
+        for (i, digit) in digits.iter().enumerate() {
+            packed[1 + i / 2] |= (digit - b'0') << if i % 2 == 0 { 4 } else { 0 };
+        }
+        Some(Self(packed))
+    }
+
+    fn unpack(&self) -> String {
+        (0..usize::from(self.0[0]))
+            .map(|i| {
+                let byte = self.0[1 + i / 2];
+                let digit = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
+                char::from(b'0' + digit)
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug)]
 struct FirstClaim {
-    content: Digest128,
-    sequence_number: Box<str>,
+    id: IdDigest,
+    content: u64,
+    /// None: the sequence number did not pack; it is in `DedupIndex::unpacked`.
+    sequence: Option<PackedSequence>,
 }
 
 /// What the index says about an article.
@@ -57,9 +101,14 @@ pub enum Claim {
 
 #[derive(Debug)]
 pub struct DedupIndex {
-    seen: HashMap<Digest128, FirstClaim>,
-    /// Ids in the order they were first claimed, oldest first: the next to forget.
-    order: VecDeque<Digest128>,
+    /// Claims in the order they were made, oldest first: the next to forget.
+    claims: VecDeque<FirstClaim>,
+    /// The number of the claim at the front of `claims` (claims are numbered from 0 as made).
+    front: u64,
+    /// Each remembered id's claim number, found by the id's digest.
+    by_id: HashTable<u64>,
+    /// Sequence numbers that do not pack, by claim number.
+    unpacked: HashMap<u64, Box<str>>,
     window: usize,
 }
 
@@ -69,12 +118,22 @@ impl Default for DedupIndex {
     }
 }
 
+/// The table's hash of an id: its digest is already a uniform hash.
+fn slot_hash(id: &IdDigest) -> u64 {
+    id[0]
+}
+
 impl DedupIndex {
     pub fn with_window(window: usize) -> Self {
+        let window = window.max(1);
         Self {
-            seen: HashMap::new(),
-            order: VecDeque::new(),
-            window: window.max(1),
+            // Reserved whole: pages are resident only once claims reach them, and the queue
+            // never doubles (a doubling holds the old and the new queue at once).
+            claims: VecDeque::with_capacity(window),
+            front: 0,
+            by_id: HashTable::new(),
+            unpacked: HashMap::new(),
+            window,
         }
     }
 
@@ -86,41 +145,90 @@ impl DedupIndex {
         content_sha256: &str,
         sequence_number: &str,
     ) -> Claim {
-        let id = digest128(article_id.as_bytes());
+        let id = id_digest(article_id);
         let content = content_digest(content_sha256);
-        match self.seen.get(&id) {
-            None => {
-                if self.order.len() >= self.window {
-                    if let Some(oldest) = self.order.pop_front() {
-                        self.seen.remove(&oldest);
-                    }
-                }
-                self.seen.insert(
-                    id,
-                    FirstClaim {
-                        content,
-                        sequence_number: sequence_number.into(),
-                    },
-                );
-                self.order.push_back(id);
-                Claim::First
-            }
+        let (claims, front) = (&self.claims, self.front);
+        let found = self
+            .by_id
+            .find(slot_hash(&id), |&number| {
+                claims[(number - front) as usize].id == id
+            })
+            .copied();
+        let Some(number) = found else {
+            self.remember(id, content, sequence_number);
+            return Claim::First;
+        };
+        let first = &self.claims[(number - self.front) as usize];
+        let first_sequence = || match &first.sequence {
+            Some(packed) => packed.unpack(),
+            None => self
+                .unpacked
+                .get(&number)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        };
+        let same_record = match (&first.sequence, PackedSequence::pack(sequence_number)) {
+            (Some(packed), Some(incoming)) => *packed == incoming,
+            (None, None) => self
+                .unpacked
+                .get(&number)
+                .is_some_and(|s| **s == *sequence_number),
+            _ => false,
+        };
+        if same_record {
             // A replay of the very record that made the claim.
-            Some(first) if *first.sequence_number == *sequence_number => Claim::First,
-            Some(first) if first.content == content => Claim::ExactDuplicate,
-            Some(first) => Claim::Conflict {
-                first_sequence_number: first.sequence_number.to_string(),
-            },
+            Claim::First
+        } else if first.content == content {
+            Claim::ExactDuplicate
+        } else {
+            Claim::Conflict {
+                first_sequence_number: first_sequence(),
+            }
         }
+    }
+
+    fn remember(&mut self, id: IdDigest, content: u64, sequence_number: &str) {
+        if self.claims.len() >= self.window {
+            self.forget_oldest();
+        }
+        let number = self.front + self.claims.len() as u64;
+        let sequence = PackedSequence::pack(sequence_number);
+        if sequence.is_none() {
+            self.unpacked.insert(number, sequence_number.into());
+        }
+        self.claims.push_back(FirstClaim {
+            id,
+            content,
+            sequence,
+        });
+        let (claims, front) = (&self.claims, self.front);
+        self.by_id.insert_unique(slot_hash(&id), number, |&n| {
+            slot_hash(&claims[(n - front) as usize].id)
+        });
+    }
+
+    fn forget_oldest(&mut self) {
+        let Some(oldest) = self.claims.pop_front() else {
+            return;
+        };
+        let number = self.front;
+        self.front += 1;
+        if let Ok(entry) = self
+            .by_id
+            .find_entry(slot_hash(&oldest.id), |&n| n == number)
+        {
+            entry.remove();
+        }
+        self.unpacked.remove(&number);
     }
 
     /// Distinct ids remembered now.
     pub fn len(&self) -> usize {
-        self.seen.len()
+        self.claims.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
+        self.claims.is_empty()
     }
 }
 
@@ -180,6 +288,83 @@ mod tests {
             }
         );
         assert_eq!(index.claim("a", HASH_B, "4"), Claim::First);
+    }
+
+    #[test]
+    fn a_kinesis_sequence_number_comes_back_whole_in_a_conflict() {
+        let mut index = DedupIndex::default();
+        let first = "49590338271490256608559692538361571095921575989136588898";
+        index.claim("a", HASH_A, first);
+        assert_eq!(index.claim("a", HASH_A, first), Claim::First);
+        assert_eq!(
+            index.claim(
+                "a",
+                HASH_B,
+                "49590338271490256608559692538361571095921575989136588899"
+            ),
+            Claim::Conflict {
+                first_sequence_number: first.into()
+            }
+        );
+    }
+
+    #[test]
+    fn sequence_numbers_with_leading_zeros_are_kept_as_written() {
+        let mut index = DedupIndex::default();
+        index.claim("a", HASH_A, "0042");
+        assert_eq!(index.claim("a", HASH_A, "42"), Claim::ExactDuplicate);
+        assert_eq!(
+            index.claim("a", HASH_B, "43"),
+            Claim::Conflict {
+                first_sequence_number: "0042".into()
+            }
+        );
+    }
+
+    #[test]
+    fn sequence_numbers_that_do_not_pack_still_name_and_match_their_record() {
+        let long = "9".repeat(PackedSequence::DIGITS + 1);
+        for odd in ["", "seq-7", long.as_str()] {
+            let mut index = DedupIndex::default();
+            index.claim("a", HASH_A, odd);
+            assert_eq!(index.claim("a", HASH_A, odd), Claim::First, "{odd:?}");
+            assert_eq!(index.claim("a", HASH_A, "1"), Claim::ExactDuplicate);
+            assert_eq!(
+                index.claim("a", HASH_B, "2"),
+                Claim::Conflict {
+                    first_sequence_number: odd.into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_forgotten_claim_takes_its_unpacked_sequence_number_with_it() {
+        let mut index = DedupIndex::with_window(1);
+        index.claim("a", HASH_A, "not digits");
+        index.claim("b", HASH_A, "1");
+        assert!(index.unpacked.is_empty());
+        assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn exactly_the_last_window_of_ids_is_remembered_after_many_more() {
+        let mut index = DedupIndex::with_window(100);
+        for i in 0..1_000 {
+            index.claim(&format!("id-{i}"), HASH_A, &i.to_string());
+        }
+        assert_eq!(index.len(), 100);
+        // Checked newest first: a forgotten id claimed again would push a remembered one out.
+        for i in (900..1_000).rev() {
+            assert_eq!(
+                index.claim(&format!("id-{i}"), HASH_B, "5000"),
+                Claim::Conflict {
+                    first_sequence_number: i.to_string()
+                },
+                "id-{i}"
+            );
+        }
+        assert_eq!(index.claim("id-899", HASH_B, "5000"), Claim::First);
     }
 
     #[test]
