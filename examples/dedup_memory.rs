@@ -5,13 +5,14 @@
 use precis::pipeline::sink::dedup::DedupIndex;
 
 fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    pages * 4096
+    kib * 1024
 }
 
 fn main() {
@@ -23,10 +24,9 @@ fn main() {
     let mut index = DedupIndex::default();
     for i in 0..ids {
         let id = format!("article-{i:08}");
-        let content = format!(
-            "{:064x}",
-            (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834)
-        );
+        // A SHA-256 in hex: two different 128-bit words, so every hex digit varies.
+        let word = (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834);
+        let content = format!("{word:032x}{:032x}", word.rotate_left(64));
         let sequence = format!("4959{:052}", i as u64 * 1_000_003);
         index.claim(&id, &content, &sequence);
     }

@@ -2,9 +2,9 @@
 //! claims an id goes to curated, an exact repeat (a producer retry) to raw only, the same id with
 //! other content to quarantine.
 //!
-//! Bounded: the most recent [`DEDUP_WINDOW`] distinct ids are remembered, in about 60 bytes each,
-//! so a worker that follows a stream for days does not grow without end, and a backlog of
-//! 100,000 records adds about 6 MiB. Per id: a 128-bit hash of it, 64 bits of the content's hash,
+//! Bounded: the most recent [`DEDUP_WINDOW`] distinct ids are remembered, in about 70 bytes each
+//! with the table (measured in docs/performance.md: ~7 MiB for 100,000 ids), so a worker that
+//! follows a stream for days does not grow without end. Per id, in a claim of 56 bytes: a 128-bit hash of it, 64 bits of the content's hash,
 //! and the first sequence number packed two decimal digits a byte (it names the first record
 //! in a conflict's quarantine reason); the table that finds a claim holds only its number.
 //! Producer retries arrive seconds apart, far inside the window. A chunk replayed in the same
@@ -16,13 +16,13 @@ use std::collections::{HashMap, VecDeque};
 use hashbrown::HashTable;
 use sha2::{Digest, Sha256};
 
-/// Distinct article ids remembered: about 30 MB at most (claims of 56 bytes, a table of 2¹⁹
-/// eight-byte slots and their control bytes).
+/// Distinct article ids remembered: about 29 MiB at most (450,000 claims of 56 bytes, a table of
+/// 2¹⁹ eight-byte slots and their control bytes).
 pub const DEDUP_WINDOW: usize = 450_000;
 
 /// 128 bits of a SHA-256 of the id: two different ids share one with a probability of about
-/// n² / 2¹²⁹, nothing at any stream's size. Two words, not a u128, so that a claim is aligned to
-/// 8 bytes and not padded to 64.
+/// n² / 2¹²⁹, nothing at any stream's size. Two words, not a u128: a u128 would align the claim
+/// to 16 bytes and pad it from 56 to 64.
 type IdDigest = [u64; 2];
 
 fn id_digest(article_id: &str) -> IdDigest {
@@ -45,13 +45,20 @@ fn content_digest(content_sha256_hex: &str) -> u64 {
         })
 }
 
-/// A sequence number of up to [`PackedSequence::DIGITS`] decimal digits, two a byte after a
-/// length byte; Kinesis's have 56. Anything else is kept as text beside the claims.
+/// A sequence number of 1 to [`PackedSequence::DIGITS`] decimal digits, two a byte after a
+/// length byte; Kinesis's have 56. Anything else is kept as text beside the claims, and the
+/// claim holds [`PackedSequence::ASIDE`]: length 0, which no packed number has (an `Option`
+/// would add a byte, and with it 8 to every claim).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct PackedSequence([u8; 32]);
 
 impl PackedSequence {
     const DIGITS: usize = 62;
+    const ASIDE: Self = Self([0; 32]);
+
+    fn is_packed(&self) -> bool {
+        self.0[0] > 0
+    }
 
     fn pack(sequence_number: &str) -> Option<Self> {
         let digits = sequence_number.as_bytes();
@@ -84,9 +91,12 @@ impl PackedSequence {
 struct FirstClaim {
     id: IdDigest,
     content: u64,
-    /// None: the sequence number did not pack; it is in `DedupIndex::unpacked`.
-    sequence: Option<PackedSequence>,
+    /// ASIDE: the sequence number did not pack; it is in `DedupIndex::unpacked`.
+    sequence: PackedSequence,
 }
+
+// What the memory figures above and in docs/performance.md are made of.
+const _: () = assert!(std::mem::size_of::<FirstClaim>() == 56);
 
 /// What the index says about an article.
 #[derive(Debug, PartialEq, Eq)]
@@ -127,8 +137,10 @@ impl DedupIndex {
     pub fn with_window(window: usize) -> Self {
         let window = window.max(1);
         Self {
-            // Reserved whole: pages are resident only once claims reach them, and the queue
-            // never doubles (a doubling holds the old and the new queue at once).
+            // Reserved whole, so the queue never doubles (a doubling holds the old and the new
+            // queue at once). Its pages become resident only as claims reach them, because
+            // an allocation this large is mmapped (main.rs fixes the mmap threshold at 64 KiB).
+            // The table still doubles; its slots are 8 bytes.
             claims: VecDeque::with_capacity(window),
             front: 0,
             by_id: HashTable::new(),
@@ -159,21 +171,18 @@ impl DedupIndex {
             return Claim::First;
         };
         let first = &self.claims[(number - self.front) as usize];
-        let first_sequence = || match &first.sequence {
-            Some(packed) => packed.unpack(),
-            None => self
-                .unpacked
-                .get(&number)
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
+        let aside = || self.unpacked.get(&number).map(|s| &**s);
+        let first_sequence = || {
+            if first.sequence.is_packed() {
+                first.sequence.unpack()
+            } else {
+                aside().unwrap_or_default().to_string()
+            }
         };
-        let same_record = match (&first.sequence, PackedSequence::pack(sequence_number)) {
-            (Some(packed), Some(incoming)) => *packed == incoming,
-            (None, None) => self
-                .unpacked
-                .get(&number)
-                .is_some_and(|s| **s == *sequence_number),
-            _ => false,
+        // A string packs always or never, so a packed and an unpacked number are never equal.
+        let same_record = match PackedSequence::pack(sequence_number) {
+            Some(incoming) => first.sequence == incoming,
+            None => !first.sequence.is_packed() && aside() == Some(sequence_number),
         };
         if same_record {
             // A replay of the very record that made the claim.
@@ -192,10 +201,10 @@ impl DedupIndex {
             self.forget_oldest();
         }
         let number = self.front + self.claims.len() as u64;
-        let sequence = PackedSequence::pack(sequence_number);
-        if sequence.is_none() {
+        let sequence = PackedSequence::pack(sequence_number).unwrap_or_else(|| {
             self.unpacked.insert(number, sequence_number.into());
-        }
+            PackedSequence::ASIDE
+        });
         self.claims.push_back(FirstClaim {
             id,
             content,
@@ -213,12 +222,12 @@ impl DedupIndex {
         };
         let number = self.front;
         self.front += 1;
-        if let Ok(entry) = self
-            .by_id
+        // A claim missing from the table would leave the table and the queue out of step, and
+        // the next lookup would index the queue wrongly: stop at the cause instead.
+        self.by_id
             .find_entry(slot_hash(&oldest.id), |&n| n == number)
-        {
-            entry.remove();
-        }
+            .expect("every remembered claim is in the table")
+            .remove();
         self.unpacked.remove(&number);
     }
 
@@ -333,6 +342,33 @@ mod tests {
                 index.claim("a", HASH_B, "2"),
                 Claim::Conflict {
                     first_sequence_number: odd.into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_packed_first_sequence_number_never_matches_one_that_does_not_pack() {
+        let mut index = DedupIndex::default();
+        index.claim("a", HASH_A, "17");
+        assert_eq!(index.claim("a", HASH_A, "17 "), Claim::ExactDuplicate);
+        assert_eq!(index.claim("a", HASH_A, ""), Claim::ExactDuplicate);
+    }
+
+    #[test]
+    fn the_longest_sequence_number_that_packs_comes_back_whole() {
+        for digits in [PackedSequence::DIGITS, PackedSequence::DIGITS - 1] {
+            let first: String = (0..digits)
+                .map(|i| char::from(b'0' + (i % 10) as u8))
+                .collect();
+            assert!(PackedSequence::pack(&first).is_some());
+            let mut index = DedupIndex::default();
+            index.claim("a", HASH_A, &first);
+            assert_eq!(index.claim("a", HASH_A, &first), Claim::First);
+            assert_eq!(
+                index.claim("a", HASH_B, "1"),
+                Claim::Conflict {
+                    first_sequence_number: first.clone()
                 }
             );
         }
