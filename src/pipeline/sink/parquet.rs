@@ -225,6 +225,28 @@ const UNIQUE_COLUMNS: [&str; 7] = [
 /// Long free text: min/max statistics of it prune nothing.
 const FREE_TEXT_COLUMNS: [&str; 4] = ["title", "content", "summary", "extra_json"];
 
+/// Columns written without zstd: numbers, timestamps and the constant, dictionary-encoded
+/// names. The parquet crate makes a zstd compressor and a decompressor for each compressed
+/// column of each file, which for a year of partitions (thousands of small files a chunk) cost
+/// more CPU than the rows; these columns are a few bytes a row next to kilobytes of text, so
+/// compressing them saved almost nothing (sizes in docs/performance.md). Text stays zstd.
+const UNCOMPRESSED_COLUMNS: [&str; 14] = [
+    "stream",
+    "shard_id",
+    "arrival_time",
+    "processed_at",
+    "publish_date",
+    "summary_word_count",
+    "compression_ratio",
+    "summarizer",
+    "word_count",
+    "char_count",
+    "sentence_count",
+    "paragraph_count",
+    "avg_word_length",
+    "reading_time_seconds",
+];
+
 fn writer_properties() -> Result<WriterProperties> {
     writer_properties_at(ZSTD_LEVEL)
 }
@@ -244,6 +266,10 @@ pub fn writer_properties_at(zstd_level: i32) -> Result<WriterProperties> {
     for column in FREE_TEXT_COLUMNS {
         builder = builder
             .set_column_statistics_enabled(ColumnPath::from(column), EnabledStatistics::None);
+    }
+    for column in UNCOMPRESSED_COLUMNS {
+        builder =
+            builder.set_column_compression(ColumnPath::from(column), Compression::UNCOMPRESSED);
     }
     Ok(builder.build())
 }
@@ -484,7 +510,7 @@ mod tests {
     /// The per-column settings name columns by string: a renamed column would silently lose
     /// them, so the files themselves are checked (curated and raw together hold every column).
     #[test]
-    fn free_text_has_no_statistics_and_unique_columns_no_dictionary() {
+    fn free_text_has_no_statistics_unique_columns_no_dictionary_and_only_text_is_zstd() {
         let rows = rows();
         let refs: Vec<&ArticleRow> = rows.iter().collect();
         let metadata: Vec<_> = [
@@ -523,5 +549,26 @@ mod tests {
             );
         }
         assert!(column("shard_id").dictionary_page_offset().is_some());
+        for name in ["word_count", "arrival_time", "shard_id", "summarizer"] {
+            assert_eq!(
+                column(name).compression(),
+                Compression::UNCOMPRESSED,
+                "{name}"
+            );
+        }
+        for name in [
+            "content",
+            "title",
+            "summary",
+            "article_id",
+            "sequence_number",
+            "content_sha256",
+            "extra_json",
+        ] {
+            assert!(
+                matches!(column(name).compression(), Compression::ZSTD(_)),
+                "{name} is not zstd"
+            );
+        }
     }
 }
