@@ -248,6 +248,12 @@ mod tests {
     const HASH_A: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     const HASH_B: &str = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752";
 
+    fn conflict_naming(first_sequence_number: &str) -> Claim {
+        Claim::Conflict {
+            first_sequence_number: first_sequence_number.to_string(),
+        }
+    }
+
     #[test]
     fn the_first_record_of_an_id_claims_it() {
         let mut index = DedupIndex::default();
@@ -274,12 +280,7 @@ mod tests {
     fn the_same_id_with_other_content_conflicts_and_names_the_first_record() {
         let mut index = DedupIndex::default();
         index.claim("a", HASH_A, "1");
-        assert_eq!(
-            index.claim("a", HASH_B, "7"),
-            Claim::Conflict {
-                first_sequence_number: "1".into()
-            }
-        );
+        assert_eq!(index.claim("a", HASH_B, "7"), conflict_naming("1"));
     }
 
     #[test]
@@ -290,12 +291,7 @@ mod tests {
         index.claim("c", HASH_A, "3");
         assert_eq!(index.len(), 2);
         // "a" was forgotten: its other content is a first claim now; "b" is still known.
-        assert_eq!(
-            index.claim("b", HASH_B, "5"),
-            Claim::Conflict {
-                first_sequence_number: "2".into()
-            }
-        );
+        assert_eq!(index.claim("b", HASH_B, "5"), conflict_naming("2"));
         assert_eq!(index.claim("a", HASH_B, "4"), Claim::First);
     }
 
@@ -311,9 +307,7 @@ mod tests {
                 HASH_B,
                 "49590338271490256608559692538361571095921575989136588899"
             ),
-            Claim::Conflict {
-                first_sequence_number: first.into()
-            }
+            conflict_naming(first)
         );
     }
 
@@ -322,12 +316,7 @@ mod tests {
         let mut index = DedupIndex::default();
         index.claim("a", HASH_A, "0042");
         assert_eq!(index.claim("a", HASH_A, "42"), Claim::ExactDuplicate);
-        assert_eq!(
-            index.claim("a", HASH_B, "43"),
-            Claim::Conflict {
-                first_sequence_number: "0042".into()
-            }
-        );
+        assert_eq!(index.claim("a", HASH_B, "43"), conflict_naming("0042"));
     }
 
     #[test]
@@ -338,12 +327,7 @@ mod tests {
             index.claim("a", HASH_A, odd);
             assert_eq!(index.claim("a", HASH_A, odd), Claim::First, "{odd:?}");
             assert_eq!(index.claim("a", HASH_A, "1"), Claim::ExactDuplicate);
-            assert_eq!(
-                index.claim("a", HASH_B, "2"),
-                Claim::Conflict {
-                    first_sequence_number: odd.into()
-                }
-            );
+            assert_eq!(index.claim("a", HASH_B, "2"), conflict_naming(odd));
         }
     }
 
@@ -365,12 +349,7 @@ mod tests {
             let mut index = DedupIndex::default();
             index.claim("a", HASH_A, &first);
             assert_eq!(index.claim("a", HASH_A, &first), Claim::First);
-            assert_eq!(
-                index.claim("a", HASH_B, "1"),
-                Claim::Conflict {
-                    first_sequence_number: first.clone()
-                }
-            );
+            assert_eq!(index.claim("a", HASH_B, "1"), conflict_naming(&first));
         }
     }
 
@@ -394,9 +373,7 @@ mod tests {
         for i in (900..1_000).rev() {
             assert_eq!(
                 index.claim(&format!("id-{i}"), HASH_B, "5000"),
-                Claim::Conflict {
-                    first_sequence_number: i.to_string()
-                },
+                conflict_naming(&i.to_string()),
                 "id-{i}"
             );
         }
