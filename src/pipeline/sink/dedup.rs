@@ -2,23 +2,45 @@
 //! claims an id goes to curated, an exact repeat (a producer retry) to raw only, the same id with
 //! other content to quarantine.
 //!
-//! Bounded: the most recent [`DEDUP_WINDOW`] distinct ids are remembered, in about 70 bytes each
-//! with the table (measured in docs/performance.md: ~7 MiB for 100,000 ids), so a worker that
-//! follows a stream for days does not grow without end. Per id, in a claim of 56 bytes: a 128-bit hash of it, 64 bits of the content's hash,
-//! and the first sequence number packed two decimal digits a byte (it names the first record
-//! in a conflict's quarantine reason); the table that finds a claim holds only its number.
-//! Producer retries arrive seconds apart, far inside the window. A chunk replayed in the same
-//! process finds its own claims (same sequence numbers) unless 450,000 other ids were claimed in
-//! between — more than a chunk's whole retry time reads.
+//! Bounded, and nearly all of it on disk: the most recent [`DEDUP_WINDOW`] distinct ids are
+//! remembered, but only the newest [`RECENT_CLAIMS`] in memory. Each time that many have
+//! gathered they are sorted by id into a *run*, an unnamed temporary file of 56-byte claims
+//! (`TMPDIR`, like the chunks' spill files), and memory keeps per run only a filter (2 bytes an
+//! id) and the id at every 64th claim. So the worker's memory does not grow with how many ids it
+//! has seen: a table of recent claims reserved at start (~0.45 MiB), plus ~0.9 MiB of filters
+//! and fences once the window is full (measured in docs/performance.md). A claim: a 128-bit
+//! hash of the id, 64 bits of the content's hash, and the first sequence number packed two
+//! decimal digits a byte (it names the first record in a conflict's quarantine reason).
+//! Kinesis's sequence numbers always pack; one that does not (another source, a test) is kept
+//! as text in memory for as long as its claim is remembered.
+//!
+//! A new id (nearly every record) is looked up in the recent claims, then in each run's filter,
+//! which lets through about 0.1% of the ids a run does not hold: with the window full (63 runs)
+//! about one new id in twenty reads one 3.5 KiB page of a run's file. The ids a run does hold
+//! (a retry, a conflict, a replayed chunk) read one page each. Runs are forgotten whole, oldest
+//! first, so between [`DEDUP_WINDOW`] and `DEDUP_WINDOW + RECENT_CLAIMS - 1` ids are
+//! remembered. Producer retries arrive seconds apart, far inside the window. A chunk replayed
+//! in the same process finds its own claims (same sequence numbers) unless 450,000 other ids
+//! were claimed in between — more than a chunk's whole retry time reads.
 
 use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::{BufWriter, Write};
 
+use anyhow::{Context, Result};
 use hashbrown::HashTable;
 use sha2::{Digest, Sha256};
 
-/// Distinct article ids remembered: about 29 MiB at most (450,000 claims of 56 bytes, a table of
-/// 2¹⁹ eight-byte slots and their control bytes).
+/// Distinct article ids remembered: 450,000 claims of 56 bytes on disk (~24 MiB), their filters
+/// and fences in memory (~0.9 MiB).
 pub const DEDUP_WINDOW: usize = 450_000;
+
+/// Claims held in memory until they are sorted into a run on disk. 7,168 is seven eighths of
+/// 8,192: the table's slots, reserved at start (~0.45 MiB), never grow.
+pub const RECENT_CLAIMS: usize = 7_168;
+
+/// Claims between two fences: a lookup in a run reads one page of this many claims (3.5 KiB).
+const FENCE_EVERY: usize = 64;
 
 /// 128 bits of a SHA-256 of the id: two different ids share one with a probability of about
 /// n² / 2¹²⁹, nothing at any stream's size. Two words, not a u128: a u128 would align the claim
@@ -87,16 +109,63 @@ impl PackedSequence {
     }
 }
 
-#[derive(Debug)]
+/// The first claim of an id, in memory and, byte for byte, in a run's file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FirstClaim {
     id: IdDigest,
     content: u64,
-    /// ASIDE: the sequence number did not pack; it is in `DedupIndex::unpacked`.
+    /// ASIDE: the sequence number did not pack; it is kept, by id, beside the claims.
     sequence: PackedSequence,
 }
 
-// What the memory figures above and in docs/performance.md are made of.
-const _: () = assert!(std::mem::size_of::<FirstClaim>() == 56);
+const CLAIM_BYTES: usize = 56;
+// What the memory and disk figures above and in docs/performance.md are made of.
+const _: () = assert!(std::mem::size_of::<FirstClaim>() == CLAIM_BYTES);
+
+impl FirstClaim {
+    fn to_bytes(self) -> [u8; CLAIM_BYTES] {
+        let mut bytes = [0u8; CLAIM_BYTES];
+        bytes[..8].copy_from_slice(&self.id[0].to_le_bytes());
+        bytes[8..16].copy_from_slice(&self.id[1].to_le_bytes());
+        bytes[16..24].copy_from_slice(&self.content.to_le_bytes());
+        bytes[24..].copy_from_slice(&self.sequence.0);
+        bytes
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Self {
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        FirstClaim {
+            id: [word(0), word(8)],
+            content: word(16),
+            sequence: PackedSequence(bytes[24..CLAIM_BYTES].try_into().expect("32 bytes")),
+        }
+    }
+
+    /// What a record with this id says, given that this claim came first. `aside`: the first
+    /// sequence number when it did not pack.
+    fn judge(&self, aside: Option<&str>, content: u64, sequence_number: &str) -> Claim {
+        // A string packs always or never, so a packed and an unpacked number are never equal.
+        let same_record = match PackedSequence::pack(sequence_number) {
+            Some(incoming) => self.sequence == incoming,
+            None => !self.sequence.is_packed() && aside == Some(sequence_number),
+        };
+        if same_record {
+            // A replay of the very record that made the claim.
+            Claim::First
+        } else if self.content == content {
+            Claim::ExactDuplicate
+        } else {
+            let first_sequence_number = if self.sequence.is_packed() {
+                self.sequence.unpack()
+            } else {
+                aside.unwrap_or_default().to_string()
+            };
+            Claim::Conflict {
+                first_sequence_number,
+            }
+        }
+    }
+}
 
 /// What the index says about an article.
 #[derive(Debug, PartialEq, Eq)]
@@ -109,22 +178,186 @@ pub enum Claim {
     },
 }
 
-#[derive(Debug)]
+/// A blocked Bloom filter: each id sets [`Filter::BITS_SET`] bits in one 64-byte block, so a
+/// lookup touches one cache line. At [`Filter::BITS_PER_ID`] it answers "maybe" for about 0.1%
+/// of the ids it was not built from (a unit test holds it under 0.3%), and never "no" for one it
+/// was. 12 bits an id let through 0.6%: with the window full, a third of all new ids would read
+/// a page.
+struct Filter {
+    blocks: Box<[FilterBlock]>,
+}
+
+#[derive(Clone, Copy, Default)]
+#[repr(align(64))]
+struct FilterBlock([u64; 8]);
+
+impl Filter {
+    const BITS_PER_ID: usize = 16;
+    const BITS_SET: u32 = 8;
+
+    fn for_ids(ids: usize) -> Self {
+        let blocks = (ids * Self::BITS_PER_ID).div_ceil(512).max(1);
+        Self {
+            blocks: vec![FilterBlock::default(); blocks].into_boxed_slice(),
+        }
+    }
+
+    /// The id's block (from its first word) and its bits in it (from its second): the digest is
+    /// already uniform, so it needs no hashing again.
+    fn place(&self, id: &IdDigest) -> (usize, impl Iterator<Item = u32>) {
+        let block = ((u128::from(id[0]) * self.blocks.len() as u128) >> 64) as usize;
+        let start = id[1] as u32;
+        // Odd, so the positions below are distinct within the 512 bits.
+        let step = (id[1] >> 32) as u32 | 1;
+        let bits = (0..Self::BITS_SET).map(move |i| start.wrapping_add(i.wrapping_mul(step)) % 512);
+        (block, bits)
+    }
+
+    fn insert(&mut self, id: &IdDigest) {
+        let (block, bits) = self.place(id);
+        let words = &mut self.blocks[block].0;
+        for bit in bits {
+            words[(bit / 64) as usize] |= 1 << (bit % 64);
+        }
+    }
+
+    fn may_hold(&self, id: &IdDigest) -> bool {
+        let (block, mut bits) = self.place(id);
+        let words = &self.blocks[block].0;
+        bits.all(|bit| words[(bit / 64) as usize] & (1 << (bit % 64)) != 0)
+    }
+
+    fn bytes(&self) -> usize {
+        self.blocks.len() * std::mem::size_of::<FilterBlock>()
+    }
+}
+
+/// Claims sorted by id in an unnamed temporary file, and what finds one without reading it.
+struct Run {
+    file: File,
+    claims: usize,
+    filter: Filter,
+    /// The id of claim 0, 64, 128, …: the page that could hold an id.
+    fences: Vec<IdDigest>,
+    /// Sequence numbers of this run's claims that did not pack.
+    unpacked: HashMap<IdDigest, Box<str>>,
+}
+
+impl Run {
+    fn write(
+        file: File,
+        mut claims: Vec<FirstClaim>,
+        unpacked: HashMap<IdDigest, Box<str>>,
+    ) -> Result<Self> {
+        claims.sort_unstable_by_key(|claim| claim.id);
+        let mut filter = Filter::for_ids(claims.len());
+        let mut out = BufWriter::with_capacity(64 * 1024, file);
+        for claim in &claims {
+            filter.insert(&claim.id);
+            out.write_all(&claim.to_bytes()).with_context(write_error)?;
+        }
+        let file = out
+            .into_inner()
+            .map_err(|err| err.into_error())
+            .with_context(write_error)?;
+        Ok(Run {
+            file,
+            claims: claims.len(),
+            filter,
+            fences: claims.iter().step_by(FENCE_EVERY).map(|c| c.id).collect(),
+            unpacked,
+        })
+    }
+
+    fn find(&self, id: &IdDigest) -> Result<Option<FirstClaim>> {
+        if !self.filter.may_hold(id) {
+            return Ok(None);
+        }
+        let Some(page) = self
+            .fences
+            .partition_point(|fence| fence <= id)
+            .checked_sub(1)
+        else {
+            return Ok(None);
+        };
+        let first = page * FENCE_EVERY;
+        let count = FENCE_EVERY.min(self.claims - first);
+        let mut bytes = [0u8; FENCE_EVERY * CLAIM_BYTES];
+        let bytes = &mut bytes[..count * CLAIM_BYTES];
+        super::spill::read_exact_at(&self.file, bytes, (first * CLAIM_BYTES) as u64).with_context(
+            || {
+                format!(
+                    "reading the duplicate index's file in {}",
+                    std::env::temp_dir().display()
+                )
+            },
+        )?;
+        let (mut low, mut high) = (0, count);
+        while low < high {
+            let middle = (low + high) / 2;
+            let claim = FirstClaim::from_bytes(&bytes[middle * CLAIM_BYTES..]);
+            match claim.id.cmp(id) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return Ok(Some(claim)),
+            }
+        }
+        Ok(None)
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.filter.bytes()
+            + self.fences.capacity() * std::mem::size_of::<IdDigest>()
+            + unpacked_bytes(&self.unpacked)
+    }
+}
+
+/// Memory held by sequence numbers that did not pack: their text and map entries, roughly.
+fn unpacked_bytes(unpacked: &HashMap<IdDigest, Box<str>>) -> usize {
+    let entry = std::mem::size_of::<(IdDigest, Box<str>)>() + 1;
+    unpacked.capacity() * entry + unpacked.values().map(|s| s.len()).sum::<usize>()
+}
+
+/// A run's file: unnamed, so that it disappears with the process (or with its run).
+fn temporary_file() -> std::io::Result<File> {
+    tempfile::tempfile()
+}
+
+fn write_error() -> String {
+    format!(
+        "writing the duplicate index's file in {} (free space there, or set TMPDIR to a larger disk)",
+        std::env::temp_dir().display()
+    )
+}
+
 pub struct DedupIndex {
-    /// Claims in the order they were made, oldest first: the next to forget.
-    claims: VecDeque<FirstClaim>,
-    /// The number of the claim at the front of `claims` (claims are numbered from 0 as made).
-    front: u64,
-    /// Each remembered id's claim number, found by the id's digest.
-    by_id: HashTable<u64>,
-    /// Sequence numbers that do not pack, by claim number.
-    unpacked: HashMap<u64, Box<str>>,
+    /// The newest claims, not yet in a run; never more than `recent_capacity`.
+    recent: HashTable<FirstClaim>,
+    /// Sequence numbers of the recent claims that did not pack.
+    recent_unpacked: HashMap<IdDigest, Box<str>>,
+    recent_capacity: usize,
+    /// Oldest first: the next to forget.
+    runs: VecDeque<Run>,
+    /// Claims in `recent` and in `runs`.
+    remembered: usize,
     window: usize,
+    /// Where runs are written: a temporary file, but a test can make it fail.
+    new_file: fn() -> std::io::Result<File>,
+}
+
+impl std::fmt::Debug for DedupIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DedupIndex")
+            .field("remembered", &self.remembered)
+            .field("runs", &self.runs.len())
+            .field("window", &self.window)
+            .finish()
+    }
 }
 
 impl Default for DedupIndex {
     fn default() -> Self {
-        Self::with_window(DEDUP_WINDOW)
+        Self::with_sizes(DEDUP_WINDOW, RECENT_CLAIMS)
     }
 }
 
@@ -134,110 +367,103 @@ fn slot_hash(id: &IdDigest) -> u64 {
 }
 
 impl DedupIndex {
-    pub fn with_window(window: usize) -> Self {
-        let window = window.max(1);
+    /// Remembers at least the last `window` ids, `recent` of them in memory.
+    pub fn with_sizes(window: usize, recent: usize) -> Self {
+        let recent = recent.clamp(1, window.max(1));
         Self {
-            // Reserved whole, so the queue never doubles (a doubling holds the old and the new
-            // queue at once). Its pages become resident only as claims reach them, because
-            // an allocation this large is mmapped (main.rs fixes the mmap threshold at 64 KiB).
-            // The table still doubles; its slots are 8 bytes.
-            claims: VecDeque::with_capacity(window),
-            front: 0,
-            by_id: HashTable::new(),
-            unpacked: HashMap::new(),
-            window,
+            // Reserved whole, so the table never doubles (a doubling holds the old and the new
+            // table at once).
+            recent: HashTable::with_capacity(recent),
+            recent_unpacked: HashMap::new(),
+            recent_capacity: recent,
+            runs: VecDeque::new(),
+            remembered: 0,
+            window: window.max(1),
+            new_file: temporary_file,
         }
     }
 
     /// Claims `article_id` for the record at `sequence_number` with content of hash
-    /// `content_sha256` (hex).
+    /// `content_sha256` (hex). Fails only when the index's temporary files cannot be written or
+    /// read; the id is then not claimed, and a later claim of it is answered as if this one
+    /// had not been made.
     pub fn claim(
         &mut self,
         article_id: &str,
         content_sha256: &str,
         sequence_number: &str,
-    ) -> Claim {
+    ) -> Result<Claim> {
         let id = id_digest(article_id);
         let content = content_digest(content_sha256);
-        let (claims, front) = (&self.claims, self.front);
-        let found = self
-            .by_id
-            .find(slot_hash(&id), |&number| {
-                claims[(number - front) as usize].id == id
-            })
-            .copied();
-        let Some(number) = found else {
-            self.remember(id, content, sequence_number);
-            return Claim::First;
-        };
-        let first = &self.claims[(number - self.front) as usize];
-        let aside = || self.unpacked.get(&number).map(|s| &**s);
-        let first_sequence = || {
-            if first.sequence.is_packed() {
-                first.sequence.unpack()
-            } else {
-                aside().unwrap_or_default().to_string()
-            }
-        };
-        // A string packs always or never, so a packed and an unpacked number are never equal.
-        let same_record = match PackedSequence::pack(sequence_number) {
-            Some(incoming) => first.sequence == incoming,
-            None => !first.sequence.is_packed() && aside() == Some(sequence_number),
-        };
-        if same_record {
-            // A replay of the very record that made the claim.
-            Claim::First
-        } else if first.content == content {
-            Claim::ExactDuplicate
-        } else {
-            Claim::Conflict {
-                first_sequence_number: first_sequence(),
+        if let Some(first) = self.recent.find(slot_hash(&id), |claim| claim.id == id) {
+            let aside = self.recent_unpacked.get(&id).map(|s| &**s);
+            return Ok(first.judge(aside, content, sequence_number));
+        }
+        for run in self.runs.iter().rev() {
+            if let Some(first) = run.find(&id)? {
+                let aside = run.unpacked.get(&id).map(|s| &**s);
+                return Ok(first.judge(aside, content, sequence_number));
             }
         }
+        self.remember(id, content, sequence_number)?;
+        Ok(Claim::First)
     }
 
-    fn remember(&mut self, id: IdDigest, content: u64, sequence_number: &str) {
-        if self.claims.len() >= self.window {
-            self.forget_oldest();
+    fn remember(&mut self, id: IdDigest, content: u64, sequence_number: &str) -> Result<()> {
+        if self.recent.len() >= self.recent_capacity {
+            // Before the new claim goes in, so that the table never holds more than it was
+            // reserved for. Copied, not drained: when the file cannot be written the claims stay
+            // here, and the next new id tries again.
+            let file = (self.new_file)().with_context(|| {
+                format!(
+                    "creating the duplicate index's file in {} (set TMPDIR to a writable directory on disk)",
+                    std::env::temp_dir().display()
+                )
+            })?;
+            let claims: Vec<FirstClaim> = self.recent.iter().copied().collect();
+            let run = Run::write(file, claims, self.recent_unpacked.clone())?;
+            self.runs.push_back(run);
+            self.recent.clear();
+            self.recent_unpacked.clear();
         }
-        let number = self.front + self.claims.len() as u64;
         let sequence = PackedSequence::pack(sequence_number).unwrap_or_else(|| {
-            self.unpacked.insert(number, sequence_number.into());
+            self.recent_unpacked.insert(id, sequence_number.into());
             PackedSequence::ASIDE
         });
-        self.claims.push_back(FirstClaim {
-            id,
-            content,
-            sequence,
-        });
-        let (claims, front) = (&self.claims, self.front);
-        self.by_id.insert_unique(slot_hash(&id), number, |&n| {
-            slot_hash(&claims[(n - front) as usize].id)
-        });
-    }
-
-    fn forget_oldest(&mut self) {
-        let Some(oldest) = self.claims.pop_front() else {
-            return;
-        };
-        let number = self.front;
-        self.front += 1;
-        // A claim missing from the table would leave the table and the queue out of step, and
-        // the next lookup would index the queue wrongly: stop at the cause instead.
-        self.by_id
-            .find_entry(slot_hash(&oldest.id), |&n| n == number)
-            .expect("every remembered claim is in the table")
-            .remove();
-        self.unpacked.remove(&number);
+        self.recent.insert_unique(
+            slot_hash(&id),
+            FirstClaim {
+                id,
+                content,
+                sequence,
+            },
+            |claim| slot_hash(&claim.id),
+        );
+        self.remembered += 1;
+        while let Some(oldest) = self.runs.front() {
+            if self.remembered - oldest.claims < self.window {
+                break;
+            }
+            self.remembered -= oldest.claims;
+            self.runs.pop_front();
+        }
+        Ok(())
     }
 
     /// Distinct ids remembered now.
     pub fn len(&self) -> usize {
-        self.claims.len()
+        self.remembered
     }
 
     pub fn is_empty(&self) -> bool {
-        self.claims.is_empty()
+        self.remembered == 0
+    }
+
+    /// Bytes the index holds in memory beyond its fixed table of recent claims: its runs'
+    /// filters and fences, and any sequence numbers that did not pack.
+    pub fn run_memory_bytes(&self) -> usize {
+        self.runs.iter().map(Run::memory_bytes).sum::<usize>()
+            + unpacked_bytes(&self.recent_unpacked)
     }
 }
 
@@ -257,56 +483,61 @@ mod tests {
     #[test]
     fn the_first_record_of_an_id_claims_it() {
         let mut index = DedupIndex::default();
-        assert_eq!(index.claim("a", HASH_A, "1"), Claim::First);
-        assert_eq!(index.claim("b", HASH_A, "2"), Claim::First);
+        assert_eq!(index.claim("a", HASH_A, "1").unwrap(), Claim::First);
+        assert_eq!(index.claim("b", HASH_A, "2").unwrap(), Claim::First);
         assert_eq!(index.len(), 2);
     }
 
     #[test]
     fn a_replay_of_the_claiming_record_is_first_again() {
         let mut index = DedupIndex::default();
-        index.claim("a", HASH_A, "1");
-        assert_eq!(index.claim("a", HASH_A, "1"), Claim::First);
+        index.claim("a", HASH_A, "1").unwrap();
+        assert_eq!(index.claim("a", HASH_A, "1").unwrap(), Claim::First);
     }
 
     #[test]
     fn the_same_id_and_content_in_another_record_is_an_exact_duplicate() {
         let mut index = DedupIndex::default();
-        index.claim("a", HASH_A, "1");
-        assert_eq!(index.claim("a", HASH_A, "7"), Claim::ExactDuplicate);
+        index.claim("a", HASH_A, "1").unwrap();
+        assert_eq!(
+            index.claim("a", HASH_A, "7").unwrap(),
+            Claim::ExactDuplicate
+        );
     }
 
     #[test]
     fn the_same_id_with_other_content_conflicts_and_names_the_first_record() {
         let mut index = DedupIndex::default();
-        index.claim("a", HASH_A, "1");
-        assert_eq!(index.claim("a", HASH_B, "7"), conflict_naming("1"));
+        index.claim("a", HASH_A, "1").unwrap();
+        assert_eq!(index.claim("a", HASH_B, "7").unwrap(), conflict_naming("1"));
     }
 
     #[test]
     fn ids_beyond_the_window_are_forgotten_oldest_first() {
-        let mut index = DedupIndex::with_window(2);
-        index.claim("a", HASH_A, "1");
-        index.claim("b", HASH_A, "2");
-        index.claim("c", HASH_A, "3");
+        let mut index = DedupIndex::with_sizes(2, 1);
+        index.claim("a", HASH_A, "1").unwrap();
+        index.claim("b", HASH_A, "2").unwrap();
+        index.claim("c", HASH_A, "3").unwrap();
         assert_eq!(index.len(), 2);
         // "a" was forgotten: its other content is a first claim now; "b" is still known.
-        assert_eq!(index.claim("b", HASH_B, "5"), conflict_naming("2"));
-        assert_eq!(index.claim("a", HASH_B, "4"), Claim::First);
+        assert_eq!(index.claim("b", HASH_B, "5").unwrap(), conflict_naming("2"));
+        assert_eq!(index.claim("a", HASH_B, "4").unwrap(), Claim::First);
     }
 
     #[test]
     fn a_kinesis_sequence_number_comes_back_whole_in_a_conflict() {
         let mut index = DedupIndex::default();
         let first = "49590338271490256608559692538361571095921575989136588898";
-        index.claim("a", HASH_A, first);
-        assert_eq!(index.claim("a", HASH_A, first), Claim::First);
+        index.claim("a", HASH_A, first).unwrap();
+        assert_eq!(index.claim("a", HASH_A, first).unwrap(), Claim::First);
         assert_eq!(
-            index.claim(
-                "a",
-                HASH_B,
-                "49590338271490256608559692538361571095921575989136588899"
-            ),
+            index
+                .claim(
+                    "a",
+                    HASH_B,
+                    "49590338271490256608559692538361571095921575989136588899"
+                )
+                .unwrap(),
             conflict_naming(first)
         );
     }
@@ -314,9 +545,15 @@ mod tests {
     #[test]
     fn sequence_numbers_with_leading_zeros_are_kept_as_written() {
         let mut index = DedupIndex::default();
-        index.claim("a", HASH_A, "0042");
-        assert_eq!(index.claim("a", HASH_A, "42"), Claim::ExactDuplicate);
-        assert_eq!(index.claim("a", HASH_B, "43"), conflict_naming("0042"));
+        index.claim("a", HASH_A, "0042").unwrap();
+        assert_eq!(
+            index.claim("a", HASH_A, "42").unwrap(),
+            Claim::ExactDuplicate
+        );
+        assert_eq!(
+            index.claim("a", HASH_B, "43").unwrap(),
+            conflict_naming("0042")
+        );
     }
 
     #[test]
@@ -324,19 +561,29 @@ mod tests {
         let long = "9".repeat(PackedSequence::DIGITS + 1);
         for odd in ["", "seq-7", long.as_str()] {
             let mut index = DedupIndex::default();
-            index.claim("a", HASH_A, odd);
-            assert_eq!(index.claim("a", HASH_A, odd), Claim::First, "{odd:?}");
-            assert_eq!(index.claim("a", HASH_A, "1"), Claim::ExactDuplicate);
-            assert_eq!(index.claim("a", HASH_B, "2"), conflict_naming(odd));
+            index.claim("a", HASH_A, odd).unwrap();
+            assert_eq!(
+                index.claim("a", HASH_A, odd).unwrap(),
+                Claim::First,
+                "{odd:?}"
+            );
+            assert_eq!(
+                index.claim("a", HASH_A, "1").unwrap(),
+                Claim::ExactDuplicate
+            );
+            assert_eq!(index.claim("a", HASH_B, "2").unwrap(), conflict_naming(odd));
         }
     }
 
     #[test]
     fn a_packed_first_sequence_number_never_matches_one_that_does_not_pack() {
         let mut index = DedupIndex::default();
-        index.claim("a", HASH_A, "17");
-        assert_eq!(index.claim("a", HASH_A, "17 "), Claim::ExactDuplicate);
-        assert_eq!(index.claim("a", HASH_A, ""), Claim::ExactDuplicate);
+        index.claim("a", HASH_A, "17").unwrap();
+        assert_eq!(
+            index.claim("a", HASH_A, "17 ").unwrap(),
+            Claim::ExactDuplicate
+        );
+        assert_eq!(index.claim("a", HASH_A, "").unwrap(), Claim::ExactDuplicate);
     }
 
     #[test]
@@ -347,47 +594,263 @@ mod tests {
                 .collect();
             assert!(PackedSequence::pack(&first).is_some());
             let mut index = DedupIndex::default();
-            index.claim("a", HASH_A, &first);
-            assert_eq!(index.claim("a", HASH_A, &first), Claim::First);
-            assert_eq!(index.claim("a", HASH_B, "1"), conflict_naming(&first));
+            index.claim("a", HASH_A, &first).unwrap();
+            assert_eq!(index.claim("a", HASH_A, &first).unwrap(), Claim::First);
+            assert_eq!(
+                index.claim("a", HASH_B, "1").unwrap(),
+                conflict_naming(&first)
+            );
         }
     }
 
     #[test]
     fn a_forgotten_claim_takes_its_unpacked_sequence_number_with_it() {
-        let mut index = DedupIndex::with_window(1);
-        index.claim("a", HASH_A, "not digits");
-        index.claim("b", HASH_A, "1");
-        assert!(index.unpacked.is_empty());
+        let mut index = DedupIndex::with_sizes(1, 1);
+        index.claim("a", HASH_A, "not digits").unwrap();
+        index.claim("b", HASH_A, "1").unwrap();
+        assert!(index.recent_unpacked.is_empty());
+        assert!(index.runs.iter().all(|run| run.unpacked.is_empty()));
         assert_eq!(index.len(), 1);
     }
 
     #[test]
     fn exactly_the_last_window_of_ids_is_remembered_after_many_more() {
-        let mut index = DedupIndex::with_window(100);
+        let mut index = DedupIndex::with_sizes(100, 1);
         for i in 0..1_000 {
-            index.claim(&format!("id-{i}"), HASH_A, &i.to_string());
+            index
+                .claim(&format!("id-{i}"), HASH_A, &i.to_string())
+                .unwrap();
         }
         assert_eq!(index.len(), 100);
         // Checked newest first: a forgotten id claimed again would push a remembered one out.
         for i in (900..1_000).rev() {
             assert_eq!(
-                index.claim(&format!("id-{i}"), HASH_B, "5000"),
+                index.claim(&format!("id-{i}"), HASH_B, "5000").unwrap(),
                 conflict_naming(&i.to_string()),
                 "id-{i}"
             );
         }
-        assert_eq!(index.claim("id-899", HASH_B, "5000"), Claim::First);
+        assert_eq!(index.claim("id-899", HASH_B, "5000").unwrap(), Claim::First);
     }
 
     #[test]
     fn content_hashes_that_are_not_hex_still_compare_by_value() {
         let mut index = DedupIndex::default();
-        index.claim("a", "not hex", "1");
-        assert_eq!(index.claim("a", "not hex", "2"), Claim::ExactDuplicate);
+        index.claim("a", "not hex", "1").unwrap();
+        assert_eq!(
+            index.claim("a", "not hex", "2").unwrap(),
+            Claim::ExactDuplicate
+        );
         assert!(matches!(
-            index.claim("a", "other", "3"),
+            index.claim("a", "other", "3").unwrap(),
             Claim::Conflict { .. }
         ));
+    }
+
+    /// A content hash in hex, different for every `i`.
+    fn content_of(i: usize) -> String {
+        let word = (i as u128 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834);
+        format!("{word:032x}{:032x}", word.rotate_left(64))
+    }
+
+    #[test]
+    fn claims_sorted_into_runs_on_disk_answer_like_recent_ones() {
+        let mut index = DedupIndex::with_sizes(10_000, 16);
+        for i in 0..1_000 {
+            index
+                .claim(&format!("id-{i}"), &content_of(i), &i.to_string())
+                .unwrap();
+        }
+        assert!(index.runs.len() >= 60, "{} runs", index.runs.len());
+        for i in 0..1_000 {
+            let id = format!("id-{i}");
+            assert_eq!(
+                index.claim(&id, &content_of(i), &i.to_string()).unwrap(),
+                Claim::First
+            );
+            assert_eq!(
+                index.claim(&id, &content_of(i), "99999").unwrap(),
+                Claim::ExactDuplicate
+            );
+            assert_eq!(
+                index.claim(&id, &content_of(i + 1), "99999").unwrap(),
+                conflict_naming(&i.to_string()),
+                "{id}"
+            );
+        }
+        assert_eq!(index.len(), 1_000);
+    }
+
+    #[test]
+    fn a_run_of_many_pages_finds_every_claim_it_holds() {
+        let mut index = DedupIndex::with_sizes(100_000, 5 * FENCE_EVERY + 3);
+        let ids = 5 * FENCE_EVERY + 3;
+        for i in 0..ids {
+            index
+                .claim(&format!("id-{i}"), &content_of(i), &i.to_string())
+                .unwrap();
+        }
+        // The table is full; the next new id sends its claims to a run first.
+        index.claim("one more", HASH_A, "1").unwrap();
+        assert_eq!((index.runs.len(), index.recent.len()), (1, 1));
+        assert_eq!(index.runs[0].claims, ids);
+        for i in 0..ids {
+            assert_eq!(
+                index
+                    .claim(&format!("id-{i}"), &content_of(i + 1), "99999")
+                    .unwrap(),
+                conflict_naming(&i.to_string())
+            );
+        }
+        assert_eq!(
+            index.claim("never claimed", HASH_A, "99999").unwrap(),
+            Claim::First
+        );
+    }
+
+    #[test]
+    fn sequence_numbers_that_do_not_pack_move_into_runs_with_their_claims() {
+        let mut index = DedupIndex::with_sizes(1_000, 2);
+        index.claim("a", HASH_A, "seq-a").unwrap();
+        index.claim("b", HASH_A, "1").unwrap();
+        index.claim("c", HASH_A, "2").unwrap();
+        assert_eq!(index.runs.len(), 1);
+        assert_eq!(index.claim("a", HASH_A, "seq-a").unwrap(), Claim::First);
+        assert_eq!(
+            index.claim("a", HASH_B, "3").unwrap(),
+            conflict_naming("seq-a")
+        );
+    }
+
+    #[test]
+    fn runs_are_forgotten_whole_keeping_at_least_the_window() {
+        let (window, recent) = (100, 30);
+        let mut index = DedupIndex::with_sizes(window, recent);
+        for i in 0..1_000 {
+            index
+                .claim(&format!("id-{i}"), &content_of(i), &i.to_string())
+                .unwrap();
+            if i >= window {
+                assert!(
+                    (window..window + recent).contains(&index.len()),
+                    "{}",
+                    index.len()
+                );
+            }
+        }
+        // Newest first: a forgotten id claimed again would push a remembered one out.
+        for i in (1_000 - window..1_000).rev() {
+            assert_eq!(
+                index
+                    .claim(&format!("id-{i}"), &content_of(i + 1), "5000")
+                    .unwrap(),
+                conflict_naming(&i.to_string())
+            );
+        }
+        let remembered = index.len();
+        assert_eq!(
+            index
+                .claim(&format!("id-{}", 1_000 - remembered - 1), HASH_B, "5000")
+                .unwrap(),
+            Claim::First
+        );
+    }
+
+    #[test]
+    fn a_filter_never_misses_an_id_it_holds_and_rarely_admits_one_it_does_not() {
+        let held: Vec<IdDigest> = (0..RECENT_CLAIMS)
+            .map(|i| id_digest(&format!("held-{i}")))
+            .collect();
+        let mut filter = Filter::for_ids(held.len());
+        held.iter().for_each(|id| filter.insert(id));
+        assert!(held.iter().all(|id| filter.may_hold(id)));
+        let admitted = (0..200_000)
+            .filter(|i| filter.may_hold(&id_digest(&format!("other-{i}"))))
+            .count();
+        assert!(admitted < 600, "{admitted} of 200,000 admitted");
+    }
+
+    #[test]
+    fn a_run_answers_nothing_for_ids_it_does_not_hold_even_past_its_filter() {
+        let claims: Vec<FirstClaim> = (0..5 * FENCE_EVERY)
+            .map(|i| FirstClaim {
+                id: id_digest(&format!("held-{i}")),
+                content: 1,
+                sequence: PackedSequence::pack("1").unwrap(),
+            })
+            .collect();
+        let run = Run::write(temporary_file().unwrap(), claims.clone(), HashMap::new()).unwrap();
+        // Ids below the first fence, above the last claim, and between: none is there.
+        let (lowest, highest) = (run.fences[0], claims.iter().map(|c| c.id).max().unwrap());
+        for id in [
+            [0, 0],
+            [lowest[0], lowest[1].wrapping_sub(1)],
+            [u64::MAX, u64::MAX],
+            [highest[0], highest[1].wrapping_add(1)],
+        ] {
+            assert_eq!(run.find(&id).unwrap(), None, "{id:?}");
+        }
+        let mut past_the_filter = 0;
+        for i in 0..200_000 {
+            let id = id_digest(&format!("other-{i}"));
+            past_the_filter += usize::from(run.filter.may_hold(&id));
+            assert_eq!(run.find(&id).unwrap(), None);
+        }
+        assert!(past_the_filter > 0, "the page search was never reached");
+        for claim in &claims {
+            assert_eq!(run.find(&claim.id).unwrap(), Some(*claim));
+        }
+    }
+
+    #[test]
+    fn a_run_that_cannot_be_written_loses_no_claim_and_is_tried_again() {
+        let mut index = DedupIndex::with_sizes(1_000, 2);
+        index.new_file = || Err(std::io::Error::other("disk full"));
+        index.claim("a", HASH_A, "seq-a").unwrap();
+        index.claim("b", HASH_A, "2").unwrap();
+        let error = index.claim("c", HASH_A, "3").unwrap_err();
+        assert!(format!("{error:#}").contains("disk full"), "{error:#}");
+        assert_eq!(
+            (index.len(), index.recent.len(), index.runs.len()),
+            (2, 2, 0)
+        );
+        index.new_file = temporary_file;
+        assert_eq!(index.claim("c", HASH_A, "3").unwrap(), Claim::First);
+        assert_eq!(
+            (index.len(), index.recent.len(), index.runs.len()),
+            (3, 1, 1)
+        );
+        assert_eq!(
+            index.claim("a", HASH_B, "4").unwrap(),
+            conflict_naming("seq-a")
+        );
+        assert_eq!(index.claim("b", HASH_B, "4").unwrap(), conflict_naming("2"));
+    }
+
+    #[test]
+    fn the_table_of_recent_claims_never_grows() {
+        let mut index = DedupIndex::with_sizes(100_000, RECENT_CLAIMS);
+        let reserved = index.recent.capacity();
+        for i in 0..5 * RECENT_CLAIMS + 1 {
+            index
+                .claim(&format!("id-{i}"), &content_of(i), "1")
+                .unwrap();
+            assert!(index.recent.len() <= RECENT_CLAIMS);
+        }
+        assert_eq!(index.recent.capacity(), reserved);
+        assert_eq!(index.runs.len(), 5);
+    }
+
+    #[test]
+    fn memory_for_claims_on_disk_is_under_three_bytes_an_id() {
+        let mut index = DedupIndex::with_sizes(100_000, RECENT_CLAIMS);
+        for i in 0..100_000 {
+            index
+                .claim(&format!("id-{i}"), &content_of(i), "1")
+                .unwrap();
+        }
+        let on_disk: usize = index.runs.iter().map(|run| run.claims).sum();
+        let per_id = index.run_memory_bytes() as f64 / on_disk as f64;
+        assert!(per_id < 3.0, "{per_id:.2} bytes an id");
     }
 }

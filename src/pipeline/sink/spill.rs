@@ -68,7 +68,7 @@ pub fn check_temp_dir() -> Result<Option<String>> {
     remove_stale_object_files(&dir, STALE_OBJECT_FILE);
     Ok(on_tmpfs(&dir).then(|| {
         format!(
-            "{} is a tmpfs: chunks waiting for upload will be held in memory there; set TMPDIR to a directory on disk",
+            "{} is a tmpfs: chunks waiting for upload and the duplicate index (up to ~24 MiB) will be held in memory there; set TMPDIR to a directory on disk",
             dir.display()
         )
     }))
@@ -230,12 +230,16 @@ impl SpillFile {
 }
 
 #[cfg(unix)]
-fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+pub(super) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
 }
 
 #[cfg(windows)]
-fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+pub(super) fn read_exact_at(
+    file: &File,
+    mut buf: &mut [u8],
+    mut offset: u64,
+) -> std::io::Result<()> {
     use std::os::windows::fs::FileExt;
     while !buf.is_empty() {
         match file.seek_read(buf, offset)? {
