@@ -15,8 +15,8 @@
 //! as text in memory for as long as its claim is remembered.
 //!
 //! A new id (nearly every record) is looked up in the recent claims, then in each run's filter,
-//! which lets through about 0.1% of the ids a run does not hold: with the window full (63 runs)
-//! about one new id in twenty reads one 3.5 KiB page of a run's file. The ids a run does hold
+//! which lets through about 0.2% of the ids a run does not hold: with the window full (63 runs)
+//! about one new id in eight reads one 3.5 KiB page of a run's file. The ids a run does hold
 //! (a retry, a conflict, a replayed chunk) read one page each. Runs are forgotten whole, oldest
 //! first, so between [`DEDUP_WINDOW`] and `DEDUP_WINDOW + RECENT_CLAIMS - 1` ids are
 //! remembered. Producer retries arrive seconds apart, far inside the window. A chunk replayed
@@ -179,7 +179,7 @@ pub enum Claim {
 }
 
 /// A blocked Bloom filter: each id sets [`Filter::BITS_SET`] bits in one 64-byte block, so a
-/// lookup touches one cache line. At [`Filter::BITS_PER_ID`] it answers "maybe" for about 0.1%
+/// lookup touches one cache line. At [`Filter::BITS_PER_ID`] it answers "maybe" for about 0.2%
 /// of the ids it was not built from (a unit test holds it under 0.3%), and never "no" for one it
 /// was. 12 bits an id let through 0.6%: with the window full, a third of all new ids would read
 /// a page.
