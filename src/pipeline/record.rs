@@ -675,6 +675,12 @@ mod tests {
     }
 
     #[test]
+    fn the_first_of_several_controls_in_one_block_is_named() {
+        assert_eq!(first_forbidden_control("ab\t\u{1}\u{2}cd"), Some(1));
+        assert_eq!(first_forbidden_control("ab\r\n\u{85}\u{1}"), Some(0x85));
+    }
+
+    #[test]
     fn bidi_and_zero_width_characters_are_text_not_control() {
         let a = parse(r#"{"article_id":"a","content":"abc\u200b\u202edef"}"#).unwrap();
         assert_eq!(a.content.chars().count(), 8);

@@ -130,8 +130,8 @@ pub fn counts_and_normalized(text: &str) -> (TextCounts, String) {
     (counts, normalized)
 }
 
-/// What a byte is to the pass above. ASCII letters and digits are 1 and other ASCII
-/// non-whitespace 0, so a token's letters and digits are the sum of its classes.
+// What a byte is to the pass above. ASCII letters and digits are 1 and other ASCII
+// non-whitespace 0, so a token's letters and digits are the sum of its classes.
 const OTHER_ASCII: u8 = 0;
 const ALPHANUMERIC: u8 = 1;
 /// Unicode White_Space in ASCII: tab, line feed, vertical tab, form feed, carriage return, space
@@ -140,6 +140,7 @@ const WHITESPACE: u8 = 2;
 /// Part of a longer UTF-8 sequence: decoded and asked.
 const NON_ASCII: u8 = 3;
 
+/// The class of every byte value, so that a token's ASCII is one lookup a byte.
 const BYTE_CLASS: [u8; 256] = {
     let mut classes = [NON_ASCII; 256];
     let mut b = 0;

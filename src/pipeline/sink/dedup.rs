@@ -7,7 +7,7 @@
 //! gathered they are sorted by id into a *run*, an unnamed temporary file of 56-byte claims
 //! (`TMPDIR`, like the chunks' spill files), and memory keeps per run only a filter (2 bytes an
 //! id) and the id at every 64th claim. So the worker's memory does not grow with how many ids it
-//! has seen: a table of recent claims reserved at start (~0.45 MiB), plus ~0.9 MiB of filters
+//! has seen: a table of recent claims reserved at start (~0.45 MiB), plus ~1 MiB of filters
 //! and fences once the window is full (measured in docs/performance.md). A claim: a 128-bit
 //! hash of the id, 64 bits of the content's hash, and the first sequence number packed two
 //! decimal digits a byte (it names the first record in a conflict's quarantine reason).
@@ -15,7 +15,7 @@
 //! as text in memory for as long as its claim is remembered.
 //!
 //! A new id (nearly every record) is looked up in the recent claims, then in each run's filter,
-//! which lets through about 0.2% of the ids a run does not hold: with the window full (63 runs)
+//! which lets through about 0.2% of the ids a run does not hold: with the window full (62–63 runs)
 //! about one new id in eight reads one 3.5 KiB page of a run's file. The ids a run does hold
 //! (a retry, a conflict, a replayed chunk) read one page each. Runs are forgotten whole, oldest
 //! first, so between [`DEDUP_WINDOW`] and `DEDUP_WINDOW + RECENT_CLAIMS - 1` ids are
@@ -32,7 +32,7 @@ use hashbrown::HashTable;
 use sha2::{Digest, Sha256};
 
 /// Distinct article ids remembered: 450,000 claims of 56 bytes on disk (~24 MiB), their filters
-/// and fences in memory (~0.9 MiB).
+/// and fences in memory (~1 MiB).
 pub const DEDUP_WINDOW: usize = 450_000;
 
 /// Claims held in memory until they are sorted into a run on disk. 7,168 is seven eighths of
