@@ -6,6 +6,8 @@
 //! an ending: an abbreviation ("Dr.", "Sept."), an initial ("J."), a decimal ("3.5"), or an
 //! ellipsis inside a quote. A blank line always ends a sentence.
 
+use super::char_at;
+
 /// Abbreviations that sit before a name or a number and never end a sentence.
 const NEVER_FINAL: &[&str] = &[
     "mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "col", "lt", "capt", "sgt", "st",
@@ -138,10 +140,6 @@ const MAY_END_SENTENCE: [bool; 256] = {
     table[0xe2] = true;
     table
 };
-
-fn char_at(text: &str, at: usize) -> char {
-    text[at..].chars().next().unwrap_or(' ')
-}
 
 fn is_terminator(c: char) -> bool {
     matches!(c, '.' | '!' | '?' | '…')

@@ -31,6 +31,8 @@ use anyhow::{Context, Result};
 use hashbrown::HashTable;
 use sha2::{Digest, Sha256};
 
+use super::spill::{read_exact_at, temp_dir_error, write_error};
+
 /// Distinct article ids remembered: 450,000 claims of 56 bytes on disk (~24 MiB), their filters
 /// and fences in memory (~1 MiB).
 pub const DEDUP_WINDOW: usize = 450_000;
@@ -132,7 +134,7 @@ impl FirstClaim {
         bytes
     }
 
-    fn from_bytes(bytes: &[u8]) -> Self {
+    fn from_bytes(bytes: &[u8; CLAIM_BYTES]) -> Self {
         let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
         FirstClaim {
             id: [word(0), word(8)],
@@ -244,11 +246,8 @@ struct Run {
 }
 
 impl Run {
-    fn write(
-        file: File,
-        mut claims: Vec<FirstClaim>,
-        unpacked: HashMap<IdDigest, Box<str>>,
-    ) -> Result<Self> {
+    /// Its sequence numbers that did not pack are added by the caller once the file is written.
+    fn write(file: File, mut claims: Vec<FirstClaim>) -> Result<Self> {
         claims.sort_unstable_by_key(|claim| claim.id);
         let mut filter = Filter::for_ids(claims.len());
         let mut out = BufWriter::with_capacity(64 * 1024, file);
@@ -265,7 +264,7 @@ impl Run {
             claims: claims.len(),
             filter,
             fences: claims.iter().step_by(FENCE_EVERY).map(|c| c.id).collect(),
-            unpacked,
+            unpacked: HashMap::new(),
         })
     }
 
@@ -281,28 +280,18 @@ impl Run {
             return Ok(None);
         };
         let first = page * FENCE_EVERY;
-        let count = FENCE_EVERY.min(self.claims - first);
-        let mut bytes = [0u8; FENCE_EVERY * CLAIM_BYTES];
-        let bytes = &mut bytes[..count * CLAIM_BYTES];
-        super::spill::read_exact_at(&self.file, bytes, (first * CLAIM_BYTES) as u64).with_context(
-            || {
-                format!(
-                    "reading the duplicate index's file in {}",
-                    std::env::temp_dir().display()
-                )
-            },
-        )?;
-        let (mut low, mut high) = (0, count);
-        while low < high {
-            let middle = (low + high) / 2;
-            let claim = FirstClaim::from_bytes(&bytes[middle * CLAIM_BYTES..]);
-            match claim.id.cmp(id) {
-                std::cmp::Ordering::Less => low = middle + 1,
-                std::cmp::Ordering::Greater => high = middle,
-                std::cmp::Ordering::Equal => return Ok(Some(claim)),
-            }
-        }
-        Ok(None)
+        let mut claims = [[0u8; CLAIM_BYTES]; FENCE_EVERY];
+        let claims = &mut claims[..FENCE_EVERY.min(self.claims - first)];
+        read_exact_at(
+            &self.file,
+            claims.as_flattened_mut(),
+            (first * CLAIM_BYTES) as u64,
+        )
+        .context("reading the duplicate index's file")?;
+        Ok(claims
+            .binary_search_by(|bytes| FirstClaim::from_bytes(bytes).id.cmp(id))
+            .ok()
+            .map(|at| FirstClaim::from_bytes(&claims[at])))
     }
 
     fn memory_bytes(&self) -> usize {
@@ -323,13 +312,6 @@ fn temporary_file() -> std::io::Result<File> {
     tempfile::tempfile()
 }
 
-fn write_error() -> String {
-    format!(
-        "writing the duplicate index's file in {} (free space there, or set TMPDIR to a larger disk)",
-        std::env::temp_dir().display()
-    )
-}
-
 pub struct DedupIndex {
     /// The newest claims, not yet in a run; never more than `recent_capacity`.
     recent: HashTable<FirstClaim>,
@@ -338,8 +320,6 @@ pub struct DedupIndex {
     recent_capacity: usize,
     /// Oldest first: the next to forget.
     runs: VecDeque<Run>,
-    /// Claims in `recent` and in `runs`.
-    remembered: usize,
     window: usize,
     /// Where runs are written: a temporary file, but a test can make it fail.
     new_file: fn() -> std::io::Result<File>,
@@ -348,7 +328,7 @@ pub struct DedupIndex {
 impl std::fmt::Debug for DedupIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DedupIndex")
-            .field("remembered", &self.remembered)
+            .field("remembered", &self.len())
             .field("runs", &self.runs.len())
             .field("window", &self.window)
             .finish()
@@ -377,7 +357,6 @@ impl DedupIndex {
             recent_unpacked: HashMap::new(),
             recent_capacity: recent,
             runs: VecDeque::new(),
-            remembered: 0,
             window: window.max(1),
             new_file: temporary_file,
         }
@@ -414,17 +393,11 @@ impl DedupIndex {
             // Before the new claim goes in, so that the table never holds more than it was
             // reserved for. Copied, not drained: when the file cannot be written the claims stay
             // here, and the next new id tries again.
-            let file = (self.new_file)().with_context(|| {
-                format!(
-                    "creating the duplicate index's file in {} (set TMPDIR to a writable directory on disk)",
-                    std::env::temp_dir().display()
-                )
-            })?;
-            let claims: Vec<FirstClaim> = self.recent.iter().copied().collect();
-            let run = Run::write(file, claims, self.recent_unpacked.clone())?;
+            let file = (self.new_file)().with_context(temp_dir_error)?;
+            let mut run = Run::write(file, self.recent.iter().copied().collect())?;
+            run.unpacked = std::mem::take(&mut self.recent_unpacked);
             self.runs.push_back(run);
             self.recent.clear();
-            self.recent_unpacked.clear();
         }
         let sequence = PackedSequence::pack(sequence_number).unwrap_or_else(|| {
             self.recent_unpacked.insert(id, sequence_number.into());
@@ -439,12 +412,10 @@ impl DedupIndex {
             },
             |claim| slot_hash(&claim.id),
         );
-        self.remembered += 1;
         while let Some(oldest) = self.runs.front() {
-            if self.remembered - oldest.claims < self.window {
+            if self.len() - oldest.claims < self.window {
                 break;
             }
-            self.remembered -= oldest.claims;
             self.runs.pop_front();
         }
         Ok(())
@@ -452,11 +423,11 @@ impl DedupIndex {
 
     /// Distinct ids remembered now.
     pub fn len(&self) -> usize {
-        self.remembered
+        self.recent.len() + self.runs.iter().map(|run| run.claims).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.remembered == 0
+        self.len() == 0
     }
 
     /// Bytes the index holds in memory beyond its fixed table of recent claims: its runs'
@@ -779,7 +750,7 @@ mod tests {
                 sequence: PackedSequence::pack("1").unwrap(),
             })
             .collect();
-        let run = Run::write(temporary_file().unwrap(), claims.clone(), HashMap::new()).unwrap();
+        let run = Run::write(temporary_file().unwrap(), claims.clone()).unwrap();
         // Ids below the first fence, above the last claim, and between: none is there.
         let (lowest, highest) = (run.fences[0], claims.iter().map(|c| c.id).max().unwrap());
         for id in [

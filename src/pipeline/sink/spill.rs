@@ -31,15 +31,16 @@ pub struct Span {
     len: u32,
 }
 
-fn temp_dir_error() -> String {
+/// What a failed creation of a spill, object or index file says: where, and what to do.
+pub(super) fn temp_dir_error() -> String {
     format!(
-        "creating a spill file in {} (set TMPDIR to a writable directory on disk)",
+        "creating a temporary file in {} (set TMPDIR to a writable directory on disk)",
         std::env::temp_dir().display()
     )
 }
 
-/// What a failed write to a spill or object file says: where, and what to do.
-fn write_error() -> String {
+/// What a failed write to a spill, object or index file says: where, and what to do.
+pub(super) fn write_error() -> String {
     format!(
         "writing a temporary file in {} (free space there, or set TMPDIR to a larger disk)",
         std::env::temp_dir().display()

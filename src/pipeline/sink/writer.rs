@@ -254,21 +254,23 @@ impl ChunkParts {
                 .map_err(|_| anyhow::anyhow!("dedup index poisoned"))?;
             outcomes
                 .into_iter()
-                .map(|outcome| match outcome {
-                    Outcome::Article(row) => Ok(
-                        match index.claim(
-                            &row.article.article_id,
-                            &row.features.content_sha256,
-                            &row.sequence_number,
-                        )? {
-                            Claim::First => Placed::First(row),
-                            Claim::ExactDuplicate => Placed::ExactDuplicate(row),
-                            Claim::Conflict {
-                                first_sequence_number,
-                            } => Placed::Conflict(first_sequence_number),
-                        },
-                    ),
-                    Outcome::Quarantined(q) => Ok(Placed::Quarantined(q)),
+                .map(|outcome| {
+                    let row = match outcome {
+                        Outcome::Article(row) => row,
+                        Outcome::Quarantined(q) => return Ok(Placed::Quarantined(q)),
+                    };
+                    let claim = index.claim(
+                        &row.article.article_id,
+                        &row.features.content_sha256,
+                        &row.sequence_number,
+                    )?;
+                    Ok(match claim {
+                        Claim::First => Placed::First(row),
+                        Claim::ExactDuplicate => Placed::ExactDuplicate(row),
+                        Claim::Conflict {
+                            first_sequence_number,
+                        } => Placed::Conflict(first_sequence_number),
+                    })
                 })
                 .collect::<Result<_>>()?
         };
