@@ -2,6 +2,7 @@
 
 pub mod dedup;
 pub mod layout;
+pub mod live;
 pub mod parquet;
 pub mod spill;
 pub mod writer;

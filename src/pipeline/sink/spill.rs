@@ -1,5 +1,6 @@
-//! Where a chunk waits on local disk instead of in memory: its parsed rows until the cut, and
-//! each of its encoded objects from encoding until upload.
+//! Where a chunk waits on local disk instead of in memory: its parsed rows until the cut (those
+//! of partitions not encoded as they are read, `live.rs`), and each of its encoded objects from
+//! encoding until upload.
 //!
 //! A shard's chunk is up to `--flush-mib` of text (32 MiB by default). Held in memory as rows
 //! and then as encoded files, it made a worker's peak memory grow with how full its chunks
@@ -8,7 +9,8 @@
 //!
 //! Files live in the system's temporary directory (`TMPDIR`): rows in an unnamed file that
 //! disappears with the process, encoded objects in `precis-object-*` files deleted once they
-//! are uploaded (a killed process can leave the few that were in flight).
+//! are uploaded (those encoded while read, once their chunk is; a killed process can leave the
+//! few that were in flight).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -1,17 +1,20 @@
-//! Writing one chunk: records → rows (page by page, as they are read, spilled to disk) →
-//! objects per partition (encoded one at a time at the cut) → S3.
+//! Writing one chunk: records → rows (page by page, as they are read) → objects per partition →
+//! S3. A partition's rows are either encoded as they are read (a live encoder, `live.rs`, while
+//! one is free) or spilled to disk and encoded at the cut, one object at a time.
 //!
 //! CPU work (parsing, features, summaries, Parquet encoding) runs on the blocking pool, never on
 //! the async reactor, spread over the cores. A chunk waits for its cut on disk, not in memory
 //! (`spill.rs`): what a chunk costs in memory is a page of records, a batch of rows and a row
-//! group per encoder, however full it is. Objects are encoded and uploaded as a pipeline; the
-//! caller advances the checkpoint only after every one of them is in S3.
+//! group per encoder (live ones bounded over all shards), however full it is. Objects are
+//! encoded and uploaded as a pipeline; the caller advances the checkpoint only after every one
+//! of them is in S3.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::Semaphore;
@@ -19,6 +22,7 @@ use tokio::task::JoinSet;
 
 use super::dedup::{Claim, DedupIndex};
 use super::layout::{curated_key, quarantine_key, raw_key, ChunkId};
+use super::live::{LiveEncoding, LiveObject};
 use super::parquet::{
     curated_batch, curated_schema, raw_batch, raw_schema, FileContext, RowEncoder,
     ENCODE_BATCH_ROWS,
@@ -60,7 +64,7 @@ const PROCESS_PER_THREAD: usize = 64;
 const SUMMARY_BATCH: usize = 256;
 
 /// Curated articles of each chunk offered to the console's samples view.
-const SAMPLES_PER_CHUNK: usize = 4;
+pub(super) const SAMPLES_PER_CHUNK: usize = 4;
 
 #[derive(Clone)]
 pub struct ChunkWriter {
@@ -75,6 +79,8 @@ pub struct ChunkWriter {
     /// Objects being encoded at once, over every shard ([`ChunkWriter::encoders`]): each holds
     /// a batch of rows and a row group in memory.
     pub encoders: Arc<Semaphore>,
+    /// Objects encoded while their chunk is read, over every shard.
+    pub live: LiveEncoding,
 }
 
 impl ChunkWriter {
@@ -87,10 +93,10 @@ impl ChunkWriter {
     /// the duplicate index). The payloads are let go here, page by page, and the rows go to the
     /// chunk's spill file: a chunk waiting for its flush is held on disk.
     pub async fn add(&self, mut parts: ChunkParts, records: Vec<RawRecord>) -> Result<ChunkParts> {
-        let (limits, dedup) = (self.limits, self.dedup.clone());
+        let (limits, dedup, live) = (self.limits, self.dedup.clone(), self.live.clone());
         // CPU work: off the reactor.
         tokio::task::spawn_blocking(move || {
-            parts.add(records, &limits, &dedup)?;
+            parts.add(records, &limits, &dedup, &live)?;
             Ok(parts)
         })
         .await
@@ -133,8 +139,12 @@ impl ChunkWriter {
             if failure.is_some() {
                 break;
             }
-            // Taken before the task starts: objects are encoded in their order.
-            let permit = self.encoders.clone().acquire_owned().await?;
+            // Taken before the task starts: objects are encoded in their order. An object
+            // encoded while its chunk was read needs none.
+            let permit = match plan.is_encoded(index) {
+                true => None,
+                false => Some(self.encoders.clone().acquire_owned().await?),
+            };
             let (plan, writer) = (plan.clone(), self.clone());
             tasks.spawn(async move {
                 let (encoding, stream) = (plan.clone(), writer.stream.clone());
@@ -186,17 +196,63 @@ impl ChunkWriter {
 /// A chunk being assembled: where its rows went, by partition.
 #[derive(Default)]
 pub struct ChunkParts {
-    /// Created with the first row or quarantined record.
+    /// Created with the first row to spill or quarantined record.
     spill: Option<Spill>,
-    raw: BTreeMap<NaiveDate, Vec<Span>>,
-    /// The rows that go to curated (first sightings), as spilled for raw.
-    curated: BTreeMap<(NaiveDate, Split), Vec<Span>>,
+    raw: BTreeMap<NaiveDate, PartitionRows>,
+    /// The rows that go to curated (first sightings); a row spilled for both layers once.
+    curated: BTreeMap<(NaiveDate, Split), PartitionRows>,
     /// Quarantine lines (JSON), spilled.
     quarantined: BTreeMap<NaiveDate, Vec<Span>>,
     counts: ChunkWritten,
     /// Sequence numbers of the chunk's first and last records.
     first_sequence: Option<String>,
     last_sequence: Option<String>,
+    /// When the first record was added: every object of the chunk says it (live encoders from
+    /// their start), so that an object encoded again is the same bytes.
+    processed_at: Option<DateTime<Utc>>,
+}
+
+/// A partition's rows while its chunk is read.
+enum PartitionRows {
+    /// In the spill, encoded at the cut.
+    Spilled(Vec<Span>),
+    /// Encoded as they come.
+    Live(Box<LiveObject>),
+}
+
+impl PartitionRows {
+    fn new(live: Option<LiveObject>) -> Self {
+        live.map_or(Self::Spilled(Vec::new()), |object| {
+            Self::Live(Box::new(object))
+        })
+    }
+
+    fn is_live(&self) -> bool {
+        matches!(self, Self::Live(_))
+    }
+
+    /// Ends the partition's reading: live objects are finished.
+    fn into_rows(self) -> Result<ObjectRows> {
+        Ok(match self {
+            Self::Spilled(spans) => ObjectRows::Spilled(spans),
+            Self::Live(object) => {
+                let rows = object.rows();
+                let (encoded, written) = object.finish()?;
+                ObjectRows::Encoded {
+                    encoded: Arc::new(encoded),
+                    written,
+                    rows,
+                }
+            }
+        })
+    }
+}
+
+/// Rows of the page being added that go to a live object, by partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum LiveTarget {
+    Raw(NaiveDate),
+    Curated(NaiveDate, Split),
 }
 
 impl ChunkParts {
@@ -233,6 +289,7 @@ impl ChunkParts {
         records: Vec<RawRecord>,
         limits: &Limits,
         dedup: &Mutex<DedupIndex>,
+        live: &LiveEncoding,
     ) -> Result<()> {
         let (Some(first), Some(last)) = (records.first(), records.last()) else {
             return Ok(());
@@ -240,6 +297,7 @@ impl ChunkParts {
         if self.first_sequence.is_none() {
             self.first_sequence = Some(first.sequence_number.clone());
         }
+        let processed_at = *self.processed_at.get_or_insert_with(Utc::now);
         self.last_sequence = Some(last.sequence_number.clone());
         self.counts.records += records.len() as u64;
         let outcomes = map_in_order(&records, PROCESS_PER_THREAD, |record| {
@@ -274,32 +332,78 @@ impl ChunkParts {
                 })
                 .collect::<Result<_>>()?
         };
-        for (record, placed) in records.iter().zip(placed) {
-            match placed {
-                Placed::First(row) => {
-                    let span = self.spill()?.push_row(&row)?;
-                    self.raw.entry(row.dt()).or_default().push(span);
-                    self.curated
-                        .entry((row.dt(), row.features.split))
-                        .or_default()
-                        .push(span);
-                    self.counts.articles += 1;
+        let mut live_rows: BTreeMap<LiveTarget, Vec<&ArticleRow>> = BTreeMap::new();
+        for (record, placed) in records.iter().zip(&placed) {
+            let (row, curated) = match placed {
+                Placed::First(row) => (row, true),
+                Placed::ExactDuplicate(row) => (row, false),
+                Placed::Conflict(first_sequence_number) => {
+                    self.quarantine(&quarantine(
+                        record,
+                        &Rejection::ConflictingDuplicate {
+                            first_sequence_number: first_sequence_number.clone(),
+                        },
+                    ))?;
+                    continue;
                 }
-                Placed::ExactDuplicate(row) => {
-                    let span = self.spill()?.push_row(&row)?;
-                    self.raw.entry(row.dt()).or_default().push(span);
-                    self.counts.exact_duplicates += 1;
+                Placed::Quarantined(q) => {
+                    self.quarantine(q)?;
+                    continue;
                 }
-                Placed::Conflict(first_sequence_number) => self.quarantine(&quarantine(
-                    record,
-                    &Rejection::ConflictingDuplicate {
-                        first_sequence_number,
-                    },
-                ))?,
-                Placed::Quarantined(q) => self.quarantine(&q)?,
+            };
+            let (dt, split) = (row.dt(), row.features.split);
+            let mut targets = vec![LiveTarget::Raw(dt)];
+            if curated {
+                targets.push(LiveTarget::Curated(dt, split));
+                self.counts.articles += 1;
+            } else {
+                self.counts.exact_duplicates += 1;
+            }
+            let mut span = None;
+            for target in targets {
+                if self.partition(target, live, processed_at)?.is_live() {
+                    live_rows.entry(target).or_default().push(row);
+                    continue;
+                }
+                // Spilled once for both layers.
+                let span = match span {
+                    Some(span) => span,
+                    None => *span.insert(self.spill()?.push_row(row)?),
+                };
+                if let PartitionRows::Spilled(spans) = self.partition(target, live, processed_at)? {
+                    spans.push(span);
+                }
+            }
+        }
+        for (target, rows) in live_rows {
+            if let PartitionRows::Live(object) = self.partition(target, live, processed_at)? {
+                object.write(&rows)?;
             }
         }
         Ok(())
+    }
+
+    /// The rows of a partition, started (live when an encoder is free) at its first row.
+    fn partition(
+        &mut self,
+        target: LiveTarget,
+        live: &LiveEncoding,
+        processed_at: DateTime<Utc>,
+    ) -> Result<&mut PartitionRows> {
+        Ok(match target {
+            LiveTarget::Raw(dt) => match self.raw.entry(dt) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => {
+                    entry.insert(PartitionRows::new(live.raw(dt, processed_at)?))
+                }
+            },
+            LiveTarget::Curated(dt, split) => match self.curated.entry((dt, split)) {
+                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Vacant(entry) => {
+                    entry.insert(PartitionRows::new(live.curated(dt, split, processed_at)?))
+                }
+            },
+        })
     }
 
     fn into_plan(self, chunk: ChunkId) -> Result<ChunkPlan> {
@@ -307,13 +411,11 @@ impl ChunkParts {
         let mut objects: Vec<ObjectPlan> = self
             .curated
             .into_iter()
-            .map(|((dt, split), rows)| ObjectPlan::Curated(dt, split, rows))
-            .collect();
-        objects.extend(
-            self.raw
-                .into_iter()
-                .map(|(dt, rows)| ObjectPlan::Raw(dt, rows)),
-        );
+            .map(|((dt, split), rows)| Ok(ObjectPlan::Curated(dt, split, rows.into_rows()?)))
+            .collect::<Result<_>>()?;
+        for (dt, rows) in self.raw {
+            objects.push(ObjectPlan::Raw(dt, rows.into_rows()?));
+        }
         objects.extend(
             self.quarantined
                 .into_iter()
@@ -326,7 +428,7 @@ impl ChunkParts {
             spill,
             chunk,
             counts: self.counts,
-            processed_at: Utc::now(),
+            processed_at: self.processed_at.unwrap_or_else(Utc::now),
         })
     }
 }
@@ -343,19 +445,39 @@ enum Placed {
     Quarantined(Box<QuarantineRow>),
 }
 
-/// One object of a chunk, before encoding.
+/// One object of a chunk.
 enum ObjectPlan {
-    Curated(NaiveDate, Split, Vec<Span>),
-    Raw(NaiveDate, Vec<Span>),
+    Curated(NaiveDate, Split, ObjectRows),
+    Raw(NaiveDate, ObjectRows),
     Quarantine(NaiveDate, Vec<Span>),
 }
 
+/// A Parquet object's rows: to encode from the spill, or already encoded while they were read.
+enum ObjectRows {
+    Spilled(Vec<Span>),
+    Encoded {
+        /// Kept until the chunk is written: a retried upload sends the same bytes.
+        encoded: Arc<Encoded>,
+        written: Written,
+        rows: usize,
+    },
+}
+
+impl ObjectRows {
+    fn len(&self) -> usize {
+        match self {
+            ObjectRows::Spilled(spans) => spans.len(),
+            ObjectRows::Encoded { rows, .. } => *rows,
+        }
+    }
+}
+
 /// What an uploaded object adds to the stats.
-#[derive(Debug, Default)]
-struct Written {
-    bytes: u64,
-    averages: FeatureAverages,
-    samples: Vec<Sample>,
+#[derive(Debug, Default, Clone)]
+pub(super) struct Written {
+    pub bytes: u64,
+    pub averages: FeatureAverages,
+    pub samples: Vec<Sample>,
 }
 
 /// A cut chunk: its objects, which of them are in S3, and the spill they are encoded from.
@@ -393,19 +515,30 @@ impl ChunkPlan {
         }
     }
 
+    /// Whether object `index` was encoded while its chunk was read.
+    fn is_encoded(&self, index: usize) -> bool {
+        matches!(
+            &self.objects[index],
+            ObjectPlan::Curated(_, _, ObjectRows::Encoded { .. })
+                | ObjectPlan::Raw(_, ObjectRows::Encoded { .. })
+        )
+    }
+
     /// Summarizes every curated row, [`SUMMARY_BATCH`] at a time over all the chunk's curated
     /// objects: a year of publish dates makes objects of a few rows, and the pool's workers
-    /// each need a queue of articles to be busy.
+    /// each need a queue of articles to be busy. (With summaries on, no curated object is
+    /// encoded live: its rows wait for their summaries.)
     fn summarize(&mut self, pool: &SummarizerPool) -> Result<()> {
-        let spans: Vec<Span> = self
-            .objects
-            .iter()
-            .filter_map(|object| match object {
-                ObjectPlan::Curated(_, _, spans) => Some(spans.iter().copied()),
-                _ => None,
-            })
-            .flatten()
-            .collect();
+        let mut spans: Vec<Span> = Vec::new();
+        for object in &self.objects {
+            match object {
+                ObjectPlan::Curated(_, _, ObjectRows::Spilled(rows)) => spans.extend(rows),
+                ObjectPlan::Curated(_, _, ObjectRows::Encoded { .. }) => {
+                    bail!("a curated object was encoded before its summaries")
+                }
+                _ => {}
+            }
+        }
         // Spilled too: a summary is 10-20% of its article, so a chunk's would grow with it.
         let mut summaries = Spill::new()?;
         let mut summary_spans = Vec::with_capacity(spans.len());
@@ -426,25 +559,39 @@ impl ChunkPlan {
         self.objects[..index]
             .iter()
             .map(|object| match object {
-                ObjectPlan::Curated(_, _, spans) => spans.len(),
+                ObjectPlan::Curated(_, _, rows) => rows.len(),
                 _ => 0,
             })
             .sum()
     }
 
-    /// Encodes object `index`, reading its rows back from the spill a batch at a time.
+    /// Encodes object `index`, reading its rows back from the spill a batch at a time (or
+    /// hands over the bytes encoded while the chunk was read).
     fn encode(
         &self,
         index: usize,
         stream: &str,
-    ) -> Result<(String, Encoded, &'static str, Written)> {
+    ) -> Result<(String, Arc<Encoded>, &'static str, Written)> {
         let ctx = FileContext {
             stream,
             processed_at: self.processed_at,
         };
         let mut written = Written::default();
         let (encoded, content_type) = match &self.objects[index] {
-            ObjectPlan::Curated(dt, _, spans) => {
+            ObjectPlan::Curated(
+                _,
+                _,
+                ObjectRows::Encoded {
+                    encoded, written, ..
+                },
+            )
+            | ObjectPlan::Raw(
+                _,
+                ObjectRows::Encoded {
+                    encoded, written, ..
+                },
+            ) => return Ok((self.key(index), encoded.clone(), PARQUET, written.clone())),
+            ObjectPlan::Curated(dt, _, ObjectRows::Spilled(spans)) => {
                 let mut encoder =
                     RowEncoder::new(ObjectBuffer::default(), curated_schema(), |rows| {
                         curated_batch(rows, &ctx)
@@ -477,7 +624,7 @@ impl ChunkPlan {
                 }
                 (encoder.finish()?.finish()?, PARQUET)
             }
-            ObjectPlan::Raw(_, spans) => {
+            ObjectPlan::Raw(_, ObjectRows::Spilled(spans)) => {
                 let mut encoder = RowEncoder::new(ObjectBuffer::default(), raw_schema(), |rows| {
                     raw_batch(rows, &ctx)
                 })?;
@@ -498,7 +645,7 @@ impl ChunkPlan {
             }
         };
         written.bytes = encoded.len();
-        Ok((self.key(index), encoded, content_type, written))
+        Ok((self.key(index), Arc::new(encoded), content_type, written))
     }
 
     fn rows(&self, spans: &[Span]) -> Result<Vec<ArticleRow>> {
@@ -520,7 +667,7 @@ fn clip(text: &str, max_bytes: usize) -> String {
     format!("{}…", &text[..end])
 }
 
-fn sample(row: &ArticleRow, dt: NaiveDate) -> Sample {
+pub(super) fn sample(row: &ArticleRow, dt: NaiveDate) -> Sample {
     Sample {
         article_id: row.article.article_id.clone(),
         title: row.article.title.clone(),
@@ -712,14 +859,104 @@ mod tests {
 
     /// The records parsed in pages of the given sizes.
     fn parsed_in_pages(sizes: &[usize], dedup: &Mutex<DedupIndex>) -> ChunkParts {
+        parsed_live(sizes, dedup, &LiveEncoding::off())
+    }
+
+    /// The records parsed in pages of the given sizes, encoded live where `live` allows.
+    fn parsed_live(sizes: &[usize], dedup: &Mutex<DedupIndex>, live: &LiveEncoding) -> ChunkParts {
         let mut all = records().into_iter();
         let mut parts = ChunkParts::default();
         for &size in sizes {
             let page: Vec<RawRecord> = all.by_ref().take(size).collect();
-            parts.add(page, &Limits::default(), dedup).unwrap();
+            parts.add(page, &Limits::default(), dedup, live).unwrap();
         }
         assert!(all.next().is_none(), "every record in a page");
         parts
+    }
+
+    /// Each object's rows, every column but `processed_at` (the time of the chunk's first
+    /// record, which differs between two chunks), or its bytes when it is not Parquet.
+    fn contents(
+        objects: &[(String, Bytes)],
+    ) -> Vec<(String, Vec<arrow_array::RecordBatch>, Bytes)> {
+        objects
+            .iter()
+            .map(|(key, body)| {
+                if !key.ends_with(".parquet") {
+                    return (key.clone(), Vec::new(), body.clone());
+                }
+                let reader = ParquetRecordBatchReaderBuilder::try_new(body.clone())
+                    .unwrap()
+                    .build()
+                    .unwrap();
+                let batches = reader
+                    .map(|batch| {
+                        let mut batch = batch.unwrap();
+                        let at = batch.schema().index_of("processed_at").unwrap();
+                        batch.remove_column(at);
+                        batch
+                    })
+                    .collect();
+                (key.clone(), batches, Bytes::new())
+            })
+            .collect()
+    }
+
+    /// How many of a chunk's objects were encoded while it was read.
+    fn live_objects(parts: ChunkParts) -> usize {
+        let plan = parts.into_plan(chunk()).unwrap();
+        (0..plan.objects.len())
+            .filter(|&index| plan.is_encoded(index))
+            .count()
+    }
+
+    #[test]
+    fn a_chunk_encoded_while_read_makes_the_objects_of_one_encoded_at_its_cut() {
+        let live = LiveEncoding::with_encoders("S", false, 16);
+        let at_cut = parsed_in_pages(&[3, 4, 2], &Mutex::new(DedupIndex::default()));
+        let while_read = parsed_live(&[3, 4, 2], &Mutex::new(DedupIndex::default()), &live);
+        let (expected, expected_counts) = encoded(at_cut);
+        let (objects, counts) = encoded(while_read);
+        assert_eq!(counts, expected_counts);
+        assert_eq!(contents(&objects), contents(&expected));
+        // Raw on two days, and curated train, were encoded live.
+        let live_count = live_objects(parsed_live(
+            &[3, 4, 2],
+            &Mutex::new(DedupIndex::default()),
+            &live,
+        ));
+        assert!(live_count >= 3, "{live_count} objects encoded live");
+    }
+
+    #[test]
+    fn live_encoders_are_bounded_and_the_partitions_beyond_them_are_spilled() {
+        let live = LiveEncoding::with_encoders("S", false, 1);
+        let expected = encoded(parsed_in_pages(&[4, 5], &Mutex::new(DedupIndex::default())));
+        let held = parsed_live(&[4, 5], &Mutex::new(DedupIndex::default()), &live);
+        // A second chunk read meanwhile gets no encoder: the first holds the only one.
+        let meanwhile = parsed_live(&[9], &Mutex::new(DedupIndex::default()), &live);
+        assert_eq!(live_objects(meanwhile), 0);
+        let (objects, counts) = encoded(held);
+        assert_eq!(counts, expected.1);
+        assert_eq!(contents(&objects), contents(&expected.0));
+        // Given back at the cut (above): the next chunk gets it.
+        let next = parsed_live(&[9], &Mutex::new(DedupIndex::default()), &live);
+        assert_eq!(live_objects(next), 1);
+    }
+
+    #[test]
+    fn with_summaries_on_only_raw_objects_are_encoded_while_read() {
+        let plan = parsed_live(
+            &[9],
+            &Mutex::new(DedupIndex::default()),
+            &LiveEncoding::with_encoders("S", true, 16),
+        )
+        .into_plan(chunk())
+        .unwrap();
+        for (index, object) in plan.objects.iter().enumerate() {
+            let raw = matches!(object, ObjectPlan::Raw(..));
+            assert_eq!(plan.is_encoded(index), raw, "{}", plan.key(index));
+        }
     }
 
     #[test]
@@ -848,7 +1085,11 @@ mod tests {
         const { assert!(2400 / 3 / 2 > ENCODE_BATCH_ROWS && 2400 > SUMMARY_BATCH) };
         let mut parts = ChunkParts::default();
         let dedup = Mutex::new(DedupIndex::default());
-        parts.add(records, &Limits::default(), &dedup).unwrap();
+        // With summaries on, raw objects are encoded while read, curated ones at the cut.
+        let live = LiveEncoding::with_encoders("S", true, 16);
+        parts
+            .add(records, &Limits::default(), &dedup, &live)
+            .unwrap();
         let mut plan = parts.into_plan(chunk()).unwrap();
         let pool = SummarizerPool::start(
             || Ok(Box::new(Echo) as Box<dyn crate::summarize::Summarizer>),
@@ -887,9 +1128,18 @@ mod tests {
 
     #[test]
     fn an_object_encoded_again_is_the_same_bytes() {
-        let plan = parsed_in_pages(&[9], &Mutex::new(DedupIndex::default()))
-            .into_plan(chunk())
-            .unwrap();
+        for live in [
+            LiveEncoding::off(),
+            LiveEncoding::with_encoders("S", false, 2),
+        ] {
+            let plan = parsed_live(&[9], &Mutex::new(DedupIndex::default()), &live)
+                .into_plan(chunk())
+                .unwrap();
+            assert_same_bytes_again(&plan);
+        }
+    }
+
+    fn assert_same_bytes_again(plan: &ChunkPlan) {
         for index in 0..plan.objects.len() {
             let (_, first, _, _) = plan.encode(index, "S").unwrap();
             let (_, again, _, _) = plan.encode(index, "S").unwrap();
