@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 
 use super::record::Limits;
 use super::sink::dedup::DedupIndex;
-use super::sink::live::LiveEncoding;
+use super::sink::live::LiveEncoders;
 use super::sink::writer::ChunkWriter;
 use super::source::checkpoint::CheckpointStore;
 use super::source::lineage::{plan, ShardInfo, ShardPlan};
@@ -73,7 +73,7 @@ pub async fn run_pipeline(
         dedup: Arc::new(Mutex::new(DedupIndex::default())),
         summarizer: options.summarizer.clone(),
         encoders: ChunkWriter::encoders(),
-        live: LiveEncoding::new(&options.stream, options.summarizer.is_some()),
+        live_encoders: LiveEncoders::new(),
     };
     let mut outcome = RunOutcome::default();
     let mut finished: HashSet<String> = HashSet::new();

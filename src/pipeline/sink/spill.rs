@@ -5,7 +5,8 @@
 //! A shard's chunk is up to `--flush-mib` of text (32 MiB by default). Held in memory as rows
 //! and then as encoded files, it made a worker's peak memory grow with how full its chunks
 //! got, so with the backlog until the first full chunk. On disk (the page cache, not the
-//! process) the memory a chunk costs is a row batch and a row group, whatever its size.
+//! process) the memory a chunk costs is a row batch and a row group an encoder, whatever its
+//! size (live encoders, at most two a chunk, are bounded over all shards).
 //!
 //! Files live in the system's temporary directory (`TMPDIR`): rows in an unnamed file that
 //! disappears with the process, encoded objects in `precis-object-*` files deleted once they
@@ -56,7 +57,8 @@ fn io_write_error(err: std::io::Error) -> std::io::Error {
 const OBJECT_FILE_PREFIX: &str = "precis-object-";
 
 /// An object file this old was left by a process that was killed: one lives from its encoding
-/// to the end of its upload's retries, minutes at most.
+/// (for an object encoded while read, its chunk's first pages) to the end of its chunk's
+/// upload retries: a flush age and minutes of retries at most.
 const STALE_OBJECT_FILE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// At start: fails with what to do when no spill file can be made (not at the first cut),

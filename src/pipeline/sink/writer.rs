@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 
 use super::dedup::{Claim, DedupIndex};
 use super::layout::{curated_key, quarantine_key, raw_key, ChunkId};
-use super::live::{LiveEncoding, LiveObject};
+use super::live::{LiveEncoders, LiveEncoding, LiveObject, LIVE_PER_CHUNK};
 use super::parquet::{
     curated_batch, curated_schema, raw_batch, raw_schema, FileContext, RowEncoder,
     ENCODE_BATCH_ROWS,
@@ -76,24 +76,29 @@ pub struct ChunkWriter {
     pub dedup: Arc<Mutex<DedupIndex>>,
     /// None: summaries turned off.
     pub summarizer: Option<Arc<SummarizerPool>>,
-    /// Objects being encoded at once, over every shard ([`ChunkWriter::encoders`]): each holds
-    /// a batch of rows and a row group in memory.
+    /// Objects being encoded at their cut at once, over every shard
+    /// ([`ChunkWriter::encoders`]): each holds a batch of rows and a row group in memory.
     pub encoders: Arc<Semaphore>,
-    /// Objects encoded while their chunk is read, over every shard.
-    pub live: LiveEncoding,
+    /// Objects being encoded while their chunk is read, over every shard (each also holds a
+    /// row group): apart from `encoders`, since they are held from a partition's first row to
+    /// the cut.
+    pub live_encoders: LiveEncoders,
 }
 
 impl ChunkWriter {
-    /// One encoder a core: encoding is CPU work, more would only hold more row groups.
+    /// One encoder a core for encoding at the cut: encoding is CPU work, more would only hold
+    /// more row groups.
     pub fn encoders() -> Arc<Semaphore> {
         Arc::new(Semaphore::new(crate::pipeline::parallel::threads()))
     }
 
     /// Parses, validates and measures a page of records into `parts` (claiming article ids in
-    /// the duplicate index). The payloads are let go here, page by page, and the rows go to the
-    /// chunk's spill file: a chunk waiting for its flush is held on disk.
+    /// the duplicate index). The payloads are let go here, page by page: the rows of partitions
+    /// with a live encoder are encoded, the others go to the chunk's spill file, so a chunk
+    /// waiting for its flush is held on disk.
     pub async fn add(&self, mut parts: ChunkParts, records: Vec<RawRecord>) -> Result<ChunkParts> {
-        let (limits, dedup, live) = (self.limits, self.dedup.clone(), self.live.clone());
+        let (limits, dedup) = (self.limits, self.dedup.clone());
+        let live = LiveEncoding::new(&self.live_encoders, &self.stream, self.summarizer.is_some());
         // CPU work: off the reactor.
         tokio::task::spawn_blocking(move || {
             parts.add(records, &limits, &dedup, &live)?;
@@ -103,8 +108,9 @@ impl ChunkWriter {
         .context("parsing records panicked")?
     }
 
-    /// Ends a chunk's reading: what it holds becomes the list of its objects, none encoded yet,
-    /// and its curated articles get their summaries. Waiting here on a busy summarizer pool is
+    /// Ends a chunk's reading: what it holds becomes the list of its objects (those encoded
+    /// while read are finished, the others wait for their encoding), and its curated articles
+    /// get their summaries. Waiting here on a busy summarizer pool is
     /// the backpressure that slows this shard's reader.
     pub async fn prepare(&self, chunk: &ChunkId, parts: ChunkParts) -> Result<Arc<ChunkPlan>> {
         let (chunk, summarizer) = (chunk.clone(), self.summarizer.clone());
@@ -121,7 +127,8 @@ impl ChunkWriter {
 
     /// Encodes and uploads every object of the chunk not yet uploaded: it can be called again
     /// after a failure, and then only redoes what failed. At most one object is being encoded
-    /// per core, and at most [`MAX_CONCURRENT_UPLOADS`] are encoded and waiting or uploading.
+    /// per core (over all shards; objects encoded while read need none), and at most
+    /// [`MAX_CONCURRENT_UPLOADS`] are encoded and waiting or uploading.
     /// After a failure no new object starts, but those under way finish (an upload cut short
     /// would leave a multipart upload open, an encode cut short would still hold its core).
     pub async fn write(&self, plan: &Arc<ChunkPlan>) -> Result<()> {
@@ -210,6 +217,8 @@ pub struct ChunkParts {
     /// When the first record was added: every object of the chunk says it (live encoders from
     /// their start), so that an object encoded again is the same bytes.
     processed_at: Option<DateTime<Utc>>,
+    /// Partitions with a live encoder, at most [`LIVE_PER_CHUNK`].
+    live_objects: usize,
 }
 
 /// A partition's rows while its chunk is read.
@@ -390,20 +399,27 @@ impl ChunkParts {
         live: &LiveEncoding,
         processed_at: DateTime<Utc>,
     ) -> Result<&mut PartitionRows> {
-        Ok(match target {
+        let room = self.live_objects < LIVE_PER_CHUNK;
+        let rows = match target {
             LiveTarget::Raw(dt) => match self.raw.entry(dt) {
-                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Occupied(entry) => return Ok(entry.into_mut()),
                 Entry::Vacant(entry) => {
-                    entry.insert(PartitionRows::new(live.raw(dt, processed_at)?))
+                    let object = room.then(|| live.raw(dt, processed_at)).transpose()?;
+                    entry.insert(PartitionRows::new(object.flatten()))
                 }
             },
             LiveTarget::Curated(dt, split) => match self.curated.entry((dt, split)) {
-                Entry::Occupied(entry) => entry.into_mut(),
+                Entry::Occupied(entry) => return Ok(entry.into_mut()),
                 Entry::Vacant(entry) => {
-                    entry.insert(PartitionRows::new(live.curated(dt, split, processed_at)?))
+                    let object = room
+                        .then(|| live.curated(dt, split, processed_at))
+                        .transpose()?;
+                    entry.insert(PartitionRows::new(object.flatten()))
                 }
             },
-        })
+        };
+        self.live_objects += usize::from(rows.is_live());
+        Ok(rows)
     }
 
     fn into_plan(self, chunk: ChunkId) -> Result<ChunkPlan> {
@@ -874,11 +890,12 @@ mod tests {
         parts
     }
 
+    /// An object's key, its Parquet rows, or its bytes when it is not Parquet.
+    type Contents = (String, Vec<arrow_array::RecordBatch>, Bytes);
+
     /// Each object's rows, every column but `processed_at` (the time of the chunk's first
     /// record, which differs between two chunks), or its bytes when it is not Parquet.
-    fn contents(
-        objects: &[(String, Bytes)],
-    ) -> Vec<(String, Vec<arrow_array::RecordBatch>, Bytes)> {
+    fn contents(objects: &[(String, Bytes)]) -> Vec<Contents> {
         objects
             .iter()
             .map(|(key, body)| {
@@ -902,6 +919,11 @@ mod tests {
             .collect()
     }
 
+    /// What a page may encode live, with `permits` encoders of its own.
+    fn live(permits: usize, summaries: bool) -> LiveEncoding {
+        LiveEncoding::new(&LiveEncoders::with_permits(permits), "S", summaries)
+    }
+
     /// How many of a chunk's objects were encoded while it was read.
     fn live_objects(parts: ChunkParts) -> usize {
         let plan = parts.into_plan(chunk()).unwrap();
@@ -910,53 +932,156 @@ mod tests {
             .count()
     }
 
-    #[test]
-    fn a_chunk_encoded_while_read_makes_the_objects_of_one_encoded_at_its_cut() {
-        let live = LiveEncoding::with_encoders("S", false, 16);
-        let at_cut = parsed_in_pages(&[3, 4, 2], &Mutex::new(DedupIndex::default()));
-        let while_read = parsed_live(&[3, 4, 2], &Mutex::new(DedupIndex::default()), &live);
-        let (expected, expected_counts) = encoded(at_cut);
-        let (objects, counts) = encoded(while_read);
-        assert_eq!(counts, expected_counts);
-        assert_eq!(contents(&objects), contents(&expected));
-        // Raw on two days, and curated train, were encoded live.
-        let live_count = live_objects(parsed_live(
-            &[3, 4, 2],
-            &Mutex::new(DedupIndex::default()),
-            &live,
-        ));
-        assert!(live_count >= 3, "{live_count} objects encoded live");
+    /// Counts without the bytes: a file's size depends on where its row batches were cut.
+    fn counts_of_rows(counts: &ChunkWritten) -> [u64; 5] {
+        [
+            counts.records,
+            counts.articles,
+            counts.exact_duplicates,
+            counts.quarantined,
+            counts.files,
+        ]
     }
 
     #[test]
-    fn live_encoders_are_bounded_and_the_partitions_beyond_them_are_spilled() {
-        let live = LiveEncoding::with_encoders("S", false, 1);
+    fn a_chunk_encoded_while_read_makes_the_objects_of_one_encoded_at_its_cut() {
+        let at_cut = parsed_in_pages(&[3, 4, 2], &Mutex::new(DedupIndex::default()));
+        let while_read = parsed_live(
+            &[3, 4, 2],
+            &Mutex::new(DedupIndex::default()),
+            &live(16, false),
+        );
+        let (expected, expected_counts) = encoded(at_cut);
+        let (objects, counts) = encoded(while_read);
+        assert_eq!(counts_of_rows(&counts), counts_of_rows(&expected_counts));
+        assert_eq!(contents(&objects), contents(&expected));
+        let live_count = live_objects(parsed_live(
+            &[3, 4, 2],
+            &Mutex::new(DedupIndex::default()),
+            &live(16, false),
+        ));
+        assert_eq!(live_count, LIVE_PER_CHUNK);
+    }
+
+    /// 2,400 articles over 3 days (several encoding batches a partition), read in pages of 500.
+    fn many_records() -> Vec<RawRecord> {
+        (0..2400u64)
+            .map(|i| {
+                let json = article(
+                    &format!("id{i}"),
+                    1 + (i % 3) as u32,
+                    &format!("Text {i}. More."),
+                );
+                record(i + 1, &json)
+            })
+            .collect()
+    }
+
+    fn many_parsed(live: &LiveEncoding) -> ChunkPlan {
+        let mut parts = ChunkParts::default();
+        let dedup = Mutex::new(DedupIndex::default());
+        let records = many_records();
+        for page in records.chunks(500) {
+            parts
+                .add(page.to_vec(), &Limits::default(), &dedup, live)
+                .unwrap();
+        }
+        parts.into_plan(chunk()).unwrap()
+    }
+
+    /// Every object's rows, and what the chunk adds to the stats: the averages and the ids of
+    /// its samples.
+    fn rows_and_stats(plan: &ChunkPlan) -> (Vec<Contents>, FeatureAverages, Vec<String>) {
+        let (mut objects, mut averages, mut samples) =
+            (Vec::new(), FeatureAverages::default(), Vec::new());
+        for index in 0..plan.objects.len() {
+            let (key, encoded, _, written) = plan.encode(index, "S").unwrap();
+            objects.push((key, encoded.to_bytes().unwrap()));
+            averages.merge(&written.averages);
+            samples.extend(written.samples.into_iter().map(|s| s.article_id));
+        }
+        samples.drain(..samples.len().saturating_sub(SAMPLES_PER_CHUNK));
+        (contents(&objects), averages, samples)
+    }
+
+    #[test]
+    fn live_and_spilled_objects_hold_the_same_rows_averages_and_samples() {
+        let at_cut = many_parsed(&LiveEncoding::off());
+        let partly_live = many_parsed(&live(16, false));
+        let live_count = (0..partly_live.objects.len())
+            .filter(|&index| partly_live.is_encoded(index))
+            .count();
+        assert_eq!(live_count, LIVE_PER_CHUNK);
+        let expected = rows_and_stats(&at_cut);
+        assert_eq!(expected.2.len(), SAMPLES_PER_CHUNK);
+        assert_eq!(rows_and_stats(&partly_live), expected);
+    }
+
+    #[test]
+    fn every_object_of_a_partly_live_chunk_says_the_same_processing_time() {
+        let plan = many_parsed(&live(16, false));
+        let mut times = std::collections::BTreeSet::new();
+        for index in 0..plan.objects.len() {
+            let (key, encoded, _, _) = plan.encode(index, "S").unwrap();
+            if !key.ends_with(".parquet") {
+                continue;
+            }
+            let body = encoded.to_bytes().unwrap();
+            for batch in ParquetRecordBatchReaderBuilder::try_new(body)
+                .unwrap()
+                .build()
+                .unwrap()
+            {
+                let column = batch
+                    .unwrap()
+                    .column_by_name("processed_at")
+                    .unwrap()
+                    .clone();
+                let column = column
+                    .as_any()
+                    .downcast_ref::<arrow_array::TimestampMillisecondArray>()
+                    .unwrap()
+                    .clone();
+                times.extend(column.values().iter().copied());
+            }
+        }
+        assert_eq!(times.len(), 1, "{times:?}");
+    }
+
+    #[test]
+    fn live_encoders_are_bounded_over_chunks_and_given_back_at_the_cut_or_on_a_drop() {
+        let encoders = LiveEncoders::with_permits(1);
+        let live = LiveEncoding::new(&encoders, "S", false);
         let expected = encoded(parsed_in_pages(&[4, 5], &Mutex::new(DedupIndex::default())));
         let held = parsed_live(&[4, 5], &Mutex::new(DedupIndex::default()), &live);
         // A second chunk read meanwhile gets no encoder: the first holds the only one.
         let meanwhile = parsed_live(&[9], &Mutex::new(DedupIndex::default()), &live);
         assert_eq!(live_objects(meanwhile), 0);
         let (objects, counts) = encoded(held);
-        assert_eq!(counts, expected.1);
+        assert_eq!(counts_of_rows(&counts), counts_of_rows(&expected.1));
         assert_eq!(contents(&objects), contents(&expected.0));
         // Given back at the cut (above): the next chunk gets it.
         let next = parsed_live(&[9], &Mutex::new(DedupIndex::default()), &live);
-        assert_eq!(live_objects(next), 1);
+        assert_eq!(next.live_objects, 1);
+        // A chunk dropped unwritten (its reader failed) gives it back too.
+        drop(next);
+        let after_a_drop = parsed_live(&[9], &Mutex::new(DedupIndex::default()), &live);
+        assert_eq!(live_objects(after_a_drop), 1);
     }
 
     #[test]
     fn with_summaries_on_only_raw_objects_are_encoded_while_read() {
-        let plan = parsed_live(
-            &[9],
-            &Mutex::new(DedupIndex::default()),
-            &LiveEncoding::with_encoders("S", true, 16),
-        )
-        .into_plan(chunk())
-        .unwrap();
+        let plan = parsed_live(&[9], &Mutex::new(DedupIndex::default()), &live(16, true))
+            .into_plan(chunk())
+            .unwrap();
+        let mut live_count = 0;
         for (index, object) in plan.objects.iter().enumerate() {
             let raw = matches!(object, ObjectPlan::Raw(..));
-            assert_eq!(plan.is_encoded(index), raw, "{}", plan.key(index));
+            assert!(!plan.is_encoded(index) || raw, "{}", plan.key(index));
+            live_count += usize::from(plan.is_encoded(index));
         }
+        // Both days' raw partitions.
+        assert_eq!(live_count, 2);
     }
 
     #[test]
@@ -1086,7 +1211,7 @@ mod tests {
         let mut parts = ChunkParts::default();
         let dedup = Mutex::new(DedupIndex::default());
         // With summaries on, raw objects are encoded while read, curated ones at the cut.
-        let live = LiveEncoding::with_encoders("S", true, 16);
+        let live = live(16, true);
         parts
             .add(records, &Limits::default(), &dedup, &live)
             .unwrap();
@@ -1127,23 +1252,17 @@ mod tests {
     }
 
     #[test]
-    fn an_object_encoded_again_is_the_same_bytes() {
-        for live in [
-            LiveEncoding::off(),
-            LiveEncoding::with_encoders("S", false, 2),
-        ] {
+    fn an_object_encoded_again_at_its_cut_is_the_same_bytes() {
+        // One partition live: the others, encoded at the cut, share its processing time.
+        for live in [LiveEncoding::off(), live(1, false)] {
             let plan = parsed_live(&[9], &Mutex::new(DedupIndex::default()), &live)
                 .into_plan(chunk())
                 .unwrap();
-            assert_same_bytes_again(&plan);
-        }
-    }
-
-    fn assert_same_bytes_again(plan: &ChunkPlan) {
-        for index in 0..plan.objects.len() {
-            let (_, first, _, _) = plan.encode(index, "S").unwrap();
-            let (_, again, _, _) = plan.encode(index, "S").unwrap();
-            assert_eq!(first.to_bytes().unwrap(), again.to_bytes().unwrap());
+            for index in (0..plan.objects.len()).filter(|&i| !plan.is_encoded(i)) {
+                let (_, first, _, _) = plan.encode(index, "S").unwrap();
+                let (_, again, _, _) = plan.encode(index, "S").unwrap();
+                assert_eq!(first.to_bytes().unwrap(), again.to_bytes().unwrap());
+            }
         }
     }
 }
