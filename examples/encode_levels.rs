@@ -1,7 +1,8 @@
-//! zstd level 1 against level 3 for the lake's files, interleaved in one process so that the
-//! machine's drift hits both alike: time to encode raw + curated for every article, and the
-//! files' sizes, on the BBC dev set and on generated news.
-//! Run: `cargo run --release --example encode_levels [ROUNDS]` (default 10; the first is warm-up).
+//! zstd levels for the lake's files (1 against 3 unless told), interleaved in one process so
+//! that the machine's drift hits all alike: time to encode raw + curated for every article, and
+//! the files' sizes, on the BBC dev set and on generated news; each level next to the first.
+//! Run: `cargo run --release --example encode_levels [ROUNDS [LEVEL...]]` (default 10 rounds,
+//! the first a warm-up; levels 1 3; negative levels are zstd's fast ones).
 
 use std::time::{Duration, Instant};
 
@@ -55,6 +56,13 @@ fn encode(batches: &[RecordBatch], level: i32) -> Result<usize> {
 
 fn main() -> Result<()> {
     let rounds: u32 = std::env::args().nth(1).map_or(Ok(10), |r| r.parse())?;
+    let mut levels: Vec<i32> = std::env::args()
+        .skip(2)
+        .map(|l| l.parse())
+        .collect::<Result<_, _>>()?;
+    if levels.is_empty() {
+        levels = LEVELS.to_vec();
+    }
     let bbc = std::fs::read_to_string("../shared/data/bbc-news-summary-dev.jsonl")
         .context("reading ../shared/data/bbc-news-summary-dev.jsonl")?;
     let as_of = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
@@ -79,10 +87,10 @@ fn main() -> Result<()> {
             processed_at: Utc::now(),
         };
         let batches = [curated_batch(&refs, &ctx)?, raw_batch(&refs, &ctx)?];
-        let mut time = [Duration::ZERO; 2];
-        let mut size = [0; 2];
+        let mut time = vec![Duration::ZERO; levels.len()];
+        let mut size = vec![0; levels.len()];
         for round in 0..rounds {
-            for (k, level) in LEVELS.iter().enumerate() {
+            for (k, level) in levels.iter().enumerate() {
                 let started = Instant::now();
                 size[k] = encode(&batches, *level)?;
                 if round > 0 {
@@ -97,19 +105,17 @@ fn main() -> Result<()> {
             rows.len(),
             rounds - 1
         );
-        for (k, level) in LEVELS.iter().enumerate() {
+        for (k, level) in levels.iter().enumerate() {
             println!(
-                "  zstd {level}: {:.1} µs per article ({:.0} articles/s), {} bytes",
+                "  zstd {level}: {:.1} µs per article ({:.0} articles/s), {} bytes; {:.0}% of level {}'s time, files {:+.1}%",
                 per_row(k),
                 1e6 / per_row(k),
-                size[k]
+                size[k],
+                100.0 * per_row(k) / per_row(0),
+                levels[0],
+                100.0 * (size[k] as f64 / size[0] as f64 - 1.0)
             );
         }
-        println!(
-            "  level 1 vs 3: {:.0}% of the time, files {:+.1}%",
-            100.0 * per_row(0) / per_row(1),
-            100.0 * (size[0] as f64 / size[1] as f64 - 1.0)
-        );
     }
     Ok(())
 }
