@@ -94,8 +94,11 @@ pub struct FileContext<'a> {
     pub processed_at: DateTime<Utc>,
 }
 
-fn strings<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
-    let mut b = StringBuilder::new();
+/// Sized before it is filled: an article column is ~1 MB a batch, and a builder growing to it
+/// copied it over and over.
+fn strings<'a>(values: impl Iterator<Item = Option<&'a str>> + Clone) -> ArrayRef {
+    let bytes = values.clone().map(|v| v.map_or(0, str::len)).sum();
+    let mut b = StringBuilder::with_capacity(values.size_hint().0, bytes);
     for v in values {
         b.append_option(v);
     }
@@ -103,7 +106,8 @@ fn strings<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
 }
 
 fn timestamps(values: impl Iterator<Item = Option<i64>>) -> ArrayRef {
-    let mut b = TimestampMillisecondBuilder::new().with_timezone("UTC");
+    let mut b =
+        TimestampMillisecondBuilder::with_capacity(values.size_hint().0).with_timezone("UTC");
     for v in values {
         b.append_option(v);
     }
@@ -111,7 +115,7 @@ fn timestamps(values: impl Iterator<Item = Option<i64>>) -> ArrayRef {
 }
 
 fn ints(values: impl Iterator<Item = u32>) -> ArrayRef {
-    let mut b = Int32Builder::new();
+    let mut b = Int32Builder::with_capacity(values.size_hint().0);
     for v in values {
         b.append_value(i32::try_from(v).unwrap_or(i32::MAX));
     }
