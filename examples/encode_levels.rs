@@ -55,11 +55,21 @@ fn encode(batches: &[RecordBatch], level: i32) -> Result<usize> {
 }
 
 fn main() -> Result<()> {
-    let rounds: u32 = std::env::args().nth(1).map_or(Ok(10), |r| r.parse())?;
+    let rounds: u32 = std::env::args()
+        .nth(1)
+        .map_or(Ok(10), |r| r.parse())
+        .context("ROUNDS: a number")?;
+    anyhow::ensure!(
+        rounds >= 2,
+        "ROUNDS must be at least 2 (the first is a warm-up)"
+    );
     let mut levels: Vec<i32> = std::env::args()
         .skip(2)
-        .map(|l| l.parse())
-        .collect::<Result<_, _>>()?;
+        .map(|l| {
+            l.parse()
+                .with_context(|| format!("zstd level {l}: a whole number"))
+        })
+        .collect::<Result<_>>()?;
     if levels.is_empty() {
         levels = LEVELS.to_vec();
     }
