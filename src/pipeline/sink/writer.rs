@@ -148,9 +148,10 @@ impl ChunkWriter {
             }
             // Taken before the task starts: objects are encoded in their order. An object
             // encoded while its chunk was read needs none.
-            let permit = match plan.is_encoded(index) {
-                true => None,
-                false => Some(self.encoders.clone().acquire_owned().await?),
+            let permit = if plan.is_encoded(index) {
+                None
+            } else {
+                Some(self.encoders.clone().acquire_owned().await?)
             };
             let (plan, writer) = (plan.clone(), self.clone());
             tasks.spawn(async move {
@@ -361,15 +362,14 @@ impl ChunkParts {
                 }
             };
             let (dt, split) = (row.dt(), row.features.split);
-            let mut targets = vec![LiveTarget::Raw(dt)];
             if curated {
-                targets.push(LiveTarget::Curated(dt, split));
                 self.counts.articles += 1;
             } else {
                 self.counts.exact_duplicates += 1;
             }
+            let curated_target = curated.then_some(LiveTarget::Curated(dt, split));
             let mut span = None;
-            for target in targets {
+            for target in std::iter::once(LiveTarget::Raw(dt)).chain(curated_target) {
                 if self.partition(target, live, processed_at)?.is_live() {
                     live_rows.entry(target).or_default().push(row);
                     continue;
@@ -404,17 +404,23 @@ impl ChunkParts {
             LiveTarget::Raw(dt) => match self.raw.entry(dt) {
                 Entry::Occupied(entry) => return Ok(entry.into_mut()),
                 Entry::Vacant(entry) => {
-                    let object = room.then(|| live.raw(dt, processed_at)).transpose()?;
-                    entry.insert(PartitionRows::new(object.flatten()))
+                    let object = if room {
+                        live.raw(dt, processed_at)?
+                    } else {
+                        None
+                    };
+                    entry.insert(PartitionRows::new(object))
                 }
             },
             LiveTarget::Curated(dt, split) => match self.curated.entry((dt, split)) {
                 Entry::Occupied(entry) => return Ok(entry.into_mut()),
                 Entry::Vacant(entry) => {
-                    let object = room
-                        .then(|| live.curated(dt, split, processed_at))
-                        .transpose()?;
-                    entry.insert(PartitionRows::new(object.flatten()))
+                    let object = if room {
+                        live.curated(dt, split, processed_at)?
+                    } else {
+                        None
+                    };
+                    entry.insert(PartitionRows::new(object))
                 }
             },
         };
