@@ -30,9 +30,9 @@ pub fn paragraph_count(text: &str) -> usize {
     count
 }
 
-/// The counts the features need, taken from the text's bytes in one pass (characters in a second,
-/// vectorized one). Same definitions as [`words`] and [`paragraph_count`] (Unicode-aware); only
-/// non-ASCII characters are decoded.
+/// The counts the features need, taken from the text's bytes (see [`counts_and_normalized`]).
+/// Same definitions as [`words`] and [`paragraph_count`] (Unicode-aware); only non-ASCII
+/// characters are decoded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TextCounts {
     pub words: usize,
@@ -47,112 +47,193 @@ pub fn counts(text: &str) -> TextCounts {
     counts_and_normalized(text).0
 }
 
-/// [`counts`] plus the text normalized for comparing copies of a story: every whitespace-separated
-/// token lowercased (`str::to_lowercase`, so a final sigma stays final), joined by single
-/// spaces. One pass over the bytes serves both, a token at a time: a token's ASCII stretches are
-/// scanned with one table lookup a byte, and the token is copied and lowered whole.
-pub fn counts_and_normalized(text: &str) -> (TextCounts, String) {
+/// [`counts`] plus the text normalized for comparing copies of a story, as UTF-8 bytes: every
+/// whitespace-separated token lowercased (`str::to_lowercase`, so a final sigma stays final),
+/// joined by single spaces. Bytes rather than a `String`: the split only hashes them, and
+/// a `String` would check the bytes as UTF-8 once more.
+///
+/// Characters are counted in a vectorized pass and paragraphs a line at a time. Words, their
+/// letters and digits and the normalized text share one pass that takes each run of ASCII
+/// (nearly all of English news) with [`ascii_run`]; a token holding any other character is
+/// lowered whole, the slow way.
+pub fn counts_and_normalized(text: &str) -> (TextCounts, Vec<u8>) {
     let bytes = text.as_bytes();
-    let mut counts = TextCounts {
-        // Every byte that does not continue a UTF-8 sequence starts a character; a loop the
-        // compiler vectorizes.
-        chars: bytes.iter().filter(|&&b| (b as i8) >= -0x40).count(),
-        ..TextCounts::default()
-    };
-    let mut normalized = String::with_capacity(text.len());
-    let (mut line_blank, mut in_paragraph) = (true, false);
+    // Written by index: `written` never passes the bytes read so far, except after a token
+    // whose lowercase is longer, and then `out` grows to keep that true for the rest.
+    let mut out = vec![0u8; bytes.len()];
+    let mut written = 0;
+    let mut run = RunState::default();
     let mut i = 0;
     while i < bytes.len() {
-        match BYTE_CLASS[usize::from(bytes[i])] {
-            WHITESPACE => {
-                if bytes[i] == b'\n' {
-                    // A line with nothing but whitespace ends the paragraph.
-                    in_paragraph &= !line_blank;
-                    line_blank = true;
-                }
-                i += 1;
-                continue;
-            }
-            NON_ASCII => {
-                let c = char_at(text, i);
-                if c.is_whitespace() {
-                    i += c.len_utf8();
-                    continue;
-                }
-            }
-            _ => {}
+        let ascii = ascii_prefix(&bytes[i..]);
+        written += ascii_run(&bytes[i..i + ascii], &mut out[written..], &mut run);
+        i += ascii;
+        if i >= bytes.len() {
+            break;
         }
-        // A token's first character is what opens a paragraph after a blank line.
-        if line_blank && !in_paragraph {
-            counts.paragraphs += 1;
-            in_paragraph = true;
-        }
-        line_blank = false;
-        let start = i;
-        let (mut alphanumerics, mut all_ascii) = (0, true);
-        loop {
-            while let Some(&b) = bytes.get(i) {
-                let class = BYTE_CLASS[usize::from(b)];
-                if class >= WHITESPACE {
-                    break;
-                }
-                alphanumerics += usize::from(class);
-                i += 1;
-            }
-            if i >= bytes.len() || BYTE_CLASS[usize::from(bytes[i])] == WHITESPACE {
-                break;
-            }
-            let c = char_at(text, i);
-            if c.is_whitespace() {
-                break;
-            }
-            alphanumerics += usize::from(c.is_alphanumeric());
-            all_ascii = false;
+        let c = char_at(text, i);
+        if c.is_whitespace() {
+            out[written] = b' ';
+            written += run.after_space ^ 1;
+            (run.after_space, run.in_word) = (1, 0);
             i += c.len_utf8();
+            continue;
         }
-        if alphanumerics > 0 {
-            counts.words += 1;
-            counts.word_alphanumerics += alphanumerics;
+        // The token's start: it is all ASCII up to here (a token with other characters is
+        // read to its end below), and it was written lowered a byte for a byte: take it back.
+        // Before it is whitespace, an ASCII byte or the last byte of another character.
+        let start = bytes[..i]
+            .iter()
+            .rposition(|&b| !b.is_ascii() || NORMALIZED_ASCII[usize::from(b)] == b' ')
+            .map_or(0, |at| at + 1);
+        let end = text[i..]
+            .char_indices()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(bytes.len(), |(at, _)| i + at);
+        for c in text[i..end].chars() {
+            let alphanumeric = usize::from(c.is_alphanumeric());
+            run.words += alphanumeric & (run.in_word ^ 1);
+            run.alphanumerics += alphanumeric;
+            run.in_word |= alphanumeric;
         }
-        if !normalized.is_empty() {
-            normalized.push(' ');
+        let lowered = text[start..end].to_lowercase();
+        written -= i - start;
+        let needed = written + lowered.len() + (bytes.len() - end);
+        if out.len() < needed {
+            out.resize(needed, 0);
         }
-        let token = &text[start..i];
-        if all_ascii {
-            let from = normalized.len();
-            normalized.push_str(token);
-            normalized[from..].make_ascii_lowercase();
-        } else {
-            // Lowercasing depends on the whole token (a final sigma).
-            normalized.push_str(&token.to_lowercase());
-        }
+        out[written..written + lowered.len()].copy_from_slice(lowered.as_bytes());
+        written += lowered.len();
+        run.after_space = 0;
+        i = end;
     }
-    (counts, normalized)
+    if written > 0 && out[written - 1] == b' ' {
+        written -= 1;
+    }
+    out.truncate(written);
+    let counts = TextCounts {
+        words: run.words,
+        word_alphanumerics: run.alphanumerics,
+        chars: char_count(bytes),
+        paragraphs: paragraph_count(text),
+    };
+    (counts, out)
 }
 
-// What a byte is to the pass above. ASCII letters and digits are 1 and other ASCII
-// non-whitespace 0, so a token's letters and digits are the sum of its classes.
-const OTHER_ASCII: u8 = 0;
-const ALPHANUMERIC: u8 = 1;
-/// Unicode White_Space in ASCII: tab, line feed, vertical tab, form feed, carriage return, space
-/// (`u8::is_ascii_whitespace` leaves out the vertical tab).
-const WHITESPACE: u8 = 2;
-/// Part of a longer UTF-8 sequence: decoded and asked.
-const NON_ASCII: u8 = 3;
+/// Where the word pass stands. Integers, not booleans: with booleans the compiler brought back
+/// the branches.
+#[derive(Clone, Copy)]
+struct RunState {
+    /// 1 when the last character was whitespace (or none was read yet).
+    after_space: usize,
+    /// 1 when the token being read has a letter or digit.
+    in_word: usize,
+    words: usize,
+    /// Letters and digits (all of them are inside words).
+    alphanumerics: usize,
+}
 
-/// The class of every byte value, so that a token's ASCII is one lookup a byte.
-const BYTE_CLASS: [u8; 256] = {
-    let mut classes = [NON_ASCII; 256];
+impl Default for RunState {
+    fn default() -> Self {
+        Self {
+            after_space: 1,
+            in_word: 0,
+            words: 0,
+            alphanumerics: 0,
+        }
+    }
+}
+
+/// Counts the words of a run of ASCII and writes it normalized to `out` (at least as long as
+/// the run); returns how many bytes it wrote. A byte at a time with no branch on what the byte
+/// is (a token boundary every few bytes would be a mispredicted branch each time), and a
+/// function of its own, so that its state stays in registers.
+#[inline(never)]
+fn ascii_run(run: &[u8], out: &mut [u8], state: &mut RunState) -> usize {
+    let out = &mut out[..run.len()];
+    let RunState {
+        mut after_space,
+        mut in_word,
+        mut words,
+        mut alphanumerics,
+    } = *state;
+    let mut written = 0;
+    for &b in run {
+        let class = usize::from(ASCII_CLASS[usize::from(b & 0x7f)]);
+        let (space, alphanumeric) = (class >> 1, class & 1);
+        out[written] = NORMALIZED_ASCII[usize::from(b & 0x7f)];
+        // A run of whitespace leaves one space (none before the first token).
+        written += 1 ^ (space & after_space);
+        after_space = space;
+        // A token is a word from its first letter or digit on.
+        words += alphanumeric & (in_word ^ 1);
+        alphanumerics += alphanumeric;
+        in_word = (in_word | alphanumeric) & (space ^ 1);
+    }
+    *state = RunState {
+        after_space,
+        in_word,
+        words,
+        alphanumerics,
+    };
+    written
+}
+
+/// How many bytes `bytes` starts with that are ASCII: a block at a time (`<[u8]>::is_ascii`
+/// tests a word at once), then a byte at a time in the block that is not.
+fn ascii_prefix(bytes: &[u8]) -> usize {
+    let mut ascii = 0;
+    for block in bytes.chunks(32) {
+        if !block.is_ascii() {
+            return ascii + block.iter().take_while(|b| b.is_ascii()).count();
+        }
+        ascii += block.len();
+    }
+    ascii
+}
+
+/// Unicode scalar values: every byte that does not continue a UTF-8 sequence starts one.
+/// Summed in byte-wide lanes a block at a time, which the compiler vectorizes well (summing
+/// straight into a `usize` took 4 bytes a step).
+fn char_count(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|block| {
+            let starts: u8 = block.iter().map(|&b| u8::from((b as i8) >= -0x40)).sum();
+            usize::from(starts)
+        })
+        .sum()
+}
+
+/// Of an ASCII byte: 2 for whitespace, 1 for a letter or digit, 0 for the rest.
+const ASCII_CLASS: [u8; 128] = {
+    let mut class = [0; 128];
     let mut b = 0;
-    while b < 0x80 {
-        classes[b] = match b as u8 {
-            b' ' | b'\t'..=b'\r' => WHITESPACE,
-            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' => ALPHANUMERIC,
-            _ => OTHER_ASCII,
+    while b < 128 {
+        class[b] = if NORMALIZED_ASCII[b] == b' ' {
+            2
+        } else {
+            (b as u8).is_ascii_alphanumeric() as u8
         };
         b += 1;
     }
-    classes
+    class
+};
+
+/// What an ASCII byte becomes in the normalized text: whitespace a space, letters lowercase.
+const NORMALIZED_ASCII: [u8; 128] = {
+    let mut normal = [0; 128];
+    let mut b = 0;
+    while b < 128 {
+        normal[b] = match b as u8 {
+            // Unicode White_Space in ASCII: tab, line feed, vertical tab, form feed, carriage
+            // return, space (`u8::is_ascii_whitespace` leaves out the vertical tab).
+            b' ' | b'\t'..=b'\r' => b' ',
+            other => other.to_ascii_lowercase(),
+        };
+        b += 1;
+    }
+    normal
 };
 
 /// The character starting at byte `at` of `text` (a character boundary).
@@ -196,7 +277,7 @@ mod tests {
 
         #[test]
         fn one_pass_normalized_text_agrees_with_its_definition_on_any_text(text in texts()) {
-            let normalized = counts_and_normalized(&text).1;
+            let normalized = String::from_utf8(counts_and_normalized(&text).1).unwrap();
             prop_assert_eq!(normalized, crate::pipeline::features::normalize(&text));
         }
     }
