@@ -79,8 +79,8 @@ impl Features {
 }
 
 /// Lowercase, whitespace runs collapsed to one space, trimmed: what makes two copies of a story
-/// "the same" for the split. The definition; [`Features::of`] gets the same string from the
-/// single pass of `text::counts_and_normalized` (a test holds them equal).
+/// "the same" for the split. The definition; [`Features::of`] gets the same text, as bytes,
+/// from `text::counts_and_normalized` (tests hold them equal).
 pub fn normalize(content: &str) -> String {
     let mut out = String::with_capacity(content.len());
     for word in content.split_whitespace() {

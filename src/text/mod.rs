@@ -31,8 +31,8 @@ pub fn paragraph_count(text: &str) -> usize {
 }
 
 /// The counts the features need, taken from the text's bytes (see [`counts_and_normalized`]).
-/// Same definitions as [`words`] and [`paragraph_count`] (Unicode-aware); only non-ASCII
-/// characters are decoded.
+/// Same definitions as [`words`] and [`paragraph_count`] (Unicode-aware); characters are
+/// decoded only in tokens that are not all ASCII, and by the paragraph count's lines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TextCounts {
     pub words: usize,
@@ -58,8 +58,9 @@ pub fn counts(text: &str) -> TextCounts {
 /// lowered whole, the slow way.
 pub fn counts_and_normalized(text: &str) -> (TextCounts, Vec<u8>) {
     let bytes = text.as_bytes();
-    // Written by index: `written` never passes the bytes read so far, except after a token
-    // whose lowercase is longer, and then `out` grows to keep that true for the rest.
+    // Written by index. `out` always has room for what is left to read (`out.len() - written
+    // >= bytes.len() - i`): ASCII and whitespace never write more than they read, and `out`
+    // grows after a token whose lowercase is longer.
     let mut out = vec![0u8; bytes.len()];
     let mut written = 0;
     let mut run = RunState::default();
@@ -81,7 +82,7 @@ pub fn counts_and_normalized(text: &str) -> (TextCounts, Vec<u8>) {
         }
         // The token's start: it is all ASCII up to here (a token with other characters is
         // read to its end below), and it was written lowered a byte for a byte: take it back.
-        // Before it is whitespace, an ASCII byte or the last byte of another character.
+        // Before it is ASCII whitespace, the last byte of a whitespace character, or nothing.
         let start = bytes[..i]
             .iter()
             .rposition(|&b| !b.is_ascii() || NORMALIZED_ASCII[usize::from(b)] == b' ')
