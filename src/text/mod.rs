@@ -75,8 +75,7 @@ pub fn counts_and_normalized(text: &str) -> (TextCounts, Vec<u8>) {
         let c = char_at(text, i);
         if c.is_whitespace() {
             out[written] = b' ';
-            written += run.after_space ^ 1;
-            (run.after_space, run.in_word) = (1, 0);
+            written += run.step(1, 0);
             i += c.len_utf8();
             continue;
         }
@@ -87,15 +86,10 @@ pub fn counts_and_normalized(text: &str) -> (TextCounts, Vec<u8>) {
             .iter()
             .rposition(|&b| !b.is_ascii() || NORMALIZED_ASCII[usize::from(b)] == b' ')
             .map_or(0, |at| at + 1);
-        let end = text[i..]
-            .char_indices()
-            .find(|(_, c)| c.is_whitespace())
-            .map_or(bytes.len(), |(at, _)| i + at);
-        for c in text[i..end].chars() {
-            let alphanumeric = usize::from(c.is_alphanumeric());
-            run.words += alphanumeric & (run.in_word ^ 1);
-            run.alphanumerics += alphanumeric;
-            run.in_word |= alphanumeric;
+        let mut end = i;
+        for c in text[i..].chars().take_while(|c| !c.is_whitespace()) {
+            run.step(0, usize::from(c.is_alphanumeric()));
+            end += c.len_utf8();
         }
         let lowered = text[start..end].to_lowercase();
         written -= i - start;
@@ -105,7 +99,6 @@ pub fn counts_and_normalized(text: &str) -> (TextCounts, Vec<u8>) {
         }
         out[written..written + lowered.len()].copy_from_slice(lowered.as_bytes());
         written += lowered.len();
-        run.after_space = 0;
         i = end;
     }
     if written > 0 && out[written - 1] == b' ' {
@@ -134,6 +127,21 @@ struct RunState {
     alphanumerics: usize,
 }
 
+impl RunState {
+    /// Takes one character (1 or 0 for each question); returns 1 when the character stays in
+    /// the normalized text, 0 for whitespace after whitespace. A token is a word from its first
+    /// letter or digit on.
+    #[inline(always)]
+    fn step(&mut self, space: usize, alphanumeric: usize) -> usize {
+        let kept = 1 ^ (space & self.after_space);
+        self.after_space = space;
+        self.words += alphanumeric & (self.in_word ^ 1);
+        self.alphanumerics += alphanumeric;
+        self.in_word = (self.in_word | alphanumeric) & (space ^ 1);
+        kept
+    }
+}
+
 impl Default for RunState {
     fn default() -> Self {
         Self {
@@ -148,35 +156,19 @@ impl Default for RunState {
 /// Counts the words of a run of ASCII and writes it normalized to `out` (at least as long as
 /// the run); returns how many bytes it wrote. A byte at a time with no branch on what the byte
 /// is (a token boundary every few bytes would be a mispredicted branch each time), and a
-/// function of its own, so that its state stays in registers.
+/// function of its own working on a copy of the state, so that the state stays in registers.
 #[inline(never)]
 fn ascii_run(run: &[u8], out: &mut [u8], state: &mut RunState) -> usize {
     let out = &mut out[..run.len()];
-    let RunState {
-        mut after_space,
-        mut in_word,
-        mut words,
-        mut alphanumerics,
-    } = *state;
+    let mut local = *state;
     let mut written = 0;
     for &b in run {
+        // `& 0x7f`: the run is ASCII; the mask lets the compiler drop the tables' bounds checks.
         let class = usize::from(ASCII_CLASS[usize::from(b & 0x7f)]);
-        let (space, alphanumeric) = (class >> 1, class & 1);
         out[written] = NORMALIZED_ASCII[usize::from(b & 0x7f)];
-        // A run of whitespace leaves one space (none before the first token).
-        written += 1 ^ (space & after_space);
-        after_space = space;
-        // A token is a word from its first letter or digit on.
-        words += alphanumeric & (in_word ^ 1);
-        alphanumerics += alphanumeric;
-        in_word = (in_word | alphanumeric) & (space ^ 1);
+        written += local.step(class >> 1, class & 1);
     }
-    *state = RunState {
-        after_space,
-        in_word,
-        words,
-        alphanumerics,
-    };
+    *state = local;
     written
 }
 
