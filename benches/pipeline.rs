@@ -8,9 +8,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use precis::pipeline::features::normalize;
 use precis::pipeline::record::{parse_article, Limits};
 use precis::pipeline::rows::{process, ArticleRow, Outcome, RawRecord};
-use precis::pipeline::sink::parquet::{
-    curated_batch, curated_schema, encode_rows, raw_batch, raw_schema, FileContext,
-};
+use precis::pipeline::sink::parquet::{curated_batch, encode, raw_batch, FileContext};
 use precis::produce::newsgen::NewsGenerator;
 use precis::text;
 use precis::text::sentences::sentence_spans;
@@ -63,19 +61,17 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.bench_function("encode_curated_parquet", |b| {
-        b.iter(|| {
-            black_box(encode_rows(&refs, curated_schema(), |r| curated_batch(r, &ctx)).unwrap())
-        })
+        b.iter(|| black_box(encode(&curated_batch(&refs, &ctx).unwrap()).unwrap()))
     });
     group.bench_function("encode_raw_parquet", |b| {
-        b.iter(|| black_box(encode_rows(&refs, raw_schema(), |r| raw_batch(r, &ctx)).unwrap()))
+        b.iter(|| black_box(encode(&raw_batch(&refs, &ctx).unwrap()).unwrap()))
     });
     group.bench_function("all_stages", |b| {
         b.iter(|| {
             let rows = to_rows(&records);
             let refs: Vec<&ArticleRow> = rows.iter().collect();
-            black_box(encode_rows(&refs, raw_schema(), |r| raw_batch(r, &ctx)).unwrap());
-            black_box(encode_rows(&refs, curated_schema(), |r| curated_batch(r, &ctx)).unwrap());
+            black_box(encode(&raw_batch(&refs, &ctx).unwrap()).unwrap());
+            black_box(encode(&curated_batch(&refs, &ctx).unwrap()).unwrap());
         })
     });
     group.finish();

@@ -45,8 +45,11 @@ fn encode(batches: &[RecordBatch], level: i32) -> Result<usize> {
     let mut size = 0;
     for batch in batches {
         let mut out = Vec::new();
-        let mut writer =
-            ArrowWriter::try_new(&mut out, batch.schema(), Some(writer_properties_at(level)?))?;
+        let mut writer = ArrowWriter::try_new(
+            &mut out,
+            batch.schema(),
+            Some(writer_properties_at(level, 32 * 1024 * 1024)?),
+        )?;
         writer.write(batch)?;
         writer.close()?;
         size += out.len();

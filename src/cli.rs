@@ -174,20 +174,26 @@ pub struct RunArgs {
     /// Articles with more content go to quarantine [env PRECIS_MAX_CONTENT_KIB; default 512]
     #[arg(long, value_name = "KIB")]
     pub max_content_kib: Option<String>,
+    /// A table file is closed past this size [env PRECIS_TARGET_FILE_MIB; default 128]
+    #[arg(long, value_name = "MIB")]
+    pub target_file_mib: Option<String>,
+    /// A row group is closed past this much data [env PRECIS_ROW_GROUP_MIB; default 32]
+    #[arg(long, value_name = "MIB")]
+    pub row_group_mib: Option<String>,
     #[command(flatten)]
     pub summarizer: SummarizerArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PartitionsArgs {
-    /// Only keys under this prefix, e.g. curated/ or raw/articles/dt=2026-03-01/
+    /// Only files under this prefix, e.g. lake/summaries/ or lake/summaries/split=train/
     #[arg(long, value_name = "PREFIX", default_value = "")]
     pub prefix: String,
 }
 
 #[derive(Debug, Args)]
 pub struct PreviewArgs {
-    /// A partition (a folder such as curated/summaries/dt=2026-03-01/) or an object key
+    /// A table (lake/summaries/), a partition (lake/summaries/split=train/) or one file of it
     #[arg(value_name = "PARTITION|KEY")]
     pub target: String,
     /// Rows to print
@@ -200,7 +206,7 @@ pub struct PreviewArgs {
 
 #[derive(Debug, Args)]
 pub struct ReprocessArgs {
-    /// The day to rewrite (the dt= partition)
+    /// The publish day whose summaries are rewritten
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub dt: NaiveDate,
     #[command(flatten)]
@@ -263,6 +269,8 @@ impl Cli {
                     ("pipeline.flush_mib", &r.flush_mib),
                     ("pipeline.flush_age_secs", &r.flush_age_secs),
                     ("pipeline.max_content_kib", &r.max_content_kib),
+                    ("lake.target_file_mib", &r.target_file_mib),
+                    ("lake.row_group_mib", &r.row_group_mib),
                 ]))
             }
             Command::Config | Command::Partitions(_) | Command::Preview(_) => {}
@@ -330,6 +338,8 @@ mod tests {
             "--flush-mib=1",
             "--flush-age-secs=2",
             "--max-content-kib=3",
+            "--target-file-mib=64",
+            "--row-group-mib=8",
             "--summarizer=none",
             "--model=m",
             "--summarizer-workers=1",

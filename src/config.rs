@@ -110,6 +110,18 @@ pub const SETTINGS: &[SettingSpec] = &[
         accepted: "an S3 bucket name: 3-63 characters from a-z, 0-9, '-', '.', starting and ending with a letter or digit",
     },
     SettingSpec {
+        key: "lake.target_file_mib",
+        env: &["PRECIS_TARGET_FILE_MIB"],
+        flag: Some("--target-file-mib"),
+        accepted: "a whole number of MiB from 1 to 4096",
+    },
+    SettingSpec {
+        key: "lake.row_group_mib",
+        env: &["PRECIS_ROW_GROUP_MIB"],
+        flag: Some("--row-group-mib"),
+        accepted: "a whole number of MiB from 1 to 1024",
+    },
+    SettingSpec {
         key: "pipeline.from",
         env: &["PRECIS_FROM"],
         flag: Some("--from"),
@@ -221,6 +233,19 @@ pub struct StreamSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LakeSettings {
     pub bucket: String,
+    /// A table file is closed and a new one started past this size (docs/schema.md).
+    pub target_file_mib: u64,
+    /// A row group is closed past this much data in memory (docs/schema.md).
+    pub row_group_mib: usize,
+}
+
+impl LakeSettings {
+    pub fn file_layout(&self) -> crate::pipeline::sink::parquet::FileLayout {
+        crate::pipeline::sink::parquet::FileLayout {
+            row_group_bytes: self.row_group_mib * 1024 * 1024,
+            target_file_bytes: self.target_file_mib * 1024 * 1024,
+        }
+    }
 }
 
 /// How the pipeline reads and when it cuts files (Firehose-like: whichever limit comes first).
@@ -339,6 +364,8 @@ impl Default for Settings {
             },
             lake: LakeSettings {
                 bucket: "my-bucket".into(),
+                target_file_mib: 128,
+                row_group_mib: 32,
             },
             pipeline: PipelineSettings {
                 // The stream's backlog (the ~1000 seeded articles) is read, not skipped.
@@ -523,6 +550,12 @@ impl Settings {
                 }
                 self.lake.bucket = value.to_string();
             }
+            "lake.target_file_mib" => {
+                self.lake.target_file_mib = parse_in_range(value, 1, 4096).ok_or_else(invalid)?;
+            }
+            "lake.row_group_mib" => {
+                self.lake.row_group_mib = parse_in_range(value, 1, 1024).ok_or_else(invalid)?;
+            }
             "pipeline.from" => {
                 self.pipeline.from = value.parse().map_err(|_| invalid())?;
             }
@@ -608,6 +641,8 @@ impl Settings {
             "stream.name" => string(&self.stream.name),
             "stream.shards" => int(u64::from(self.stream.shards)),
             "lake.bucket" => string(&self.lake.bucket),
+            "lake.target_file_mib" => int(self.lake.target_file_mib),
+            "lake.row_group_mib" => int(self.lake.row_group_mib as u64),
             "pipeline.from" => string(&start_position_text(self.pipeline.from)),
             "pipeline.flush_records" => int(self.pipeline.flush_records as u64),
             "pipeline.flush_mib" => int(self.pipeline.flush_mib as u64),

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use crate::aws::AwsClients;
 use crate::config::Settings;
+use crate::pipeline::sink::lake::Lake;
 use crate::pipeline::stats::Stats;
 use crate::pipeline::supervisor::{run_pipeline, PipelineOptions, RunOutcome};
 use crate::resources::{ensure_bucket, require_stream};
@@ -30,6 +31,7 @@ impl StopHandle {
 
 pub struct Engine {
     pub clients: AwsClients,
+    pub lake: Lake,
     pub stream: String,
     pub bucket: String,
     pub open_shards: u32,
@@ -49,7 +51,7 @@ impl Engine {
     /// Checks that chunks have somewhere to wait, loads the model (a missing one fails before
     /// anything is read or written), checks the stream and the bucket, then starts reading.
     pub async fn start(settings: &Settings, once: bool) -> Result<Self> {
-        if let Some(warning) = crate::pipeline::sink::spill::check_temp_dir()? {
+        if let Some(warning) = crate::pipeline::sink::dedup::check_temp_dir()? {
             warn!("{warning}");
         }
         let summarizer = load_summarizer(settings).await?;
@@ -68,12 +70,14 @@ impl Engine {
                 ""
             }
         );
+        let lake = Lake::new(settings);
         let stats = Arc::new(Stats::default());
         let (stop, stop_rx) = watch::channel(false);
         let (paused, paused_rx) = watch::channel(false);
         let options = PipelineOptions {
             stream: stream.clone(),
             bucket: bucket.clone(),
+            lake: lake.clone(),
             start: settings.pipeline.from,
             policy: settings.pipeline.flush_policy(),
             limits: settings.pipeline.limits(),
@@ -106,6 +110,7 @@ impl Engine {
         };
         Ok(Self {
             clients,
+            lake,
             stream,
             bucket,
             open_shards,
@@ -130,7 +135,7 @@ impl Engine {
             .map_or(crate::pipeline::sink::parquet::NO_SUMMARIZER, |p| p.id())
     }
 
-    /// Readers finish the chunk in hand, write it, checkpoint and end.
+    /// Readers end at once: what they read but did not commit is read again on the next start.
     pub fn request_stop(&self) {
         let _ = self.stop.send(true);
     }

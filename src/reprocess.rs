@@ -1,50 +1,38 @@
-//! Rewriting one day of the curated layer from raw, with the current summarizer.
+//! Rewriting the summaries of one publish day from the articles table (the source of truth),
+//! with the current summarizer, in one Delta commit: readers see the day's old rows or its new
+//! ones, never a mix, and a crash or a cancel before the commit changes nothing.
 //!
-//! Protocol (docs/decisions.md, "Reprocessing a curated day"):
-//! 1. write a marker `_state/reprocess/dt=D.json`; S3's own timestamp on it is the start time;
-//! 2. list the day's raw objects (after the marker, so a chunk the live pipeline writes meanwhile
-//!    is either listed here or entirely newer than the marker);
-//! 3. for each raw object (key order): read it, recompute features, summarize, and upload its
-//!    curated objects under the same deterministic keys the pipeline uses — each PUT replaces one
-//!    object atomically, so a reader sees each of those rows once, old or new;
-//! 4. only when every new object is in S3: delete the curated objects of the listed chunks that
-//!    were not rewritten and are not newer than the marker (rows that moved to another chunk's
-//!    file, e.g. an exact duplicate now kept elsewhere);
-//! 5. delete the marker.
-//!
-//! A crash or a cancel anywhere leaves the marker, no row missing, and — except for exact
-//! duplicates of one article in two chunks, which may show twice until the run completes — no
-//! row doubled; running the same reprocess again completes it.
+//! The articles files that may hold the day (by their publish_date statistics) are read, their
+//! rows of the day deduplicated by article_id (the first by arrival) and summarized; the
+//! summaries files that may hold the day are read too, and replaced by files holding their other
+//! rows unchanged and the day's new rows: one commit removes the old files and adds the new.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use arrow_array::cast::AsArray;
-use arrow_array::types::TimestampMillisecondType;
+use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, RecordBatch};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::Action;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::DeltaTable;
+use object_store::ObjectStoreExt as _;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde::{Deserialize, Serialize};
 
-use crate::aws::AwsClients;
-use crate::browser::{fetch_object, list_objects};
-use crate::pipeline::features::{Features, Split};
+use crate::pipeline::features::Features;
 use crate::pipeline::record::ValidArticle;
 use crate::pipeline::rows::ArticleRow;
-use crate::pipeline::sink::layout::{
-    curated_key_for_stem, curated_partition, raw_partition, reprocess_marker_key, stem_of,
-};
-use crate::pipeline::sink::parquet::{curated_batch, curated_schema, encode_rows, FileContext};
-use crate::pipeline::sink::spill::Encoded;
-use crate::pipeline::sink::writer::put;
+use crate::pipeline::sink::lake::{table_files, Lake, TableFile, TableKind};
+use crate::pipeline::sink::parquet::{curated_batch, FileContext, NO_SUMMARIZER};
 use crate::summarize::pool::SummarizerPool;
 use crate::summarize::Document;
-
-const PARQUET: &str = "application/vnd.apache.parquet";
 
 /// Where a reprocess is, for progress bars and the console.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,8 +46,8 @@ pub enum ReprocessProgress {
         total: usize,
         rows: u64,
     },
-    RemovingStale {
-        objects: usize,
+    Committing {
+        files: usize,
     },
 }
 
@@ -67,28 +55,22 @@ pub enum ReprocessProgress {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReprocessReport {
     pub dt: NaiveDate,
+    /// Files of the articles table read.
     pub raw_files: usize,
     pub rows_read: u64,
     pub rows_written: u64,
-    /// Rows whose article_id an earlier raw row of the day already holds (curated keeps one).
+    /// Rows whose article_id an earlier row of the day already holds (summaries keep one).
     pub duplicates_skipped: u64,
-    pub objects_written: usize,
-    pub stale_removed: usize,
+    /// Files of the summaries table written, and the ones they replaced.
+    pub files_written: usize,
+    pub files_replaced: usize,
+    /// The summaries table's version that holds the result.
+    pub version: i64,
     pub summarizer: String,
-    /// A marker from an earlier run that did not finish was found (and is now resolved).
-    pub resumed: bool,
     pub elapsed: Duration,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Marker {
-    dt: NaiveDate,
-    summarizer: String,
-    started_at: DateTime<Utc>,
-}
-
-/// Stops a reprocess between batches of summaries; the marker stays, and running the same
-/// reprocess again completes it.
+/// Stops a reprocess between batches of summaries; nothing is committed then.
 #[derive(Debug, Clone, Default)]
 pub struct Cancel(Arc<AtomicBool>);
 
@@ -102,245 +84,282 @@ impl Cancel {
     }
 }
 
-fn stopped(dt: NaiveDate) -> anyhow::Error {
-    anyhow::anyhow!(
-        "reprocess of dt={dt} stopped before it finished; run `precis reprocess --dt {dt}` to complete it"
-    )
-}
-
 /// Articles summarized between two looks at the cancel flag.
 const SUMMARY_BATCH: usize = 64;
 
-/// Rewrites `curated/summaries/dt=<dt>/` from `raw/articles/dt=<dt>/`.
+/// Whether a file may hold rows published on `dt`, by its statistics (no statistics: maybe).
+fn may_hold_day(file: &TableFile, dt: NaiveDate) -> bool {
+    let (Some(min), Some(max)) = (file.min_publish_date, file.max_publish_date) else {
+        return file.rows.is_none_or(|rows| rows > 0);
+    };
+    min.date_naive() <= dt && dt <= max.date_naive()
+}
+
+fn published_on(row: &ArticleRow, dt: NaiveDate) -> bool {
+    row.article.publish_date.is_some_and(|d| d.date() == dt)
+}
+
+async fn read_file(table: &DeltaTable, path: &str) -> Result<Bytes> {
+    let location = deltalake::Path::from_url_path(path)
+        .with_context(|| format!("{path} is not a file path of the table"))?;
+    let body = table
+        .object_store()
+        .get(&location)
+        .await
+        .with_context(|| format!("reading {path} of {}", table.table_url()))?;
+    body.bytes()
+        .await
+        .with_context(|| format!("reading {path} of {}", table.table_url()))
+}
+
+/// Rewrites the summaries of articles published on `dt` from the articles table.
 pub async fn reprocess_day(
-    clients: &AwsClients,
-    bucket: &str,
+    lake: &Lake,
     dt: NaiveDate,
     summarizer: Option<Arc<SummarizerPool>>,
     progress: &(dyn Fn(ReprocessProgress) + Send + Sync),
     cancel: &Cancel,
 ) -> Result<ReprocessReport> {
     let started = Instant::now();
-    let summarizer_id = summarizer.as_ref().map_or(
-        crate::pipeline::sink::parquet::NO_SUMMARIZER.to_string(),
-        |p| p.id().to_string(),
-    );
-    if raw_keys(clients, bucket, dt).await?.is_empty() {
+    let summarizer_id = summarizer
+        .as_ref()
+        .map_or(NO_SUMMARIZER.to_string(), |p| p.id().to_string());
+    let bucket = &lake.bucket;
+    let (Some(articles), Some(mut summaries)) = (
+        lake.open(TableKind::Articles).await?,
+        lake.open(TableKind::Summaries).await?,
+    ) else {
         bail!(
-            "no raw objects for dt={dt} in s3://{bucket}/{}: nothing to reprocess (`precis partitions --prefix raw/` lists the days written)",
-            raw_partition(dt)
+            "no tables in s3://{bucket}/{} yet: nothing to reprocess (`precis run` writes them)",
+            crate::pipeline::sink::lake::LAKE_PREFIX
         );
-    }
-
-    let marker_key = reprocess_marker_key(dt);
-    let resumed = head_time(clients, bucket, &marker_key).await?.is_some();
-    let marker = serde_json::to_vec_pretty(&Marker {
-        dt,
-        summarizer: summarizer_id.clone(),
-        started_at: Utc::now(),
-    })?;
-    put(
-        clients,
-        bucket,
-        &marker_key,
-        &Encoded::Memory(marker.into()),
-        "application/json",
-    )
-    .await?;
-    let start = head_time(clients, bucket, &marker_key)
+    };
+    let raw_files: Vec<TableFile> = table_files(&articles)
         .await?
-        .context("the reprocess marker vanished right after it was written")?;
-    // Listed after the marker: a chunk the live pipeline writes from here on is either in this
-    // list (and rewritten here) or entirely newer than the marker (and left alone).
-    let raw = raw_keys(clients, bucket, dt).await?;
+        .into_iter()
+        .filter(|f| may_hold_day(f, dt))
+        .collect();
     progress(ReprocessProgress::Started {
         dt,
-        raw_files: raw.len(),
+        raw_files: raw_files.len(),
     });
-
-    let mut report = ReprocessReport {
-        dt,
-        raw_files: raw.len(),
-        rows_read: 0,
-        rows_written: 0,
-        duplicates_skipped: 0,
-        objects_written: 0,
-        stale_removed: 0,
-        summarizer: summarizer_id,
-        resumed,
-        elapsed: Duration::ZERO,
-    };
-    let mut seen_ids: HashSet<String> = HashSet::new();
-    let mut written: HashSet<String> = HashSet::new();
-    for (done, key) in raw.iter().enumerate() {
-        if cancel.is_cancelled() {
-            return Err(stopped(dt));
-        }
-        let body = fetch_object(clients, bucket, key).await?;
-        let (key_owned, pool, cancel_flag) = (key.clone(), summarizer.clone(), cancel.clone());
-        let (stream, mut rows) = tokio::task::spawn_blocking(move || read_raw(&key_owned, body))
+    // The day's articles, first sighting of each id by arrival.
+    let mut day_rows: Vec<ArticleRow> = Vec::new();
+    let mut stream = String::new();
+    let mut rows_read = 0u64;
+    for (done, file) in raw_files.iter().enumerate() {
+        let body = read_file(&articles, &file.path).await?;
+        let path = file.path.clone();
+        let (file_stream, rows) = tokio::task::spawn_blocking(move || read_raw(&path, body))
             .await
-            .context("reading a raw file panicked")??;
-        report.rows_read += rows.len() as u64;
-        let before = rows.len();
-        rows.retain(|r| seen_ids.insert(r.article.article_id.clone()));
-        report.duplicates_skipped += (before - rows.len()) as u64;
-        let stem = stem_of(key).to_string();
-        let objects = tokio::task::spawn_blocking(move || {
-            build_curated(dt, &stem, &stream, rows, pool.as_deref(), &cancel_flag)
-        })
-        .await
-        .context("rebuilding curated files panicked")??;
-        for (object_key, body, rows) in objects {
-            put(
-                clients,
-                bucket,
-                &object_key,
-                &Encoded::Memory(body.into()),
-                PARQUET,
-            )
-            .await?;
-            report.rows_written += rows;
-            report.objects_written += 1;
-            written.insert(object_key);
+            .context("reading an articles file panicked")??;
+        if stream.is_empty() {
+            stream = file_stream;
         }
+        day_rows.extend(rows.into_iter().filter(|r| published_on(r, dt)));
+        rows_read = day_rows.len() as u64;
         progress(ReprocessProgress::FileDone {
             done: done + 1,
-            total: raw.len(),
-            rows: report.rows_written,
+            total: raw_files.len(),
+            rows: 0,
         });
     }
-
-    // Only objects of the chunks rewritten here, not rewritten this time, and not newer than the
-    // marker: rows that moved to another chunk's file. Anything else belongs to the live pipeline.
-    let stems: HashSet<&str> = raw.iter().map(|k| stem_of(k)).collect();
-    let stale: Vec<String> = list_objects(clients, bucket, &curated_partition(dt))
-        .await?
-        .into_iter()
-        .filter(|o| {
-            stems.contains(stem_of(&o.key))
-                && !written.contains(&o.key)
-                && o.last_modified.is_some_and(|t| t <= start)
-        })
-        .map(|o| o.key)
-        .collect();
-    progress(ReprocessProgress::RemovingStale {
-        objects: stale.len(),
+    if day_rows.is_empty() {
+        bail!(
+            "no article published on {dt} in s3://{bucket}/{}: nothing to reprocess",
+            TableKind::Articles.path()
+        );
+    }
+    day_rows.sort_by(|a, b| {
+        (
+            a.arrival_time,
+            &a.shard_id,
+            a.sequence_number.len(),
+            &a.sequence_number,
+        )
+            .cmp(&(
+                b.arrival_time,
+                &b.shard_id,
+                b.sequence_number.len(),
+                &b.sequence_number,
+            ))
     });
-    for key in &stale {
-        clients
-            .s3
-            .delete_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|err| clients.explain(&format!("removing s3://{bucket}/{key}"), &err))?;
-    }
-    report.stale_removed = stale.len();
-    clients
-        .s3
-        .delete_object()
-        .bucket(bucket)
-        .key(&marker_key)
-        .send()
-        .await
-        .map_err(|err| clients.explain(&format!("removing s3://{bucket}/{marker_key}"), &err))?;
-    report.elapsed = started.elapsed();
-    Ok(report)
-}
+    let mut seen = HashSet::new();
+    day_rows.retain(|row| seen.insert(row.article.article_id.clone()));
+    let duplicates_skipped = rows_read - day_rows.len() as u64;
 
-/// Days whose reprocess was started and did not finish.
-pub async fn interrupted(clients: &AwsClients, bucket: &str) -> Result<Vec<NaiveDate>> {
-    let prefix = format!("{}reprocess/", crate::pipeline::sink::layout::STATE_PREFIX);
-    Ok(list_objects(clients, bucket, &prefix)
-        .await?
-        .iter()
-        .filter_map(|o| {
-            let day = o.key.strip_prefix(&prefix)?.strip_prefix("dt=")?;
-            NaiveDate::parse_from_str(day.strip_suffix(".json")?, "%Y-%m-%d").ok()
-        })
-        .collect())
-}
-
-/// The day's raw Parquet objects, in key order.
-async fn raw_keys(clients: &AwsClients, bucket: &str, dt: NaiveDate) -> Result<Vec<String>> {
-    let mut keys: Vec<String> = list_objects(clients, bucket, &raw_partition(dt))
-        .await?
-        .into_iter()
-        .map(|o| o.key)
-        .filter(|k| k.ends_with(".parquet"))
-        .collect();
-    keys.sort();
-    Ok(keys)
-}
-
-/// S3's LastModified of `key` (its clock, not ours); None when the object does not exist.
-async fn head_time(clients: &AwsClients, bucket: &str, key: &str) -> Result<Option<DateTime<Utc>>> {
-    match clients
-        .s3
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-    {
-        Ok(head) => Ok(head
-            .last_modified()
-            .and_then(|t| DateTime::from_timestamp_millis(t.to_millis().ok()?))
-            // A store that omits LastModified: our clock is the only one left.
-            .or(Some(Utc::now()))),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
-        Err(err) => Err(clients.explain(&format!("checking s3://{bucket}/{key}"), &err)),
-    }
-}
-
-/// Summaries for the rows, then one curated object per split, under the chunk's own stem.
-/// Returns (key, body, rows) per object.
-fn build_curated(
-    dt: NaiveDate,
-    stem: &str,
-    stream: &str,
-    mut rows: Vec<ArticleRow>,
-    pool: Option<&SummarizerPool>,
-    cancel: &Cancel,
-) -> Result<Vec<(String, Vec<u8>, u64)>> {
-    if let Some(pool) = pool {
-        for batch in rows.chunks_mut(SUMMARY_BATCH) {
+    // Summaries, in batches, with a look at the cancel flag between them.
+    let mut done = 0u64;
+    if let Some(pool) = &summarizer {
+        for batch in day_rows.chunks_mut(SUMMARY_BATCH) {
             if cancel.is_cancelled() {
-                return Err(stopped(dt));
+                bail!("reprocess of {dt} cancelled: nothing was committed, the table is unchanged");
             }
-            let docs: Vec<Document<'_>> = batch.iter().map(ArticleRow::document).collect();
-            let summaries = pool.summarize_blocking(&docs)?;
-            for (row, summary) in batch.iter_mut().zip(summaries) {
-                row.summary = Some(summary);
-            }
+            let pool = pool.clone();
+            let mut owned: Vec<ArticleRow> = batch.to_vec();
+            let owned = tokio::task::spawn_blocking(move || -> Result<Vec<ArticleRow>> {
+                let docs: Vec<Document<'_>> = owned.iter().map(ArticleRow::document).collect();
+                let summaries = pool.summarize_blocking(&docs)?;
+                for (row, summary) in owned.iter_mut().zip(summaries) {
+                    row.summary = Some(summary);
+                }
+                Ok(owned)
+            })
+            .await
+            .context("summarizing panicked")??;
+            batch.clone_from_slice(&owned);
+            done += batch.len() as u64;
+            progress(ReprocessProgress::FileDone {
+                done: raw_files.len(),
+                total: raw_files.len(),
+                rows: done,
+            });
         }
     }
-    let mut by_split: BTreeMap<Split, Vec<&ArticleRow>> = BTreeMap::new();
-    for row in &rows {
-        by_split.entry(row.features.split).or_default().push(row);
+    if cancel.is_cancelled() {
+        bail!("reprocess of {dt} cancelled: nothing was committed, the table is unchanged");
     }
+    let processed_at = Utc::now();
     let ctx = FileContext {
-        stream,
-        processed_at: Utc::now(),
+        stream: &stream,
+        processed_at,
     };
-    by_split
+    let refs: Vec<&ArticleRow> = day_rows.iter().collect();
+    let new_rows = curated_batch(&refs, &ctx)?;
+
+    // The summaries files that may hold the day: their other rows are kept as they are.
+    let replaced: Vec<TableFile> = table_files(&summaries)
+        .await?
         .into_iter()
-        .map(|(split, rows)| {
-            let body = encode_rows(&rows, curated_schema(), |slice| curated_batch(slice, &ctx))?;
-            Ok((
-                curated_key_for_stem(dt, split, stem),
-                body,
-                rows.len() as u64,
-            ))
-        })
-        .collect()
+        .filter(|f| may_hold_day(f, dt))
+        .collect();
+    let mut batches = vec![new_rows];
+    for file in &replaced {
+        let body = read_file(&summaries, &file.path).await?;
+        let partition = file.partition.clone();
+        let kept = tokio::task::spawn_blocking(move || other_days(body, dt, &partition))
+            .await
+            .context("reading a summaries file panicked")??;
+        batches.extend(kept);
+    }
+    progress(ReprocessProgress::Committing {
+        files: replaced.len(),
+    });
+    let mut writer = RecordBatchWriter::for_table(&summaries)?
+        .with_writer_properties(lake.layout.writer_properties()?)
+        .with_target_file_size(lake.layout.target_file_bytes);
+    for batch in batches {
+        if batch.num_rows() > 0 {
+            writer
+                .write(batch)
+                .await
+                .context("writing a summaries file")?;
+        }
+    }
+    let adds = writer
+        .flush()
+        .await
+        .context("finishing the summaries files")?;
+    let files_written = adds.len();
+    let snapshot = summaries.snapshot().context("the table has no snapshot")?;
+    let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+    for file in &replaced {
+        actions.push(Action::Remove(file.remove.clone()));
+    }
+    let operation = DeltaOperation::Write {
+        mode: SaveMode::Overwrite,
+        partition_by: None,
+        predicate: Some(format!("CAST(publish_date AS DATE) = '{dt}'")),
+    };
+    let properties = CommitProperties::default().with_metadata([
+        (
+            "precis.reprocess".to_string(),
+            serde_json::json!(dt.to_string()),
+        ),
+        (
+            "precis.summarizer".to_string(),
+            serde_json::json!(summarizer_id),
+        ),
+    ]);
+    let finalized = CommitBuilder::from(properties)
+        .with_actions(actions)
+        .build(Some(snapshot), summaries.log_store(), operation)
+        .await
+        .with_context(|| format!("committing the reprocess of {dt}"))?;
+    let version = i64::try_from(finalized.version()).unwrap_or(i64::MAX);
+    summaries.update_state().await.ok();
+    Ok(ReprocessReport {
+        dt,
+        raw_files: raw_files.len(),
+        rows_read,
+        rows_written: day_rows.len() as u64,
+        duplicates_skipped,
+        files_written,
+        files_replaced: replaced.len(),
+        version,
+        summarizer: summarizer_id,
+        elapsed: started.elapsed(),
+    })
 }
 
-/// A raw object's rows, as the pipeline had them before summarizing: the article as received,
-/// its lineage, and features recomputed from the content (they are a pure function of it).
-/// Returns the stream name with the rows.
+/// A summaries file's rows published on other days than `dt`, with the partition column the
+/// file's path holds put back (the writer moves it into the path again).
+fn other_days(
+    body: Bytes,
+    dt: NaiveDate,
+    partition: &[(String, String)],
+) -> Result<Vec<RecordBatch>> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(body)
+        .context("reading a summaries file")?
+        .build()
+        .context("reading a summaries file")?;
+    let schema = TableKind::Summaries.schema();
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.context("reading a summaries file's rows")?;
+        let dates = batch
+            .column_by_name("publish_date")
+            .context("a summaries file without publish_date")?
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .context("publish_date is not a microsecond timestamp")?;
+        let keep: arrow_array::BooleanArray = (0..batch.num_rows())
+            .map(|i| {
+                Some(
+                    !(dates.is_valid(i)
+                        && DateTime::from_timestamp_micros(dates.value(i))
+                            .is_some_and(|d| d.date_naive() == dt)),
+                )
+            })
+            .collect();
+        let kept = arrow_select::filter::filter_record_batch(&batch, &keep)
+            .context("keeping the other days' rows")?;
+        let mut columns = Vec::with_capacity(schema.fields().len());
+        for field in schema.fields() {
+            let column = match kept.column_by_name(field.name()) {
+                Some(column) => column.clone(),
+                None => {
+                    let value = partition
+                        .iter()
+                        .find(|(name, _)| name == field.name())
+                        .map(|(_, value)| value.as_str())
+                        .with_context(|| format!("a summaries file without {}", field.name()))?;
+                    Arc::new(arrow_array::StringArray::from(vec![value; kept.num_rows()]))
+                        as arrow_array::ArrayRef
+                }
+            };
+            columns.push(column);
+        }
+        out.push(
+            RecordBatch::try_new(schema.clone(), columns)
+                .context("rebuilding a summaries batch")?,
+        );
+    }
+    Ok(out)
+}
+
+/// An articles file's rows, as the pipeline had them before summarizing: the article as
+/// received, its lineage, and features recomputed from the content (they are a pure function of
+/// it). Returns the stream name with the rows.
 pub fn read_raw(key: &str, body: Bytes) -> Result<(String, Vec<ArticleRow>)> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(body)
         .with_context(|| format!("reading {key} as Parquet"))?
@@ -350,7 +369,8 @@ pub fn read_raw(key: &str, body: Bytes) -> Result<(String, Vec<ArticleRow>)> {
     let mut rows = Vec::new();
     for batch in reader {
         let batch = batch.with_context(|| format!("reading rows of {key}"))?;
-        let columns = RawColumns::of(&batch).with_context(|| format!("{key} is not a raw file"))?;
+        let columns = RawColumns::of(&batch)
+            .with_context(|| format!("{key} is not a file of the articles table"))?;
         for i in 0..batch.num_rows() {
             if stream.is_empty() {
                 stream = columns.stream.value(i).to_string();
@@ -365,7 +385,7 @@ struct RawColumns<'a> {
     article_id: &'a arrow_array::StringArray,
     title: &'a arrow_array::StringArray,
     author: &'a arrow_array::StringArray,
-    publish_date: &'a arrow_array::TimestampMillisecondArray,
+    publish_date: &'a arrow_array::TimestampMicrosecondArray,
     content: &'a arrow_array::StringArray,
     publish_date_raw: &'a arrow_array::StringArray,
     extra_json: &'a arrow_array::StringArray,
@@ -373,7 +393,7 @@ struct RawColumns<'a> {
     shard_id: &'a arrow_array::StringArray,
     sequence_number: &'a arrow_array::StringArray,
     partition_key: &'a arrow_array::StringArray,
-    arrival_time: &'a arrow_array::TimestampMillisecondArray,
+    arrival_time: &'a arrow_array::TimestampMicrosecondArray,
 }
 
 impl<'a> RawColumns<'a> {
@@ -385,12 +405,12 @@ impl<'a> RawColumns<'a> {
                 .as_string_opt::<i32>()
                 .with_context(|| format!("column {name} is not text"))
         };
-        let time = |name: &str| -> Result<&'a arrow_array::TimestampMillisecondArray> {
+        let time = |name: &str| -> Result<&'a arrow_array::TimestampMicrosecondArray> {
             batch
                 .column_by_name(name)
                 .with_context(|| format!("no column {name}"))?
-                .as_primitive_opt::<TimestampMillisecondType>()
-                .with_context(|| format!("column {name} is not a millisecond timestamp"))
+                .as_primitive_opt::<TimestampMicrosecondType>()
+                .with_context(|| format!("column {name} is not a microsecond timestamp"))
         };
         Ok(Self {
             article_id: text("article_id")?,
@@ -420,7 +440,7 @@ impl<'a> RawColumns<'a> {
                 publish_date: self
                     .publish_date
                     .is_valid(i)
-                    .then(|| DateTime::from_timestamp_millis(self.publish_date.value(i)))
+                    .then(|| DateTime::from_timestamp_micros(self.publish_date.value(i)))
                     .flatten()
                     .map(|d| d.naive_utc()),
                 publish_date_raw: opt(self.publish_date_raw),
@@ -430,7 +450,7 @@ impl<'a> RawColumns<'a> {
             shard_id: self.shard_id.value(i).to_string(),
             sequence_number: self.sequence_number.value(i).to_string(),
             partition_key: self.partition_key.value(i).to_string(),
-            arrival_time: DateTime::from_timestamp_millis(self.arrival_time.value(i))
+            arrival_time: DateTime::from_timestamp_micros(self.arrival_time.value(i))
                 .unwrap_or(DateTime::UNIX_EPOCH),
             summary: None,
         }
@@ -469,7 +489,7 @@ mod tests {
     }
 
     #[test]
-    fn a_raw_file_reads_back_into_the_rows_that_were_written() {
+    fn an_articles_file_reads_back_into_the_rows_that_were_written() {
         let rows = rows();
         let refs: Vec<_> = rows.iter().collect();
         let ctx = FileContext {
@@ -483,7 +503,7 @@ mod tests {
     }
 
     #[test]
-    fn a_curated_file_is_not_mistaken_for_raw() {
+    fn a_summaries_file_is_not_mistaken_for_an_articles_file() {
         let rows = rows();
         let refs: Vec<_> = rows.iter().collect();
         let ctx = FileContext {
@@ -495,22 +515,9 @@ mod tests {
             "{:#}",
             read_raw("c.parquet", Bytes::from(body)).unwrap_err()
         );
-        assert!(err.contains("c.parquet is not a raw file"), "{err}");
-    }
-
-    #[test]
-    fn curated_objects_keep_the_chunk_stem_and_split_by_content() {
-        let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
-        let objects =
-            build_curated(day, "S-shard-1-2", "S", rows(), None, &Cancel::default()).unwrap();
-        let total: u64 = objects.iter().map(|(_, _, n)| n).sum();
-        assert_eq!(total, 2);
-        for (key, _, _) in &objects {
-            assert!(
-                key.starts_with("curated/summaries/dt=2026-03-01/split="),
-                "{key}"
-            );
-            assert!(key.ends_with("/S-shard-1-2.parquet"), "{key}");
-        }
+        assert!(
+            err.contains("c.parquet is not a file of the articles table"),
+            "{err}"
+        );
     }
 }

@@ -71,11 +71,13 @@ pub fn default_log_file() -> PathBuf {
 /// to show when the log file cannot be written.
 pub fn init(verbose: u8, quiet: bool, format: LogFormat, output: &LogOutput) -> Option<String> {
     let mut warning = None;
+    // The Delta kernel logs every error it returns (a table not created yet among them) as an
+    // ERROR event of its own; précis reports the errors that matter, with what to do.
     let default = match (quiet, verbose) {
-        (true, _) => "warn",
-        (false, 0) => "warn,precis=info",
-        (false, 1) => "info,precis=debug",
-        (false, _) => "debug,precis=trace",
+        (true, _) => "warn,delta_kernel=off",
+        (false, 0) => "warn,delta_kernel=off,precis=info",
+        (false, 1) => "info,delta_kernel=off,precis=debug",
+        (false, _) => "debug,delta_kernel=off,precis=trace",
     };
     let filter = std::env::var("PRECIS_LOG")
         .ok()

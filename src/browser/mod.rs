@@ -1,5 +1,6 @@
-//! What is written in the lake: objects listed from S3, grouped into the Hive-style folders
-//! (layer → dt → split → files) that the console browses and `precis partitions` prints.
+//! What is in the lake: the files of each Delta table's current snapshot (not a listing of the
+//! prefix, which would also show files no snapshot holds), grouped into folders (table →
+//! partition → files) that the console browses and `precis partitions` prints.
 
 pub mod preview;
 
@@ -9,7 +10,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::aws::AwsClients;
-use crate::pipeline::sink::layout::STATE_PREFIX;
+use crate::pipeline::sink::lake::{table_files, Lake, TableKind};
 
 /// One object of the bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,18 +80,64 @@ pub struct Entry {
     pub bytes: u64,
 }
 
-/// The bucket's objects as folders, built once per listing; navigation is pure lookups.
+/// The tables' files as folders, built once per listing; navigation is pure lookups.
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
     objects: Vec<ObjectInfo>,
+    /// Each table's version, by its folder (`lake/summaries/`).
+    versions: BTreeMap<String, i64>,
+}
+
+/// The current snapshot of every table that exists: its files (keys from the bucket's root)
+/// and its version.
+pub async fn snapshot_listing(lake: &Lake) -> Result<Tree> {
+    let mut objects = Vec::new();
+    let mut versions = BTreeMap::new();
+    for kind in TableKind::ALL {
+        let Some(table) = lake.open(kind).await? else {
+            continue;
+        };
+        let folder = format!("{}/", kind.path());
+        if let Some(version) = table.version() {
+            versions.insert(folder.clone(), i64::try_from(version).unwrap_or(i64::MAX));
+        }
+        for file in table_files(&table).await? {
+            objects.push(ObjectInfo {
+                key: format!("{folder}{}", file.path),
+                size: file.size,
+                last_modified: DateTime::from_timestamp_millis(file.modified_millis),
+            });
+        }
+    }
+    Ok(Tree::new(objects).with_versions(versions))
 }
 
 impl Tree {
-    /// Bookkeeping under `_state/` is not data and stays out of the tree.
     pub fn new(mut objects: Vec<ObjectInfo>) -> Self {
-        objects.retain(|o| !o.key.starts_with(STATE_PREFIX) && !o.key.ends_with('/'));
+        objects.retain(|o| !o.key.ends_with('/'));
         objects.sort_by(|a, b| a.key.cmp(&b.key));
-        Self { objects }
+        Self {
+            objects,
+            versions: BTreeMap::new(),
+        }
+    }
+
+    pub fn with_versions(mut self, versions: BTreeMap<String, i64>) -> Self {
+        self.versions = versions;
+        self
+    }
+
+    /// The version of the table a path is in (None outside any table).
+    pub fn version(&self, path: &str) -> Option<i64> {
+        self.versions
+            .iter()
+            .find(|(folder, _)| path.starts_with(folder.as_str()))
+            .map(|(_, version)| *version)
+    }
+
+    /// Every table's folder and version.
+    pub fn versions(&self) -> &BTreeMap<String, i64> {
+        &self.versions
     }
 
     pub fn is_empty(&self) -> bool {
@@ -170,15 +217,6 @@ impl Tree {
     }
 }
 
-/// The day of a path inside the curated layer (`curated/summaries/dt=YYYY-MM-DD/...`): the
-/// partition that can be reprocessed from raw.
-pub fn curated_day(path: &str) -> Option<chrono::NaiveDate> {
-    let rest = path.strip_prefix(crate::pipeline::sink::layout::CURATED_PREFIX)?;
-    let day = rest.strip_prefix("dt=")?;
-    let day = day.split('/').next()?;
-    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
-}
-
 /// Sizes as people read them: 999 B, 12.3 KiB, 4.0 MiB.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
@@ -208,65 +246,59 @@ mod tests {
 
     fn tree() -> Tree {
         Tree::new(vec![
-            object(
-                "curated/summaries/dt=2026-03-02/split=train/s-b.parquet",
-                30,
-            ),
-            object(
-                "curated/summaries/dt=2026-03-01/split=train/s-a.parquet",
-                10,
-            ),
-            object("curated/summaries/dt=2026-03-01/split=test/s-a.parquet", 5),
-            object("raw/articles/dt=2026-03-01/s-a.parquet", 40),
-            object("quarantine/dt=2026-03-01/s-a.jsonl", 7),
-            object("_state/checkpoints/S/shard-0.json", 1),
+            object("lake/summaries/split=train/part-b.zstd.parquet", 30),
+            object("lake/summaries/split=train/part-a.zstd.parquet", 10),
+            object("lake/summaries/split=test/part-a.zstd.parquet", 5),
+            object("lake/articles/part-a.zstd.parquet", 40),
+            object("lake/quarantine/part-a.zstd.parquet", 7),
         ])
+        .with_versions(BTreeMap::from([
+            ("lake/articles/".to_string(), 3),
+            ("lake/summaries/".to_string(), 5),
+        ]))
     }
 
     #[test]
-    fn the_top_level_shows_the_layers_without_state() {
-        let names: Vec<_> = tree().children("").into_iter().map(|e| e.name).collect();
-        assert_eq!(names, ["curated", "quarantine", "raw"]);
+    fn the_top_level_shows_the_tables() {
+        let names: Vec<_> = tree()
+            .children("lake/")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["articles", "quarantine", "summaries"]);
     }
 
     #[test]
     fn folders_carry_the_file_count_and_size_below_them() {
-        let days = tree().children("curated/summaries/");
-        assert_eq!(days.len(), 2);
-        assert_eq!(days[0].name, "dt=2026-03-01");
-        assert_eq!(days[0].path, "curated/summaries/dt=2026-03-01/");
-        assert_eq!((days[0].files, days[0].bytes), (2, 15));
-        assert!(days[0].is_folder);
+        let splits = tree().children("lake/summaries/");
+        assert_eq!(splits.len(), 2);
+        assert_eq!(splits[1].name, "split=train");
+        assert_eq!(splits[1].path, "lake/summaries/split=train/");
+        assert_eq!((splits[1].files, splits[1].bytes), (2, 40));
+        assert!(splits[1].is_folder);
     }
 
     #[test]
     fn files_appear_after_folders_with_their_full_key() {
-        let files = tree().children("raw/articles/dt=2026-03-01/");
+        let files = tree().children("lake/articles/");
         assert_eq!(files.len(), 1);
         assert!(!files[0].is_folder);
-        assert_eq!(files[0].path, "raw/articles/dt=2026-03-01/s-a.parquet");
+        assert_eq!(files[0].path, "lake/articles/part-a.zstd.parquet");
         assert_eq!(files[0].bytes, 40);
     }
 
     #[test]
     fn partitions_are_the_innermost_folders_holding_files() {
         let paths: Vec<_> = tree()
-            .partitions("curated/")
+            .partitions("lake/summaries/")
             .into_iter()
             .map(|e| (e.path, e.files))
             .collect();
         assert_eq!(
             paths,
             [
-                ("curated/summaries/dt=2026-03-01/split=test/".to_string(), 1),
-                (
-                    "curated/summaries/dt=2026-03-01/split=train/".to_string(),
-                    1
-                ),
-                (
-                    "curated/summaries/dt=2026-03-02/split=train/".to_string(),
-                    1
-                ),
+                ("lake/summaries/split=test/".to_string(), 1),
+                ("lake/summaries/split=train/".to_string(), 2),
             ]
         );
     }
@@ -278,15 +310,14 @@ mod tests {
     }
 
     #[test]
-    fn the_curated_day_is_read_from_any_path_inside_it() {
-        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 1);
-        assert_eq!(curated_day("curated/summaries/dt=2026-03-01/"), day);
+    fn a_path_inside_a_table_has_its_version() {
+        let t = tree();
         assert_eq!(
-            curated_day("curated/summaries/dt=2026-03-01/split=train/s.parquet"),
-            day
+            t.version("lake/summaries/split=train/part-a.zstd.parquet"),
+            Some(5)
         );
-        assert_eq!(curated_day("raw/articles/dt=2026-03-01/"), None);
-        assert_eq!(curated_day("curated/summaries/"), None);
+        assert_eq!(t.version("lake/articles/"), Some(3));
+        assert_eq!(t.version("lake/quarantine/"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! A look inside written objects: the files of a partition (or one file) fetched from S3 and read
-//! with polars, the way a training job would read them, into a table and column statistics.
+//! A look inside the tables: the current snapshot's files of a table, a partition or one file,
+//! fetched from S3 and read with polars the way a training job would read them, into a table and
+//! column statistics.
 //!
 //! Only bytes cross from the writer (arrow-rs) to here (polars): reading what was written through a
 //! second, independent Parquet implementation is a check of the files as much as a view.
@@ -11,8 +12,9 @@ use polars::prelude::{
     AnyValue, Column, DataFrame, DataType, ParquetReader, PolarsResult, SerReader,
 };
 
-use super::{fetch_object, list_objects};
+use super::{fetch_object, snapshot_listing};
 use crate::aws::AwsClients;
+use crate::pipeline::sink::lake::Lake;
 
 /// Stop fetching files of a partition once this much is read; stats then say how many files
 /// they cover.
@@ -52,6 +54,8 @@ pub struct FrameStats {
 /// A partition or file read into a DataFrame.
 pub struct Preview {
     pub target: String,
+    /// The version of the table the files are read from.
+    pub version: Option<i64>,
     pub files_read: usize,
     pub files_total: usize,
     pub frame: DataFrame,
@@ -65,9 +69,12 @@ pub struct PreviewTable {
     pub rows: Vec<Vec<String>>,
 }
 
-/// Reads the object `target` names — one key, or every object under a folder prefix.
-pub async fn load(clients: &AwsClients, bucket: &str, target: &str) -> Result<Preview> {
-    let mut objects = list_objects(clients, bucket, target).await?;
+/// Reads what `target` names in the tables' current snapshots — one file, or every file under
+/// a folder (a table or a partition).
+pub async fn load(clients: &AwsClients, lake: &Lake, target: &str) -> Result<Preview> {
+    let bucket = &lake.bucket;
+    let listing = snapshot_listing(lake).await?;
+    let mut objects: Vec<_> = listing.under(target).cloned().collect();
     // A key names itself only; a folder prefix names what lies below it.
     if !target.ends_with('/') && objects.iter().any(|o| o.key == target) {
         objects.retain(|o| o.key == target);
@@ -78,7 +85,7 @@ pub async fn load(clients: &AwsClients, bucket: &str, target: &str) -> Result<Pr
     objects.retain(|o| is_data_file(&o.key));
     if objects.is_empty() {
         bail!(
-            "nothing to preview at s3://{bucket}/{target}: no .parquet or .jsonl objects there (`precis partitions` lists what is written)"
+            "nothing to preview at s3://{bucket}/{target}: no file of a table's current snapshot there (`precis partitions` lists them)"
         );
     }
     let files_total = objects.len();
@@ -112,6 +119,7 @@ pub async fn load(clients: &AwsClients, bucket: &str, target: &str) -> Result<Pr
     let frame = frame.context("no file was read")?;
     let stats = stats(&frame);
     Ok(Preview {
+        version: listing.version(target),
         target: target.to_string(),
         files_read,
         files_total,
@@ -121,15 +129,11 @@ pub async fn load(clients: &AwsClients, bucket: &str, target: &str) -> Result<Pr
 }
 
 fn is_data_file(key: &str) -> bool {
-    key.ends_with(".parquet") || key.ends_with(".jsonl")
+    key.ends_with(".parquet")
 }
 
-/// One object's bytes as a DataFrame: Parquet through polars' reader, quarantine JSON Lines
-/// through serde into string columns.
+/// One file's bytes as a DataFrame, through polars' Parquet reader.
 pub fn read_file(key: &str, body: Vec<u8>) -> Result<DataFrame> {
-    if key.ends_with(".jsonl") {
-        return read_quarantine(key, &body);
-    }
     let frame = ParquetReader::new(Cursor::new(body))
         .finish()
         .with_context(|| format!("reading {key} as Parquet"))?;
@@ -150,30 +154,6 @@ fn without_time_zones(frame: DataFrame) -> PolarsResult<DataFrame> {
         })
         .collect::<PolarsResult<Vec<Column>>>()?;
     DataFrame::new(frame.height(), columns)
-}
-
-fn read_quarantine(key: &str, body: &[u8]) -> Result<DataFrame> {
-    let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); QUARANTINE_COLUMNS.len()];
-    for (number, line) in body.split(|&b| b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let value: serde_json::Value = serde_json::from_slice(line)
-            .with_context(|| format!("{key} line {}: not JSON", number + 1))?;
-        for (column, name) in columns.iter_mut().zip(QUARANTINE_COLUMNS) {
-            column.push(match value.get(name) {
-                None | Some(serde_json::Value::Null) => None,
-                Some(serde_json::Value::String(s)) => Some(s.clone()),
-                Some(other) => Some(other.to_string()),
-            });
-        }
-    }
-    let columns = columns
-        .into_iter()
-        .zip(QUARANTINE_COLUMNS)
-        .map(|(values, name)| Column::new((*name).into(), values))
-        .collect();
-    DataFrame::new_infer_height(columns).with_context(|| format!("building a table of {key}"))
 }
 
 pub fn stats(frame: &DataFrame) -> FrameStats {
@@ -300,7 +280,7 @@ mod tests {
     use super::*;
     use crate::pipeline::record::Limits;
     use crate::pipeline::rows::{process, Outcome, RawRecord};
-    use crate::pipeline::sink::parquet::{curated_batch, encode, FileContext};
+    use crate::pipeline::sink::parquet::{curated_batch, encode, quarantine_batch, FileContext};
     use crate::summarize::pool::Summarized;
     use chrono::{TimeZone, Utc};
 
@@ -343,6 +323,7 @@ mod tests {
         let frame = read_file("x.parquet", curated_file()).unwrap();
         let preview = Preview {
             target: "x".into(),
+            version: None,
             files_read: 1,
             files_total: 1,
             stats: stats(&frame),
@@ -370,23 +351,25 @@ mod tests {
     }
 
     #[test]
-    fn quarantine_lines_become_string_columns() {
-        let body = br#"{"reason_code":"not_json","reason":"not JSON","shard_id":"s","sequence_number":"1","partition_key":"k","arrival_time":"2026-03-01T00:00:00Z","payload_base64":"eA==","payload_text":"x"}
-{"reason_code":"not_utf8","reason":"bytes","shard_id":"s","sequence_number":"2","partition_key":"k","arrival_time":"2026-03-01T00:00:00Z","payload_base64":"/w==","payload_text":null}
-"#;
-        let frame = read_file("q.jsonl", body.to_vec()).unwrap();
-        assert_eq!(frame.height(), 2);
+    fn quarantine_rows_show_their_reason_first() {
+        let record = RawRecord {
+            shard_id: "shardId-0".into(),
+            sequence_number: "7".into(),
+            partition_key: "k".into(),
+            arrival_time: Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap(),
+            data: b"{not json".to_vec(),
+        };
+        let Outcome::Quarantined(row) = process(&record, &Limits::default()) else {
+            panic!("a bad record");
+        };
+        let ctx = FileContext {
+            stream: "S",
+            processed_at: Utc::now(),
+        };
+        let body = encode(&quarantine_batch(&[&*row], &ctx).unwrap()).unwrap();
+        let frame = read_file("q.parquet", body).unwrap();
+        assert_eq!(frame.height(), 1);
         assert_eq!(column_order(&frame)[0], "reason_code");
-        let payload = frame.column("payload_text").unwrap();
-        assert_eq!(payload.null_count(), 1);
-    }
-
-    #[test]
-    fn a_broken_quarantine_line_is_an_error_naming_the_line() {
-        let err = read_file("q.jsonl", b"{\"reason_code\":\"x\"}\nnot json\n".to_vec())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("q.jsonl line 2"), "{err}");
     }
 
     #[test]

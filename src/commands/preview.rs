@@ -1,5 +1,5 @@
-//! `precis preview`: a partition or object read with polars and printed as its table, with the
-//! same column stats the console shows.
+//! `precis preview`: a table, a partition or one file of a table's current snapshot, read with
+//! polars and printed as its table, with the same column stats the console shows.
 
 use std::process::ExitCode;
 
@@ -9,17 +9,22 @@ use crate::aws::AwsClients;
 use crate::browser::preview::load;
 use crate::cli::PreviewArgs;
 use crate::config::Settings;
+use crate::pipeline::sink::lake::Lake;
 use crate::resources::require_bucket;
 
 pub async fn run(settings: &Settings, args: &PreviewArgs) -> Result<ExitCode> {
     let clients = AwsClients::connect(settings).await;
     let bucket = &settings.lake.bucket;
     require_bucket(&clients, bucket).await?;
-    let preview = load(&clients, bucket, &args.target).await?;
+    let lake = Lake::new(settings);
+    let preview = load(&clients, &lake, &args.target).await?;
     outln!("{}", preview.head(args.limit, args.all_columns)?)?;
     let s = &preview.stats;
+    let version = preview
+        .version
+        .map_or(String::new(), |v| format!(" (table version {v})"));
     let mut line = format!(
-        "{} rows from {} of {} file{} under s3://{bucket}/{}",
+        "{} rows from {} of {} file{} under s3://{bucket}/{}{version}",
         s.rows,
         preview.files_read,
         preview.files_total,

@@ -1,5 +1,5 @@
-//! `precis reprocess --dt D`: one curated day rewritten from raw with the configured summarizer,
-//! with a progress bar on a terminal.
+//! `precis reprocess --dt D`: the summaries of one publish day rewritten from the articles table
+//! with the configured summarizer, in one commit, with a progress bar on a terminal.
 
 use std::process::ExitCode;
 
@@ -12,21 +12,15 @@ use crate::cli::ReprocessArgs;
 use crate::commands::progress::terminal_bar;
 use crate::config::Settings;
 use crate::engine::load_summarizer;
-use crate::reprocess::{interrupted, reprocess_day, Cancel, ReprocessProgress};
+use crate::pipeline::sink::lake::Lake;
+use crate::reprocess::{reprocess_day, Cancel, ReprocessProgress};
 use crate::resources::require_bucket;
 
 pub async fn run(settings: &Settings, args: &ReprocessArgs) -> Result<ExitCode> {
-    // The model first: a missing one fails before anything in the bucket changes.
+    // The model first: a missing one fails before anything is read.
     let summarizer = load_summarizer(settings).await?;
     let clients = AwsClients::connect(settings).await;
-    let bucket = &settings.lake.bucket;
-    require_bucket(&clients, bucket).await?;
-    if interrupted(&clients, bucket).await?.contains(&args.dt) {
-        warn!(
-            "an earlier reprocess of dt={} did not finish; this run completes it",
-            args.dt
-        );
-    }
+    require_bucket(&clients, &settings.lake.bucket).await?;
     let bar = terminal_bar(
         None,
         ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}]")
@@ -36,49 +30,49 @@ pub async fn run(settings: &Settings, args: &ReprocessArgs) -> Result<ExitCode> 
         let bar = bar.clone();
         move |p: ReprocessProgress| match p {
             ReprocessProgress::Started { dt, raw_files } => {
-                info!("reprocessing dt={dt}: {raw_files} raw files");
-                bar.set_message(format!("dt={dt}: 0/{raw_files} raw files"));
+                info!("reprocessing {dt}: {raw_files} articles files may hold it");
+                bar.set_message(format!("{dt}: 0/{raw_files} articles files"));
             }
             ReprocessProgress::FileDone { done, total, rows } => {
-                info!("{done}/{total} raw files, {rows} rows rewritten");
-                bar.set_message(format!("{done}/{total} raw files, {rows} rows rewritten"));
+                bar.set_message(format!(
+                    "{done}/{total} articles files, {rows} rows summarized"
+                ));
                 bar.tick();
             }
-            ReprocessProgress::RemovingStale { objects } => {
-                bar.set_message(format!("removing {objects} replaced objects"));
+            ReprocessProgress::Committing { files } => {
+                info!("committing: {files} summaries files replaced");
+                bar.set_message(format!("committing ({files} files replaced)"));
             }
         }
     };
-    // Ctrl-C stops between batches; the marker tells the next run to finish the day.
+    // Ctrl-C stops between batches; nothing is committed then.
     let cancel = Cancel::default();
     let on_signal = {
-        let (cancel, dt) = (cancel.clone(), args.dt);
+        let cancel = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                warn!("stopping the reprocess after the batch in hand (Ctrl-C again quits now)");
+                warn!("stopping the reprocess after the batch in hand; the table stays unchanged");
                 cancel.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!(
-                        "error: reprocess interrupted; run `precis reprocess --dt {dt}` again to complete it"
-                    );
-                    std::process::exit(130);
-                }
             }
         })
     };
-    let report = reprocess_day(&clients, bucket, args.dt, summarizer, &progress, &cancel).await;
+    let lake = Lake::new(settings);
+    let report = reprocess_day(&lake, args.dt, summarizer, &progress, &cancel).await;
     on_signal.abort();
     bar.finish_and_clear();
     let report = report?;
     outln!(
-        "reprocessed dt={}: {} raw files, {} rows read, {} rows written to curated ({} duplicates of an article_id skipped), {} objects written, {} stale removed, summarizer {}, {:.1} s",
+        "reprocessed the summaries published on {}: {} articles files read, {} rows of the day ({} duplicates of an article_id skipped), {} rows written, {} files replaced by {} in version {} of s3://{}/{}, summarizer {}, {:.1} s",
         report.dt,
         report.raw_files,
         report.rows_read,
-        report.rows_written,
         report.duplicates_skipped,
-        report.objects_written,
-        report.stale_removed,
+        report.rows_written,
+        report.files_replaced,
+        report.files_written,
+        report.version,
+        settings.lake.bucket,
+        crate::pipeline::sink::lake::TableKind::Summaries.path(),
         report.summarizer,
         report.elapsed.as_secs_f64()
     )?;

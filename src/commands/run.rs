@@ -11,15 +11,16 @@ use tracing::{info, warn};
 use crate::cli::RunArgs;
 use crate::config::Settings;
 use crate::engine::{Engine, StopHandle};
-use crate::pipeline::sink::layout::{CURATED_PREFIX, QUARANTINE_PREFIX, RAW_PREFIX};
+use crate::pipeline::sink::lake::LAKE_PREFIX;
 use crate::pipeline::stats::{Snapshot, Stats};
 use crate::pipeline::supervisor::RunOutcome;
 use crate::summarize::pool::PoolMetrics;
 
 /// Seconds between stats lines.
 const STATS_EVERY: Duration = Duration::from_secs(5);
-/// After a stop signal, the longest we wait for readers to flush and checkpoint.
-const SHUTDOWN_LIMIT: Duration = Duration::from_secs(60);
+/// After a stop signal, the longest we wait for readers to end (they commit nothing more; a
+/// commit under way finishes).
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(30);
 
 pub async fn run(settings: &Settings, args: &RunArgs) -> Result<ExitCode> {
     let engine = Engine::start(settings, args.once).await?;
@@ -128,12 +129,19 @@ pub fn summary(s: &Snapshot, elapsed: Duration, bucket: &str, stopped: bool) -> 
         0 => String::new(),
         n => format!("\nerrors met: {n} (each one is among the warnings)"),
     };
+    let uncommitted: u64 = s.shards.values().map(|shard| shard.uncommitted).sum();
+    let uncommitted = match uncommitted {
+        0 => String::new(),
+        n => format!(
+            "\nread but not committed at the stop: {n} record(s); the next start reads them again"
+        ),
+    };
     format!(
         "run {how} in {secs:.1} s\n\
          records read: {} ({:.1} MiB) from {} shard{}: {:.0} records/s, {:.1} MiB/s\n\
-         articles written: {}; quarantined: {}; exact duplicates (raw only): {}\n\
+         articles written: {}; quarantined: {}; exact duplicates (articles table only): {}\n\
          average word count: {:.1} (characters {:.0}, sentences {:.1}, paragraphs {:.1}, reading time {:.0} s)\n\
-         files written: {} ({:.1} MiB) to s3://{bucket}/ under {RAW_PREFIX}, {CURATED_PREFIX}, {QUARANTINE_PREFIX}{errors}",
+         files written: {} ({:.1} MiB) to the Delta tables s3://{bucket}/{LAKE_PREFIX}{{articles,summaries,quarantine}}{uncommitted}{errors}",
         s.records_in,
         s.bytes_in as f64 / MIB,
         s.shards.len(),

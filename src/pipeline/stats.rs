@@ -38,6 +38,8 @@ pub struct ShardStatus {
     pub millis_behind_latest: i64,
     pub last_sequence: Option<String>,
     pub checkpoint: Option<String>,
+    /// Records read but not committed when the reader stopped: read again on the next start.
+    pub uncommitted: u64,
 }
 
 /// Articles kept for the console's samples view, newest last.
@@ -155,6 +157,7 @@ impl Stats {
                 millis_behind_latest: 0,
                 last_sequence: None,
                 checkpoint: None,
+                uncommitted: 0,
             });
             update(status);
         }

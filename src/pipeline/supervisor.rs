@@ -11,8 +11,8 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use super::record::Limits;
-use super::sink::dedup::DedupIndex;
-use super::sink::live::LiveEncoders;
+use super::sink::dedup::{DedupIndex, DEDUP_WINDOW};
+use super::sink::lake::{recent_claims, Lake, TableKind};
 use super::sink::writer::ChunkWriter;
 use super::source::checkpoint::CheckpointStore;
 use super::source::lineage::{plan, ShardInfo, ShardPlan};
@@ -39,6 +39,7 @@ const ONCE_MAX_FAILURES: u32 = 6;
 pub struct PipelineOptions {
     pub stream: String,
     pub bucket: String,
+    pub lake: Lake,
     pub start: StartPosition,
     pub policy: FlushPolicy,
     pub limits: Limits,
@@ -64,16 +65,26 @@ pub async fn run_pipeline(
     stop: watch::Receiver<bool>,
 ) -> Result<RunOutcome> {
     let store = CheckpointStore::new(clients.clone(), &options.bucket, &options.stream);
+    // Created here, before any reader: a lake that cannot be reached stops the run at once, and
+    // the readers do not race to create the tables.
+    let mut tables = Vec::new();
+    for kind in TableKind::ALL {
+        tables.push((kind, options.lake.open_or_create(kind).await?));
+    }
+    let summaries = &tables
+        .iter()
+        .find(|(kind, _)| *kind == TableKind::Summaries)
+        .context("the summaries table")?
+        .1;
+    let dedup = seeded_index(summaries).await?;
     let writer = ChunkWriter {
-        clients: clients.clone(),
-        bucket: options.bucket.clone(),
+        lake: options.lake.clone(),
+        tables: Arc::new(tables),
         stream: options.stream.clone(),
         limits: options.limits,
         stats: stats.clone(),
-        dedup: Arc::new(Mutex::new(DedupIndex::default())),
+        dedup: Arc::new(Mutex::new(dedup)),
         summarizer: options.summarizer.clone(),
-        encoders: ChunkWriter::encoders(),
-        live_encoders: LiveEncoders::new(),
     };
     let mut outcome = RunOutcome::default();
     let mut finished: HashSet<String> = HashSet::new();
@@ -185,9 +196,43 @@ pub async fn run_pipeline(
                 }
             }
             _ = refresh.tick() => {}
-            _ = stop_signal.changed() => {}
+            _ = stop_signal.changed() => {
+                // What is queued for summaries belongs to chunks that will not be committed.
+                if let (true, Some(pool)) = (*stop.borrow(), &options.summarizer) {
+                    pool.cancel();
+                }
+            }
         }
     }
+}
+
+/// The duplicate index, holding the ids of the newest rows of the summaries table: a producer
+/// retry whose first copy was committed before a restart is still recognised (within the
+/// index's window).
+async fn seeded_index(summaries: &deltalake::DeltaTable) -> Result<DedupIndex> {
+    let started = std::time::Instant::now();
+    let claims = recent_claims(summaries, DEDUP_WINDOW).await?;
+    let count = claims.len();
+    let index = tokio::task::spawn_blocking(move || {
+        let mut index = DedupIndex::default();
+        for claim in &claims {
+            index.claim(
+                &claim.article_id,
+                &claim.content_sha256,
+                &claim.sequence_number,
+            )?;
+        }
+        anyhow::Ok(index)
+    })
+    .await
+    .context("seeding the duplicate index panicked")??;
+    if count > 0 {
+        info!(
+            "duplicate index: {count} article ids of lake/summaries in {:.1?}",
+            started.elapsed()
+        );
+    }
+    Ok(index)
 }
 
 /// Runs a reader after `delay` (a restart's backoff), or not at all if a stop comes first.

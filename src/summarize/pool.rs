@@ -11,7 +11,7 @@
 //! row is written and a training job can filter it out. Nothing is dropped.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -100,6 +100,9 @@ pub struct SummarizerPool {
     workers: Vec<JoinHandle<()>>,
     id: Arc<str>,
     metrics: Arc<PoolMetrics>,
+    /// Set on a stop: queued articles are dropped unsummarized (their chunk is not committed,
+    /// and the next start reads them again), so a stop does not wait for the queue.
+    cancelled: Arc<AtomicBool>,
 }
 
 impl SummarizerPool {
@@ -115,14 +118,16 @@ impl SummarizerPool {
         let (tx, rx) = mpsc::sync_channel::<Job>(options.queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let metrics = Arc::new(PoolMetrics::default());
+        let cancelled = Arc::new(AtomicBool::new(false));
         let handles = models
             .into_iter()
             .enumerate()
             .map(|(n, model)| {
                 let (rx, metrics, id) = (rx.clone(), metrics.clone(), id.clone());
+                let cancelled = cancelled.clone();
                 std::thread::Builder::new()
                     .name(format!("summarizer-{n}"))
-                    .spawn(move || work(model, &rx, &metrics, &id, options))
+                    .spawn(move || work(model, &rx, &metrics, &id, &cancelled, options))
                     .context("starting a summarizer thread")
             })
             .collect::<Result<Vec<_>>>()?;
@@ -131,7 +136,14 @@ impl SummarizerPool {
             workers: handles,
             id,
             metrics,
+            cancelled,
         })
+    }
+
+    /// Drops every article queued or queued later, unsummarized: callers waiting on them get an
+    /// error. For a stop, whose uncommitted chunks are read again on the next start.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
     }
 
     pub fn id(&self) -> &str {
@@ -151,6 +163,10 @@ impl SummarizerPool {
             .context("the summarizer pool is shut down")?;
         let (reply, replies) = mpsc::channel();
         for (index, doc) in docs.iter().enumerate() {
+            anyhow::ensure!(
+                !self.cancelled.load(Ordering::Relaxed),
+                "summaries cancelled by a stop"
+            );
             self.metrics.queued.fetch_add(1, Ordering::Relaxed);
             let job = Job {
                 title: doc.title.map(str::to_string),
@@ -213,10 +229,15 @@ fn work(
     rx: &Mutex<Receiver<Job>>,
     metrics: &PoolMetrics,
     id: &Arc<str>,
+    cancelled: &AtomicBool,
     options: PoolOptions,
 ) {
     while let Some(batch) = take_batch(rx, &options) {
         metrics.queued.fetch_sub(batch.len(), Ordering::Relaxed);
+        if cancelled.load(Ordering::Relaxed) {
+            // Dropping the jobs drops their reply senders: the caller hears "no answer".
+            continue;
+        }
         let started = Instant::now();
         let docs: Vec<Document<'_>> = batch
             .iter()
@@ -368,5 +389,16 @@ mod tests {
             SummarizerPool::start(|| anyhow::bail!("no weights here"), PoolOptions::default())
                 .unwrap_err();
         assert!(err.to_string().contains("no weights here"));
+    }
+
+    #[test]
+    fn a_cancelled_pool_drops_queued_articles_and_answers_with_an_error() {
+        let pool = pool(1);
+        let texts: Vec<String> = (0..50).map(|i| format!("w{i} rest")).collect();
+        assert_eq!(pool.summarize_blocking(&docs(&texts)).unwrap().len(), 50);
+        pool.cancel();
+        let err = pool.summarize_blocking(&docs(&texts)).unwrap_err();
+        assert!(err.to_string().contains("cancelled"), "{err:#}");
+        assert_eq!(pool.metrics().snapshot().summarized, 50);
     }
 }

@@ -11,7 +11,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::keymap::{action_for, Action};
 use super::theme::Theme;
 use crate::browser::preview::{FrameStats, PreviewTable};
-use crate::browser::{curated_day, Entry, Tree};
+use crate::browser::{Entry, Tree};
 use crate::pipeline::stats::{Sample, Snapshot};
 use crate::reprocess::{ReprocessProgress, ReprocessReport};
 use crate::summarize::pool::PoolSnapshot;
@@ -629,11 +629,22 @@ impl App {
         }
     }
 
-    /// The curated day `r` would rewrite: the selected entry's, else the current folder's.
+    /// The publish day `r` would rewrite: that of the previewed summaries row at the top of the
+    /// preview pane.
     pub fn reprocess_target(&self) -> Option<NaiveDate> {
-        self.selected_entry()
-            .and_then(|e| curated_day(&e.path))
-            .or_else(|| curated_day(&self.browser.prefix))
+        let PreviewPane::Ready(data) = &self.browser.preview else {
+            return None;
+        };
+        if !data.target.starts_with("lake/summaries") {
+            return None;
+        }
+        let column = data
+            .table
+            .columns
+            .iter()
+            .position(|c| c == "publish_date")?;
+        let row = data.table.rows.get(self.browser.preview_scroll)?;
+        NaiveDate::parse_from_str(row.get(column)?.get(..10)?, "%Y-%m-%d").ok()
     }
 
     fn ask_reprocess(&mut self) -> Option<Effect> {
@@ -648,7 +659,7 @@ impl App {
         match self.reprocess_target() {
             Some(dt) => self.confirm = Some(dt),
             None => self.set_status(
-                "r rewrites a curated day: select curated/summaries/dt=… (or something inside it)",
+                "r rewrites one publish day of summaries: preview lake/summaries and scroll to a row of that day",
             ),
         }
         None
@@ -701,7 +712,7 @@ impl App {
                 *total = t;
                 *rows = r;
             }
-            ReprocessProgress::RemovingStale { .. } => {}
+            ReprocessProgress::Committing { .. } => {}
         }
     }
 
@@ -714,7 +725,7 @@ impl App {
         match result {
             Ok(report) => {
                 self.set_status(format!(
-                    "reprocessed dt={dt}: {} rows rewritten with {}",
+                    "reprocessed {dt}: {} rows rewritten with {}",
                     report.rows_written, report.summarizer
                 ));
                 self.reprocess = Some(ReprocessState::Done(report));
@@ -724,7 +735,7 @@ impl App {
                 Some(Effect::ListPartitions)
             }
             Err(error) => {
-                self.set_status(format!("reprocess of dt={dt} failed (see Logs)"));
+                self.set_status(format!("reprocess of {dt} failed (see Logs)"));
                 self.reprocess = Some(ReprocessState::Failed { dt, error });
                 None
             }

@@ -186,7 +186,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         &[ch('q'), ctrl('c')],
         "q Ctrl-C",
-        "quit: flush, checkpoint, exit",
+        "quit now",
         Action::Quit,
         Global,
     ),
@@ -249,14 +249,14 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         &[ch('u')],
         "u",
-        "list the bucket again",
+        "read the tables again",
         Action::Refresh,
         In(View::Partitions),
     ),
     bind(
         &[ch('r')],
         "r",
-        "reprocess the curated day",
+        "reprocess the previewed day",
         Action::Reprocess,
         In(View::Partitions),
     ),

@@ -24,7 +24,7 @@ use tracing::{error, warn};
 use self::app::{App, Effect, EngineInfo, PreviewData, RunState};
 use self::theme::Theme;
 use crate::browser::preview;
-use crate::browser::{list_objects, Tree};
+use crate::browser::{snapshot_listing, Tree};
 use crate::cli::RunArgs;
 use crate::config::Settings;
 use crate::engine::Engine;
@@ -122,7 +122,7 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
             Ok(Ok(Err(why))) => eprintln!("warning: {why}"),
             Ok(_) => {}
             Err(_) => eprintln!(
-                "warning: reprocess of dt={dt} stopped before it finished; run `precis reprocess --dt {dt}` to complete it"
+                "warning: reprocess of {dt} stopped before its commit; the summaries table is unchanged"
             ),
         }
     }
@@ -341,12 +341,9 @@ fn start(
             false
         }
         Effect::ListPartitions => {
-            let (clients, bucket, ui) = (engine.clients.clone(), engine.bucket.clone(), ui.clone());
-            let listing = spawn_reporting("listing the bucket", async move {
-                list_objects(&clients, &bucket, "")
-                    .await
-                    .map(Tree::new)
-                    .map_err(|e| format!("{e:#}"))
+            let (lake, ui) = (engine.lake.clone(), ui.clone());
+            let listing = spawn_reporting("listing the tables", async move {
+                snapshot_listing(&lake).await.map_err(|e| format!("{e:#}"))
             });
             tokio::spawn(async move {
                 let listing = listing.await.unwrap_or_else(|e| Err(e.to_string()));
@@ -355,10 +352,10 @@ fn start(
             false
         }
         Effect::Preview(target) => {
-            let (clients, bucket, ui) = (engine.clients.clone(), engine.bucket.clone(), ui.clone());
+            let (clients, lake, ui) = (engine.clients.clone(), engine.lake.clone(), ui.clone());
             let wanted = target.clone();
             let loaded = spawn_reporting("the preview", async move {
-                preview::load(&clients, &bucket, &wanted)
+                preview::load(&clients, &lake, &wanted)
                     .await
                     .map(|p| PreviewData {
                         target: p.target.clone(),
@@ -381,7 +378,7 @@ fn start(
             false
         }
         Effect::Reprocess(dt) => {
-            let (clients, bucket, ui) = (engine.clients.clone(), engine.bucket.clone(), ui.clone());
+            let (lake, ui) = (engine.lake.clone(), ui.clone());
             let summarizer = engine.summarizer.clone();
             work.reprocess_cancel = Cancel::default();
             let cancel = work.reprocess_cancel.clone();
@@ -391,18 +388,18 @@ fn start(
                     // Progress is advisory: a full channel drops an update, never blocks the work.
                     let _ = progress_ui.try_send(UiEvent::ReprocessProgress(p));
                 };
-                let result = reprocess_day(&clients, &bucket, dt, summarizer, &progress, &cancel)
+                let result = reprocess_day(&lake, dt, summarizer, &progress, &cancel)
                     .await
                     .map_err(|e| format!("{e:#}"));
                 match &result {
                     Ok(report) => tracing::info!(
-                        "reprocessed dt={dt}: {} rows from {} raw files with {} in {:.1} s",
+                        "reprocessed the summaries published on {dt}: {} rows from {} articles files with {} in {:.1} s",
                         report.rows_written,
                         report.raw_files,
                         report.summarizer,
                         report.elapsed.as_secs_f64()
                     ),
-                    Err(why) => error!("reprocess of dt={dt}: {why}"),
+                    Err(why) => error!("reprocess of {dt}: {why}"),
                 }
                 result
             });

@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 
 use precis::config::Settings;
 
-use crate::pipeline::{checkpoint_of, env_for, seed};
+use crate::pipeline::{checkpoint_of, env_for, parquet_under, seed, strings};
 use crate::reprocess::{assert_exactly_once, curated_day, day_written_without_summaries, DAY};
-use crate::support::{clients, model_dir, read_stream, settings_for, unique_name};
+use crate::support::{
+    borrowed, clients, model_dir, read_stream, run_precis, settings_for, unique_name,
+};
 
 const WAIT: Duration = Duration::from_secs(180);
 
@@ -174,12 +176,14 @@ async fn the_console_shows_1000_written_browses_a_preview_and_quits_cleanly() {
     assert!(shards.contains("shardId-000000000000"), "{shards}");
 
     tmux.keys(&["4"]);
-    tmux.wait_for("curated/");
-    tmux.keys(&["Enter", "Enter"]);
-    let days = tmux.wait_for("dt=");
+    tmux.wait_for("lake/");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("summaries/");
+    tmux.keys(&["Down", "Down", "Enter"]);
+    let splits = tmux.wait_for("split=train/");
     assert!(
-        days.contains("s3://") && days.contains("/curated/summaries/"),
-        "{days}"
+        splits.contains("s3://") && splits.contains("/lake/summaries/ · version "),
+        "{splits}"
     );
     tmux.keys(&["v"]);
     let preview = tmux.wait_for("mean word_count");
@@ -217,12 +221,11 @@ async fn the_console_shows_1000_written_browses_a_preview_and_quits_cleanly() {
             Some(tip.as_str()),
             "{shard}"
         );
-        assert!(checkpoint.pending.is_none(), "{shard}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn r_in_the_console_reprocesses_a_curated_day_with_the_console_summarizer() {
+async fn r_in_the_console_reprocesses_the_previewed_day_with_the_console_summarizer() {
     let (settings, clients, ids) = day_written_without_summaries("console-reprocess", 30, 2).await;
     let tmux = Tmux::start(
         &["--summary-sentences", "1"],
@@ -230,13 +233,16 @@ async fn r_in_the_console_reprocesses_a_curated_day_with_the_console_summarizer(
     );
     tmux.wait_for("1 Dashboard");
     tmux.keys(&["4"]);
-    tmux.wait_for("curated/");
-    tmux.keys(&["Enter", "Enter"]);
-    tmux.wait_for(&format!("dt={DAY}/"));
+    tmux.wait_for("lake/");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("summaries/");
+    // Down to summaries/, whose preview starts at the earliest publish day.
+    tmux.keys(&["Down", "Down", "v"]);
+    tmux.wait_for("mean word_count");
     tmux.keys(&["r"]);
-    tmux.wait_for(&format!("Reprocess curated/summaries/dt={DAY}/"));
+    tmux.wait_for(&format!("Reprocess the summaries published on {DAY}?"));
     tmux.keys(&["y"]);
-    let done = tmux.wait_for(&format!("last reprocess: dt={DAY}"));
+    let done = tmux.wait_for(&format!("last reprocess: {DAY}"));
     assert!(done.contains("30 rows rewritten"), "{done}");
     tmux.keys(&["q"]);
     assert_eq!(tmux.wait_for_exit(), 0, "screen:\n{}", tmux.screen());
@@ -250,4 +256,49 @@ async fn r_in_the_console_reprocesses_a_curated_day_with_the_console_summarizer(
         );
         assert!(!summary.is_empty(), "{id}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn q_with_300_articles_being_summarized_exits_within_5_s_and_the_next_start_writes_them_once()
+{
+    let settings = settings_for("console-quit");
+    seed(&settings, 300, 12).await;
+    // Summaries on, the default 60 s flush age: at the q, articles are queued for the model
+    // and nothing is committed.
+    let tmux = Tmux::start(&[], &console_env(&settings, "extractive"));
+    tmux.wait_for("read          300");
+    let started = Instant::now();
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_for_exit(), 0, "screen:\n{}", tmux.screen());
+    let took = started.elapsed();
+    assert!(took <= Duration::from_secs(5), "q took {took:?}");
+    let after = tmux.screen();
+    assert!(
+        after.contains("read but not committed at the stop: 300 record(s)"),
+        "{after}"
+    );
+
+    let (output, _) = run_precis(
+        &["run", "--once", "--no-ui"],
+        &borrowed(&console_env(&settings, "extractive")),
+        Duration::from_secs(600),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let clients = clients(&settings).await;
+    let rows = parquet_under(&clients, &settings.lake.bucket, "lake/summaries/").await;
+    let ids = strings(&rows, "article_id");
+    assert_eq!(ids.len(), 300);
+    assert_eq!(
+        ids.iter().collect::<std::collections::HashSet<_>>().len(),
+        300
+    );
+    let summarizers = strings(&rows, "summarizer");
+    assert!(
+        summarizers.iter().all(|s| s.starts_with("extractive:")),
+        "{summarizers:?}"
+    );
 }

@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::fault_proxy::{Fault, FaultProxy, Service, ALL_FAULTS};
 use crate::pipeline::{
-    assert_checkpoints_at_tip, env_for, keys_under, parquet_under, put_raw, quarantine_rows, seed,
+    assert_checkpoints_at_tip, env_for, parquet_under, put_raw, quarantine_rows, seed,
     seed_one_day, strings, tips,
 };
 use crate::support::{
@@ -29,9 +29,10 @@ fn env_via(settings: &Settings, endpoint: &str) -> Vec<(&'static str, String)> {
     env
 }
 
-/// Raw and curated each hold `expected` rows with `expected` distinct article_ids.
+/// The articles and summaries tables each hold `expected` rows with `expected` distinct
+/// article_ids.
 async fn assert_every_article_once(clients: &AwsClients, settings: &Settings, expected: usize) {
-    for prefix in ["raw/articles/", "curated/summaries/"] {
+    for prefix in ["lake/articles/", "lake/summaries/"] {
         let ids = strings(
             &parquet_under(clients, &settings.lake.bucket, prefix).await,
             "article_id",
@@ -84,7 +85,7 @@ async fn ten_percent_of_calls_faulted_still_writes_every_record_exactly_once() {
     // included.
     let calls: u64 = tally.calls.values().sum();
     assert!(
-        calls > 1_000,
+        calls > 300,
         "précis did not talk through the proxy: {tally:?}"
     );
     for fault in ALL_FAULTS {
@@ -98,7 +99,7 @@ async fn ten_percent_of_calls_faulted_still_writes_every_record_exactly_once() {
     );
     let clients = clients(&settings).await;
     assert_every_article_once(&clients, &settings, 10_000).await;
-    assert!(keys_under(&clients, &settings.lake.bucket, "quarantine/")
+    assert!(quarantine_rows(&clients, &settings.lake.bucket)
         .await
         .is_empty());
     assert_checkpoints_at_tip(&clients, &settings).await;
@@ -159,7 +160,7 @@ async fn s3_down_for_30_s_mid_run_holds_the_checkpoints_and_loses_nothing() {
     // The operator saw it: warnings naming the refused S3 calls and the retry, and the count.
     let warned = stderr
         .lines()
-        .any(|l| l.contains("ServiceUnavailable") && l.contains("retrying"));
+        .any(|l| (l.contains("ServiceUnavailable") || l.contains("503")) && l.contains("retrying"));
     assert!(warned, "{stderr}");
     assert!(stdout.contains("errors met: "), "{stdout}");
     assert_every_article_once(&clients, &settings, 1200).await;
@@ -290,7 +291,7 @@ async fn ten_kill_9s_at_random_moments_leave_every_record_and_every_bad_one_exac
 
 async fn curated_rows(clients: &AwsClients, settings: &Settings) -> usize {
     strings(
-        &parquet_under(clients, &settings.lake.bucket, "curated/summaries/").await,
+        &parquet_under(clients, &settings.lake.bucket, "lake/summaries/").await,
         "article_id",
     )
     .len()

@@ -11,6 +11,7 @@ mod generative;
 mod hostile_corpus;
 mod pipeline;
 mod produce;
+mod readers;
 mod reprocess;
 mod security;
 mod summarize;

@@ -8,11 +8,11 @@ use arrow_array::types::Int32Type;
 use arrow_array::{Array, RecordBatch};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use precis::aws::AwsClients;
 use precis::config::Settings;
-use precis::pipeline::source::checkpoint::{Checkpoint, CheckpointStore, PendingRange};
+use precis::pipeline::sink::lake::{table_files, Lake, TableKind};
+use precis::pipeline::source::checkpoint::{Checkpoint, CheckpointStore};
 use precis::pipeline::source::reader::compare_sequence;
 use precis::produce::newsgen::NewsGenerator;
 use precis::produce::source::RecordSource;
@@ -34,7 +34,7 @@ pub(crate) async fn seed_one_day(settings: &Settings, count: u64, seed: u64) {
     seed_dated(settings, count, articles).await;
 }
 
-const AS_OF: NaiveDate = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+const AS_OF: chrono::NaiveDate = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
 
 async fn seed_dated(settings: &Settings, count: u64, articles: NewsGenerator) {
     let clients = clients(settings).await;
@@ -150,16 +150,35 @@ pub(crate) async fn object(clients: &AwsClients, bucket: &str, key: &str) -> byt
         .into_bytes()
 }
 
-/// Every row of every quarantine file in the bucket, as JSON.
+/// Every row of the quarantine table's current snapshot, as JSON objects of text columns.
 pub(crate) async fn quarantine_rows(clients: &AwsClients, bucket: &str) -> Vec<serde_json::Value> {
+    let batches = parquet_under(clients, bucket, "lake/quarantine/").await;
     let mut rows = Vec::new();
-    for key in keys_under(clients, bucket, "quarantine/").await {
-        let body = object(clients, bucket, &key).await;
-        for line in String::from_utf8(body.to_vec()).unwrap().lines() {
-            rows.push(serde_json::from_str(line).unwrap());
+    for batch in &batches {
+        for i in 0..batch.num_rows() {
+            let mut row = serde_json::Map::new();
+            for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                if let Some(text) = column.as_string_opt::<i32>() {
+                    let value = if text.is_valid(i) {
+                        serde_json::Value::from(text.value(i))
+                    } else {
+                        serde_json::Value::Null
+                    };
+                    row.insert(field.name().clone(), value);
+                }
+            }
+            rows.push(serde_json::Value::Object(row));
         }
     }
     rows
+}
+
+/// The lake of a test's bucket on the shared moto, as précis opens it.
+pub(crate) fn lake_of(bucket: &str) -> Lake {
+    let mut settings = Settings::default();
+    settings.aws.endpoint_url = Some(moto().endpoint.clone());
+    settings.lake.bucket = bucket.to_string();
+    Lake::new(&settings)
 }
 
 /// Sequence number → position of the record in the stream as `read_stream` returns it.
@@ -175,13 +194,23 @@ pub(crate) async fn positions_in_stream(
         .collect()
 }
 
+/// The rows of a table's current snapshot (`prefix` names the table: `lake/summaries/`), read
+/// file by file from S3 with the parquet crate; none when the table does not exist.
 pub(crate) async fn parquet_under(
     clients: &AwsClients,
     bucket: &str,
     prefix: &str,
 ) -> Vec<RecordBatch> {
+    let kind = prefix
+        .strip_prefix("lake/")
+        .and_then(|rest| TableKind::parse(rest.trim_end_matches('/')))
+        .unwrap_or_else(|| panic!("{prefix} is not a table's folder"));
+    let Some(table) = lake_of(bucket).open(kind).await.expect("open the table") else {
+        return Vec::new();
+    };
     let mut batches = Vec::new();
-    for key in keys_under(clients, bucket, prefix).await {
+    for file in table_files(&table).await.expect("the table's files") {
+        let key = format!("{prefix}{}", file.path);
         let reader = ParquetRecordBatchReaderBuilder::try_new(object(clients, bucket, &key).await)
             .unwrap()
             .build()
@@ -189,6 +218,14 @@ pub(crate) async fn parquet_under(
         batches.extend(reader.map(Result::unwrap));
     }
     batches
+}
+
+/// Files of a table's current snapshot.
+pub(crate) async fn table_file_count(bucket: &str, kind: TableKind) -> usize {
+    match lake_of(bucket).open(kind).await.expect("open the table") {
+        Some(table) => table_files(&table).await.expect("the table's files").len(),
+        None => 0,
+    }
 }
 
 pub(crate) fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
@@ -229,8 +266,8 @@ async fn run_once_writes_every_seeded_article_to_raw_and_curated_exactly_once() 
 
     let clients = clients(&settings).await;
     let bucket = &settings.lake.bucket;
-    let raw = parquet_under(&clients, bucket, "raw/articles/").await;
-    let curated = parquet_under(&clients, bucket, "curated/summaries/").await;
+    let raw = parquet_under(&clients, bucket, "lake/articles/").await;
+    let curated = parquet_under(&clients, bucket, "lake/summaries/").await;
     for (layer, batches) in [("raw", &raw), ("curated", &curated)] {
         let ids = strings(batches, "article_id");
         let distinct: HashSet<&String> = ids.iter().collect();
@@ -263,7 +300,7 @@ async fn run_once_writes_every_seeded_article_to_raw_and_curated_exactly_once() 
         (printed - mean).abs() < 0.05,
         "printed {printed}, data {mean:.2}"
     );
-    assert!(keys_under(&clients, bucket, "quarantine/").await.is_empty());
+    assert!(quarantine_rows(&clients, bucket).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,7 +378,7 @@ async fn bad_records_are_quarantined_once_each_with_a_reason_and_good_ones_are_w
             "record {index}"
         );
     }
-    let curated = parquet_under(&clients, &settings.lake.bucket, "curated/summaries/").await;
+    let curated = parquet_under(&clients, &settings.lake.bucket, "lake/summaries/").await;
     let mut ids = strings(&curated, "article_id");
     ids.sort();
     assert_eq!(ids, ["g1", "g2", "g3", "g4"]);
@@ -377,7 +414,7 @@ async fn the_hostile_corpus_through_a_stream_is_quarantined_once_each_or_written
             "record {index} twice"
         );
     }
-    let raw = parquet_under(&clients, &settings.lake.bucket, "raw/articles/").await;
+    let raw = parquet_under(&clients, &settings.lake.bucket, "lake/articles/").await;
     let written: HashMap<String, String> = strings(&raw, "article_id")
         .into_iter()
         .zip(strings(&raw, "content"))
@@ -400,22 +437,21 @@ async fn the_hostile_corpus_through_a_stream_is_quarantined_once_each_or_written
             );
         }
     }
-    // Whatever the payloads said, every object sits in a dated partition of the layout.
+    // Whatever the payloads said, every object is a file of a table or a checkpoint.
     for key in keys_under(&clients, &settings.lake.bucket, "").await {
-        let dated = [
-            "raw/articles/dt=",
-            "curated/summaries/dt=",
-            "quarantine/dt=",
-        ]
-        .iter()
-        .find_map(|p| key.strip_prefix(p));
-        let ok = key.starts_with("_state/checkpoints/")
-            || dated.is_some_and(|rest| {
-                NaiveDate::parse_from_str(&rest[..10], "%Y-%m-%d").is_ok()
-                    && !rest.contains("..")
-                    && rest.matches('/').count() <= 2
+        let in_a_table = ["lake/articles/", "lake/summaries/", "lake/quarantine/"]
+            .iter()
+            .find_map(|p| key.strip_prefix(p))
+            .is_some_and(|rest| {
+                !rest.contains("..")
+                    && (rest.starts_with("_delta_log/")
+                        || rest.starts_with("split=")
+                        || !rest.contains('/'))
             });
-        assert!(ok, "object outside the layout: {key}");
+        assert!(
+            in_a_table || key.starts_with("_state/checkpoints/"),
+            "object outside the layout: {key}"
+        );
     }
 }
 
@@ -428,7 +464,7 @@ async fn a_second_run_resumes_after_the_checkpoint() {
     run_once(&settings, &[]);
 
     let clients = clients(&settings).await;
-    let curated = parquet_under(&clients, &settings.lake.bucket, "curated/summaries/").await;
+    let curated = parquet_under(&clients, &settings.lake.bucket, "lake/summaries/").await;
     let ids = strings(&curated, "article_id");
     assert_eq!(ids.len(), 500);
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 500);
@@ -440,63 +476,137 @@ async fn a_second_run_resumes_after_the_checkpoint() {
         .unwrap();
     let checkpoint = checkpoint_of(&clients, &settings, &shard).await;
     assert_eq!(checkpoint.sequence_number.as_deref(), Some(last.as_str()));
-    assert_eq!(checkpoint.pending, None);
+}
+
+/// Files of each table, and each table's version.
+async fn table_state(bucket: &str) -> Vec<(usize, Option<u64>)> {
+    let lake = lake_of(bucket);
+    let mut state = Vec::new();
+    for kind in TableKind::ALL {
+        let table = lake.open(kind).await.unwrap();
+        let version = table.as_ref().and_then(|t| t.version());
+        state.push((table_file_count(bucket, kind).await, version));
+    }
+    state
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pending_chunk_the_stream_no_longer_holds_whole_is_refused_and_nothing_is_written_for_it()
-{
-    // As after the stream was deleted and created again under its name: the checkpoint's
-    // pending range reaches past every record the shard now holds.
-    let settings = settings_for("partial-replay");
-    seed(&settings, 40, 41).await;
-    run_once(&settings, &[]);
+async fn a_chunk_committed_but_not_checkpointed_is_read_again_and_adds_no_row_and_no_file() {
+    // As after a crash between the commits and the checkpoint: the checkpoint is gone, the
+    // tables hold every chunk.
+    let settings = settings_for("replay");
+    seed(&settings, 300, 43).await;
+    run_once(&settings, &["--flush-records", "100"]);
     let clients = clients(&settings).await;
+    let before = table_state(&settings.lake.bucket).await;
     let records = read_stream(&clients, &settings.stream.name).await;
-    let (shard, first) = records
-        .first()
-        .map(|(s, r)| (s.clone(), r.sequence_number().to_string()))
-        .unwrap();
-    let beyond_the_tip = format!("{}0", records.last().unwrap().1.sequence_number());
+    let shard = records[0].0.clone();
     let store = CheckpointStore::new(
         clients.clone(),
         &settings.lake.bucket,
         &settings.stream.name,
     );
-    let mut checkpoint = Checkpoint::new(&shard);
-    checkpoint.pending = Some(PendingRange {
-        first_sequence: first,
-        last_sequence: beyond_the_tip.clone(),
-    });
-    store.save(&checkpoint).await.unwrap();
-    let keys_before = keys_under(&clients, &settings.lake.bucket, "").await;
+    store.save(&Checkpoint::new(&shard)).await.unwrap();
 
-    let env = env_for(&settings);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (output, _) = run_precis(&["run", "--once", "--no-ui"], &env, LIMIT);
+    run_once(&settings, &["--flush-records", "100"]);
 
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "the run succeeded:\n{stderr}");
-    assert!(
-        stderr.contains("no longer holds all of the chunk"),
-        "no reason given:\n{stderr}"
+    assert_eq!(table_state(&settings.lake.bucket).await, before);
+    let ids = strings(
+        &parquet_under(&clients, &settings.lake.bucket, "lake/summaries/").await,
+        "article_id",
     );
-    let new_keys: Vec<String> = keys_under(&clients, &settings.lake.bucket, "")
+    assert_eq!(ids.len(), 300);
+    assert_checkpoints_at_tip(&clients, &settings).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_cut_differently_from_the_committed_chunks_neither_repeats_nor_skips_a_record() {
+    let settings = settings_for("recut");
+    seed(&settings, 250, 44).await;
+    run_once(&settings, &["--flush-records", "100"]);
+    let clients = clients(&settings).await;
+    // The checkpoint goes back to the start, and more records arrive: the replay cuts at 37,
+    // so its chunks straddle the committed ones.
+    let shard = read_stream(&clients, &settings.stream.name).await[0]
+        .0
+        .clone();
+    let store = CheckpointStore::new(
+        clients.clone(),
+        &settings.lake.bucket,
+        &settings.stream.name,
+    );
+    store.save(&Checkpoint::new(&shard)).await.unwrap();
+    seed(&settings, 50, 45).await;
+
+    run_once(&settings, &["--flush-records", "37"]);
+
+    for prefix in ["lake/articles/", "lake/summaries/"] {
+        let ids = strings(
+            &parquet_under(&clients, &settings.lake.bucket, prefix).await,
+            "article_id",
+        );
+        assert_eq!(ids.len(), 300, "{prefix}");
+        assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 300, "{prefix}");
+    }
+    assert_checkpoints_at_tip(&clients, &settings).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_retry_after_a_restart_goes_to_articles_only_and_a_changed_copy_to_quarantine() {
+    let settings = settings_for("retry-restart");
+    let clients = clients(&settings).await;
+    precis::resources::ensure_stream(&clients, &settings.stream.name, 1)
         .await
-        .into_iter()
-        .filter(|k| !keys_before.contains(k))
+        .unwrap();
+    let article = |id: &str, content: &str| {
+        (
+            id.to_string(),
+            format!(r#"{{"article_id":"{id}","content":"{content}"}}"#).into_bytes(),
+        )
+    };
+    put_raw(
+        &clients,
+        &settings.stream.name,
+        [
+            article("r1", "First story."),
+            article("r2", "Second story."),
+        ]
+        .into_iter(),
+    )
+    .await;
+    run_once(&settings, &[]);
+    // A new process: the retry of r1 and a changed r2 arrive after the restart.
+    put_raw(
+        &clients,
+        &settings.stream.name,
+        [
+            article("r1", "First story."),
+            article("r2", "Changed story."),
+        ]
+        .into_iter(),
+    )
+    .await;
+    run_once(&settings, &[]);
+
+    let bucket = &settings.lake.bucket;
+    let mut summaries = strings(
+        &parquet_under(&clients, bucket, "lake/summaries/").await,
+        "article_id",
+    );
+    summaries.sort();
+    assert_eq!(summaries, ["r1", "r2"]);
+    let mut articles = strings(
+        &parquet_under(&clients, bucket, "lake/articles/").await,
+        "article_id",
+    );
+    articles.sort();
+    assert_eq!(articles, ["r1", "r1", "r2"]);
+    let quarantined: Vec<String> = quarantine_rows(&clients, bucket)
+        .await
+        .iter()
+        .map(|row| row["reason_code"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(
-        new_keys,
-        Vec::<String>::new(),
-        "objects written for a partial range"
-    );
-    let after = checkpoint_of(&clients, &settings, &shard).await;
-    assert_eq!(
-        after.pending, checkpoint.pending,
-        "the pending range was dropped"
-    );
-    assert_eq!(after.sequence_number, None);
+    assert_eq!(quarantined, ["conflicting_duplicate"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -520,7 +630,7 @@ async fn kill_9_mid_run_then_restart_leaves_every_record_exactly_once() {
     run_once(&settings, &["--flush-records", "250"]);
 
     let clients = clients(&settings).await;
-    for prefix in ["raw/articles/", "curated/summaries/"] {
+    for prefix in ["lake/articles/", "lake/summaries/"] {
         let batches = parquet_under(&clients, &settings.lake.bucket, prefix).await;
         let ids = strings(&batches, "article_id");
         assert_eq!(ids.len(), 2000, "{prefix} rows after kill at {delay:?}");
@@ -538,69 +648,16 @@ pub(crate) async fn tips(clients: &AwsClients, stream: &str) -> HashMap<String, 
     tips
 }
 
-/// Every shard's checkpoint is at its last record, with nothing pending.
+/// Every shard's checkpoint is at its last record.
 pub(crate) async fn assert_checkpoints_at_tip(clients: &AwsClients, settings: &Settings) {
     for (shard, tip) in tips(clients, &settings.stream.name).await {
         let checkpoint = checkpoint_of(clients, settings, &shard).await;
-        assert_eq!(checkpoint.pending, None, "{shard}");
         assert_eq!(
             checkpoint.sequence_number.as_deref(),
             Some(tip.as_str()),
             "{shard}"
         );
     }
-}
-
-/// What an ML job would run: pyarrow, hive partitioning, straight from S3, knowing nothing of
-/// précis.
-const PYARROW_READER: &str = r#"
-import json, sys
-import pyarrow.dataset as ds, pyarrow.fs as fs
-endpoint, bucket = sys.argv[1], sys.argv[2]
-s3 = fs.S3FileSystem(endpoint_override=endpoint, scheme="http", region="us-east-1",
-                     access_key="test", secret_key="test")
-table = ds.dataset(f"{bucket}/curated/summaries", filesystem=s3, format="parquet",
-                   partitioning="hive").to_table()
-print(json.dumps({
-    "rows": table.num_rows,
-    "distinct_ids": len(set(table.column("article_id").to_pylist())),
-    "types": {f.name: str(f.type) for f in table.schema},
-    "splits": sorted(set(table.column("split").to_pylist())),
-}))
-"#;
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pyarrow_reads_the_curated_partitions_from_s3_with_hive_partitioning() {
-    let settings = settings_for("pyarrow");
-    seed(&settings, 300, 51).await;
-    run_once(&settings, &[]);
-
-    let endpoint = moto().endpoint.trim_start_matches("http://").to_string();
-    let output = std::process::Command::new(crate::support::project_python())
-        .args(["-c", PYARROW_READER, &endpoint, &settings.lake.bucket])
-        .output()
-        .expect("run python");
-    assert!(
-        output.status.success(),
-        "pyarrow failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["rows"], 300);
-    assert_eq!(report["distinct_ids"], 300);
-    let types = &report["types"];
-    assert_eq!(types["word_count"], "int32");
-    assert_eq!(types["avg_word_length"], "double");
-    assert_eq!(types["content"], "string");
-    assert_eq!(types["publish_date"], "timestamp[ms, tz=UTC]");
-    assert!(
-        types.get("dt").is_some() && types.get("split").is_some(),
-        "{types}"
-    );
-    assert_eq!(
-        report["splits"],
-        serde_json::json!(["test", "train", "validation"])
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -656,7 +713,7 @@ async fn records_put_around_a_shard_split_are_all_written_in_key_order() {
 
     run_once(&settings, &[]);
 
-    let raw = parquet_under(&clients, &settings.lake.bucket, "raw/articles/").await;
+    let raw = parquet_under(&clients, &settings.lake.bucket, "lake/articles/").await;
     let ids = strings(&raw, "article_id");
     assert_eq!(ids.len(), 10_000);
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 10_000);
@@ -677,42 +734,46 @@ async fn records_put_around_a_shard_split_are_all_written_in_key_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_in_follow_mode_flushes_checkpoints_and_exits_0() {
+async fn sigterm_in_follow_mode_stops_at_once_and_the_next_start_writes_what_was_not_committed() {
     let settings = settings_for("sigterm");
     seed(&settings, 500, 71).await;
-    // Follow mode with the default 60 s flush age: nothing is written until the stop.
+    // Follow mode with the default 60 s flush age: nothing is committed before the stop.
     let child = spawn_follow(&settings, &[]);
     tokio::time::sleep(Duration::from_secs(4)).await;
     let clients = clients(&settings).await;
-    assert!(
-        keys_under(&clients, &settings.lake.bucket, "curated/")
-            .await
-            .is_empty(),
-        "wrote before the flush age or the stop"
-    );
     let started = std::time::Instant::now();
     let output = crate::support::terminate(child).await;
-    assert!(started.elapsed() < Duration::from_secs(30), "slow stop");
+    assert!(started.elapsed() < Duration::from_secs(5), "slow stop");
+    let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         output.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("run stopped"));
-    let curated = parquet_under(&clients, &settings.lake.bucket, "curated/summaries/").await;
-    assert_eq!(strings(&curated, "article_id").len(), 500);
-    let (shard, last) = read_stream(&clients, &settings.stream.name)
-        .await
-        .last()
-        .map(|(s, r)| (s.clone(), r.sequence_number().to_string()))
-        .unwrap();
-    let checkpoint = checkpoint_of(&clients, &settings, &shard).await;
-    assert_eq!(checkpoint.sequence_number, Some(last));
+    assert!(stdout.contains("run stopped"), "{stdout}");
+    assert!(
+        stdout.contains("read but not committed at the stop: 500 record(s)"),
+        "{stdout}"
+    );
+    assert!(
+        parquet_under(&clients, &settings.lake.bucket, "lake/summaries/")
+            .await
+            .is_empty()
+    );
+
+    run_once(&settings, &[]);
+    let ids = strings(
+        &parquet_under(&clients, &settings.lake.bucket, "lake/summaries/").await,
+        "article_id",
+    );
+    assert_eq!(ids.len(), 500);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 500);
+    assert_checkpoints_at_tip(&clients, &settings).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_outage_in_follow_mode_keeps_the_pipeline_up_and_a_stop_says_what_was_not_written() {
+async fn an_outage_in_follow_mode_keeps_the_pipeline_up_and_a_stop_says_what_was_not_committed() {
     // A moto of its own, to take down mid-run.
     let server = crate::support::MotoServer::start();
     let mut settings = settings_for("outage");
@@ -740,11 +801,13 @@ async fn an_outage_in_follow_mode_keeps_the_pipeline_up_and_a_stop_says_what_was
         stderr.contains("listing the shards of") && stderr.contains("listing again in 10 s"),
         "{stderr}"
     );
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 1, "{stderr}");
+    // Nothing was committed (the flush age is 60 s): a clean stop that says so.
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        errors[0].contains("checkpoints did not move past what is written"),
-        "{stderr}"
+        stdout.contains(
+            "read but not committed at the stop: 200 record(s); the next start reads them again"
+        ),
+        "{stdout}"
     );
 }

@@ -1,24 +1,31 @@
-//! Rewriting a curated day from raw: `precis reprocess`, `precis partitions`, `precis preview`,
-//! and a kill -9 in the middle of a reprocess. The real binary against moto.
+//! Rewriting the summaries of a publish day from the articles table in one commit:
+//! `precis reprocess`, `precis partitions`, `precis preview`, and a kill -9 in the middle of a
+//! reprocess. The real binary against moto.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::Array;
+
 use chrono::NaiveDate;
 use precis::aws::AwsClients;
 use precis::config::Settings;
 use precis::produce::newsgen::NewsGenerator;
 
-use crate::pipeline::{env_for, keys_under, parquet_under, put_raw, run_once, strings};
+use crate::pipeline::{env_for, lake_of, parquet_under, put_raw, run_once};
 use crate::support::{borrowed, clients, precis_command, run_precis, settings_for};
 
 const LIMIT: Duration = Duration::from_secs(240);
 pub(crate) const DAY: &str = "2026-03-01";
+const NEXT_DAY: &str = "2026-03-02";
 
-/// `count` generated articles, all published on [`DAY`], put on a fresh stream of `shards`
-/// shards, then written by `run --once` with summaries off: one raw file per shard.
+/// `count` generated articles, all published on [`DAY`] (and as many on the day after, which a
+/// reprocess of [`DAY`] must leave alone), put on a fresh stream of `shards` shards, then written
+/// by `run --once` with summaries off. Returns the ids of [`DAY`].
 pub(crate) async fn day_written_without_summaries(
     test: &str,
     count: usize,
@@ -38,11 +45,15 @@ async fn day_written_in(
         .unwrap();
     let mut generator = NewsGenerator::new(7, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
     let mut ids = Vec::new();
-    let records: Vec<(String, Vec<u8>)> = (0..count)
+    let records: Vec<(String, Vec<u8>)> = (0..2 * count)
         .map(|i| {
             let mut article = generator.next_article();
-            article.publish_date = format!("{DAY}T{:02}:00:00", i % 24);
-            ids.push(article.article_id.clone());
+            if i % 2 == 0 {
+                article.publish_date = format!("{DAY}T{:02}:00:00", i % 24);
+                ids.push(article.article_id.clone());
+            } else {
+                article.publish_date = format!("{NEXT_DAY}T{:02}:00:00", i % 24);
+            }
             (
                 article.article_id.clone(),
                 serde_json::to_vec(&article).unwrap(),
@@ -61,39 +72,56 @@ fn env(settings: &Settings, summarizer: &str) -> Vec<(&'static str, String)> {
     env
 }
 
-/// (article_id, summarizer, summary) of every curated row of [`DAY`].
+/// (article_id, summarizer, summary) of every summaries row published on [`DAY`].
 pub(crate) async fn curated_day(
     clients: &AwsClients,
     settings: &Settings,
 ) -> Vec<(String, String, String)> {
-    let batches = parquet_under(
-        clients,
-        &settings.lake.bucket,
-        &format!("curated/summaries/dt={DAY}/"),
-    )
-    .await;
-    let ids = strings(&batches, "article_id");
-    let summarizers = strings(&batches, "summarizer");
-    let summaries: Vec<String> = batches
-        .iter()
-        .flat_map(|b| {
-            let column =
-                arrow_array::cast::AsArray::as_string::<i32>(b.column_by_name("summary").unwrap())
-                    .clone();
-            (0..arrow_array::Array::len(&column)).map(move |i| {
-                if arrow_array::Array::is_null(&column, i) {
-                    String::new()
-                } else {
-                    column.value(i).to_string()
-                }
-            })
-        })
-        .collect();
-    ids.into_iter()
-        .zip(summarizers)
-        .zip(summaries)
-        .map(|((a, b), c)| (a, b, c))
-        .collect()
+    rows_of(clients, settings, DAY).await
+}
+
+async fn rows_of(
+    clients: &AwsClients,
+    settings: &Settings,
+    day: &str,
+) -> Vec<(String, String, String)> {
+    let batches = parquet_under(clients, &settings.lake.bucket, "lake/summaries/").await;
+    let mut rows = Vec::new();
+    for batch in &batches {
+        let ids = batch
+            .column_by_name("article_id")
+            .unwrap()
+            .as_string::<i32>();
+        let summarizers = batch
+            .column_by_name("summarizer")
+            .unwrap()
+            .as_string::<i32>();
+        let summaries = batch.column_by_name("summary").unwrap().as_string::<i32>();
+        let dates = batch
+            .column_by_name("publish_date")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>();
+        for i in 0..batch.num_rows() {
+            let date = chrono::DateTime::from_timestamp_micros(dates.value(i))
+                .unwrap()
+                .date_naive()
+                .to_string();
+            if date != day {
+                continue;
+            }
+            let summary = if summaries.is_null(i) {
+                String::new()
+            } else {
+                summaries.value(i).to_string()
+            };
+            rows.push((
+                ids.value(i).to_string(),
+                summarizers.value(i).to_string(),
+                summary,
+            ));
+        }
+    }
+    rows
 }
 
 /// Each expected article exactly once, nothing else.
@@ -104,31 +132,26 @@ pub(crate) fn assert_exactly_once(rows: &[(String, String, String)], ids: &[Stri
     let expected: HashSet<&String> = ids.iter().collect();
     assert_eq!(
         unique, expected,
-        "curated rows differ from the articles put"
+        "summaries rows differ from the articles put"
     );
 }
 
-async fn raw_files(clients: &AwsClients, settings: &Settings) -> usize {
-    keys_under(
-        clients,
-        &settings.lake.bucket,
-        &format!("raw/articles/dt={DAY}/"),
-    )
-    .await
-    .len()
-}
-
-fn marker_key() -> String {
-    format!("_state/reprocess/dt={DAY}.json")
+async fn summaries_version(settings: &Settings) -> Option<u64> {
+    lake_of(&settings.lake.bucket)
+        .open(precis::pipeline::sink::lake::TableKind::Summaries)
+        .await
+        .unwrap()
+        .and_then(|t| t.version())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reprocess_from_the_cli_rewrites_the_day_with_the_new_summarizer() {
+async fn reprocess_from_the_cli_rewrites_the_day_with_the_new_summarizer_and_leaves_other_days() {
     let (settings, clients, ids) = day_written_without_summaries("reprocess-cli", 24, 2).await;
-    let raw_files = raw_files(&clients, &settings).await;
     let before = curated_day(&clients, &settings).await;
     assert_exactly_once(&before, &ids);
     assert!(before.iter().all(|r| r.1 == "none"));
+    let next_day_before = rows_of(&clients, &settings, NEXT_DAY).await;
+    assert_eq!(next_day_before.len(), 24);
 
     let env = env(&settings, "extractive");
     let (output, _) = run_precis(
@@ -143,9 +166,10 @@ async fn reprocess_from_the_cli_rewrites_the_day_with_the_new_summarizer() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.contains(&format!(
-            "reprocessed dt={DAY}: {raw_files} raw files, 24 rows read, 24 rows written"
-        )),
+        stdout.contains(&format!("reprocessed the summaries published on {DAY}:"))
+            && stdout.contains(
+                "24 rows of the day (0 duplicates of an article_id skipped), 24 rows written"
+            ),
         "{stdout}"
     );
 
@@ -158,23 +182,20 @@ async fn reprocess_from_the_cli_rewrites_the_day_with_the_new_summarizer() {
         );
         assert!(!summary.is_empty(), "{id} has no summary");
     }
-    assert!(keys_under(&clients, &settings.lake.bucket, &marker_key())
-        .await
-        .is_empty());
+    let mut next_day_after = rows_of(&clients, &settings, NEXT_DAY).await;
+    let mut next_day_before = next_day_before;
+    next_day_after.sort();
+    next_day_before.sort();
+    assert_eq!(
+        next_day_after, next_day_before,
+        "another day's rows changed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_during_reprocess_leaves_every_row_once_and_a_rerun_completes_it() {
-    // A dot in the stream name: object stems must keep it (a stem cut at the first dot would
-    // send every chunk to one curated key).
-    let mut settings = settings_for("reprocess-kill");
-    settings.stream.name.push_str(".v2");
-    let (settings, clients, ids) = day_written_in(settings, 80, 4).await;
-    assert_eq!(
-        raw_files(&clients, &settings).await,
-        4,
-        "one raw file per shard"
-    );
+async fn kill_9_during_reprocess_changes_nothing_and_a_rerun_does_it_whole() {
+    let (settings, clients, ids) = day_written_without_summaries("reprocess-kill", 80, 4).await;
+    let version_before = summaries_version(&settings).await;
     let env = env(&settings, "extractive");
     let mut child = precis_command(
         &["reprocess", "--dt", DAY, "--summarizer-workers", "1"],
@@ -183,7 +204,7 @@ async fn kill_9_during_reprocess_leaves_every_row_once_and_a_rerun_completes_it(
     .stdout(Stdio::null())
     .spawn()
     .expect("spawn precis reprocess");
-    // Kill once a few raw files are rewritten and more remain: in the middle of step 2.
+    // Kill once the reprocess has started reading: before its one commit.
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -198,7 +219,7 @@ async fn kill_9_during_reprocess_leaves_every_row_once_and_a_rerun_completes_it(
             Ok(line) => {
                 log.push_str(&line);
                 log.push('\n');
-                if line.contains("1/4 raw files") {
+                if line.contains("articles files may hold it") {
                     break;
                 }
             }
@@ -214,49 +235,31 @@ async fn kill_9_during_reprocess_leaves_every_row_once_and_a_rerun_completes_it(
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
+    assert_eq!(summaries_version(&settings).await, version_before);
     let mid = curated_day(&clients, &settings).await;
     assert_exactly_once(&mid, &ids);
-    let rewritten = mid.iter().filter(|r| r.1 != "none").count();
     assert!(
-        rewritten > 0 && rewritten < ids.len(),
-        "{rewritten} of {} rewritten at the kill",
-        ids.len()
-    );
-    assert_eq!(
-        keys_under(&clients, &settings.lake.bucket, &marker_key())
-            .await
-            .len(),
-        1,
-        "the marker tells that the day is half done"
-    );
-    let (listing, _) = run_precis(&["partitions"], &borrowed(&env), LIMIT);
-    let listing = String::from_utf8_lossy(&listing.stdout);
-    assert!(
-        listing.contains(&format!("reprocess of dt={DAY} did not finish")),
-        "{listing}"
+        mid.iter().all(|r| r.1 == "none"),
+        "a row changed without a commit"
     );
 
     let (output, _) = run_precis(&["reprocess", "--dt", DAY], &borrowed(&env), LIMIT);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "rerun failed:\n{stderr}");
-    assert!(
-        stderr.contains("did not finish; this run completes it"),
-        "{stderr}"
-    );
     let after = curated_day(&clients, &settings).await;
     assert_exactly_once(&after, &ids);
     assert!(after
         .iter()
         .all(|r| r.1.starts_with("extractive:") && !r.2.is_empty()));
-    assert!(keys_under(&clients, &settings.lake.bucket, &marker_key())
-        .await
-        .is_empty());
+    assert_eq!(
+        summaries_version(&settings).await,
+        version_before.map(|v| v + 1)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn partitions_and_preview_show_what_was_written() {
-    let (settings, clients, _ids) = day_written_without_summaries("partitions-cli", 12, 2).await;
-    let raw_files = raw_files(&clients, &settings).await.to_string();
+async fn partitions_and_preview_show_the_tables_current_snapshot() {
+    let (settings, _clients, _ids) = day_written_without_summaries("partitions-cli", 12, 2).await;
     let env = env(&settings, "none");
     let (output, _) = run_precis(&["partitions"], &borrowed(&env), LIMIT);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -265,28 +268,25 @@ async fn partitions_and_preview_show_what_was_written() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let raw = stdout
-        .lines()
-        .find(|l| l.starts_with(&format!("raw/articles/dt={DAY}/")))
-        .unwrap_or_else(|| panic!("no raw partition:\n{stdout}"));
-    assert_eq!(
-        raw.split_whitespace().nth(1),
-        Some(raw_files.as_str()),
-        "{raw}"
-    );
+    let bucket = &settings.lake.bucket;
     assert!(
-        stdout.contains(&format!("curated/summaries/dt={DAY}/split=")),
+        stdout.contains(&format!("table s3://{bucket}/lake/summaries/ at version ")),
         "{stdout}"
     );
-    assert!(!stdout.contains("_state"), "{stdout}");
+    let articles = stdout
+        .lines()
+        .find(|l| l.starts_with("lake/articles/"))
+        .unwrap_or_else(|| panic!("no articles table:\n{stdout}"));
+    // One chunk a shard: one file each.
+    assert_eq!(articles.split_whitespace().nth(1), Some("2"), "{articles}");
+    assert!(stdout.contains("lake/summaries/split=train/"), "{stdout}");
+    assert!(
+        !stdout.contains("_delta_log") && !stdout.contains("_state"),
+        "{stdout}"
+    );
 
     let (output, _) = run_precis(
-        &[
-            "preview",
-            &format!("curated/summaries/dt={DAY}/"),
-            "--limit",
-            "5",
-        ],
+        &["preview", "lake/summaries/", "--limit", "5"],
         &borrowed(&env),
         LIMIT,
     );
@@ -304,21 +304,18 @@ async fn partitions_and_preview_show_what_was_written() {
         stdout.contains("title") && stdout.contains("word_count"),
         "{stdout}"
     );
-    assert!(stdout.contains("12 rows from"), "{stdout}");
+    assert!(stdout.contains("24 rows from"), "{stdout}");
+    assert!(stdout.contains("(table version "), "{stdout}");
     assert!(stdout.contains("mean word_count"), "{stdout}");
     assert!(
-        stdout.contains("nulls: summary 12"),
+        stdout.contains("nulls: summary 24"),
         "summaries are off:\n{stdout}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reprocess_of_a_day_with_no_raw_data_is_one_clear_error() {
-    let settings = settings_for("reprocess-empty");
-    let clients = clients(&settings).await;
-    precis::resources::ensure_bucket(&clients, &settings.lake.bucket, "us-east-1")
-        .await
-        .unwrap();
+async fn reprocess_of_a_day_with_no_article_is_one_clear_error() {
+    let (settings, _clients, _ids) = day_written_without_summaries("reprocess-empty", 4, 1).await;
     let env = env(&settings, "none");
     let (output, _) = run_precis(&["reprocess", "--dt", "2020-01-01"], &borrowed(&env), LIMIT);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -326,21 +323,20 @@ async fn reprocess_of_a_day_with_no_raw_data_is_one_clear_error() {
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "{stderr}");
     assert!(
-        errors[0].contains("no raw objects for dt=2020-01-01"),
+        errors[0].contains("no article published on 2020-01-01"),
         "{stderr}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancelled_reprocess_stops_before_rewriting_and_leaves_its_marker() {
+async fn a_cancelled_reprocess_commits_nothing() {
     let (settings, clients, ids) = day_written_without_summaries("reprocess-cancel", 10, 1).await;
-    let before = keys_under(&clients, &settings.lake.bucket, "curated/").await;
+    let version_before = summaries_version(&settings).await;
     let cancel = precis::reprocess::Cancel::default();
     cancel.cancel();
     let day = NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
     let err = precis::reprocess::reprocess_day(
-        &clients,
-        &settings.lake.bucket,
+        &lake_of(&settings.lake.bucket),
         day,
         None,
         &|_| {},
@@ -349,19 +345,7 @@ async fn a_cancelled_reprocess_stops_before_rewriting_and_leaves_its_marker() {
     .await
     .unwrap_err()
     .to_string();
-    assert!(
-        err.contains(&format!("run `precis reprocess --dt {DAY}` to complete it")),
-        "{err}"
-    );
-    assert_eq!(
-        keys_under(&clients, &settings.lake.bucket, "curated/").await,
-        before
-    );
+    assert!(err.contains("nothing was committed"), "{err}");
+    assert_eq!(summaries_version(&settings).await, version_before);
     assert_exactly_once(&curated_day(&clients, &settings).await, &ids);
-    assert_eq!(
-        keys_under(&clients, &settings.lake.bucket, &marker_key())
-            .await
-            .len(),
-        1
-    );
 }

@@ -166,7 +166,7 @@ async fn run_once_summarizes_every_curated_row_with_sentences_of_its_article() {
     );
 
     let clients = clients(&settings).await;
-    let curated = parquet_under(&clients, &settings.lake.bucket, "curated/summaries/").await;
+    let curated = parquet_under(&clients, &settings.lake.bucket, "lake/summaries/").await;
     let contents = strings(&curated, "content");
     let summaries = strings(&curated, "summary");
     let summarizers = strings(&curated, "summarizer");
@@ -234,4 +234,61 @@ async fn a_missing_model_fails_before_anything_is_read_or_written() {
     assert!(keys_under(&clients, &settings.lake.bucket, "")
         .await
         .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_follow_mode_a_fresh_article_is_summarized_and_committed_within_the_flush_age_and_seconds(
+) {
+    const FLUSH_AGE_SECS: u64 = 5;
+    let settings = settings_for("latency");
+    seed(&settings, 40, 63).await;
+    let env = [
+        ("AWS_ENDPOINT_URL", moto().endpoint.clone()),
+        ("PRECIS_STREAM", settings.stream.name.clone()),
+        ("PRECIS_BUCKET", settings.lake.bucket.clone()),
+        ("PRECIS_FLUSH_AGE_SECS", FLUSH_AGE_SECS.to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let child = crate::support::precis_command(&["run", "--no-ui"], &env)
+        .spawn()
+        .expect("spawn precis run");
+    let clients = clients(&settings).await;
+    // The backlog first: once it is committed, the pipeline is idle at the tip.
+    let summarized = |n: usize| {
+        let (clients, bucket) = (clients.clone(), settings.lake.bucket.clone());
+        async move {
+            strings(
+                &parquet_under(&clients, &bucket, "lake/summaries/").await,
+                "summary",
+            )
+            .len()
+                >= n
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while !summarized(40).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the backlog was not committed"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    seed(&settings, 1, 64).await;
+    let put = std::time::Instant::now();
+    while !summarized(41).await {
+        assert!(
+            put.elapsed() < Duration::from_secs(FLUSH_AGE_SECS + 15),
+            "a fresh article not summarized and committed {:?} after its put",
+            put.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!("fresh article committed {:?} after its put", put.elapsed());
+    let output = crate::support::terminate(child).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

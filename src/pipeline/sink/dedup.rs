@@ -1,11 +1,11 @@
 //! Which article ids this process has written, and with what content: the first record that
-//! claims an id goes to curated, an exact repeat (a producer retry) to raw only, the same id with
+//! claims an id goes to summaries, an exact repeat (a producer retry) to articles only, the same id with
 //! other content to quarantine.
 //!
 //! Bounded, and nearly all of it on disk: the most recent [`DEDUP_WINDOW`] distinct ids are
 //! remembered, but only the newest [`RECENT_CLAIMS`] in memory. Each time that many have
 //! gathered they are sorted by id into a *run*, an unnamed temporary file of 56-byte claims
-//! (`TMPDIR`, like the chunks' spill files), and memory keeps per run only a filter (2 bytes an
+//! (`TMPDIR`), and memory keeps per run only a filter (2 bytes an
 //! id) and the id at every 64th claim. So the worker's memory does not grow with how many ids it
 //! has seen: a table of recent claims reserved at start (~0.45 MiB), plus ~1 MiB of filters
 //! and fences once the window is full (measured in docs/performance.md). A claim: a 128-bit
@@ -31,7 +31,72 @@ use anyhow::{Context, Result};
 use hashbrown::HashTable;
 use sha2::{Digest, Sha256};
 
-use super::spill::{read_exact_at, temp_dir_error, write_error};
+/// What a failed creation of an index file says: where, and what to do.
+fn temp_dir_error() -> String {
+    format!(
+        "creating a temporary file in {} (set TMPDIR to a writable directory on disk)",
+        std::env::temp_dir().display()
+    )
+}
+
+/// What a failed write to an index file says: where, and what to do.
+fn write_error() -> String {
+    format!(
+        "writing a temporary file in {} (free space there, or set TMPDIR to a larger disk)",
+        std::env::temp_dir().display()
+    )
+}
+
+/// At start: fails with what to do when no index file can be made (rather than at the
+/// 7,169th id), and returns a warning when the directory is memory.
+pub fn check_temp_dir() -> Result<Option<String>> {
+    tempfile::tempfile().with_context(temp_dir_error)?;
+    let dir = std::env::temp_dir();
+    Ok(on_tmpfs(&dir).then(|| {
+        format!(
+            "{} is a tmpfs: the duplicate index (up to ~24 MiB) will be held in memory there; set TMPDIR to a directory on disk",
+            dir.display()
+        )
+    }))
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn on_tmpfs(dir: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    const TMPFS_MAGIC: libc::c_long = 0x0102_1994;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `path` is a NUL-terminated string and `stat` a valid place for statfs to fill.
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::statfs(path.as_ptr(), &mut stat) } == 0;
+    ok && stat.f_type == TMPFS_MAGIC
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn on_tmpfs(_dir: &std::path::Path) -> bool {
+    false
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_read(buf, offset)? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Distinct article ids remembered: 450,000 claims of 56 bytes on disk (~24 MiB), their filters
 /// and fences in memory (~1 MiB).

@@ -1,8 +1,6 @@
-//! Turning processed records into objects in the lake.
+//! Turning processed records into rows of the lake's Delta tables.
 
 pub mod dedup;
-pub mod layout;
-pub mod live;
+pub mod lake;
 pub mod parquet;
-pub mod spill;
 pub mod writer;

@@ -1,9 +1,10 @@
 //! Per-shard checkpoints in the lake's own bucket, under `_state/checkpoints/<stream>/`.
 //!
-//! A checkpoint names the last sequence number whose objects exist in S3. Before a chunk is
-//! uploaded its range is written as `pending`; after the upload the checkpoint moves to the end of
-//! the range and `pending` is cleared. A worker that finds a pending range re-reads exactly that
-//! range, so the replay writes the same objects under the same keys (docs/decisions.md).
+//! A checkpoint names the last sequence number every table holds (or did not need), and which
+//! chunk of the shard each table was at then. It moves only after a chunk's commits; the tables
+//! themselves are the truth (their application transactions and commit metadata), so a crash
+//! between a commit and the checkpoint loses nothing and repeats nothing
+//! (docs/exactly-once.md).
 
 use anyhow::{Context, Result};
 use aws_sdk_s3::primitives::ByteStream;
@@ -11,21 +12,22 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::AwsClients;
-use crate::pipeline::sink::layout::checkpoint_key;
 
-/// A chunk whose objects may be partly uploaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingRange {
-    pub first_sequence: String,
-    pub last_sequence: String,
+/// Where précis keeps its own state in the bucket (not data: no table lives here).
+pub const STATE_PREFIX: &str = "_state/";
+
+pub fn checkpoint_key(stream: &str, shard_id: &str) -> String {
+    format!("{STATE_PREFIX}checkpoints/{stream}/{shard_id}.json")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub shard_id: String,
-    /// Last record whose objects are in S3; None before the first chunk.
+    /// Last record every table holds (or did not need); None before the first chunk.
     pub sequence_number: Option<String>,
-    pub pending: Option<PendingRange>,
+    /// The shard's last chunk in each table (by table name) when the checkpoint was saved.
+    #[serde(default)]
+    pub chunks: std::collections::BTreeMap<String, i64>,
     /// The shard is closed and every record of it is written.
     pub finished: bool,
     pub updated_at: DateTime<Utc>,
@@ -36,7 +38,7 @@ impl Checkpoint {
         Self {
             shard_id: shard_id.to_string(),
             sequence_number: None,
-            pending: None,
+            chunks: Default::default(),
             finished: false,
             updated_at: Utc::now(),
         }

@@ -1,22 +1,21 @@
 //! One shard, read and written: GetRecords in a loop, chunks cut by the flush policy, each chunk
-//! written and then checkpointed.
+//! committed to the tables and then checkpointed. Reading resumes after what the tables hold.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use aws_sdk_kinesis::types::{Record, ShardIteratorType};
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use super::checkpoint::{Checkpoint, CheckpointStore, PendingRange};
+use super::checkpoint::{Checkpoint, CheckpointStore};
 use crate::aws::AwsClients;
 use crate::backoff::Backoff;
 use crate::pipeline::rows::RawRecord;
-use crate::pipeline::sink::layout::ChunkId;
-use crate::pipeline::sink::writer::{ChunkParts, ChunkPlan, ChunkWriter};
+use crate::pipeline::sink::writer::{ChunkParts, ChunkWriter, ShardTables};
 use crate::pipeline::stats::{ShardState, Stats};
 
 /// Kinesis allows 5 GetRecords calls per second per shard.
@@ -100,7 +99,7 @@ pub enum ReaderExit {
     AtTip,
     /// The shard is closed and every record of it is written.
     Closed,
-    /// A stop was requested; what was read is written and checkpointed.
+    /// A stop was requested; what was read but not committed is read again on the next start.
     Stopped,
 }
 
@@ -144,9 +143,15 @@ struct Pending {
     oldest: Option<Instant>,
 }
 
+/// A shard's position: its checkpoint and its tables.
+struct Position {
+    checkpoint: Checkpoint,
+    tables: ShardTables,
+}
+
 impl ShardReader {
     pub async fn run(self) -> Result<ReaderExit> {
-        let mut checkpoint = self
+        let checkpoint = self
             .store
             .load(&self.shard_id)
             .await?
@@ -160,15 +165,12 @@ impl ShardReader {
                 .update_shard(&self.shard_id, |s| s.state = ShardState::Finished);
             return Ok(ReaderExit::Closed);
         }
-        if let Some(range) = checkpoint.pending.clone() {
-            info!(shard = %self.shard_id, first = %range.first_sequence, last = %range.last_sequence,
-                  "replaying a chunk that may be partly written");
-            let parts = self.replay_range(&range).await?;
-            let plan = self.writer.prepare(&self.chunk_id(&range), parts).await;
-            self.write_chunk(plan, &mut checkpoint, false).await?;
-        }
-
-        let mut last_read = checkpoint.sequence_number.clone();
+        let tables = self
+            .writer
+            .shard_tables(&self.shard_id, &checkpoint)
+            .await?;
+        let mut last_read = tables.resume_after();
+        let mut position = Position { checkpoint, tables };
         let mut iterator = self.iterator_after(last_read.as_deref()).await?;
         let mut pending = Pending::default();
         let mut last_call = Instant::now() - MIN_CALL_INTERVAL;
@@ -179,11 +181,11 @@ impl ShardReader {
         let mut flushed_early = false;
         loop {
             if *self.stop.borrow() {
-                self.flush(&mut pending, &mut checkpoint, false).await?;
+                self.abandon(&pending);
                 return Ok(ReaderExit::Stopped);
             }
             if *self.paused.borrow() {
-                self.pause(&mut pending, &mut checkpoint).await?;
+                self.pause(&mut pending, &mut position).await?;
                 continue;
             }
             let wait = MIN_CALL_INTERVAL.saturating_sub(last_call.elapsed());
@@ -240,8 +242,18 @@ impl ShardReader {
             }
             pending.bytes += bytes;
             let records = records.into_iter().map(|r| self.raw_record(r)).collect();
-            let parts = std::mem::take(&mut pending.parts);
-            pending.parts = self.writer.add(parts, records).await?;
+            let added = self
+                .writer
+                .add(&mut pending.parts, &position.tables, records)
+                .await;
+            if let Err(err) = added {
+                if *self.stop.borrow() {
+                    // Summaries cancelled by the stop: nothing of this chunk is committed.
+                    self.abandon(&pending);
+                    return Ok(ReaderExit::Stopped);
+                }
+                return Err(err);
+            }
             let reported_lag = output.millis_behind_latest();
             let lag = reported_lag.unwrap_or(0);
             self.stats.update_shard(&self.shard_id, |s| {
@@ -251,7 +263,7 @@ impl ShardReader {
             });
 
             let Some(next) = output.next_shard_iterator().map(str::to_string) else {
-                self.flush(&mut pending, &mut checkpoint, true).await?;
+                self.flush(&mut pending, &mut position, true).await?;
                 self.stats
                     .update_shard(&self.shard_id, |s| s.state = ShardState::Finished);
                 info!(shard = %self.shard_id, "shard closed and fully written");
@@ -269,7 +281,7 @@ impl ShardReader {
             ) || (self.once && at_tip)
                 || early
             {
-                self.flush(&mut pending, &mut checkpoint, false).await?;
+                self.flush(&mut pending, &mut position, false).await?;
             }
             // The run ends only on an empty answer: a closed shard's last records come with an
             // iterator still, and only the next (empty) answer says the shard is closed.
@@ -290,8 +302,8 @@ impl ShardReader {
 
     /// Writes what was read, then waits for a resume or a stop. A long pause may outlive the
     /// shard iterator; the loop renews an expired one.
-    async fn pause(&self, pending: &mut Pending, checkpoint: &mut Checkpoint) -> Result<()> {
-        self.flush(pending, checkpoint, false).await?;
+    async fn pause(&self, pending: &mut Pending, position: &mut Position) -> Result<()> {
+        self.flush(pending, position, false).await?;
         self.stats
             .update_shard(&self.shard_id, |s| s.state = ShardState::Paused);
         let (mut paused, mut stop) = (self.paused.clone(), self.stop.clone());
@@ -322,126 +334,104 @@ impl ShardReader {
         }
     }
 
-    fn chunk_id(&self, range: &PendingRange) -> ChunkId {
-        ChunkId {
-            stream: self.stream.clone(),
-            shard_id: self.shard_id.clone(),
-            first_sequence: range.first_sequence.clone(),
-            last_sequence: range.last_sequence.clone(),
+    /// On a stop: what was read but not committed is let go. The checkpoint never passed it,
+    /// so the next start reads it again.
+    fn abandon(&self, pending: &Pending) {
+        let records = pending.parts.records();
+        if records > 0 {
+            info!(shard = %self.shard_id, records,
+                  "stopping with records read but not committed; the next start reads them again");
+            self.stats
+                .update_shard(&self.shard_id, |s| s.uncommitted = records as u64);
         }
     }
 
+    /// Commits the chunk read so far (retrying with backoff until every table holds it, a stop
+    /// is requested or [`WRITE_ATTEMPTS`] failed), then moves the checkpoint to its end.
     async fn flush(
         &self,
         pending: &mut Pending,
-        checkpoint: &mut Checkpoint,
+        position: &mut Position,
         closed: bool,
     ) -> Result<()> {
-        let parts = std::mem::take(pending).parts;
-        let Some((first, last)) = parts.range() else {
-            if closed && !checkpoint.finished {
-                checkpoint.finished = true;
-                checkpoint.updated_at = Utc::now();
-                self.save_checkpoint(checkpoint).await?;
+        let mut taken = std::mem::take(pending);
+        let Some(last) = taken.parts.last_sequence().map(str::to_string) else {
+            if closed && !position.checkpoint.finished {
+                position.checkpoint.finished = true;
+                position.checkpoint.updated_at = Utc::now();
+                self.save_checkpoint(&position.checkpoint).await?;
             }
             return Ok(());
         };
-        let range = PendingRange {
-            first_sequence: first.to_string(),
-            last_sequence: last.to_string(),
+        let records = taken.parts.records();
+        let tables = &mut position.tables;
+        let mut attempt = 0u32;
+        let result = loop {
+            match self.writer.commit(tables, &mut taken.parts).await {
+                Ok(written) => break Ok(written),
+                Err(err) => {
+                    attempt += 1;
+                    self.stats.error();
+                    if attempt >= WRITE_ATTEMPTS {
+                        break Err(err.context(format!(
+                            "a chunk of {records} records uncommitted after {attempt} attempts; \
+                             the checkpoint stays put and the records are read again"
+                        )));
+                    }
+                    if *self.stop.borrow() {
+                        self.abandon(&taken);
+                        break Err(err.context(
+                            "stopping with a chunk uncommitted; the next start reads it again",
+                        ));
+                    }
+                    let pause = BACKOFF.delay(attempt);
+                    warn!("{err:#}; retrying the chunk's commit in {pause:.1?}");
+                    if !self.sleep_unless_stopped(pause).await {
+                        self.abandon(&taken);
+                        break Err(err.context(
+                            "stopping with a chunk uncommitted; the next start reads it again",
+                        ));
+                    }
+                }
+            }
         };
-        // Record the intended cut before any object exists, so a crash replays this exact range.
-        // Ending the chunk's spill needs no object and runs meanwhile.
-        checkpoint.pending = Some(range.clone());
-        checkpoint.updated_at = Utc::now();
-        let chunk = self.chunk_id(&range);
-        let (saved, plan) = tokio::join!(
-            self.save_checkpoint(checkpoint),
-            self.writer.prepare(&chunk, parts)
-        );
-        saved?;
-        self.write_chunk(plan, checkpoint, closed).await
-    }
-
-    /// Encodes and uploads a cut chunk (retrying with backoff until it is in S3, a stop is
-    /// requested or [`WRITE_ATTEMPTS`] failed), then moves the checkpoint to its end. A chunk
-    /// that could not be prepared fails the reader at once: the supervisor starts it again, and
-    /// it replays the pending range from the stream.
-    async fn write_chunk(
-        &self,
-        plan: Result<Arc<ChunkPlan>>,
-        checkpoint: &mut Checkpoint,
-        closed: bool,
-    ) -> Result<()> {
-        let plan = plan.context("preparing a chunk")?;
-        let chunk = plan.chunk();
-        // A retry redoes only the objects not yet in S3; the supervisor starts a reader that
-        // gave up again, and it replays this chunk.
-        self.retry_write("the chunk (checkpoint stays put)", || {
-            self.writer.write(&plan)
-        })
-        .await
-        .map_err(|(err, ended)| {
-            let stem = chunk.stem();
-            err.context(match ended {
-                GaveUp::After(attempts) => {
-                    format!("chunk {stem} unwritten after {attempts} attempts")
-                }
-                GaveUp::Stopped => {
-                    format!("stopping with chunk {stem} unwritten; the next run replays it")
-                }
-            })
-        })?;
-        let written = self.writer.written(&plan);
-        debug!(shard = %self.shard_id, records = written.records, files = written.files, "chunk written");
-        checkpoint.sequence_number = Some(chunk.last_sequence.clone());
-        checkpoint.pending = None;
+        let written = result?;
+        debug!(shard = %self.shard_id, records = written.records, files = written.files, "chunk committed");
+        let checkpoint = &mut position.checkpoint;
+        checkpoint.sequence_number = Some(last);
+        checkpoint.chunks = position.tables.chunks();
         checkpoint.finished = closed;
         checkpoint.updated_at = Utc::now();
         self.save_checkpoint(checkpoint).await?;
-        let position = checkpoint.sequence_number.clone();
-        self.stats
-            .update_shard(&self.shard_id, |s| s.checkpoint = position);
+        let at = checkpoint.sequence_number.clone();
+        self.stats.update_shard(&self.shard_id, |s| {
+            s.checkpoint = at;
+            s.uncommitted = 0;
+        });
         Ok(())
     }
 
-    /// Saves the checkpoint, retrying with backoff: one failed PUT must not end the reader (and
-    /// make it write its chunk again).
+    /// Saves the checkpoint, retrying with backoff (each failure counted in the stats and
+    /// logged): one failed PUT must not end the reader and make it read its chunk again. Gives
+    /// up after [`WRITE_ATTEMPTS`] failures, or at once when a stop is requested; the tables
+    /// then still say where the shard stands.
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
-        self.retry_write("the checkpoint", || self.store.save(checkpoint))
-            .await
-            .map_err(|(err, _)| err)
-    }
-
-    /// Runs a write until it succeeds, pausing with backoff between failures (each counted in
-    /// the stats and logged). Gives up after [`WRITE_ATTEMPTS`] failures, or at once when a stop
-    /// is requested, with the last error and why it ended.
-    async fn retry_write<F, Fut>(
-        &self,
-        what: &str,
-        mut attempt: F,
-    ) -> Result<(), (anyhow::Error, GaveUp)>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<()>>,
-    {
         let mut failures = 0u32;
         loop {
-            let Err(err) = attempt().await else {
+            let Err(err) = self.store.save(checkpoint).await else {
                 return Ok(());
             };
             failures += 1;
             self.stats.error();
             if failures >= WRITE_ATTEMPTS {
-                return Err((err, GaveUp::After(failures)));
-            }
-            if *self.stop.borrow() {
-                return Err((err, GaveUp::Stopped));
+                return Err(
+                    err.context(format!("the checkpoint unsaved after {failures} attempts"))
+                );
             }
             let pause = BACKOFF.delay(failures);
-            warn!("{err:#}; retrying {what} in {pause:.1?}");
+            warn!("{err:#}; retrying the checkpoint in {pause:.1?}");
             if !self.sleep_unless_stopped(pause).await {
-                return Err((err, GaveUp::Stopped));
+                return Err(err.context("stopping with the checkpoint unsaved"));
             }
         }
     }
@@ -485,92 +475,6 @@ impl ShardReader {
             .map(str::to_string)
             .context("GetShardIterator answered without an iterator")
     }
-
-    /// Reads exactly the records of a pending range, first to last inclusive, parsing each page
-    /// into the chunk's parts as it arrives.
-    async fn replay_range(&self, range: &PendingRange) -> Result<ChunkParts> {
-        let output = self
-            .clients
-            .kinesis
-            .get_shard_iterator()
-            .stream_name(&self.stream)
-            .shard_id(&self.shard_id)
-            .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
-            .starting_sequence_number(&range.first_sequence)
-            .send()
-            .await
-            .map_err(|err| {
-                self.clients.explain(
-                    &format!(
-                        "reopening shard {} at {} to replay a chunk",
-                        self.shard_id, range.first_sequence
-                    ),
-                    &err,
-                )
-            })?;
-        let mut iterator = output.shard_iterator().map(str::to_string);
-        let mut parts = ChunkParts::default();
-        let mut read = ReadSoFar::default();
-        while let Some(it) = iterator {
-            let mut page = self
-                .clients
-                .kinesis
-                .get_records()
-                .shard_iterator(it)
-                .limit(records_per_call(MAX_RECORDS_PER_CALL as usize, &read))
-                .send()
-                .await
-                .map_err(|err| {
-                    self.clients
-                        .explain(&format!("replaying shard {}", self.shard_id), &err)
-                })?;
-            let page_records = std::mem::take(&mut page.records);
-            let empty = page_records.is_empty();
-            read.add(&page_records);
-            let mut records = Vec::with_capacity(page_records.len());
-            let mut complete = false;
-            for record in page_records {
-                let position = compare_sequence(record.sequence_number(), &range.last_sequence);
-                if position != Ordering::Greater {
-                    records.push(self.raw_record(record));
-                }
-                if position != Ordering::Less {
-                    complete = true;
-                    break;
-                }
-            }
-            parts = self.writer.add(parts, records).await?;
-            if complete || (empty && page.millis_behind_latest().unwrap_or(0) == 0) {
-                break;
-            }
-            iterator = page.next_shard_iterator().map(str::to_string);
-        }
-        let read_whole_range = parts.range().is_some_and(|(first, last)| {
-            compare_sequence(first, &range.first_sequence) == Ordering::Equal
-                && compare_sequence(last, &range.last_sequence) == Ordering::Equal
-        });
-        if !read_whole_range {
-            // Writing a part of the range under the whole range's keys would overwrite what an
-            // earlier attempt may have written completely.
-            bail!(
-                "shard {} no longer holds all of the chunk {}..{} to replay (read {}; trimmed by \
-                 retention?)",
-                self.shard_id,
-                range.first_sequence,
-                range.last_sequence,
-                parts
-                    .range()
-                    .map_or("nothing".to_string(), |(f, l)| format!("{f}..{l}"))
-            );
-        }
-        Ok(parts)
-    }
-}
-
-/// Why a retried write stopped trying.
-enum GaveUp {
-    After(u32),
-    Stopped,
 }
 
 /// Records to ask one GetRecords call for: about [`CALL_BYTES`] of them at the average size read

@@ -88,7 +88,7 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
     }) = &app.reprocess
     {
         Line::from(Span::styled(
-            format!(" reprocessing dt={dt}: {done}/{total} raw files, {rows} rows rewritten"),
+            format!(" reprocessing {dt}: {done}/{total} articles files, {rows} rows summarized"),
             theme.warning(),
         ))
     } else {
@@ -122,12 +122,12 @@ fn render_confirm(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Clear, popup);
     let text = vec![
         Line::from(Span::styled(
-            format!("Reprocess curated/summaries/dt={dt}/ ?"),
+            format!("Reprocess the summaries published on {dt}?"),
             theme.title(),
         )),
         Line::raw(""),
         Line::raw(format!(
-            "Re-reads raw/articles/dt={dt}/, summarizes again with {}, and rewrites the curated files (new ones first, then the old removed).",
+            "Re-reads the articles published on {dt} from lake/articles, summarizes them again with {}, and replaces their rows in lake/summaries in one commit.",
             app.info.summarizer
         )),
         Line::raw(""),

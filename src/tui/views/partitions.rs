@@ -1,5 +1,5 @@
-//! The lake as folders (layer → dt → split → files) with counts and sizes, and a polars preview
-//! of the selected partition or file with column stats.
+//! The tables' current snapshots as folders (table → partition → files) with counts, sizes and
+//! the table's version, and a polars preview of the selected table, partition or file.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -28,7 +28,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 
 fn render_list(frame: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
-    let title = format!("s3://{}/{}", app.info.bucket, app.browser.prefix);
+    let version = app
+        .browser
+        .tree
+        .as_ref()
+        .and_then(|tree| tree.version(&app.browser.prefix))
+        .map_or(String::new(), |v| format!(" · version {v}"));
+    let title = format!("s3://{}/{}{version}", app.info.bucket, app.browser.prefix);
     let title = fit(&title, area.width.saturating_sub(6) as usize);
     if app.browser.tree.is_none() || app.browser.error.is_some() {
         let message = match (&app.browser.error, app.browser.loading) {
@@ -36,8 +42,8 @@ fn render_list(frame: &mut Frame, area: Rect, app: &App) {
                 format!("listing failed: {error} (u retries)"),
                 theme.error(),
             ),
-            (None, true) => Span::styled("listing the bucket…", theme.muted()),
-            (None, false) => Span::styled("press u to list the bucket", theme.muted()),
+            (None, true) => Span::styled("reading the tables…", theme.muted()),
+            (None, false) => Span::styled("press u to read the tables", theme.muted()),
         };
         frame.render_widget(
             Paragraph::new(message)
@@ -112,7 +118,7 @@ fn render_progress(frame: &mut Frame, area: Rect, app: &App) {
             Gauge::default()
                 .ratio(ratio.clamp(0.0, 1.0))
                 .label(format!(
-                    "reprocessing dt={dt}: {done}/{total} raw files, {rows} rows"
+                    "reprocessing {dt}: {done}/{total} articles files, {rows} rows"
                 ))
                 .gauge_style(theme.warning()),
             area,
@@ -130,7 +136,10 @@ fn render_preview(frame: &mut Frame, area: Rect, app: &App) {
             ))];
             if let Some(dt) = app.reprocess_target() {
                 lines.push(Line::from(Span::styled(
-                    format!("r reprocesses curated dt={dt} with {}", app.info.summarizer),
+                    format!(
+                        "r reprocesses the summaries published on {dt} with {}",
+                        app.info.summarizer
+                    ),
                     theme.muted(),
                 )));
             }
@@ -167,16 +176,17 @@ fn last_reprocess(app: &App) -> Option<Line<'static>> {
     match &app.reprocess {
         Some(ReprocessState::Done(r)) => Some(Line::from(Span::styled(
             format!(
-                "last reprocess: dt={} · {} rows rewritten in {:.1} s · {} stale objects removed",
+                "last reprocess: {} · {} rows rewritten in {:.1} s · {} files replaced (table version {})",
                 r.dt,
                 r.rows_written,
                 r.elapsed.as_secs_f64(),
-                r.stale_removed
+                r.files_replaced,
+                r.version
             ),
             theme.good(),
         ))),
         Some(ReprocessState::Failed { dt, error }) => Some(Line::from(Span::styled(
-            format!("reprocess of dt={dt} failed: {error}"),
+            format!("reprocess of {dt} failed: {error}"),
             theme.error(),
         ))),
         _ => None,

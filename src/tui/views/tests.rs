@@ -41,6 +41,7 @@ fn shard(state: ShardState, records: u64, lag: i64) -> ShardStatus {
         millis_behind_latest: lag,
         last_sequence: Some("49650000000000000000000000000000000000000000000000000123".into()),
         checkpoint: Some("49650000000000000000000000000000000000000000000000000100".into()),
+        uncommitted: 0,
     }
 }
 
@@ -150,21 +151,17 @@ fn tree() -> Tree {
         last_modified: None,
     };
     Tree::new(vec![
-        object(
-            "curated/summaries/dt=2026-03-01/split=train/S-a.parquet",
-            40_000,
-        ),
-        object(
-            "curated/summaries/dt=2026-03-01/split=test/S-a.parquet",
-            4_000,
-        ),
-        object(
-            "curated/summaries/dt=2026-03-02/split=train/S-b.parquet",
-            30_000,
-        ),
-        object("raw/articles/dt=2026-03-01/S-a.parquet", 60_000),
-        object("quarantine/dt=2026-03-01/S-a.jsonl", 700),
+        object("lake/summaries/split=train/part-a.zstd.parquet", 40_000),
+        object("lake/summaries/split=train/part-b.zstd.parquet", 30_000),
+        object("lake/summaries/split=test/part-a.zstd.parquet", 4_000),
+        object("lake/articles/part-a.zstd.parquet", 60_000),
+        object("lake/quarantine/part-a.zstd.parquet", 700),
     ])
+    .with_versions(std::collections::BTreeMap::from([
+        ("lake/articles/".to_string(), 2),
+        ("lake/quarantine/".to_string(), 1),
+        ("lake/summaries/".to_string(), 7),
+    ]))
 }
 
 fn curated_parquet() -> Vec<u8> {
@@ -213,7 +210,8 @@ fn curated_parquet() -> Vec<u8> {
 fn preview_data() -> PreviewData {
     let frame = read_file("x.parquet", curated_parquet()).unwrap();
     let preview = Preview {
-        target: "curated/summaries/dt=2026-03-01/".into(),
+        target: "lake/summaries/split=train/".into(),
+        version: Some(7),
         files_read: 2,
         files_total: 2,
         stats: stats(&frame),
@@ -242,12 +240,22 @@ fn screen(app: &App, width: u16, height: u16) -> String {
         .join("\n")
 }
 
-/// The Partitions view, listed, opened at curated/summaries/.
-fn in_curated_summaries(app: &mut App) {
+/// The Partitions view, listed, opened at lake/summaries/.
+fn in_summaries(app: &mut App) {
     press(app, KeyCode::Char('4'));
     app.on_listing(Ok(tree()));
+    press(app, KeyCode::Enter); // lake/
+    press(app, KeyCode::Down); // quarantine/
+    press(app, KeyCode::Down); // summaries/
     press(app, KeyCode::Enter);
-    press(app, KeyCode::Enter);
+}
+
+/// In lake/summaries/, with split=train/ previewed.
+fn previewing_summaries(app: &mut App) {
+    in_summaries(app);
+    press(app, KeyCode::Down); // split=train/
+    press(app, KeyCode::Char('v'));
+    app.on_preview("lake/summaries/split=train/".into(), Ok(preview_data()));
 }
 
 fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
@@ -370,31 +378,38 @@ fn the_samples_view_lists_titles_with_summaries_and_enter_opens_one() {
 }
 
 #[test]
-fn the_partitions_view_shows_folders_with_counts_then_a_polars_preview() {
+fn the_partitions_view_shows_tables_with_versions_and_counts_then_a_polars_preview() {
     let mut app = live_app();
     let effect = press(&mut app, KeyCode::Char('4'));
     assert_eq!(effect, Some(Effect::ListPartitions));
     app.on_listing(Ok(tree()));
+    assert!(screen(&app, 100, 30).contains("lake/"));
+    press(&mut app, KeyCode::Enter); // lake/
     let text = screen(&app, 100, 30);
-    for name in ["curated/", "quarantine/", "raw/"] {
+    for name in ["articles/", "quarantine/", "summaries/"] {
         assert!(text.contains(name), "{name}:\n{text}");
     }
-    press(&mut app, KeyCode::Enter); // curated/
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Enter); // summaries/
     let text = screen(&app, 100, 30);
-    assert!(text.contains("s3://my-bucket/curated/summaries/"), "{text}");
-    let day = text.lines().find(|l| l.contains("dt=2026-03-01/")).unwrap();
-    assert!(day.contains(" 2 ") && day.contains("43.0 KiB"), "{day}");
+    assert!(
+        text.contains("s3://my-bucket/lake/summaries/ · version 7"),
+        "{text}"
+    );
+    let train = text.lines().find(|l| l.contains("split=train/")).unwrap();
+    assert!(
+        train.contains(" 2 ") && train.contains("68.4 KiB"),
+        "{train}"
+    );
+    press(&mut app, KeyCode::Down); // split=train/
     let effect = press(&mut app, KeyCode::Char('v'));
     assert_eq!(
         effect,
-        Some(Effect::Preview("curated/summaries/dt=2026-03-01/".into()))
+        Some(Effect::Preview("lake/summaries/split=train/".into()))
     );
-    assert!(screen(&app, 100, 30).contains("reading curated/summaries/dt=2026-03-01/ with polars"));
-    app.on_preview(
-        "curated/summaries/dt=2026-03-01/".into(),
-        Ok(preview_data()),
-    );
+    assert!(screen(&app, 100, 30).contains("reading lake/summaries/split=train/ with polars"));
+    app.on_preview("lake/summaries/split=train/".into(), Ok(preview_data()));
     let text = screen(&app, 100, 30);
     assert!(text.contains("2 rows"), "{text}");
     assert!(text.contains("mean word_count 7.0"), "{text}");
@@ -409,13 +424,13 @@ fn backspace_goes_up_one_folder_and_lands_on_the_folder_left() {
     let mut app = live_app();
     press(&mut app, KeyCode::Char('4'));
     app.on_listing(Ok(tree()));
+    press(&mut app, KeyCode::Enter); // lake/
     press(&mut app, KeyCode::Down); // quarantine/
-    press(&mut app, KeyCode::Down); // raw/
     press(&mut app, KeyCode::Enter);
-    assert_eq!(app.browser.prefix, "raw/");
+    assert_eq!(app.browser.prefix, "lake/quarantine/");
     press(&mut app, KeyCode::Backspace);
-    assert_eq!(app.browser.prefix, "");
-    assert_eq!(app.selected_entry().unwrap().name, "raw");
+    assert_eq!(app.browser.prefix, "lake/");
+    assert_eq!(app.selected_entry().unwrap().name, "quarantine");
 }
 
 #[test]
@@ -492,15 +507,15 @@ fn typing_in_the_filter_does_not_trigger_keys() {
 }
 
 #[test]
-fn r_on_a_curated_day_asks_and_y_starts_the_reprocess() {
+fn r_on_a_previewed_summaries_row_asks_for_its_day_and_y_starts_the_reprocess() {
     let mut app = live_app();
-    in_curated_summaries(&mut app);
+    previewing_summaries(&mut app);
     assert_eq!(press(&mut app, KeyCode::Char('r')), None);
     let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
     assert_eq!(app.confirm, Some(day));
     let text = screen(&app, 80, 24);
     assert!(
-        text.contains("Reprocess curated/summaries/dt=2026-03-01/"),
+        text.contains("Reprocess the summaries published on 2026-03-01?"),
         "{text}"
     );
     assert_eq!(
@@ -520,7 +535,7 @@ fn r_on_a_curated_day_asks_and_y_starts_the_reprocess() {
 #[test]
 fn n_cancels_the_reprocess_prompt() {
     let mut app = live_app();
-    in_curated_summaries(&mut app);
+    previewing_summaries(&mut app);
     press(&mut app, KeyCode::Char('r'));
     assert_eq!(press(&mut app, KeyCode::Char('n')), None);
     assert_eq!(app.confirm, None);
@@ -528,21 +543,18 @@ fn n_cancels_the_reprocess_prompt() {
 }
 
 #[test]
-fn r_outside_the_curated_layer_explains_itself() {
+fn r_without_a_previewed_summaries_row_explains_itself() {
     let mut app = live_app();
-    press(&mut app, KeyCode::Char('4'));
-    app.on_listing(Ok(tree()));
-    press(&mut app, KeyCode::Down);
-    press(&mut app, KeyCode::Down); // raw/
+    in_summaries(&mut app);
     press(&mut app, KeyCode::Char('r'));
     assert_eq!(app.confirm, None);
-    assert!(screen(&app, 100, 24).contains("r rewrites a curated day"));
+    assert!(screen(&app, 100, 24).contains("r rewrites one publish day of summaries"));
 }
 
 #[test]
 fn reprocess_progress_shows_as_a_gauge() {
     let mut app = live_app();
-    in_curated_summaries(&mut app);
+    previewing_summaries(&mut app);
     press(&mut app, KeyCode::Char('r'));
     press(&mut app, KeyCode::Enter);
     app.on_reprocess_progress(crate::reprocess::ReprocessProgress::FileDone {
@@ -555,7 +567,7 @@ fn reprocess_progress_shows_as_a_gauge() {
     // Above the footer (which says the same): the gauge in the Partitions view itself.
     let gauge = lines[..lines.len() - 1]
         .iter()
-        .position(|l| l.contains("reprocessing dt=2026-03-01: 3/10 raw files, 120 rows"));
+        .position(|l| l.contains("reprocessing 2026-03-01: 3/10 articles files, 120 rows"));
     assert!(gauge.is_some_and(|row| row > 1), "{text}");
 }
 
@@ -682,12 +694,7 @@ fn word_wrapping_counts_lines_like_the_pane() {
 #[test]
 fn a_finished_reprocess_relists_the_bucket_and_says_what_it_did() {
     let mut app = live_app();
-    in_curated_summaries(&mut app);
-    press(&mut app, KeyCode::Char('v'));
-    app.on_preview(
-        "curated/summaries/dt=2026-03-01/".into(),
-        Ok(preview_data()),
-    );
+    previewing_summaries(&mut app);
     press(&mut app, KeyCode::Char('r'));
     press(&mut app, KeyCode::Char('y'));
     let dt = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
@@ -697,10 +704,10 @@ fn a_finished_reprocess_relists_the_bucket_and_says_what_it_did() {
         rows_read: 30,
         rows_written: 30,
         duplicates_skipped: 0,
-        objects_written: 4,
-        stale_removed: 0,
+        files_written: 3,
+        files_replaced: 3,
+        version: 8,
         summarizer: SUMMARIZER.into(),
-        resumed: false,
         elapsed: Duration::from_secs(5),
     };
     assert_eq!(
@@ -711,7 +718,7 @@ fn a_finished_reprocess_relists_the_bucket_and_says_what_it_did() {
     assert_eq!(app.browser.preview, PreviewPane::Empty);
     let text = screen(&app, 100, 30);
     assert!(
-        text.contains("last reprocess: dt=2026-03-01 · 30 rows rewritten"),
+        text.contains("last reprocess: 2026-03-01 · 30 rows rewritten"),
         "{text}"
     );
 }
@@ -719,14 +726,16 @@ fn a_finished_reprocess_relists_the_bucket_and_says_what_it_did() {
 #[test]
 fn a_failed_reprocess_is_shown_with_its_reason() {
     let mut app = live_app();
-    in_curated_summaries(&mut app);
+    previewing_summaries(&mut app);
     press(&mut app, KeyCode::Char('r'));
     press(&mut app, KeyCode::Char('y'));
     let dt = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
     assert_eq!(app.on_reprocess_end(dt, Err("S3 said no".into())), None);
+    // The reason stands where the preview was, once it is closed.
+    press(&mut app, KeyCode::Esc);
     let text = screen(&app, 100, 30);
     assert!(
-        text.contains("reprocess of dt=2026-03-01 failed: S3 said no"),
+        text.contains("reprocess of 2026-03-01 failed: S3 said no"),
         "{text}"
     );
 }

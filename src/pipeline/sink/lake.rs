@@ -1,0 +1,538 @@
+//! The lake's Delta tables: where they live, their schemas and partitioning, how they are opened
+//! or created, and the one way rows get into them: a chunk's files committed together with the
+//! application transaction that makes the commit the exactly-once point (docs/exactly-once.md).
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Context, Result};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use chrono::{DateTime, Utc};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
+use deltalake::kernel::{Action, Transaction};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use futures::TryStreamExt;
+use serde_json::Value;
+use url::Url;
+
+use super::parquet::{curated_schema, quarantine_schema, raw_schema, FileLayout, SPLIT_COLUMN};
+use crate::config::Settings;
+
+/// Where the tables live under the bucket.
+pub const LAKE_PREFIX: &str = "lake/";
+
+/// The lake's tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TableKind {
+    /// Every valid article as received, with lineage: the source of truth.
+    Articles,
+    /// First sightings with features and summaries, partitioned by `split`: what a trainer reads.
+    Summaries,
+    /// What could not become an article, with the reason and the payload.
+    Quarantine,
+}
+
+impl TableKind {
+    pub const ALL: [TableKind; 3] = [
+        TableKind::Articles,
+        TableKind::Summaries,
+        TableKind::Quarantine,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TableKind::Articles => "articles",
+            TableKind::Summaries => "summaries",
+            TableKind::Quarantine => "quarantine",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// The table's path under the bucket, without a trailing slash.
+    pub fn path(self) -> String {
+        format!("{LAKE_PREFIX}{}", self.name())
+    }
+
+    pub fn schema(self) -> SchemaRef {
+        match self {
+            TableKind::Articles => raw_schema(),
+            TableKind::Summaries => curated_schema(),
+            TableKind::Quarantine => quarantine_schema(),
+        }
+    }
+
+    pub fn partition_columns(self) -> Vec<String> {
+        match self {
+            TableKind::Summaries => vec![SPLIT_COLUMN.to_string()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Columns with statistics in the Delta log: what readers filter on. Free text is left
+    /// out: its min/max prunes nothing and would copy kilobytes of text into every commit.
+    fn stats_columns(self) -> &'static str {
+        match self {
+            TableKind::Articles => {
+                "article_id,publish_date,stream,shard_id,sequence_number,arrival_time,processed_at"
+            }
+            TableKind::Summaries => {
+                "article_id,publish_date,summarizer,word_count,summary_word_count,\
+                 compression_ratio,content_sha256,stream,shard_id,sequence_number,arrival_time,\
+                 processed_at"
+            }
+            TableKind::Quarantine => {
+                "reason_code,stream,shard_id,sequence_number,arrival_time,processed_at"
+            }
+        }
+    }
+}
+
+/// How to reach the tables: the bucket and the object store options derived from the AWS
+/// settings (the same endpoint, region and credentials as the SDK clients).
+#[derive(Clone)]
+pub struct Lake {
+    pub bucket: String,
+    pub layout: FileLayout,
+    options: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for Lake {
+    // The options may hold credentials: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("bucket", &self.bucket)
+            .field("layout", &self.layout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Credentials of local emulators (moto, LocalStack accept any).
+const LOCAL_ACCESS_KEY: &str = "test";
+
+impl Lake {
+    pub fn new(settings: &Settings) -> Self {
+        deltalake::aws::register_handlers(None);
+        let aws = &settings.aws;
+        let mut options = HashMap::from([
+            ("AWS_REGION".to_string(), aws.region.clone()),
+            // Retries of one request stay within the SDK clients' bound; the pipeline retries
+            // whole chunks on top (reader.rs).
+            ("timeout".to_string(), format!("{}s", aws.timeout_secs)),
+            ("connect_timeout".to_string(), "5s".to_string()),
+        ]);
+        if let Some(endpoint) = &aws.endpoint_url {
+            options.insert("AWS_ENDPOINT_URL".into(), endpoint.clone());
+            options.insert("AWS_S3_ADDRESSING_STYLE".into(), "path".into());
+            if endpoint.starts_with("http://") {
+                options.insert("AWS_ALLOW_HTTP".into(), "true".into());
+            }
+        }
+        if let Some(profile) = &aws.profile {
+            options.insert("AWS_PROFILE".into(), profile.clone());
+        }
+        for key in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+        ] {
+            if let Ok(value) = std::env::var(key) {
+                options.insert(key.to_string(), value);
+            }
+        }
+        let local = aws
+            .endpoint_url
+            .as_deref()
+            .is_some_and(crate::aws::is_local_endpoint);
+        if local && aws.profile.is_none() && !options.contains_key("AWS_ACCESS_KEY_ID") {
+            options.insert("AWS_ACCESS_KEY_ID".into(), LOCAL_ACCESS_KEY.into());
+            options.insert("AWS_SECRET_ACCESS_KEY".into(), LOCAL_ACCESS_KEY.into());
+        }
+        Self {
+            bucket: settings.lake.bucket.clone(),
+            layout: settings.lake.file_layout(),
+            options,
+        }
+    }
+
+    pub fn url(&self, kind: TableKind) -> Result<Url> {
+        let text = format!("s3://{}/{}", self.bucket, kind.path());
+        Url::parse(&text).with_context(|| format!("{text} is not a valid table URL"))
+    }
+
+    /// The table at its latest version, or None when nothing has been committed to it yet.
+    pub async fn open(&self, kind: TableKind) -> Result<Option<DeltaTable>> {
+        let url = self.url(kind)?;
+        let mut table = DeltaTableBuilder::from_url(url.clone())
+            .and_then(|b| b.with_storage_options(self.options.clone()).build())
+            .with_context(|| format!("opening the Delta table {url}"))?;
+        match table.load().await {
+            Ok(()) => Ok(Some(table)),
+            Err(DeltaTableError::NotATable(_)) => Ok(None),
+            Err(err) => {
+                Err(anyhow::Error::new(err).context(format!("loading the Delta table {url}")))
+            }
+        }
+    }
+
+    /// The table, created (empty, with its schema, partitioning and properties) if it does not
+    /// exist yet. Two processes creating it at once are fine: the loser loads the winner's.
+    pub async fn open_or_create(&self, kind: TableKind) -> Result<DeltaTable> {
+        if let Some(table) = self.open(kind).await? {
+            return Ok(table);
+        }
+        let url = self.url(kind)?;
+        let schema: deltalake::kernel::StructType = kind
+            .schema()
+            .as_ref()
+            .try_into_kernel()
+            .with_context(|| format!("the {} schema as a Delta schema", kind.name()))?;
+        let created =
+            DeltaTable::try_from_url_with_storage_options(url.clone(), self.options.clone())
+                .await
+                .with_context(|| format!("opening {url}"))?
+                .create()
+                .with_table_name(kind.name())
+                .with_columns(schema.fields().cloned())
+                .with_partition_columns(kind.partition_columns())
+                .with_save_mode(SaveMode::Ignore)
+                // No retry: a writer that loses the race for version 0 must not commit a second
+                // CREATE at version 1; it loads the winner's table below.
+                .with_commit_properties(CommitProperties::default().with_max_retries(0))
+                .with_configuration_property(
+                    deltalake::TableProperty::DataSkippingStatsColumns,
+                    Some(kind.stats_columns()),
+                )
+                // A checkpoint every 10 commits (the protocol's default; delta-rs's is 100): every
+                // reader that opens the table, précis included, replays at most 10 JSON commits.
+                .with_configuration_property(
+                    deltalake::TableProperty::CheckpointInterval,
+                    Some("10"),
+                )
+                .await;
+        match created {
+            Ok(table) => Ok(table),
+            Err(err) => match self.open(kind).await {
+                Ok(Some(table)) => Ok(table),
+                _ => {
+                    Err(anyhow::Error::new(err).context(format!("creating the Delta table {url}")))
+                }
+            },
+        }
+    }
+}
+
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+
+/// Where a chunk of a shard ends, as its commit records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The chunk's number: the application transaction's version.
+    pub chunk: i64,
+    /// The last sequence number of the chunk's records.
+    pub last_sequence: String,
+}
+
+/// Commit metadata keys (in each commit's `commitInfo`, seen by `history()` in every reader).
+pub const META_APP_ID: &str = "precis.app_id";
+pub const META_CHUNK: &str = "precis.chunk";
+pub const META_FIRST_SEQUENCE: &str = "precis.first_sequence";
+pub const META_LAST_SEQUENCE: &str = "precis.last_sequence";
+
+/// The application id of one shard's chunks: the same in every table.
+pub fn app_id(stream: &str, shard_id: &str) -> String {
+    format!("precis/{stream}/{shard_id}")
+}
+
+/// The last chunk of `app` committed to `table`, with where it ends in its shard.
+pub async fn last_committed(table: &DeltaTable, app: &str) -> Result<Option<Committed>> {
+    let snapshot = table.snapshot().context("the table has no snapshot")?;
+    let Some(chunk) = snapshot
+        .transaction_version(table.log_store().as_ref(), app)
+        .await
+        .context("reading the table's application transactions")?
+    else {
+        return Ok(None);
+    };
+    // The commit is almost always among the newest: look there first, then further back.
+    for limit in [64, 1024, usize::MAX] {
+        let limit = (limit != usize::MAX).then_some(limit);
+        let infos: Vec<_> = table
+            .history(limit)
+            .try_collect()
+            .await
+            .context("reading the table's history")?;
+        let found = infos.iter().find_map(|info| {
+            let meta = &info.info;
+            (meta.get(META_APP_ID)?.as_str()? == app && meta.get(META_CHUNK)?.as_i64()? == chunk)
+                .then(|| meta.get(META_LAST_SEQUENCE)?.as_str().map(str::to_string))
+                .flatten()
+        });
+        if let Some(last_sequence) = found {
+            return Ok(Some(Committed {
+                chunk,
+                last_sequence,
+            }));
+        }
+        if limit.is_none_or(|l| infos.len() < l) {
+            break;
+        }
+    }
+    bail!(
+        "the table {} holds chunk {chunk} of {app} but no commit says where it ends (its history \
+         was cleaned up?); move the shard's checkpoint past it or start a new table",
+        table.table_url()
+    )
+}
+
+/// One chunk of one shard for one table: its place in the shard.
+pub struct ChunkCommit<'a> {
+    pub app_id: &'a str,
+    pub chunk: i64,
+    pub first_sequence: &'a str,
+    pub last_sequence: &'a str,
+    /// An earlier attempt at this commit failed, and may have committed all the same (an
+    /// answer lost on the way back): the table's application transaction is asked first.
+    pub retry: bool,
+}
+
+/// What committing a chunk did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The chunk's files are in the table at this version.
+    Committed {
+        version: i64,
+        files: u64,
+        bytes: u64,
+    },
+    /// The table already held this chunk (a replay after a crash): nothing was written.
+    AlreadyCommitted,
+}
+
+/// Writes the batches as the table's files and commits them as one transaction carrying the
+/// chunk's application transaction. On a retry, a chunk the table already holds is skipped,
+/// never written twice (a first attempt needs no look: the shard's chunk numbers were read
+/// from the table at start and only this writer adds to them). A concurrent writer committing
+/// the same shard's chunks makes this fail: delta-rs refuses a commit whose snapshot predates
+/// another commit of the same application id, which fences a stale owner.
+pub async fn commit_chunk(
+    table: &mut DeltaTable,
+    layout: &FileLayout,
+    chunk: &ChunkCommit<'_>,
+    batches: Vec<RecordBatch>,
+) -> Result<CommitOutcome> {
+    table
+        .update_state()
+        .await
+        .context("refreshing the table before a commit")?;
+    if chunk.retry {
+        let snapshot = table.snapshot().context("the table has no snapshot")?;
+        let committed = snapshot
+            .transaction_version(table.log_store().as_ref(), chunk.app_id)
+            .await
+            .context("reading the table's application transactions")?;
+        if committed.is_some_and(|v| v >= chunk.chunk) {
+            return Ok(CommitOutcome::AlreadyCommitted);
+        }
+    }
+    let mut writer = RecordBatchWriter::for_table(table)?
+        .with_writer_properties(layout.writer_properties()?)
+        .with_target_file_size(layout.target_file_bytes);
+    for batch in batches {
+        writer.write(batch).await.context("writing a table file")?;
+    }
+    let adds = writer
+        .flush()
+        .await
+        .context("finishing the table's files")?;
+    let files = adds.len() as u64;
+    let bytes = adds.iter().map(|a| a.size.max(0) as u64).sum();
+    let metadata: [(String, Value); 4] = [
+        (META_APP_ID.into(), chunk.app_id.into()),
+        (META_CHUNK.into(), chunk.chunk.into()),
+        (META_FIRST_SEQUENCE.into(), chunk.first_sequence.into()),
+        (META_LAST_SEQUENCE.into(), chunk.last_sequence.into()),
+    ];
+    let properties = CommitProperties::default()
+        .with_application_transaction(Transaction::new(chunk.app_id, chunk.chunk))
+        .with_metadata(metadata);
+    let operation = DeltaOperation::Write {
+        mode: SaveMode::Append,
+        partition_by: None,
+        predicate: None,
+    };
+    let actions = adds.into_iter().map(Action::Add).collect();
+    let finalized = CommitBuilder::from(properties)
+        .with_actions(actions)
+        .build(
+            Some(table.snapshot().context("the table has no snapshot")?),
+            table.log_store(),
+            operation,
+        )
+        .await;
+    let finalized = match finalized {
+        Ok(finalized) => finalized,
+        Err(DeltaTableError::Transaction {
+            source: TransactionError::CommitConflict(_),
+        }) => {
+            bail!(
+                "a commit of {}'s chunks reached the table meanwhile (another writer's, or an \
+                 earlier attempt whose answer was lost)",
+                chunk.app_id
+            )
+        }
+        Err(err) => return Err(anyhow::Error::new(err).context("committing a chunk")),
+    };
+    let version = i64::try_from(finalized.version()).unwrap_or(i64::MAX);
+    table
+        .update_state()
+        .await
+        .context("loading the table after a commit")?;
+    Ok(CommitOutcome::Committed {
+        version,
+        files,
+        bytes,
+    })
+}
+
+/// A file of the table's current snapshot.
+#[derive(Debug, Clone)]
+pub struct TableFile {
+    /// Relative to the table's root, e.g. `split=train/part-....parquet`.
+    pub path: String,
+    pub size: u64,
+    pub rows: Option<u64>,
+    /// Partition column and value, as the path holds them.
+    pub partition: Vec<(String, String)>,
+    pub modified_millis: i64,
+    /// The file's publish_date statistics (from the Delta log), if it has them.
+    pub min_publish_date: Option<DateTime<Utc>>,
+    pub max_publish_date: Option<DateTime<Utc>>,
+    /// The action that takes the file out of the table (a rewrite's commit).
+    pub remove: deltalake::kernel::Remove,
+}
+
+/// The files of the table's current snapshot.
+pub async fn table_files(table: &DeltaTable) -> Result<Vec<TableFile>> {
+    let snapshot = table.snapshot().context("the table has no snapshot")?;
+    let views: Vec<_> = snapshot
+        .snapshot()
+        .file_views(table.log_store().as_ref(), None)
+        .try_collect()
+        .await
+        .context("listing the table's files")?;
+    Ok(views
+        .iter()
+        .map(|view| {
+            let stats: Option<Value> = view.stats().and_then(|s| serde_json::from_str(&s).ok());
+            let date = |bound: &str| -> Option<DateTime<Utc>> {
+                let text = stats.as_ref()?.get(bound)?.get("publish_date")?.as_str()?;
+                DateTime::parse_from_rfc3339(text)
+                    .ok()
+                    .map(|d| d.with_timezone(&Utc))
+            };
+            let mut partition: Vec<(String, String)> = view
+                .partition_values_map()
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?)))
+                .collect();
+            partition.sort();
+            TableFile {
+                path: view.path().to_string(),
+                size: view.size().max(0) as u64,
+                rows: view.num_records().map(|n| n as u64),
+                partition,
+                modified_millis: view.modification_time(),
+                min_publish_date: date("minValues"),
+                max_publish_date: date("maxValues"),
+                remove: view.remove_action(true),
+            }
+        })
+        .collect())
+}
+
+/// One row's claim on its article id, as the duplicate index takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdClaim {
+    pub article_id: String,
+    pub content_sha256: String,
+    pub sequence_number: String,
+}
+
+/// The claims of the newest `limit` or so rows of the summaries table (whole files, newest by
+/// commit time, returned oldest first), read column by column: only `article_id`,
+/// `content_sha256` and `sequence_number` are fetched, never the text.
+// parquet 59 deprecates its object-store reader in favour of readers written per runtime; this
+// one reads on précis's own runtime, and the parquet version is the one delta-rs pins.
+#[allow(deprecated)]
+pub async fn recent_claims(table: &DeltaTable, limit: usize) -> Result<Vec<IdClaim>> {
+    use arrow_array::cast::AsArray;
+    use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
+    use parquet::arrow::ProjectionMask;
+
+    let mut files = table_files(table).await?;
+    files.sort_by_key(|f| std::cmp::Reverse(f.modified_millis));
+    let mut rows = 0u64;
+    let newest: Vec<TableFile> = files
+        .into_iter()
+        .take_while(|f| {
+            let more = rows < limit as u64;
+            rows += f.rows.unwrap_or(0);
+            more
+        })
+        .collect();
+    let store = table.object_store();
+    let mut claims = Vec::new();
+    for file in newest.iter().rev() {
+        let path = deltalake::Path::from_url_path(&file.path)
+            .with_context(|| format!("{} is not a file path of the table", file.path))?;
+        let reader = ParquetObjectReader::new(store.clone(), path).with_file_size(file.size);
+        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .with_context(|| format!("reading the footer of {}", file.path))?;
+        let columns = ["article_id", "content_sha256", "sequence_number"];
+        let schema = builder.parquet_schema();
+        let indices: Vec<usize> = columns
+            .iter()
+            .map(|name| {
+                (0..schema.num_columns())
+                    .find(|&i| schema.column(i).name() == *name)
+                    .with_context(|| format!("{} has no column {name}", file.path))
+            })
+            .collect::<Result<_>>()?;
+        let mask = ProjectionMask::leaves(schema, indices);
+        let mut stream = builder
+            .with_projection(mask)
+            .build()
+            .with_context(|| format!("reading {}", file.path))?;
+        while let Some(batch) = stream
+            .try_next()
+            .await
+            .with_context(|| format!("reading {}", file.path))?
+        {
+            let text = |name: &str| -> Result<&arrow_array::StringArray> {
+                batch
+                    .column_by_name(name)
+                    .and_then(|c| c.as_string_opt::<i32>())
+                    .with_context(|| format!("{} has no text column {name}", file.path))
+            };
+            let (ids, hashes, sequences) = (
+                text("article_id")?,
+                text("content_sha256")?,
+                text("sequence_number")?,
+            );
+            for i in 0..batch.num_rows() {
+                claims.push(IdClaim {
+                    article_id: ids.value(i).to_string(),
+                    content_sha256: hashes.value(i).to_string(),
+                    sequence_number: sequences.value(i).to_string(),
+                });
+            }
+        }
+    }
+    Ok(claims)
+}
