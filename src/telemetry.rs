@@ -71,13 +71,17 @@ pub fn default_log_file() -> PathBuf {
 /// to show when the log file cannot be written.
 pub fn init(verbose: u8, quiet: bool, format: LogFormat, output: &LogOutput) -> Option<String> {
     let mut warning = None;
-    // The Delta kernel logs every error it returns (a table not created yet among them) as an
-    // ERROR event of its own; précis reports the errors that matter, with what to do.
+    // The Delta kernel (the `buoyant_kernel` crate) logs every error it returns, a table not
+    // created yet among them, as an ERROR event of its own, and delta-rs warns at each commit
+    // that lost a race and was rebased, which is how several shards commit to one table. précis
+    // reports the errors that matter itself, with what to do.
+    const DELTA: &str =
+        "buoyant_kernel=off,delta_kernel=off,deltalake_core::kernel::transaction=error";
     let default = match (quiet, verbose) {
-        (true, _) => "warn,delta_kernel=off",
-        (false, 0) => "warn,delta_kernel=off,precis=info",
-        (false, 1) => "info,delta_kernel=off,precis=debug",
-        (false, _) => "debug,delta_kernel=off,precis=trace",
+        (true, _) => format!("warn,{DELTA}"),
+        (false, 0) => format!("warn,{DELTA},precis=info"),
+        (false, 1) => format!("info,{DELTA},precis=debug"),
+        (false, _) => format!("debug,{DELTA},precis=trace"),
     };
     let filter = std::env::var("PRECIS_LOG")
         .ok()

@@ -325,11 +325,13 @@ pub async fn commit_chunk(
     chunk: &ChunkCommit<'_>,
     batches: Vec<RecordBatch>,
 ) -> Result<CommitOutcome> {
-    table
-        .update_state()
-        .await
-        .context("refreshing the table before a commit")?;
+    // No refresh before a first attempt: the commit itself finds the table's latest version and
+    // rebases onto the commits it has not seen (other shards' appends never conflict).
     if chunk.retry {
+        table
+            .update_state()
+            .await
+            .context("refreshing the table before a commit")?;
         let snapshot = table.snapshot().context("the table has no snapshot")?;
         let committed = snapshot
             .transaction_version(table.log_store().as_ref(), chunk.app_id)
@@ -388,10 +390,8 @@ pub async fn commit_chunk(
         Err(err) => return Err(anyhow::Error::new(err).context("committing a chunk")),
     };
     let version = i64::try_from(finalized.version()).unwrap_or(i64::MAX);
-    table
-        .update_state()
-        .await
-        .context("loading the table after a commit")?;
+    // The commit's own result is the table's new state: no need to read the log again.
+    table.state = Some(finalized.snapshot());
     Ok(CommitOutcome::Committed {
         version,
         files,

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use arrow_array::{RecordBatch, TimestampMicrosecondArray};
+use arrow_array::RecordBatch;
 use arrow_schema::SortOptions;
 use chrono::{DateTime, Utc};
 use deltalake::DeltaTable;
@@ -61,6 +61,10 @@ pub struct ChunkWriter {
     /// The tables, opened once: each shard takes a copy and keeps it current as it commits
     /// (loading a table replays its log; a copy only reads what is new).
     pub tables: Arc<Vec<(TableKind, DeltaTable)>>,
+    /// Shards whose reader has started in this process. The copies above are exact for a
+    /// shard's first start (since they were loaded, only this process wrote its chunks); a
+    /// reader started again reads the tables' latest versions first.
+    pub started: Arc<Mutex<std::collections::HashSet<String>>>,
     pub stream: String,
     pub limits: Limits,
     pub stats: Arc<Stats>,
@@ -117,13 +121,20 @@ impl ChunkWriter {
         checkpoint: &Checkpoint,
     ) -> Result<ShardTables> {
         let app = app_id(&self.stream, shard_id);
+        let restarted = !self
+            .started
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the reader registry is poisoned"))?
+            .insert(shard_id.to_string());
         let mut tables = Vec::new();
         for (kind, table) in self.tables.iter() {
             let (kind, mut table) = (*kind, table.clone());
-            table
-                .update_state()
-                .await
-                .with_context(|| format!("loading the {} table", kind.name()))?;
+            if restarted {
+                table
+                    .update_state()
+                    .await
+                    .with_context(|| format!("loading the {} table", kind.name()))?;
+            }
             let snapshot = table.snapshot().context("the table has no snapshot")?;
             let chunk = snapshot
                 .transaction_version(table.log_store().as_ref(), &app)
@@ -238,42 +249,50 @@ impl ChunkWriter {
             parts.finish_oldest().await?;
         }
         let mut written = parts.counts.clone();
-        let app = tables.app_id.clone();
-        let curated = parts.curated_batches();
+        // Sorted once, in place: a retry reuses the sorted rows, and the unsorted ones go.
+        let (articles, curated) = parts.sorted()?;
         let retry = parts.commit_attempts > 0;
         parts.commit_attempts += 1;
-        for shard_table in &mut tables.tables {
+        for shard_table in tables.tables.iter_mut() {
             let kind = shard_table.kind;
             if shard_table.position.as_deref() == Some(last.as_str()) {
                 // Committed by an earlier attempt at this chunk.
                 continue;
             }
             let batches = match kind {
-                TableKind::Articles => parts.articles.clone(),
+                TableKind::Articles => articles.clone(),
                 TableKind::Summaries => curated.clone(),
                 TableKind::Quarantine => parts.quarantine.clone(),
             };
             if batches.iter().all(|b| b.num_rows() == 0) {
                 continue;
             }
-            let batches = match kind {
-                TableKind::Quarantine => batches,
-                _ => sorted_by_publish_date(batches)?,
-            };
-            let chunk = ChunkCommit {
-                app_id: &app,
-                chunk: shard_table.chunk + 1,
-                first_sequence: &first,
-                last_sequence: &last,
-                retry,
-            };
-            let outcome = commit_chunk(&mut shard_table.table, &self.lake.layout, &chunk, batches)
-                .await
+            // Encoding the files is CPU work: on a blocking thread, off the reactor.
+            let mut table = shard_table.table.clone();
+            let (layout, app) = (self.lake.layout, tables.app_id.clone());
+            let (first_sequence, last_sequence) = (first.clone(), last.clone());
+            let chunk = shard_table.chunk + 1;
+            let runtime = tokio::runtime::Handle::current();
+            let (table, outcome) = tokio::task::spawn_blocking(move || {
+                let chunk = ChunkCommit {
+                    app_id: &app,
+                    chunk,
+                    first_sequence: &first_sequence,
+                    last_sequence: &last_sequence,
+                    retry,
+                };
+                let outcome = runtime.block_on(commit_chunk(&mut table, &layout, &chunk, batches));
+                (table, outcome)
+            })
+            .await
+            .context("committing a chunk panicked")?;
+            let outcome = outcome
                 .with_context(|| format!("committing a chunk to the {} table", kind.name()))?;
             if let CommitOutcome::Committed { files, bytes, .. } = outcome {
                 written.files += files;
                 written.bytes += bytes;
             }
+            shard_table.table = table;
             shard_table.chunk += 1;
             shard_table.position = Some(last.clone());
         }
@@ -485,6 +504,8 @@ pub struct ChunkParts {
     samples: Vec<Sample>,
     /// Attempts at committing the chunk so far.
     commit_attempts: u32,
+    /// The articles and summaries rows sorted for their files, once the chunk is cut.
+    sorted: Option<(Vec<RecordBatch>, Vec<RecordBatch>)>,
 }
 
 impl ChunkParts {
@@ -525,6 +546,19 @@ impl ChunkParts {
         Ok(())
     }
 
+    /// The chunk's articles and summaries rows, each sorted by publish date into one batch,
+    /// made once (every summary must be finished): the unsorted batches are let go, so a chunk
+    /// is held about once whatever the retries.
+    fn sorted(&mut self) -> Result<(Vec<RecordBatch>, Vec<RecordBatch>)> {
+        if self.sorted.is_none() {
+            let articles = sorted_by_publish_date(std::mem::take(&mut self.articles))?;
+            let curated = sorted_by_publish_date(self.curated_batches())?;
+            self.summaries.clear();
+            self.sorted = Some((articles, curated));
+        }
+        Ok(self.sorted.clone().expect("sorted above"))
+    }
+
     /// The finished summaries' batches (all of them, once none is in flight).
     fn curated_batches(&mut self) -> Vec<RecordBatch> {
         let mut batches = Vec::new();
@@ -544,23 +578,24 @@ impl ChunkParts {
     }
 }
 
-/// The chunk's rows in one batch per table... sorted by publish date (nulls last), so that a
-/// file's statistics on it are tight and a date range reads few row groups.
+/// A table's rows of a chunk in one batch, sorted by publish date (nulls last), so that a
+/// file's statistics on it are tight and a date range reads few row groups. The rows are
+/// copied once (from every batch straight into the sorted one).
 fn sorted_by_publish_date(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
-    let Some(schema) = batches.first().map(RecordBatch::schema) else {
+    if batches.is_empty() {
         return Ok(batches);
-    };
-    let all = arrow_select::concat::concat_batches(&schema, &batches)
-        .context("joining a chunk's rows")?;
-    let dates = all
-        .column_by_name("publish_date")
-        .context("a table without publish_date")?;
-    debug_assert!(dates
-        .as_any()
-        .downcast_ref::<TimestampMicrosecondArray>()
-        .is_some());
+    }
+    let dates: Vec<&dyn arrow_array::Array> = batches
+        .iter()
+        .map(|b| {
+            b.column_by_name("publish_date")
+                .map(|c| c.as_ref())
+                .context("a table without publish_date")
+        })
+        .collect::<Result<_>>()?;
+    let dates = arrow_select::concat::concat(&dates).context("joining a chunk's dates")?;
     let order = arrow_ord::sort::sort_to_indices(
-        dates,
+        &dates,
         Some(SortOptions {
             descending: false,
             nulls_first: false,
@@ -568,7 +603,24 @@ fn sorted_by_publish_date(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>>
         None,
     )
     .context("sorting a chunk by publish date")?;
-    let sorted = arrow_select::take::take_record_batch(&all, &order)
+    // Row n of the chunk is row n - start of the batch that holds it.
+    let mut starts = Vec::with_capacity(batches.len());
+    let mut start = 0;
+    for batch in &batches {
+        starts.push(start);
+        start += batch.num_rows();
+    }
+    let positions: Vec<(usize, usize)> = order
+        .values()
+        .iter()
+        .map(|&n| {
+            let n = n as usize;
+            let batch = starts.partition_point(|&s| s <= n) - 1;
+            (batch, n - starts[batch])
+        })
+        .collect();
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    let sorted = arrow_select::interleave::interleave_record_batch(&refs, &positions)
         .context("sorting a chunk by publish date")?;
     Ok(vec![sorted])
 }
