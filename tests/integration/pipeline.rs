@@ -508,9 +508,14 @@ async fn a_chunk_committed_but_not_checkpointed_is_read_again_and_adds_no_row_an
     );
     store.save(&Checkpoint::new(&shard)).await.unwrap();
 
-    run_once(&settings, &["--flush-records", "100"]);
+    let output = run_once(&settings, &["--flush-records", "100"]);
 
     assert_eq!(table_state(&settings.lake.bucket).await, before);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("articles written: 0; quarantined: 0"),
+        "{stdout}"
+    );
     let ids = strings(
         &parquet_under(&clients, &settings.lake.bucket, "lake/summaries/").await,
         "article_id",

@@ -399,15 +399,19 @@ impl Page {
                     &row.sequence_number,
                 )?;
                 match claim {
+                    // Counted as written only where the table does not hold them already (a
+                    // chunk read again after a crash).
                     Claim::First => {
-                        articles += 1;
                         if after(&row.sequence_number, &skip.summaries) {
+                            articles += 1;
                             curated.push((*row).clone());
                         }
                         raw.push(row);
                     }
                     Claim::ExactDuplicate => {
-                        exact_duplicates += 1;
+                        if after(&row.sequence_number, &skip.articles) {
+                            exact_duplicates += 1;
+                        }
                         raw.push(row);
                     }
                     Claim::Conflict {
@@ -421,9 +425,9 @@ impl Page {
                 }
             }
         }
-        let quarantined_count = quarantined.len() as u64;
         raw.retain(|row| after(&row.sequence_number, &skip.articles));
         quarantined.retain(|row| after(&row.sequence_number, &skip.quarantine));
+        let quarantined_count = quarantined.len() as u64;
         let raw_refs: Vec<&ArticleRow> = raw.iter().map(|r| &**r).collect();
         let quarantine_refs: Vec<&QuarantineRow> = quarantined.iter().collect();
         let curated = if summaries_on {
