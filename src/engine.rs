@@ -172,7 +172,7 @@ impl Engine {
                     Err(_) => {
                         task.abort();
                         anyhow::bail!(
-                            "readers did not finish within {} s of the stop signal; unwritten chunks are replayed by the next run",
+                            "readers did not end within {} s of the stop signal; what is not committed is read again by the next run",
                             limit.as_secs()
                         );
                     }

@@ -84,7 +84,7 @@ async fn wait_for_stop_signal(stop: StopHandle) -> Result<()> {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }
-    warn!("stop requested: finishing the chunks in hand, then checkpointing");
+    warn!("stop requested: nothing more is committed; what was read but not committed is read again on the next start");
     stop.request();
     Ok(())
 }

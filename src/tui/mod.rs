@@ -36,8 +36,9 @@ pub const FRAME_HZ: u32 = 10;
 pub const REFRESH_HZ: u32 = 4;
 /// Rows of a preview kept for scrolling.
 pub const PREVIEW_ROWS: usize = 500;
-/// After `q`, the longest the readers get to flush and checkpoint.
-const SHUTDOWN_LIMIT: Duration = Duration::from_secs(60);
+/// After `q`, the longest the readers get to end (a commit under way finishes; nothing more is
+/// committed).
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(30);
 
 pub fn period(hz: u32) -> Duration {
     Duration::from_secs(1) / hz.max(1)
@@ -109,8 +110,8 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
             Err(anyhow::Error::new(err).context("setting up the terminal"))
         }
     };
-    // Whatever ended the loop, the readers flush and checkpoint, and a reprocess stops after
-    // its batch, within one deadline.
+    // Whatever ended the loop, the readers stop (what they read but did not commit is read
+    // again on the next start) and a reprocess stops before its commit, within one deadline.
     engine.request_stop();
     work.reprocess_cancel.cancel();
     let deadline = work
@@ -325,14 +326,16 @@ fn start(
                 return true;
             }
             if work.deadline.is_some() {
-                // A second q: stop waiting; unwritten chunks are replayed by the next run.
+                // A second q: stop waiting; what is not committed is read again next time.
                 work.deadline = Some(Instant::now());
                 return true;
             }
             work.deadline = Some(Instant::now() + SHUTDOWN_LIMIT);
             work.reprocess_cancel.cancel();
             app.state = RunState::Stopping;
-            app.set_status("stopping: readers flush and checkpoint (q again to stop waiting)");
+            app.set_status(
+                "stopping: nothing more is committed; what was read is read again on the next start",
+            );
             engine.request_stop();
             false
         }
