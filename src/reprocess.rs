@@ -125,10 +125,11 @@ pub async fn reprocess_day(
         .as_ref()
         .map_or(NO_SUMMARIZER.to_string(), |p| p.id().to_string());
     let bucket = &lake.bucket;
-    let (Some(articles), Some(mut summaries)) = (
-        lake.open(TableKind::Articles).await?,
-        lake.open(TableKind::Summaries).await?,
-    ) else {
+    // Summaries first: the pipeline commits a chunk's articles before its summaries, so every
+    // chunk whose summaries this snapshot holds has its articles in the later one.
+    let summaries = lake.open(TableKind::Summaries).await?;
+    let articles = lake.open(TableKind::Articles).await?;
+    let (Some(articles), Some(mut summaries)) = (articles, summaries) else {
         bail!(
             "no tables in s3://{bucket}/{} yet: nothing to reprocess (`precis run` writes them)",
             crate::pipeline::sink::lake::LAKE_PREFIX
@@ -228,11 +229,9 @@ pub async fn reprocess_day(
     let new_rows = curated_batch(&refs, &ctx)?;
 
     // The summaries files that may hold the day: their other rows are kept as they are.
-    let replaced: Vec<TableFile> = table_files(&summaries)
-        .await?
-        .into_iter()
-        .filter(|f| may_hold_day(f, dt))
-        .collect();
+    let before = table_files(&summaries).await?;
+    let known: HashSet<String> = before.iter().map(|f| f.path.clone()).collect();
+    let replaced: Vec<TableFile> = before.into_iter().filter(|f| may_hold_day(f, dt)).collect();
     let mut batches = vec![new_rows];
     for file in &replaced {
         let body = read_file(&summaries, &file.path).await?;
@@ -261,6 +260,27 @@ pub async fn reprocess_day(
         .await
         .context("finishing the summaries files")?;
     let files_written = adds.len();
+    // The pipeline may have committed rows of the day meanwhile (their articles were not read
+    // here), or another rewrite may have replaced these files: then committing would lose or
+    // repeat rows, so nothing is committed.
+    summaries
+        .update_state()
+        .await
+        .context("reading the summaries table before the commit")?;
+    let now = table_files(&summaries).await?;
+    let now_paths: HashSet<&str> = now.iter().map(|f| f.path.as_str()).collect();
+    let added = now
+        .iter()
+        .any(|f| !known.contains(&f.path) && may_hold_day(f, dt));
+    let gone = replaced
+        .iter()
+        .any(|f| !now_paths.contains(f.path.as_str()));
+    if added || gone {
+        bail!(
+            "the summaries of {dt} changed while they were reprocessed (the pipeline is writing \
+             that day, or another reprocess ran): nothing was committed; run it again"
+        );
+    }
     let snapshot = summaries.snapshot().context("the table has no snapshot")?;
     let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
     for file in &replaced {

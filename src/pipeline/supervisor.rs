@@ -80,7 +80,6 @@ pub async fn run_pipeline(
     let writer = ChunkWriter {
         lake: options.lake.clone(),
         tables: Arc::new(tables),
-        started: Arc::default(),
         stream: options.stream.clone(),
         limits: options.limits,
         stats: stats.clone(),

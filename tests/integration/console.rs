@@ -236,8 +236,11 @@ async fn r_in_the_console_reprocesses_the_previewed_day_with_the_console_summari
     tmux.wait_for("lake/");
     tmux.keys(&["Enter"]);
     tmux.wait_for("summaries/");
-    // Down to summaries/, whose preview starts at the earliest publish day.
-    tmux.keys(&["Down", "Down", "v"]);
+    // Into summaries/, then split=train/ (both shards' files hold rows of DAY, and each file
+    // is sorted by publish date, so the preview starts on DAY).
+    tmux.keys(&["Down", "Down", "Enter"]);
+    tmux.wait_for("split=train/");
+    tmux.keys(&["Down", "v"]);
     tmux.wait_for("mean word_count");
     tmux.keys(&["r"]);
     tmux.wait_for(&format!("Reprocess the summaries published on {DAY}?"));

@@ -298,6 +298,8 @@ pub struct ChunkCommit<'a> {
     /// An earlier attempt at this commit failed, and may have committed all the same (an
     /// answer lost on the way back): the table's application transaction is asked first.
     pub retry: bool,
+    /// The handle has not read the table's log for a while: it catches up first.
+    pub stale: bool,
 }
 
 /// What committing a chunk did.
@@ -327,18 +329,27 @@ pub async fn commit_chunk(
 ) -> Result<CommitOutcome> {
     // No refresh before a first attempt: the commit itself finds the table's latest version and
     // rebases onto the commits it has not seen (other shards' appends never conflict).
-    if chunk.retry {
+    if chunk.retry || chunk.stale {
         table
             .update_state()
             .await
             .context("refreshing the table before a commit")?;
-        let snapshot = table.snapshot().context("the table has no snapshot")?;
-        let committed = snapshot
-            .transaction_version(table.log_store().as_ref(), chunk.app_id)
-            .await
-            .context("reading the table's application transactions")?;
-        if committed.is_some_and(|v| v >= chunk.chunk) {
-            return Ok(CommitOutcome::AlreadyCommitted);
+    }
+    if chunk.retry {
+        if let Some(committed) = last_committed(table, chunk.app_id).await? {
+            if committed.chunk == chunk.chunk && committed.last_sequence == chunk.last_sequence {
+                return Ok(CommitOutcome::AlreadyCommitted);
+            }
+            if committed.chunk >= chunk.chunk {
+                bail!(
+                    "chunk {} of {} is in the table ending at {}, not at {}: another writer \
+                     committed this shard's chunks; this one stops",
+                    committed.chunk,
+                    chunk.app_id,
+                    committed.last_sequence,
+                    chunk.last_sequence
+                );
+            }
         }
     }
     let mut writer = RecordBatchWriter::for_table(table)?
@@ -379,11 +390,11 @@ pub async fn commit_chunk(
     let finalized = match finalized {
         Ok(finalized) => finalized,
         Err(DeltaTableError::Transaction {
-            source: TransactionError::CommitConflict(_),
+            source: TransactionError::CommitConflict(conflict),
         }) => {
             bail!(
-                "a commit of {}'s chunks reached the table meanwhile (another writer's, or an \
-                 earlier attempt whose answer was lost)",
+                "a commit conflicting with chunk {} of {} reached the table meanwhile ({conflict})",
+                chunk.chunk,
                 chunk.app_id
             )
         }

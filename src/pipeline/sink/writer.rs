@@ -10,6 +10,7 @@
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
@@ -61,10 +62,6 @@ pub struct ChunkWriter {
     /// The tables, opened once: each shard takes a copy and keeps it current as it commits
     /// (loading a table replays its log; a copy only reads what is new).
     pub tables: Arc<Vec<(TableKind, DeltaTable)>>,
-    /// Shards whose reader has started in this process. The copies above are exact for a
-    /// shard's first start (since they were loaded, only this process wrote its chunks); a
-    /// reader started again reads the tables' latest versions first.
-    pub started: Arc<Mutex<std::collections::HashSet<String>>>,
     pub stream: String,
     pub limits: Limits,
     pub stats: Arc<Stats>,
@@ -81,6 +78,9 @@ struct ShardTable {
     chunk: i64,
     /// Records up to this sequence number are in the table (or never belonged in it).
     position: Option<String>,
+    /// When the handle last read the table's log: a handle idle for long (a table a shard
+    /// rarely writes) catches up before its commit instead of rebasing over every commit since.
+    refreshed: Instant,
 }
 
 /// A shard's three tables and where each stands.
@@ -103,6 +103,14 @@ impl ShardTables {
             .collect()
     }
 
+    /// The checkpoint's record of where each table stands.
+    pub fn positions(&self) -> std::collections::BTreeMap<String, String> {
+        self.tables
+            .iter()
+            .filter_map(|t| Some((t.kind.name().to_string(), t.position.clone()?)))
+            .collect()
+    }
+
     fn position(&self, kind: TableKind) -> Option<&str> {
         self.tables
             .iter()
@@ -121,29 +129,28 @@ impl ChunkWriter {
         checkpoint: &Checkpoint,
     ) -> Result<ShardTables> {
         let app = app_id(&self.stream, shard_id);
-        let restarted = !self
-            .started
-            .lock()
-            .map_err(|_| anyhow::anyhow!("the reader registry is poisoned"))?
-            .insert(shard_id.to_string());
         let mut tables = Vec::new();
         for (kind, table) in self.tables.iter() {
             let (kind, mut table) = (*kind, table.clone());
-            if restarted {
-                table
-                    .update_state()
-                    .await
-                    .with_context(|| format!("loading the {} table", kind.name()))?;
-            }
+            table
+                .update_state()
+                .await
+                .with_context(|| format!("loading the {} table", kind.name()))?;
             let snapshot = table.snapshot().context("the table has no snapshot")?;
             let chunk = snapshot
                 .transaction_version(table.log_store().as_ref(), &app)
                 .await
                 .context("reading the table's application transactions")?;
             let known = checkpoint.chunks.get(kind.name()).copied();
+            // What the checkpoint says this table holds: at least its sequence number, more
+            // where the table was ahead of the others when it was saved.
+            let saved = later(
+                checkpoint.sequence_number.clone(),
+                checkpoint.positions.get(kind.name()).cloned(),
+            );
             let (chunk, position) = match chunk {
-                None => (-1, checkpoint.sequence_number.clone()),
-                Some(chunk) if known == Some(chunk) => (chunk, checkpoint.sequence_number.clone()),
+                None => (-1, saved),
+                Some(chunk) if known == Some(chunk) => (chunk, saved),
                 Some(_) => {
                     let committed = last_committed(&table, &app)
                         .await?
@@ -151,16 +158,7 @@ impl ChunkWriter {
                     info!(shard = %shard_id, table = kind.name(), chunk = committed.chunk,
                           last = %committed.last_sequence,
                           "the table holds a chunk the checkpoint does not know: resuming after it");
-                    let position = match &checkpoint.sequence_number {
-                        Some(at)
-                            if compare_sequence(at, &committed.last_sequence)
-                                == Ordering::Greater =>
-                        {
-                            at.clone()
-                        }
-                        _ => committed.last_sequence,
-                    };
-                    (committed.chunk, Some(position))
+                    (committed.chunk, later(saved, Some(committed.last_sequence)))
                 }
             };
             tables.push(ShardTable {
@@ -168,6 +166,7 @@ impl ChunkWriter {
                 table,
                 chunk,
                 position,
+                refreshed: Instant::now(),
             });
         }
         Ok(ShardTables {
@@ -245,9 +244,10 @@ impl ChunkWriter {
         else {
             return Ok(ChunkWritten::default());
         };
-        while parts.in_flight() > 0 {
-            parts.finish_oldest().await?;
-        }
+        anyhow::ensure!(
+            parts.in_flight() == 0,
+            "a chunk committed before its summaries were finished"
+        );
         let mut written = parts.counts.clone();
         // Sorted once, in place: a retry reuses the sorted rows, and the unsorted ones go.
         let (articles, curated) = parts.sorted()?;
@@ -272,6 +272,7 @@ impl ChunkWriter {
             let (layout, app) = (self.lake.layout, tables.app_id.clone());
             let (first_sequence, last_sequence) = (first.clone(), last.clone());
             let chunk = shard_table.chunk + 1;
+            let stale = shard_table.refreshed.elapsed() > STALE_HANDLE;
             let runtime = tokio::runtime::Handle::current();
             let (table, outcome) = tokio::task::spawn_blocking(move || {
                 let chunk = ChunkCommit {
@@ -280,6 +281,7 @@ impl ChunkWriter {
                     first_sequence: &first_sequence,
                     last_sequence: &last_sequence,
                     retry,
+                    stale,
                 };
                 let outcome = runtime.block_on(commit_chunk(&mut table, &layout, &chunk, batches));
                 (table, outcome)
@@ -295,10 +297,12 @@ impl ChunkWriter {
             shard_table.table = table;
             shard_table.chunk += 1;
             shard_table.position = Some(last.clone());
+            shard_table.refreshed = Instant::now();
         }
-        // Every table is at the chunk's end now, including those it had nothing for.
+        // Every table is at least at the chunk's end now, including those it had nothing for; a
+        // table a replay found ahead (a crash between two tables' commits) stays ahead.
         for shard_table in &mut tables.tables {
-            shard_table.position = Some(last.clone());
+            shard_table.position = advanced(shard_table.position.take(), &last);
         }
         self.stats.chunk_written(&written);
         self.stats.averages_written(&parts.averages);
@@ -306,6 +310,27 @@ impl ChunkWriter {
         self.stats.add_samples(samples);
         Ok(written)
     }
+}
+
+/// Handles that have not read their table's log for this long catch up before a commit.
+const STALE_HANDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The later of two positions (None: nothing).
+fn later(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if compare_sequence(&a, &b) == Ordering::Less {
+            b
+        } else {
+            a
+        }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A table's position once a chunk ending at `last` is committed: the chunk's end, unless the
+/// table was ahead (a replay after a crash between two tables' commits, cut differently).
+fn advanced(position: Option<String>, last: &str) -> Option<String> {
+    later(position, Some(last.to_string()))
 }
 
 /// The earliest of the positions; None (the shard's start) if any is None.
@@ -350,6 +375,8 @@ struct CuratedBatch {
 enum Summaries {
     Done(CuratedBatch),
     Waiting(JoinHandle<Result<CuratedBatch>>),
+    /// Its summarizing failed or was cancelled.
+    Failed,
 }
 
 /// One page of records, processed.
@@ -542,11 +569,31 @@ impl ChunkParts {
         else {
             return Ok(());
         };
-        let Summaries::Waiting(handle) = &mut self.summaries[index] else {
+        let Summaries::Waiting(handle) =
+            std::mem::replace(&mut self.summaries[index], Summaries::Failed)
+        else {
             unreachable!("found waiting above")
         };
+        // A page whose summaries failed stays Failed: the chunk cannot be committed whole, and
+        // its reader reads it again.
         let done = handle.await.context("summarizing a page panicked")??;
         self.summaries[index] = Summaries::Done(done);
+        Ok(())
+    }
+
+    /// Waits for every page still being summarized. A failure here is the chunk's end: its
+    /// records are read again (no retry would bring the summaries back).
+    pub async fn finish_summaries(&mut self) -> Result<()> {
+        while self.in_flight() > 0 {
+            self.finish_oldest().await?;
+        }
+        anyhow::ensure!(
+            !self
+                .summaries
+                .iter()
+                .any(|s| matches!(s, Summaries::Failed)),
+            "a page of this chunk could not be summarized; its records are read again"
+        );
         Ok(())
     }
 
@@ -677,6 +724,15 @@ mod tests {
         // A table that holds nothing of the shard: from the start.
         assert_eq!(earliest([some("100"), None].into_iter()), None);
         assert_eq!(earliest([None, some("5")].into_iter()), None);
+    }
+
+    #[test]
+    fn a_committed_chunk_moves_a_table_forward_but_never_back() {
+        assert_eq!(advanced(None, "120"), some("120"));
+        assert_eq!(advanced(some("100"), "120"), some("120"));
+        // A replayed chunk that ends before what the table already holds.
+        assert_eq!(advanced(some("250"), "160"), some("250"));
+        assert_eq!(advanced(some("1000"), "999"), some("1000"));
     }
 
     #[test]

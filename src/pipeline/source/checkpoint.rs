@@ -28,6 +28,10 @@ pub struct Checkpoint {
     /// The shard's last chunk in each table (by table name) when the checkpoint was saved.
     #[serde(default)]
     pub chunks: std::collections::BTreeMap<String, i64>,
+    /// Where each table stood (by table name), for a table ahead of the sequence number (a
+    /// replay after a crash between two tables' commits).
+    #[serde(default)]
+    pub positions: std::collections::BTreeMap<String, String>,
     /// The shard is closed and every record of it is written.
     pub finished: bool,
     pub updated_at: DateTime<Utc>,
@@ -39,6 +43,7 @@ impl Checkpoint {
             shard_id: shard_id.to_string(),
             sequence_number: None,
             chunks: Default::default(),
+            positions: Default::default(),
             finished: false,
             updated_at: Utc::now(),
         }

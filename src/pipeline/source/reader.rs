@@ -150,7 +150,20 @@ struct Position {
 }
 
 impl ShardReader {
+    /// Reads the shard until its tip (`--once`), its end, or a stop. An error once a stop was
+    /// requested is a stop (summaries cancelled, a commit cut short): nothing of the chunk in
+    /// hand was committed, and the next start reads it again.
     pub async fn run(self) -> Result<ReaderExit> {
+        match self.read().await {
+            Err(err) if *self.stop.borrow() => {
+                info!(shard = %self.shard_id, "stopped: {err:#}");
+                Ok(ReaderExit::Stopped)
+            }
+            other => other,
+        }
+    }
+
+    async fn read(&self) -> Result<ReaderExit> {
         let checkpoint = self
             .store
             .load(&self.shard_id)
@@ -364,6 +377,12 @@ impl ShardReader {
             return Ok(());
         };
         let records = taken.parts.records();
+        if let Err(err) = taken.parts.finish_summaries().await {
+            if *self.stop.borrow() {
+                self.abandon(&taken);
+            }
+            return Err(err);
+        }
         let tables = &mut position.tables;
         let mut attempt = 0u32;
         let result = loop {
@@ -400,6 +419,7 @@ impl ShardReader {
         let checkpoint = &mut position.checkpoint;
         checkpoint.sequence_number = Some(last);
         checkpoint.chunks = position.tables.chunks();
+        checkpoint.positions = position.tables.positions();
         checkpoint.finished = closed;
         checkpoint.updated_at = Utc::now();
         self.save_checkpoint(checkpoint).await?;
