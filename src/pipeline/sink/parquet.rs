@@ -88,18 +88,14 @@ pub const SPLIT_COLUMN: &str = "split";
 /// The quarantine table: what could not become an article, why, and the payload exactly as
 /// received (base64) to find and replay it.
 pub fn quarantine_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
+    let mut fields = vec![
         Field::new("reason_code", DataType::Utf8, false),
         Field::new("reason", DataType::Utf8, false),
         Field::new("payload_base64", DataType::Utf8, false),
         Field::new("payload_text", DataType::Utf8, true),
-        Field::new("stream", DataType::Utf8, false),
-        Field::new("shard_id", DataType::Utf8, false),
-        Field::new("sequence_number", DataType::Utf8, false),
-        Field::new("partition_key", DataType::Utf8, false),
-        Field::new("arrival_time", utc_micros(), false),
-        Field::new("processed_at", utc_micros(), false),
-    ]))
+    ];
+    fields.extend(lineage_fields());
+    Arc::new(Schema::new(fields))
 }
 
 /// Context every row of a file shares.

@@ -404,8 +404,8 @@ impl Page {
         let outcomes = map_in_order(records, PROCESS_PER_THREAD, |record| {
             process(record, limits)
         });
-        let mut raw: Vec<Box<ArticleRow>> = Vec::new();
-        let mut curated: Vec<ArticleRow> = Vec::new();
+        // Every valid row, and whether it is a first sighting the summaries table lacks.
+        let mut rows: Vec<(Box<ArticleRow>, bool)> = Vec::new();
         let mut quarantined: Vec<QuarantineRow> = Vec::new();
         let (mut articles, mut exact_duplicates) = (0, 0);
         {
@@ -429,17 +429,15 @@ impl Page {
                     // Counted as written only where the table does not hold them already (a
                     // chunk read again after a crash).
                     Claim::First => {
-                        if after(&row.sequence_number, &skip.summaries) {
-                            articles += 1;
-                            curated.push((*row).clone());
-                        }
-                        raw.push(row);
+                        let curated = after(&row.sequence_number, &skip.summaries);
+                        articles += u64::from(curated);
+                        rows.push((row, curated));
                     }
                     Claim::ExactDuplicate => {
                         if after(&row.sequence_number, &skip.articles) {
                             exact_duplicates += 1;
                         }
-                        raw.push(row);
+                        rows.push((row, false));
                     }
                     Claim::Conflict {
                         first_sequence_number,
@@ -452,15 +450,24 @@ impl Page {
                 }
             }
         }
-        raw.retain(|row| after(&row.sequence_number, &skip.articles));
         quarantined.retain(|row| after(&row.sequence_number, &skip.quarantine));
         let quarantined_count = quarantined.len() as u64;
-        let raw_refs: Vec<&ArticleRow> = raw.iter().map(|r| &**r).collect();
+        let raw_refs: Vec<&ArticleRow> = rows
+            .iter()
+            .filter(|(row, _)| after(&row.sequence_number, &skip.articles))
+            .map(|(row, _)| &**row)
+            .collect();
+        let curated_refs: Vec<&ArticleRow> = rows
+            .iter()
+            .filter(|(_, curated)| *curated)
+            .map(|(row, _)| &**row)
+            .collect();
         let quarantine_refs: Vec<&QuarantineRow> = quarantined.iter().collect();
+        // Rows waiting for summaries move to the pool's task, so only they are copied.
         let curated = if summaries_on {
-            Curated::Waiting(curated)
+            Curated::Waiting(curated_refs.into_iter().cloned().collect())
         } else {
-            Curated::Done(curated_batch_of(&curated, ctx)?)
+            Curated::Done(curated_batch_of(&curated_refs, ctx)?)
         };
         Ok(Page {
             records: records.len() as u64,
@@ -480,8 +487,7 @@ impl Page {
     }
 }
 
-fn curated_batch_of(rows: &[ArticleRow], ctx: &FileContext<'_>) -> Result<CuratedBatch> {
-    let refs: Vec<&ArticleRow> = rows.iter().collect();
+fn curated_batch_of(rows: &[&ArticleRow], ctx: &FileContext<'_>) -> Result<CuratedBatch> {
     let mut averages = FeatureAverages::default();
     for row in rows {
         averages.add(&row.features);
@@ -489,10 +495,10 @@ fn curated_batch_of(rows: &[ArticleRow], ctx: &FileContext<'_>) -> Result<Curate
     let samples = rows
         .iter()
         .skip(rows.len().saturating_sub(SAMPLES_PER_CHUNK))
-        .map(sample)
+        .map(|row| sample(row))
         .collect();
     Ok(CuratedBatch {
-        batch: curated_batch(&refs, ctx)?,
+        batch: curated_batch(rows, ctx)?,
         averages,
         samples,
     })
@@ -511,7 +517,7 @@ fn summarize(
         row.summary = Some(summary);
     }
     curated_batch_of(
-        &rows,
+        &rows.iter().collect::<Vec<_>>(),
         &FileContext {
             stream,
             processed_at,
