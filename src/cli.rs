@@ -80,8 +80,15 @@ pub enum Command {
     Partitions(PartitionsArgs),
     /// Print the rows of a partition or an object as a polars table, with column stats
     Preview(PreviewArgs),
-    /// Rewrite one day of the curated layer from raw with the current summarizer
+    /// Summarize again the summaries rows a predicate selects (days, a split, another
+    /// summarizer's rows) from the articles table, replacing them in one commit
     Reprocess(ReprocessArgs),
+    /// Merge each partition's small files into files of the target size, in one commit per table
+    Compact(CompactArgs),
+    /// Delete the files no snapshot of the retention period needs
+    Vacuum(VacuumArgs),
+    /// Each table's version, rows per split, files and last commits; rows added since a version
+    Tables(TablesArgs),
     /// Print the effective settings and where each came from (secrets redacted)
     Config,
     /// Score a summarizer with ROUGE against reference summaries, next to the lead-3 baseline
@@ -180,6 +187,10 @@ pub struct RunArgs {
     /// A row group is closed past this much data [env PRECIS_ROW_GROUP_MIB; default 32]
     #[arg(long, value_name = "MIB")]
     pub row_group_mib: Option<String>,
+    /// Follow mode compacts a table in the background when a partition holds more small files
+    /// than this; 0 never [env PRECIS_COMPACT_SMALL_FILES; default 32]
+    #[arg(long, value_name = "N")]
+    pub compact_small_files: Option<String>,
     #[command(flatten)]
     pub summarizer: SummarizerArgs,
 }
@@ -206,11 +217,72 @@ pub struct PreviewArgs {
 
 #[derive(Debug, Args)]
 pub struct ReprocessArgs {
-    /// The publish day whose summaries are rewritten
+    /// Rows published on this day (UTC): --from DAY --to DAY
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
+    pub dt: Option<NaiveDate>,
+    /// Rows published on this day or later
     #[arg(long, value_name = "YYYY-MM-DD")]
-    pub dt: NaiveDate,
+    pub from: Option<NaiveDate>,
+    /// Rows published on this day or earlier
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<NaiveDate>,
+    /// Rows of this split: train, validation or test
+    #[arg(long, value_name = "NAME")]
+    pub split: Option<String>,
+    /// Rows written by another summarizer than the one configured now
+    #[arg(long)]
+    pub stale: bool,
     #[command(flatten)]
     pub summarizer: SummarizerArgs,
+}
+
+/// Which table a maintenance command works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableArg {
+    Articles,
+    Summaries,
+    Quarantine,
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// Only this table [default: all three]
+    #[arg(long, value_enum)]
+    pub table: Option<TableArg>,
+    /// Size of the merged files [env PRECIS_TARGET_FILE_MIB; default 128]
+    #[arg(long, value_name = "MIB")]
+    pub target_mib: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// Only this table [default: all three]
+    #[arg(long, value_enum)]
+    pub table: Option<TableArg>,
+    /// Keep every file a snapshot of the last H hours needs; below 168 (Delta's default) only
+    /// with --force
+    #[arg(long, value_name = "H", default_value_t = crate::maintenance::vacuum::SAFE_RETENTION_HOURS)]
+    pub retain_hours: u64,
+    /// Allow a retention below 168 hours: only when no reader or writer holds an older snapshot
+    #[arg(long)]
+    pub force: bool,
+    /// List the files that would be deleted, delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TablesArgs {
+    /// Only this table [default: all three]
+    #[arg(long, value_enum)]
+    pub table: Option<TableArg>,
+    /// The rows appended after this version (of --table, summaries by default), and the SQL
+    /// filter that selects exactly them
+    #[arg(long, value_name = "VERSION")]
+    pub since: Option<i64>,
+    /// The newest commits to list per table
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub commits: usize,
 }
 
 #[derive(Debug, Args)]
@@ -271,9 +343,15 @@ impl Cli {
                     ("pipeline.max_content_kib", &r.max_content_kib),
                     ("lake.target_file_mib", &r.target_file_mib),
                     ("lake.row_group_mib", &r.row_group_mib),
+                    ("lake.compact_small_files", &r.compact_small_files),
                 ]))
             }
-            Command::Config | Command::Partitions(_) | Command::Preview(_) => {}
+            Command::Compact(c) => flags.push(("lake.target_file_mib", &c.target_mib)),
+            Command::Config
+            | Command::Partitions(_)
+            | Command::Preview(_)
+            | Command::Vacuum(_)
+            | Command::Tables(_) => {}
             Command::Eval(e) => flags.extend(e.summarizer.flags()),
             Command::Reprocess(r) => flags.extend(r.summarizer.flags()),
         }
@@ -340,6 +418,7 @@ mod tests {
             "--max-content-kib=3",
             "--target-file-mib=64",
             "--row-group-mib=8",
+            "--compact-small-files=4",
             "--summarizer=none",
             "--model=m",
             "--summarizer-workers=1",
@@ -403,10 +482,30 @@ mod tests {
     }
 
     #[test]
-    fn reprocess_needs_a_valid_day() {
+    fn reprocess_days_are_dates_and_a_day_excludes_a_range() {
         assert!(Cli::try_parse_from(["precis", "reprocess", "--dt", "2026-03-01"]).is_ok());
         assert!(Cli::try_parse_from(["precis", "reprocess", "--dt", "March"]).is_err());
-        assert!(Cli::try_parse_from(["precis", "reprocess"]).is_err());
+        assert!(Cli::try_parse_from([
+            "precis",
+            "reprocess",
+            "--dt",
+            "2026-03-01",
+            "--from",
+            "2026-03-02"
+        ])
+        .is_err());
+        assert!(Cli::try_parse_from([
+            "precis",
+            "reprocess",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-05",
+            "--split",
+            "train",
+            "--stale"
+        ])
+        .is_ok());
     }
 
     #[test]

@@ -122,6 +122,12 @@ pub const SETTINGS: &[SettingSpec] = &[
         accepted: "a whole number of MiB from 1 to 1024",
     },
     SettingSpec {
+        key: "lake.compact_small_files",
+        env: &["PRECIS_COMPACT_SMALL_FILES"],
+        flag: Some("--compact-small-files"),
+        accepted: "a whole number from 0 (never) to 100000",
+    },
+    SettingSpec {
         key: "pipeline.from",
         env: &["PRECIS_FROM"],
         flag: Some("--from"),
@@ -237,6 +243,9 @@ pub struct LakeSettings {
     pub target_file_mib: u64,
     /// A row group is closed past this much data in memory (docs/schema.md).
     pub row_group_mib: usize,
+    /// Follow mode compacts a table when one of its partitions holds more small files than
+    /// this; 0 never.
+    pub compact_small_files: usize,
 }
 
 impl LakeSettings {
@@ -366,6 +375,7 @@ impl Default for Settings {
                 bucket: "my-bucket".into(),
                 target_file_mib: 128,
                 row_group_mib: 32,
+                compact_small_files: 32,
             },
             pipeline: PipelineSettings {
                 // The stream's backlog (the ~1000 seeded articles) is read, not skipped.
@@ -556,6 +566,10 @@ impl Settings {
             "lake.row_group_mib" => {
                 self.lake.row_group_mib = parse_in_range(value, 1, 1024).ok_or_else(invalid)?;
             }
+            "lake.compact_small_files" => {
+                self.lake.compact_small_files =
+                    parse_in_range(value, 0, 100_000).ok_or_else(invalid)?;
+            }
             "pipeline.from" => {
                 self.pipeline.from = value.parse().map_err(|_| invalid())?;
             }
@@ -643,6 +657,7 @@ impl Settings {
             "lake.bucket" => string(&self.lake.bucket),
             "lake.target_file_mib" => int(self.lake.target_file_mib),
             "lake.row_group_mib" => int(self.lake.row_group_mib as u64),
+            "lake.compact_small_files" => int(self.lake.compact_small_files as u64),
             "pipeline.from" => string(&start_position_text(self.pipeline.from)),
             "pipeline.flush_records" => int(self.pipeline.flush_records as u64),
             "pipeline.flush_mib" => int(self.pipeline.flush_mib as u64),

@@ -43,6 +43,8 @@ pub struct Engine {
     stop: watch::Sender<bool>,
     paused: watch::Sender<bool>,
     task: JoinHandle<Result<RunOutcome>>,
+    /// Follow mode's background compaction, when on.
+    keeper: Option<JoinHandle<()>>,
     /// Why the pipeline ended badly, once it has.
     failure: Arc<Mutex<Option<String>>>,
 }
@@ -86,6 +88,14 @@ impl Engine {
             paused: paused_rx,
         };
         let failure = Arc::new(Mutex::new(None));
+        let threshold = settings.lake.compact_small_files;
+        let keeper = (!once && threshold > 0).then(|| {
+            tokio::spawn(crate::maintenance::compact::keep_compact(
+                lake.clone(),
+                threshold,
+                stop_rx.clone(),
+            ))
+        });
         let task = {
             let (clients, stats, failure) = (clients.clone(), stats.clone(), failure.clone());
             tokio::spawn(async move {
@@ -121,6 +131,7 @@ impl Engine {
             stop,
             paused,
             task,
+            keeper,
             failure,
         })
     }
@@ -164,6 +175,9 @@ impl Engine {
     pub async fn run_to_end(self, limit: Duration) -> Result<RunOutcome> {
         let mut stop = self.stop.subscribe();
         let mut task = self.task;
+        // A compaction in flight is dropped before its commit: the table stays as it was, and
+        // the files it wrote are for `precis vacuum`.
+        let _keeper = self.keeper.map(AbortOnDrop);
         let joined = tokio::select! {
             joined = &mut task => joined,
             _ = stop.wait_for(|s| *s) => {
@@ -179,7 +193,31 @@ impl Engine {
                 }
             }
         };
-        joined.context("the pipeline task panicked")?
+        let outcome = joined.context("the pipeline task panicked")??;
+        // The tables' cards follow what this run committed.
+        for kind in crate::pipeline::sink::lake::TableKind::ALL {
+            let card = async {
+                if let Some(table) = self.lake.open(kind).await? {
+                    crate::maintenance::card::write_card(&table, kind).await?;
+                }
+                anyhow::Ok(())
+            };
+            match tokio::time::timeout(Duration::from_secs(10), card).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => warn!("the {} table's card was not updated: {err:#}", kind.name()),
+                Err(_) => warn!("the {} table's card was not updated in 10 s", kind.name()),
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+/// Aborts a background task when its owner is done with it.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -119,6 +119,15 @@ fn main() -> ExitCode {
         Command::Reprocess(args) => {
             runtime().and_then(|rt| rt.block_on(commands::reprocess::run(&settings, args)))
         }
+        Command::Compact(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::compact::run(&settings, args)))
+        }
+        Command::Vacuum(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::vacuum::run(&settings, args)))
+        }
+        Command::Tables(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::tables::run(&settings, args)))
+        }
     };
     match outcome {
         Ok(code) => code,

@@ -24,6 +24,7 @@ pub fn stdout(text: std::fmt::Arguments) -> std::io::Result<()> {
     }
 }
 
+pub mod compact;
 pub mod config;
 pub mod eval;
 pub mod partitions;
@@ -32,3 +33,5 @@ pub mod produce;
 pub mod progress;
 pub mod reprocess;
 pub mod run;
+pub mod tables;
+pub mod vacuum;

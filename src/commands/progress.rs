@@ -18,3 +18,12 @@ pub fn terminal_bar(total: Option<u64>, style: ProgressStyle) -> ProgressBar {
     bar.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
     bar
 }
+
+/// A spinner with a message and the time spent: for work whose total is not known up front.
+pub fn terminal_spinner() -> ProgressBar {
+    terminal_bar(
+        None,
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    )
+}

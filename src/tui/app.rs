@@ -12,8 +12,8 @@ use super::keymap::{action_for, Action};
 use super::theme::Theme;
 use crate::browser::preview::{FrameStats, PreviewTable};
 use crate::browser::{Entry, Tree};
+use crate::maintenance::reprocess::{ReprocessProgress, ReprocessReport, Selection};
 use crate::pipeline::stats::{Sample, Snapshot};
-use crate::reprocess::{ReprocessProgress, ReprocessReport};
 use crate::summarize::pool::PoolSnapshot;
 use crate::telemetry::LogLine;
 
@@ -62,7 +62,7 @@ pub enum Effect {
     SetPaused(bool),
     ListPartitions,
     Preview(String),
-    Reprocess(NaiveDate),
+    Reprocess(Selection),
 }
 
 /// Samples of throughput kept for the sparklines: one per second.
@@ -206,17 +206,18 @@ impl Default for Browser {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ReprocessState {
     Running {
-        dt: NaiveDate,
-        done: usize,
-        total: usize,
-        rows: u64,
+        /// The selection, as SQL.
+        predicate: String,
+        /// Where it is, in words, and how far (0 to 1).
+        step: String,
+        ratio: f64,
     },
     Done(ReprocessReport),
     Failed {
-        dt: NaiveDate,
+        predicate: String,
         error: String,
     },
 }
@@ -245,7 +246,8 @@ pub struct App {
     /// only it knows the pane's size).
     pub article_max_scroll: Cell<Option<usize>>,
     pub browser: Browser,
-    pub confirm: Option<NaiveDate>,
+    /// The reprocess asked for, waiting for a yes.
+    pub confirm: Option<Selection>,
     pub reprocess: Option<ReprocessState>,
     /// A one-line message in the footer, until the time given.
     pub status: Option<(String, Instant)>,
@@ -324,17 +326,17 @@ impl App {
             self.help = false;
             return None;
         }
-        if let Some(dt) = self.confirm {
+        if let Some(selection) = &self.confirm {
             return match event.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+                    let selection = selection.clone();
                     self.confirm = None;
                     self.reprocess = Some(ReprocessState::Running {
-                        dt,
-                        done: 0,
-                        total: 0,
-                        rows: 0,
+                        predicate: self.predicate(&selection),
+                        step: "reading the summaries".to_string(),
+                        ratio: 0.0,
                     });
-                    Some(Effect::Reprocess(dt))
+                    Some(Effect::Reprocess(selection))
                 }
                 KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
                     self.confirm = None;
@@ -657,7 +659,7 @@ impl App {
             return None;
         }
         match self.reprocess_target() {
-            Some(dt) => self.confirm = Some(dt),
+            Some(dt) => self.confirm = Some(Selection::day(dt)),
             None => self.set_status(
                 "r rewrites one publish day of summaries: preview lake/summaries and scroll to a row of that day",
             ),
@@ -688,45 +690,48 @@ impl App {
         };
     }
 
+    /// A selection as the reprocess will apply it, in SQL.
+    pub fn predicate(&self, selection: &Selection) -> String {
+        selection.predicate(&self.info.summarizer)
+    }
+
     pub fn on_reprocess_progress(&mut self, progress: ReprocessProgress) {
-        let Some(ReprocessState::Running {
-            dt,
-            done,
-            total,
-            rows,
-        }) = &mut self.reprocess
-        else {
+        let Some(ReprocessState::Running { step, ratio, .. }) = &mut self.reprocess else {
             return;
         };
-        match progress {
-            ReprocessProgress::Started { dt: day, raw_files } => {
-                *dt = day;
-                *total = raw_files;
+        let fraction = |done: f64, total: f64| if total > 0.0 { done / total } else { 0.0 };
+        (*step, *ratio) = match progress {
+            ReprocessProgress::Selected {
+                rows, raw_files, ..
+            } => (
+                format!("{rows} rows selected, reading 0/{raw_files} articles files"),
+                0.0,
+            ),
+            ReprocessProgress::ArticlesRead { done, total } => (
+                format!("{done}/{total} articles files read"),
+                0.2 * fraction(done as f64, total as f64),
+            ),
+            ReprocessProgress::Summarized { done, total } => (
+                format!("{done}/{total} rows summarized"),
+                0.2 + 0.75 * fraction(done as f64, total as f64),
+            ),
+            ReprocessProgress::Committing { files } => {
+                (format!("committing ({files} files replaced)"), 0.95)
             }
-            ReprocessProgress::FileDone {
-                done: d,
-                total: t,
-                rows: r,
-            } => {
-                *done = d;
-                *total = t;
-                *rows = r;
-            }
-            ReprocessProgress::Committing { .. } => {}
-        }
+        };
     }
 
     /// A finished reprocess changed the bucket: the listing is asked for again.
     pub fn on_reprocess_end(
         &mut self,
-        dt: NaiveDate,
+        predicate: String,
         result: Result<ReprocessReport, String>,
     ) -> Option<Effect> {
         match result {
             Ok(report) => {
                 self.set_status(format!(
-                    "reprocessed {dt}: {} rows rewritten with {}",
-                    report.rows_written, report.summarizer
+                    "reprocessed {} rows where {predicate} with {}",
+                    report.rows, report.summarizer
                 ));
                 self.reprocess = Some(ReprocessState::Done(report));
                 // A preview taken before is out of date; the pane says what was done instead.
@@ -735,8 +740,8 @@ impl App {
                 Some(Effect::ListPartitions)
             }
             Err(error) => {
-                self.set_status(format!("reprocess of {dt} failed (see Logs)"));
-                self.reprocess = Some(ReprocessState::Failed { dt, error });
+                self.set_status(format!("reprocess where {predicate} failed (see Logs)"));
+                self.reprocess = Some(ReprocessState::Failed { predicate, error });
                 None
             }
         }

@@ -15,7 +15,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use chrono::NaiveDate;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
@@ -28,7 +27,7 @@ use crate::browser::{snapshot_listing, Tree};
 use crate::cli::RunArgs;
 use crate::config::Settings;
 use crate::engine::Engine;
-use crate::reprocess::{reprocess_day, Cancel, ReprocessProgress, ReprocessReport};
+use crate::maintenance::reprocess::{reprocess, Cancel, ReprocessProgress, ReprocessReport};
 
 /// Frames per second at most; also how often key presses are acted on.
 pub const FRAME_HZ: u32 = 10;
@@ -50,7 +49,7 @@ pub enum UiEvent {
     Listing(Result<Tree, String>),
     Preview(String, Result<PreviewData, String>),
     ReprocessProgress(ReprocessProgress),
-    ReprocessEnd(NaiveDate, Result<ReprocessReport, String>),
+    ReprocessEnd(String, Result<ReprocessReport, String>),
     /// A stop signal (its name).
     Signal(&'static str),
 }
@@ -117,13 +116,13 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
     let deadline = work
         .deadline
         .unwrap_or_else(|| Instant::now() + SHUTDOWN_LIMIT);
-    if let Some((dt, task)) = work.reprocess.take() {
+    if let Some((predicate, task)) = work.reprocess.take() {
         let remaining = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(remaining, task).await {
             Ok(Ok(Err(why))) => eprintln!("warning: {why}"),
             Ok(_) => {}
             Err(_) => eprintln!(
-                "warning: reprocess of {dt} stopped before its commit; the summaries table is unchanged"
+                "warning: reprocess where {predicate} stopped before its commit; the summaries table is unchanged"
             ),
         }
     }
@@ -152,7 +151,7 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
 struct Background {
     /// The running reprocess, its day, and how to stop it.
     reprocess: Option<(
-        NaiveDate,
+        String,
         tokio::task::JoinHandle<Result<ReprocessReport, String>>,
     )>,
     reprocess_cancel: Cancel,
@@ -209,9 +208,9 @@ async fn event_loop(
                     UiEvent::Listing(listing) => { app.on_listing(listing); None }
                     UiEvent::Preview(target, preview) => { app.on_preview(target, preview); None }
                     UiEvent::ReprocessProgress(p) => { app.on_reprocess_progress(p); None }
-                    UiEvent::ReprocessEnd(dt, result) => {
+                    UiEvent::ReprocessEnd(predicate, result) => {
                         work.reprocess = None;
-                        app.on_reprocess_end(dt, result)
+                        app.on_reprocess_end(predicate, result)
                     }
                     UiEvent::Signal(name) => {
                         warn!("{name} received: stopping");
@@ -380,7 +379,8 @@ fn start(
             app.set_status("stopping: no reprocess starts now");
             false
         }
-        Effect::Reprocess(dt) => {
+        Effect::Reprocess(selection) => {
+            let predicate = app.predicate(&selection);
             let (lake, ui) = (engine.lake.clone(), ui.clone());
             let summarizer = engine.summarizer.clone();
             work.reprocess_cancel = Cancel::default();
@@ -391,27 +391,31 @@ fn start(
                     // Progress is advisory: a full channel drops an update, never blocks the work.
                     let _ = progress_ui.try_send(UiEvent::ReprocessProgress(p));
                 };
-                let result = reprocess_day(&lake, dt, summarizer, &progress, &cancel)
+                let result = reprocess(&lake, &selection, summarizer, &progress, &cancel)
                     .await
                     .map_err(|e| format!("{e:#}"));
                 match &result {
                     Ok(report) => tracing::info!(
-                        "reprocessed the summaries published on {dt}: {} rows from {} articles files with {} in {:.1} s",
-                        report.rows_written,
+                        "reprocessed {} rows where {}: {} articles files read, summarizer {}, {:.1} s",
+                        report.rows,
+                        report.predicate,
                         report.raw_files,
                         report.summarizer,
                         report.elapsed.as_secs_f64()
                     ),
-                    Err(why) => error!("reprocess of {dt}: {why}"),
+                    Err(why) => error!("reprocess: {why}"),
                 }
                 result
             });
+            let end_predicate = predicate.clone();
             let handle = tokio::spawn(async move {
                 let result = result.await.unwrap_or_else(|e| Err(e.to_string()));
-                let _ = ui.send(UiEvent::ReprocessEnd(dt, result.clone())).await;
+                let _ = ui
+                    .send(UiEvent::ReprocessEnd(end_predicate, result.clone()))
+                    .await;
                 result
             });
-            work.reprocess = Some((dt, handle));
+            work.reprocess = Some((predicate, handle));
             false
         }
     }

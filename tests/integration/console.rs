@@ -243,9 +243,11 @@ async fn r_in_the_console_reprocesses_the_previewed_day_with_the_console_summari
     tmux.keys(&["Down", "v"]);
     tmux.wait_for("mean word_count");
     tmux.keys(&["r"]);
-    tmux.wait_for(&format!("Reprocess the summaries published on {DAY}?"));
+    tmux.wait_for(&format!("CAST(publish_date AS DATE) = '{DAY}'"));
     tmux.keys(&["y"]);
-    let done = tmux.wait_for(&format!("last reprocess: {DAY}"));
+    let done = tmux.wait_for(&format!(
+        "last reprocess: CAST(publish_date AS DATE) = '{DAY}'"
+    ));
     assert!(done.contains("30 rows rewritten"), "{done}");
     tmux.keys(&["q"]);
     assert_eq!(tmux.wait_for_exit(), 0, "screen:\n{}", tmux.screen());

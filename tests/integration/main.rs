@@ -9,6 +9,7 @@ mod faults;
 mod generative;
 #[path = "../fixtures/hostile_corpus.rs"]
 mod hostile_corpus;
+mod maintenance;
 mod pipeline;
 mod produce;
 mod readers;

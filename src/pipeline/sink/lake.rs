@@ -423,6 +423,12 @@ pub struct TableFile {
     /// The file's publish_date statistics (from the Delta log), if it has them.
     pub min_publish_date: Option<DateTime<Utc>>,
     pub max_publish_date: Option<DateTime<Utc>>,
+    /// The newest arrival among the file's rows: what "recent" means for rows that a compaction
+    /// or a reprocess moved into a new file.
+    pub max_arrival_time: Option<DateTime<Utc>>,
+    /// The summarizers of the file's rows, as bounds (summaries table).
+    pub min_summarizer: Option<String>,
+    pub max_summarizer: Option<String>,
     /// The action that takes the file out of the table (a rewrite's commit).
     pub remove: deltalake::kernel::Remove,
 }
@@ -440,9 +446,18 @@ pub async fn table_files(table: &DeltaTable) -> Result<Vec<TableFile>> {
         .iter()
         .map(|view| {
             let stats: Option<Value> = view.stats().and_then(|s| serde_json::from_str(&s).ok());
-            let date = |bound: &str| -> Option<DateTime<Utc>> {
-                let text = stats.as_ref()?.get(bound)?.get("publish_date")?.as_str()?;
-                DateTime::parse_from_rfc3339(text)
+            let text = |bound: &str, column: &str| -> Option<String> {
+                Some(
+                    stats
+                        .as_ref()?
+                        .get(bound)?
+                        .get(column)?
+                        .as_str()?
+                        .to_string(),
+                )
+            };
+            let time = |bound: &str, column: &str| -> Option<DateTime<Utc>> {
+                DateTime::parse_from_rfc3339(&text(bound, column)?)
                     .ok()
                     .map(|d| d.with_timezone(&Utc))
             };
@@ -458,8 +473,11 @@ pub async fn table_files(table: &DeltaTable) -> Result<Vec<TableFile>> {
                 rows: view.num_records().map(|n| n as u64),
                 partition,
                 modified_millis: view.modification_time(),
-                min_publish_date: date("minValues"),
-                max_publish_date: date("maxValues"),
+                min_publish_date: time("minValues", "publish_date"),
+                max_publish_date: time("maxValues", "publish_date"),
+                max_arrival_time: time("maxValues", "arrival_time"),
+                min_summarizer: text("minValues", "summarizer"),
+                max_summarizer: text("maxValues", "summarizer"),
                 remove: view.remove_action(true),
             }
         })
@@ -475,7 +493,7 @@ pub struct IdClaim {
 }
 
 /// The claims of the newest `limit` or so rows of the summaries table (whole files, newest by
-/// commit time, returned oldest first), read column by column: only `article_id`,
+/// their rows' arrival, returned oldest first), read column by column: only `article_id`,
 /// `content_sha256` and `sequence_number` are fetched, never the text.
 // parquet 59 deprecates its object-store reader in favour of readers written per runtime; this
 // one reads on précis's own runtime, and the parquet version is the one delta-rs pins.
@@ -486,7 +504,13 @@ pub async fn recent_claims(table: &DeltaTable, limit: usize) -> Result<Vec<IdCla
     use parquet::arrow::ProjectionMask;
 
     let mut files = table_files(table).await?;
-    files.sort_by_key(|f| std::cmp::Reverse(f.modified_millis));
+    // By arrival, not by the file's age: a compaction's or a reprocess's new file holds old rows.
+    files.sort_by_key(|f| {
+        std::cmp::Reverse((
+            f.max_arrival_time.map(|t| t.timestamp_micros()),
+            f.modified_millis,
+        ))
+    });
     let mut rows = 0u64;
     let newest: Vec<TableFile> = files
         .into_iter()

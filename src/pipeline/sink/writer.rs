@@ -14,7 +14,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
-use arrow_schema::SortOptions;
 use chrono::{DateTime, Utc};
 use deltalake::DeltaTable;
 use tokio::task::JoinHandle;
@@ -24,7 +23,9 @@ use super::dedup::{Claim, DedupIndex};
 use super::lake::{
     app_id, commit_chunk, last_committed, ChunkCommit, CommitOutcome, Lake, TableKind,
 };
-use super::parquet::{curated_batch, quarantine_batch, raw_batch, FileContext, NO_SUMMARIZER};
+use super::parquet::{
+    curated_batch, quarantine_batch, raw_batch, sorted_by_publish_date, FileContext, NO_SUMMARIZER,
+};
 use crate::pipeline::features::FeatureAverages;
 use crate::pipeline::parallel::map_in_order;
 use crate::pipeline::record::{Limits, Rejection};
@@ -633,53 +634,6 @@ impl ChunkParts {
         self.samples = samples;
         batches
     }
-}
-
-/// A table's rows of a chunk in one batch, sorted by publish date (nulls last), so that a
-/// file's statistics on it are tight and a date range reads few row groups. The rows are
-/// copied once (from every batch straight into the sorted one).
-fn sorted_by_publish_date(batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
-    if batches.is_empty() {
-        return Ok(batches);
-    }
-    let dates: Vec<&dyn arrow_array::Array> = batches
-        .iter()
-        .map(|b| {
-            b.column_by_name("publish_date")
-                .map(|c| c.as_ref())
-                .context("a table without publish_date")
-        })
-        .collect::<Result<_>>()?;
-    let dates = arrow_select::concat::concat(&dates).context("joining a chunk's dates")?;
-    let order = arrow_ord::sort::sort_to_indices(
-        &dates,
-        Some(SortOptions {
-            descending: false,
-            nulls_first: false,
-        }),
-        None,
-    )
-    .context("sorting a chunk by publish date")?;
-    // Row n of the chunk is row n - start of the batch that holds it.
-    let mut starts = Vec::with_capacity(batches.len());
-    let mut start = 0;
-    for batch in &batches {
-        starts.push(start);
-        start += batch.num_rows();
-    }
-    let positions: Vec<(usize, usize)> = order
-        .values()
-        .iter()
-        .map(|&n| {
-            let n = n as usize;
-            let batch = starts.partition_point(|&s| s <= n) - 1;
-            (batch, n - starts[batch])
-        })
-        .collect();
-    let refs: Vec<&RecordBatch> = batches.iter().collect();
-    let sorted = arrow_select::interleave::interleave_record_batch(&refs, &positions)
-        .context("sorting a chunk by publish date")?;
-    Ok(vec![sorted])
 }
 
 const SAMPLE_CONTENT_BYTES: usize = 64 * 1024;

@@ -81,14 +81,11 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
     } else if let Some((message, _)) = &app.status {
         Line::from(Span::styled(format!(" {message}"), theme.accent()))
     } else if let Some(ReprocessState::Running {
-        dt,
-        done,
-        total,
-        rows,
+        predicate, step, ..
     }) = &app.reprocess
     {
         Line::from(Span::styled(
-            format!(" reprocessing {dt}: {done}/{total} articles files, {rows} rows summarized"),
+            format!(" reprocessing where {predicate}: {step}"),
             theme.warning(),
         ))
     } else {
@@ -116,18 +113,18 @@ fn render_footer(frame: &mut Frame, area: Rect, app: &App) {
 }
 
 fn render_confirm(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(dt) = app.confirm else { return };
+    let Some(selection) = &app.confirm else {
+        return;
+    };
     let theme = app.theme();
-    let popup = centered(area, 64, 9);
+    let popup = centered(area, 72, 11);
     frame.render_widget(Clear, popup);
     let text = vec![
-        Line::from(Span::styled(
-            format!("Reprocess the summaries published on {dt}?"),
-            theme.title(),
-        )),
+        Line::from(Span::styled("Reprocess the summaries rows where", theme.title())),
+        Line::from(Span::styled(app.predicate(selection), theme.accent())),
         Line::raw(""),
         Line::raw(format!(
-            "Re-reads the articles published on {dt} from lake/articles, summarizes them again with {}, and replaces their rows in lake/summaries in one commit.",
+            "Reads their source rows from lake/articles, summarizes them again with {}, and replaces them in lake/summaries in one commit.",
             app.info.summarizer
         )),
         Line::raw(""),

@@ -102,24 +102,16 @@ fn render_progress(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     if let Some(ReprocessState::Running {
-        dt,
-        done,
-        total,
-        rows,
+        predicate,
+        step,
+        ratio,
     }) = &app.reprocess
     {
         let theme = app.theme();
-        let ratio = if *total == 0 {
-            0.0
-        } else {
-            *done as f64 / *total as f64
-        };
         frame.render_widget(
             Gauge::default()
                 .ratio(ratio.clamp(0.0, 1.0))
-                .label(format!(
-                    "reprocessing {dt}: {done}/{total} articles files, {rows} rows"
-                ))
+                .label(format!("reprocessing where {predicate}: {step}"))
                 .gauge_style(theme.warning()),
             area,
         );
@@ -177,16 +169,16 @@ fn last_reprocess(app: &App) -> Option<Line<'static>> {
         Some(ReprocessState::Done(r)) => Some(Line::from(Span::styled(
             format!(
                 "last reprocess: {} · {} rows rewritten in {:.1} s · {} files replaced (table version {})",
-                r.dt,
-                r.rows_written,
+                r.predicate,
+                r.rows,
                 r.elapsed.as_secs_f64(),
                 r.files_replaced,
                 r.version
             ),
             theme.good(),
         ))),
-        Some(ReprocessState::Failed { dt, error }) => Some(Line::from(Span::styled(
-            format!("reprocess of {dt} failed: {error}"),
+        Some(ReprocessState::Failed { predicate, error }) => Some(Line::from(Span::styled(
+            format!("reprocess where {predicate} failed: {error}"),
             theme.error(),
         ))),
         _ => None,

@@ -11,6 +11,7 @@ use ratatui::Terminal;
 
 use crate::browser::preview::{read_file, stats, Preview};
 use crate::browser::{ObjectInfo, Tree};
+use crate::maintenance::reprocess::Selection;
 use crate::pipeline::features::{FeatureAverages, Features};
 use crate::pipeline::record::Limits;
 use crate::pipeline::rows::{process, Outcome, RawRecord};
@@ -507,15 +508,16 @@ fn typing_in_the_filter_does_not_trigger_keys() {
 }
 
 #[test]
-fn r_on_a_previewed_summaries_row_asks_for_its_day_and_y_starts_the_reprocess() {
+fn r_on_a_previewed_summaries_row_shows_the_predicate_of_its_day_and_y_starts_the_reprocess() {
     let mut app = live_app();
     previewing_summaries(&mut app);
     assert_eq!(press(&mut app, KeyCode::Char('r')), None);
-    let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
-    assert_eq!(app.confirm, Some(day));
+    let day = Selection::day(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+    assert_eq!(app.confirm, Some(day.clone()));
     let text = screen(&app, 80, 24);
     assert!(
-        text.contains("Reprocess the summaries published on 2026-03-01?"),
+        text.contains("Reprocess the summaries rows where")
+            && text.contains("CAST(publish_date AS DATE) = '2026-03-01'"),
         "{text}"
     );
     assert_eq!(
@@ -557,17 +559,20 @@ fn reprocess_progress_shows_as_a_gauge() {
     previewing_summaries(&mut app);
     press(&mut app, KeyCode::Char('r'));
     press(&mut app, KeyCode::Enter);
-    app.on_reprocess_progress(crate::reprocess::ReprocessProgress::FileDone {
-        done: 3,
-        total: 10,
-        rows: 120,
-    });
+    app.on_reprocess_progress(
+        crate::maintenance::reprocess::ReprocessProgress::Summarized {
+            done: 120,
+            total: 300,
+        },
+    );
     let text = screen(&app, 100, 30);
     let lines: Vec<&str> = text.lines().collect();
     // Above the footer (which says the same): the gauge in the Partitions view itself.
-    let gauge = lines[..lines.len() - 1]
-        .iter()
-        .position(|l| l.contains("reprocessing 2026-03-01: 3/10 articles files, 120 rows"));
+    let gauge = lines[..lines.len() - 1].iter().position(|l| {
+        l.contains(
+            "reprocessing where CAST(publish_date AS DATE) = '2026-03-01': 120/300 rows summarized",
+        )
+    });
     assert!(gauge.is_some_and(|row| row > 1), "{text}");
 }
 
@@ -629,12 +634,11 @@ fn every_view_draws_in_a_tiny_terminal_without_panicking() {
     press(&mut app, KeyCode::Enter);
     app.view = View::Partitions;
     app.browser.preview = PreviewPane::Ready(Box::new(preview_data()));
-    app.confirm = NaiveDate::from_ymd_opt(2026, 3, 1);
+    app.confirm = NaiveDate::from_ymd_opt(2026, 3, 1).map(Selection::day);
     app.reprocess = Some(ReprocessState::Running {
-        dt: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
-        done: 1,
-        total: 2,
-        rows: 3,
+        predicate: "CAST(publish_date AS DATE) = '2026-03-01'".into(),
+        step: "1/2 articles files read".into(),
+        ratio: 0.1,
     });
     for view in [View::Samples, View::Partitions] {
         app.view = view;
@@ -697,13 +701,11 @@ fn a_finished_reprocess_relists_the_bucket_and_says_what_it_did() {
     previewing_summaries(&mut app);
     press(&mut app, KeyCode::Char('r'));
     press(&mut app, KeyCode::Char('y'));
-    let dt = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
-    let report = crate::reprocess::ReprocessReport {
-        dt,
+    let predicate = "CAST(publish_date AS DATE) = '2026-03-01'".to_string();
+    let report = crate::maintenance::reprocess::ReprocessReport {
+        predicate: predicate.clone(),
         raw_files: 2,
-        rows_read: 30,
-        rows_written: 30,
-        duplicates_skipped: 0,
+        rows: 30,
         files_written: 3,
         files_replaced: 3,
         version: 8,
@@ -711,14 +713,16 @@ fn a_finished_reprocess_relists_the_bucket_and_says_what_it_did() {
         elapsed: Duration::from_secs(5),
     };
     assert_eq!(
-        app.on_reprocess_end(dt, Ok(report)),
+        app.on_reprocess_end(predicate, Ok(report)),
         Some(Effect::ListPartitions)
     );
     // The old preview is gone: it showed the rows before the rewrite.
     assert_eq!(app.browser.preview, PreviewPane::Empty);
     let text = screen(&app, 100, 30);
     assert!(
-        text.contains("last reprocess: 2026-03-01 · 30 rows rewritten"),
+        text.contains(
+            "last reprocess: CAST(publish_date AS DATE) = '2026-03-01' · 30 rows rewritten"
+        ),
         "{text}"
     );
 }
@@ -729,13 +733,18 @@ fn a_failed_reprocess_is_shown_with_its_reason() {
     previewing_summaries(&mut app);
     press(&mut app, KeyCode::Char('r'));
     press(&mut app, KeyCode::Char('y'));
-    let dt = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
-    assert_eq!(app.on_reprocess_end(dt, Err("S3 said no".into())), None);
+    let predicate = "CAST(publish_date AS DATE) = '2026-03-01'".to_string();
+    assert_eq!(
+        app.on_reprocess_end(predicate, Err("S3 said no".into())),
+        None
+    );
     // The reason stands where the preview was, once it is closed.
     press(&mut app, KeyCode::Esc);
     let text = screen(&app, 100, 30);
     assert!(
-        text.contains("reprocess of 2026-03-01 failed: S3 said no"),
+        text.contains(
+            "reprocess where CAST(publish_date AS DATE) = '2026-03-01' failed: S3 said no"
+        ),
         "{text}"
     );
 }
