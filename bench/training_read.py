@@ -70,7 +70,6 @@ def pyarrow_epoch(files, shuffled):
         rng.shuffle(files)
     rows = 0
     ids = set()
-    buffer = None
     started = time.monotonic()
 
     def emit(table):
@@ -78,22 +77,26 @@ def pyarrow_epoch(files, shuffled):
         rows += table.num_rows
         ids.update(table.column("article_id").to_pylist())
 
+    # The buffer is shuffled when it holds twice its size, and all but its size emitted: each
+    # row is moved a bounded number of times, however small the files' batches are.
+    pending, held = [], 0
     for path in files:
         with s3.open_input_file(path) as f:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=8192):
                 if not shuffled:
                     emit(pa.Table.from_batches([batch]))
                     continue
-                buffer = pa.Table.from_batches([batch]) if buffer is None else pa.concat_tables(
-                    [buffer, pa.Table.from_batches([batch])])
-                if buffer.num_rows > SHUFFLE_BUFFER:
-                    order = pa.array(rng.sample(range(buffer.num_rows), buffer.num_rows))
-                    buffer = buffer.take(order)
-                    out = buffer.num_rows - SHUFFLE_BUFFER
-                    emit(buffer.slice(0, out))
-                    buffer = buffer.slice(out)
-    if buffer is not None and buffer.num_rows:
-        emit(buffer.take(pa.array(rng.sample(range(buffer.num_rows), buffer.num_rows))))
+                pending.append(batch)
+                held += batch.num_rows
+                if held >= 2 * SHUFFLE_BUFFER:
+                    buffer = pa.Table.from_batches(pending)
+                    buffer = buffer.take(pa.array(rng.sample(range(held), held)))
+                    emit(buffer.slice(0, held - SHUFFLE_BUFFER))
+                    pending = buffer.slice(held - SHUFFLE_BUFFER).to_batches()
+                    held = SHUFFLE_BUFFER
+    if held:
+        buffer = pa.Table.from_batches(pending)
+        emit(buffer.take(pa.array(rng.sample(range(held), held))))
     return time.monotonic() - started, rows, len(ids)
 
 

@@ -204,7 +204,8 @@ pub struct PartitionsArgs {
 
 #[derive(Debug, Args)]
 pub struct PreviewArgs {
-    /// A table (lake/summaries/), a partition (lake/summaries/split=train/) or one file of it
+    /// A table (lake/summaries/), a partition (lake/summaries/split=train/), one file of it, or a
+    /// table at an older version (lake/summaries@12: time travel)
     #[arg(value_name = "PARTITION|KEY")]
     pub target: String,
     /// Rows to print

@@ -14,7 +14,7 @@ use polars::prelude::{
 
 use super::{fetch_object, snapshot_listing};
 use crate::aws::AwsClients;
-use crate::pipeline::sink::lake::Lake;
+use crate::pipeline::sink::lake::{table_files, Lake, TableKind, LAKE_PREFIX};
 
 /// Stop fetching files of a partition once this much is read; stats then say how many files
 /// they cover.
@@ -73,16 +73,23 @@ pub struct PreviewTable {
 /// a folder (a table or a partition).
 pub async fn load(clients: &AwsClients, lake: &Lake, target: &str) -> Result<Preview> {
     let bucket = &lake.bucket;
-    let listing = snapshot_listing(lake).await?;
-    let mut objects: Vec<_> = listing.under(target).cloned().collect();
-    // A key names itself only; a folder prefix names what lies below it.
-    if !target.ends_with('/') && objects.iter().any(|o| o.key == target) {
-        objects.retain(|o| o.key == target);
-    } else if !target.is_empty() && !target.ends_with('/') {
-        let folder = format!("{target}/");
-        objects.retain(|o| o.key.starts_with(&folder));
-    }
-    objects.retain(|o| is_data_file(&o.key));
+    let (keys, version) = match target.split_once('@') {
+        Some((table, version)) => at_version(lake, table, version).await?,
+        None => {
+            let listing = snapshot_listing(lake).await?;
+            let mut objects: Vec<_> = listing.under(target).cloned().collect();
+            // A key names itself only; a folder prefix names what lies below it.
+            if !target.ends_with('/') && objects.iter().any(|o| o.key == target) {
+                objects.retain(|o| o.key == target);
+            } else if !target.is_empty() && !target.ends_with('/') {
+                let folder = format!("{target}/");
+                objects.retain(|o| o.key.starts_with(&folder));
+            }
+            let keys = objects.into_iter().map(|o| o.key).collect();
+            (keys, listing.version(target))
+        }
+    };
+    let objects: Vec<String> = keys.into_iter().filter(|k| is_data_file(k)).collect();
     if objects.is_empty() {
         bail!(
             "nothing to preview at s3://{bucket}/{target}: no file of a table's current snapshot there (`precis partitions` lists them)"
@@ -96,10 +103,18 @@ pub async fn load(clients: &AwsClients, lake: &Lake, target: &str) -> Result<Pre
         if files_read > 0 && bytes_read >= PREVIEW_BYTE_CAP {
             break;
         }
-        let body = fetch_object(clients, bucket, &object.key).await?.to_vec();
+        let body = match (fetch_object(clients, bucket, object).await, target.split_once('@')) {
+            (Ok(body), _) => body.to_vec(),
+            (Err(err), Some((_, version))) => {
+                return Err(err.context(format!(
+                    "a file of version {version} is gone: `precis vacuum` deletes the files only older versions need"
+                )))
+            }
+            (Err(err), None) => return Err(err),
+        };
         bytes_read += body.len() as u64;
         // Decoding is CPU work: off the async workers.
-        let key = object.key.clone();
+        let key = object.clone();
         let part = tokio::task::spawn_blocking(move || read_file(&key, body))
             .await
             .context("reading a file panicked")??;
@@ -108,8 +123,7 @@ pub async fn load(clients: &AwsClients, lake: &Lake, target: &str) -> Result<Pre
             Some(frame) => {
                 frame.vstack_mut_owned(part).with_context(|| {
                     format!(
-                        "{} does not have the columns of the files before it; preview one layer at a time",
-                        object.key
+                        "{object} does not have the columns of the files before it; preview one layer at a time"
                     )
                 })?;
             }
@@ -119,13 +133,41 @@ pub async fn load(clients: &AwsClients, lake: &Lake, target: &str) -> Result<Pre
     let frame = frame.context("no file was read")?;
     let stats = stats(&frame);
     Ok(Preview {
-        version: listing.version(target),
+        version,
         target: target.to_string(),
         files_read,
         files_total,
         frame,
         stats,
     })
+}
+
+/// The files of `table` (`lake/summaries`) at `version`: time travel, as far back as the log
+/// and the files are kept.
+async fn at_version(lake: &Lake, table: &str, version: &str) -> Result<(Vec<String>, Option<i64>)> {
+    let path = table.trim_end_matches('/');
+    let kind = path
+        .strip_prefix(LAKE_PREFIX)
+        .and_then(TableKind::parse)
+        .with_context(|| {
+            format!("{table} is not a table (lake/articles, lake/summaries, lake/quarantine)")
+        })?;
+    let wanted: u64 = version
+        .parse()
+        .with_context(|| format!("{version} is not a table version (a whole number)"))?;
+    let mut delta = lake
+        .open(kind)
+        .await?
+        .with_context(|| format!("no table at s3://{}/{path} yet", lake.bucket))?;
+    delta.load_version(wanted).await.with_context(|| {
+        format!("reading version {wanted} of {path} (versions past the log's retention, or whose files were vacuumed, are gone)")
+    })?;
+    let keys = table_files(&delta)
+        .await?
+        .into_iter()
+        .map(|f| format!("{path}/{}", f.path))
+        .collect();
+    Ok((keys, i64::try_from(wanted).ok()))
 }
 
 fn is_data_file(key: &str) -> bool {

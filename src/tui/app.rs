@@ -12,7 +12,10 @@ use super::keymap::{action_for, Action};
 use super::theme::Theme;
 use crate::browser::preview::{FrameStats, PreviewTable};
 use crate::browser::{Entry, Tree};
+use crate::maintenance::compact::CompactReport;
+use crate::maintenance::inventory::TableSummary;
 use crate::maintenance::reprocess::{ReprocessProgress, ReprocessReport, Selection};
+use crate::pipeline::sink::lake::TableKind;
 use crate::pipeline::stats::{Sample, Snapshot};
 use crate::summarize::pool::PoolSnapshot;
 use crate::telemetry::LogLine;
@@ -24,15 +27,17 @@ pub enum View {
     Samples,
     Partitions,
     Logs,
+    Tables,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [
+    pub const ALL: [View; 6] = [
         View::Dashboard,
         View::Shards,
         View::Samples,
         View::Partitions,
         View::Logs,
+        View::Tables,
     ];
 
     pub fn title(self) -> &'static str {
@@ -42,10 +47,11 @@ impl View {
             View::Samples => "Samples",
             View::Partitions => "Partitions",
             View::Logs => "Logs",
+            View::Tables => "Tables",
         }
     }
 
-    fn index(self) -> usize {
+    pub fn index(self) -> usize {
         View::ALL.iter().position(|v| *v == self).unwrap_or(0)
     }
 
@@ -63,6 +69,8 @@ pub enum Effect {
     ListPartitions,
     Preview(String),
     Reprocess(Selection),
+    LoadTables,
+    Compact(TableKind),
 }
 
 /// Samples of throughput kept for the sparklines: one per second.
@@ -206,6 +214,18 @@ impl Default for Browser {
     }
 }
 
+/// The Tables view: each table as the last read found it, and where time travel points.
+#[derive(Debug, Clone, Default)]
+pub struct TablesPane {
+    pub loading: bool,
+    pub tables: Vec<TableSummary>,
+    pub error: Option<String>,
+    /// How many versions before the selected table's latest `v` previews (`<` and `>`).
+    pub back: i64,
+    /// The table being compacted, while it is.
+    pub compacting: Option<TableKind>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReprocessState {
     Running {
@@ -238,7 +258,7 @@ pub struct App {
     pub uptime: Duration,
     pub history: History,
     /// Selected row of each view's list, by view index.
-    pub selected: [usize; 5],
+    pub selected: [usize; 6],
     /// The article shown in full: a copy, so that new samples arriving do not change it.
     pub open_sample: Option<Sample>,
     pub article_scroll: usize,
@@ -249,6 +269,7 @@ pub struct App {
     /// The reprocess asked for, waiting for a yes.
     pub confirm: Option<Selection>,
     pub reprocess: Option<ReprocessState>,
+    pub tables: TablesPane,
     /// A one-line message in the footer, until the time given.
     pub status: Option<(String, Instant)>,
     pub quitting: bool,
@@ -274,13 +295,14 @@ impl App {
             logs: Vec::new(),
             uptime: Duration::ZERO,
             history: History::default(),
-            selected: [0; 5],
+            selected: [0; 6],
             open_sample: None,
             article_scroll: 0,
             article_max_scroll: Cell::new(None),
             browser: Browser::default(),
             confirm: None,
             reprocess: None,
+            tables: TablesPane::default(),
             status: None,
             quitting: false,
         }
@@ -423,6 +445,10 @@ impl App {
             }
             Action::Open => self.open(),
             Action::Back => self.back(),
+            Action::Preview if self.view == View::Tables => self.tables_action(action),
+            Action::Compact | Action::OlderVersion | Action::NewerVersion => {
+                self.tables_action(action)
+            }
             Action::Preview => self.preview_selected(),
             Action::ScrollPreviewDown => {
                 self.browser.preview_scroll += 1;
@@ -433,6 +459,7 @@ impl App {
                 self.browser.preview_scroll = self.browser.preview_scroll.saturating_sub(1);
                 None
             }
+            Action::Refresh if self.view == View::Tables => self.load_tables(),
             Action::Refresh => {
                 self.browser.loading = true;
                 Some(Effect::ListPartitions)
@@ -452,7 +479,104 @@ impl App {
             self.browser.loading = true;
             return Some(Effect::ListPartitions);
         }
+        // The tables change with every commit: read them each time the view opens.
+        if view == View::Tables {
+            return self.load_tables();
+        }
         None
+    }
+
+    fn load_tables(&mut self) -> Option<Effect> {
+        if self.tables.loading {
+            return None;
+        }
+        self.tables.loading = true;
+        Some(Effect::LoadTables)
+    }
+
+    /// The table selected in the Tables view.
+    pub fn selected_table(&self) -> Option<&TableSummary> {
+        self.tables.tables.get(self.selected[View::Tables.index()])
+    }
+
+    /// The version `v` previews in the Tables view: the selected table's latest, less `back`.
+    pub fn time_travel_version(&self) -> Option<i64> {
+        self.selected_table()
+            .map(|t| (t.version - self.tables.back).max(0))
+    }
+
+    pub fn on_tables(&mut self, tables: Result<Vec<TableSummary>, String>) {
+        self.tables.loading = false;
+        match tables {
+            Ok(tables) => {
+                self.tables.tables = tables;
+                self.tables.error = None;
+            }
+            Err(error) => self.tables.error = Some(error),
+        }
+        self.clamp_selection();
+    }
+
+    pub fn on_compact_end(
+        &mut self,
+        kind: TableKind,
+        result: Result<CompactReport, String>,
+    ) -> Option<Effect> {
+        self.tables.compacting = None;
+        match result {
+            Ok(report) => {
+                self.set_status(match report.version {
+                    Some(version) => format!(
+                        "compacted {}: {} files into {} in version {version}",
+                        kind.name(),
+                        report.files_removed,
+                        report.files_written
+                    ),
+                    None => format!("{}: no partition has two small files to merge", kind.name()),
+                });
+                self.load_tables()
+            }
+            Err(error) => {
+                self.set_status(format!("compaction of {} failed: {error}", kind.name()));
+                None
+            }
+        }
+    }
+
+    fn tables_action(&mut self, action: Action) -> Option<Effect> {
+        let (Some(table), Some(version)) = (self.selected_table(), self.time_travel_version())
+        else {
+            self.set_status("no table yet: the pipeline creates them as it starts");
+            return None;
+        };
+        let (kind, latest) = (table.kind, table.version);
+        match action {
+            Action::Compact => {
+                if let Some(running) = self.tables.compacting {
+                    self.set_status(format!(
+                        "compacting {} already; wait for it to finish",
+                        running.name()
+                    ));
+                    return None;
+                }
+                self.tables.compacting = Some(kind);
+                self.set_status(format!("compacting {}…", kind.name()));
+                Some(Effect::Compact(kind))
+            }
+            Action::OlderVersion => {
+                self.tables.back = (self.tables.back + 1).min(latest);
+                None
+            }
+            Action::NewerVersion => {
+                self.tables.back = (self.tables.back - 1).max(0);
+                None
+            }
+            Action::Preview => {
+                self.view = View::Partitions;
+                self.start_preview(format!("{}@{version}", kind.path()))
+            }
+            _ => None,
+        }
     }
 
     fn matches(&self, text: &str) -> bool {
@@ -522,6 +646,7 @@ impl App {
             View::Samples => self.visible_samples().len(),
             View::Partitions => self.visible_entries().len(),
             View::Logs => self.visible_logs().len(),
+            View::Tables => self.tables.tables.len(),
         }
     }
 
@@ -539,7 +664,11 @@ impl App {
         } else {
             &mut self.selected[self.view.index()]
         };
+        let before = *current;
         *current = step(*current, by, len.saturating_sub(1));
+        if self.view == View::Tables && *current != before {
+            self.tables.back = 0;
+        }
         None
     }
 
@@ -551,6 +680,7 @@ impl App {
                 View::Samples => self.visible_samples().len(),
                 View::Partitions => self.visible_entries().len(),
                 View::Logs => self.visible_logs().len(),
+                View::Tables => self.tables.tables.len(),
             };
             let slot = if view == View::Partitions {
                 &mut self.browser.selected

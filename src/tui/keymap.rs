@@ -30,6 +30,9 @@ pub enum Action {
     ScrollPreviewUp,
     Refresh,
     Reprocess,
+    Compact,
+    OlderVersion,
+    NewerVersion,
 }
 
 /// Where a binding applies: everywhere, or in one view.
@@ -131,6 +134,13 @@ pub const BINDINGS: &[Binding] = &[
         Global,
     ),
     bind(&[ch('5')], "5", "Logs", Action::Show(View::Logs), Global),
+    bind(
+        &[ch('6')],
+        "6",
+        "Tables",
+        Action::Show(View::Tables),
+        Global,
+    ),
     bind(
         &[key(KeyCode::Up), ch('k')],
         "↑ k",
@@ -259,6 +269,41 @@ pub const BINDINGS: &[Binding] = &[
         "reprocess the previewed day",
         Action::Reprocess,
         In(View::Partitions),
+    ),
+    bind(
+        &[ch('c')],
+        "c",
+        "compact the selected table",
+        Action::Compact,
+        In(View::Tables),
+    ),
+    bind(
+        &[ch('<'), ch(',')],
+        "< ,",
+        "older version (time travel)",
+        Action::OlderVersion,
+        In(View::Tables),
+    ),
+    bind(
+        &[ch('>'), ch('.')],
+        "> .",
+        "newer version",
+        Action::NewerVersion,
+        In(View::Tables),
+    ),
+    bind(
+        &[ch('v')],
+        "v",
+        "preview that version",
+        Action::Preview,
+        In(View::Tables),
+    ),
+    bind(
+        &[ch('u')],
+        "u",
+        "read the tables again",
+        Action::Refresh,
+        In(View::Tables),
     ),
 ];
 

@@ -27,7 +27,10 @@ use crate::browser::{snapshot_listing, Tree};
 use crate::cli::RunArgs;
 use crate::config::Settings;
 use crate::engine::Engine;
+use crate::maintenance::compact::{compact, CompactReport};
+use crate::maintenance::inventory::{summarize, TableSummary};
 use crate::maintenance::reprocess::{reprocess, Cancel, ReprocessProgress, ReprocessReport};
+use crate::pipeline::sink::lake::TableKind;
 
 /// Frames per second at most; also how often key presses are acted on.
 pub const FRAME_HZ: u32 = 10;
@@ -50,6 +53,8 @@ pub enum UiEvent {
     Preview(String, Result<PreviewData, String>),
     ReprocessProgress(ReprocessProgress),
     ReprocessEnd(String, Result<ReprocessReport, String>),
+    Tables(Result<Vec<TableSummary>, String>),
+    CompactEnd(TableKind, Result<CompactReport, String>),
     /// A stop signal (its name).
     Signal(&'static str),
 }
@@ -208,6 +213,8 @@ async fn event_loop(
                     UiEvent::Listing(listing) => { app.on_listing(listing); None }
                     UiEvent::Preview(target, preview) => { app.on_preview(target, preview); None }
                     UiEvent::ReprocessProgress(p) => { app.on_reprocess_progress(p); None }
+                    UiEvent::Tables(tables) => { app.on_tables(tables); None }
+                    UiEvent::CompactEnd(kind, result) => app.on_compact_end(kind, result),
                     UiEvent::ReprocessEnd(predicate, result) => {
                         work.reprocess = None;
                         app.on_reprocess_end(predicate, result)
@@ -374,6 +381,40 @@ fn start(
             });
             false
         }
+        Effect::LoadTables => {
+            let (lake, ui) = (engine.lake.clone(), ui.clone());
+            let loaded = spawn_reporting("reading the tables", async move {
+                let mut tables = Vec::new();
+                for kind in TableKind::ALL {
+                    match summarize(&lake, kind, TABLE_COMMITS).await {
+                        Ok(Some(summary)) => tables.push(summary),
+                        Ok(None) => {}
+                        Err(err) => return Err(format!("{err:#}")),
+                    }
+                }
+                Ok(tables)
+            });
+            tokio::spawn(async move {
+                let loaded = loaded.await.unwrap_or_else(|e| Err(e.to_string()));
+                let _ = ui.send(UiEvent::Tables(loaded)).await;
+            });
+            false
+        }
+        Effect::Compact(kind) => {
+            // Not waited for at exit: a compaction dropped before its commit changes nothing.
+            let (lake, ui) = (engine.lake.clone(), ui.clone());
+            let target = lake.layout.target_file_bytes;
+            let done = spawn_reporting("the compaction", async move {
+                compact(&lake, kind, target, &|_| {})
+                    .await
+                    .map_err(|e| format!("{e:#}"))
+            });
+            tokio::spawn(async move {
+                let result = done.await.unwrap_or_else(|e| Err(e.to_string()));
+                let _ = ui.send(UiEvent::CompactEnd(kind, result)).await;
+            });
+            false
+        }
         Effect::Reprocess(_) if work.deadline.is_some() => {
             app.reprocess = None;
             app.set_status("stopping: no reprocess starts now");
@@ -420,6 +461,9 @@ fn start(
         }
     }
 }
+
+/// Commits listed per table in the Tables view.
+const TABLE_COMMITS: usize = 8;
 
 /// Blocking reads of terminal events, forwarded to the loop; ends when the loop is gone.
 fn read_keys(tx: mpsc::Sender<Event>) {

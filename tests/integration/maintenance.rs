@@ -254,7 +254,20 @@ async fn stored_data_files(settings: &Settings, table: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vacuum_deletes_replaced_files_and_keeps_every_file_of_the_snapshot() {
     let settings = small_files("vacuum", 200).await;
+    let streamed = lake_of(&settings.lake.bucket)
+        .open(TableKind::Summaries)
+        .await
+        .unwrap()
+        .and_then(|t| t.version())
+        .unwrap();
     precis_ok(&settings, &["compact"]);
+    // Time travel reads the version before the compaction, from its own files.
+    let old = format!("lake/summaries@{streamed}");
+    let stdout = precis_ok(&settings, &["preview", &old, "--limit", "3"]);
+    assert!(
+        stdout.contains(&format!("(table version {streamed}")),
+        "{stdout}"
+    );
     let before = summaries_rows(&settings).await;
     assert!(stored_data_files(&settings, "summaries").await > 3);
 
@@ -272,6 +285,11 @@ async fn vacuum_deletes_replaced_files_and_keeps_every_file_of_the_snapshot() {
     assert_eq!(stored_data_files(&settings, "summaries").await, 3);
     assert_eq!(stored_data_files(&settings, "articles").await, 1);
     assert_eq!(summaries_rows(&settings).await, before);
+    // The old version's files are gone, and the preview says why.
+    let (output, _) = run_precis(&["preview", &old], &borrowed(&env), LIMIT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`precis vacuum` deletes"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

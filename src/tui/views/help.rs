@@ -11,7 +11,7 @@ use crate::tui::keymap::{Scope, BINDINGS, CONFIRM_HELP};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
-    let popup = centered(area, 80, 23);
+    let popup = centered(area, 80, 31);
     frame.render_widget(Clear, popup);
     let block = panel(theme, "keys · any key closes", true).style(theme.base());
     let inner = block.inner(popup);
@@ -33,7 +33,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             .map(|b| row(b.label, b.help)),
     );
     let mut local = Vec::new();
-    for view in [View::Samples, View::Partitions] {
+    for view in [View::Samples, View::Partitions, View::Tables] {
         local.push(section(view.title()));
         local.extend(
             BINDINGS

@@ -7,6 +7,7 @@ mod logs;
 mod partitions;
 mod samples;
 mod shards;
+mod tables;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -34,6 +35,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         View::Samples => samples::render(frame, body, app),
         View::Partitions => partitions::render(frame, body, app),
         View::Logs => logs::render(frame, body, app),
+        View::Tables => tables::render(frame, body, app),
     }
     render_footer(frame, footer, app);
     if app.confirm.is_some() {

@@ -11,6 +11,7 @@ use ratatui::Terminal;
 
 use crate::browser::preview::{read_file, stats, Preview};
 use crate::browser::{ObjectInfo, Tree};
+use crate::maintenance::inventory::{CommitSummary, Part, TableSummary};
 use crate::maintenance::reprocess::Selection;
 use crate::pipeline::features::{FeatureAverages, Features};
 use crate::pipeline::record::Limits;
@@ -475,7 +476,7 @@ fn tab_and_number_keys_switch_views() {
     assert_eq!(app.view, View::Shards);
     press(&mut app, KeyCode::BackTab);
     press(&mut app, KeyCode::BackTab);
-    assert_eq!(app.view, View::Logs);
+    assert_eq!(app.view, View::Tables);
     press(&mut app, KeyCode::Char('3'));
     assert_eq!(app.view, View::Samples);
 }
@@ -655,7 +656,7 @@ fn bindings_in_view_scopes_only_exist_for_views_with_lists() {
     for b in BINDINGS {
         if let Scope::In(view) = b.scope {
             assert!(
-                matches!(view, View::Samples | View::Partitions),
+                matches!(view, View::Samples | View::Partitions | View::Tables),
                 "{:?}",
                 b.action
             );
@@ -747,4 +748,101 @@ fn a_failed_reprocess_is_shown_with_its_reason() {
         ),
         "{text}"
     );
+}
+
+fn table_summary(kind: crate::pipeline::sink::lake::TableKind, version: i64) -> TableSummary {
+    let part = |rows: u64, files: usize| Part {
+        rows,
+        files,
+        bytes: files as u64 * 300_000,
+    };
+    let commit = |version: i64, operation: &str, added: usize, removed: usize| CommitSummary {
+        version,
+        when: Utc
+            .with_ymd_and_hms(2026, 12, 6, 12, 0, version as u32)
+            .single(),
+        operation: operation.into(),
+        files_added: added,
+        files_removed: removed,
+        rows_added: 900,
+        new_rows: if operation == "OPTIMIZE" { 0 } else { 900 },
+        new_rows_by_split: BTreeMap::new(),
+        chunk: None,
+    };
+    TableSummary {
+        kind,
+        version,
+        total: part(1000, 40),
+        splits: [
+            ("test".to_string(), part(50, 12)),
+            ("train".to_string(), part(900, 16)),
+            ("validation".to_string(), part(50, 12)),
+        ]
+        .into_iter()
+        .collect(),
+        histogram: [38, 0, 0, 0, 2, 0],
+        median_file_bytes: 300_000,
+        commits: vec![
+            commit(version, "OPTIMIZE", 2, 30),
+            commit(version - 1, "WRITE", 3, 0),
+        ],
+    }
+}
+
+fn with_tables(app: &mut App) {
+    use crate::pipeline::sink::lake::TableKind;
+    assert_eq!(press(app, KeyCode::Char('6')), Some(Effect::LoadTables));
+    app.on_tables(Ok(vec![
+        table_summary(TableKind::Articles, 9),
+        table_summary(TableKind::Summaries, 12),
+    ]));
+}
+
+#[test]
+fn the_tables_view_shows_versions_rows_file_sizes_and_last_commits() {
+    let mut app = live_app();
+    with_tables(&mut app);
+    let text = screen(&app, 110, 32);
+    for expected in [
+        "articles",
+        "summaries",
+        "median file",
+        "split=train",
+        "files by size (MiB)",
+        "last commits",
+        "OPTIMIZE",
+        "+2 -30",
+    ] {
+        assert!(text.contains(expected), "{expected}:\n{text}");
+    }
+}
+
+#[test]
+fn c_compacts_the_selected_table_once_at_a_time() {
+    use crate::pipeline::sink::lake::TableKind;
+    let mut app = live_app();
+    with_tables(&mut app);
+    press(&mut app, KeyCode::Down);
+    assert_eq!(
+        press(&mut app, KeyCode::Char('c')),
+        Some(Effect::Compact(TableKind::Summaries))
+    );
+    assert_eq!(press(&mut app, KeyCode::Char('c')), None);
+    assert!(screen(&app, 110, 32).contains("compacting summaries"));
+}
+
+#[test]
+fn angle_brackets_choose_an_older_version_and_v_previews_the_table_at_it() {
+    let mut app = live_app();
+    with_tables(&mut app);
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('<'));
+    press(&mut app, KeyCode::Char('<'));
+    press(&mut app, KeyCode::Char('>'));
+    assert!(screen(&app, 110, 32).contains("preview version 11"));
+    assert_eq!(
+        press(&mut app, KeyCode::Char('v')),
+        Some(Effect::Preview("lake/summaries@11".into()))
+    );
+    assert_eq!(app.view, View::Partitions, "the preview pane shows it");
 }
