@@ -9,7 +9,7 @@ use crate::aws::AwsClients;
 use crate::cli::{TableArg, TablesArgs};
 use crate::config::Settings;
 use crate::maintenance::card::write_card;
-use crate::maintenance::inventory::{since, summarize_table, TableSummary, SIZE_BUCKETS_MIB};
+use crate::maintenance::inventory::{bucket_labels, since, summarize_table, TableSummary};
 use crate::pipeline::sink::lake::{Lake, TableKind};
 use crate::resources::require_bucket;
 
@@ -25,22 +25,6 @@ pub fn chosen(table: Option<TableArg>) -> Vec<TableKind> {
 
 pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
-
-/// The histogram's bucket labels: "<1", "1-8", …, "128+" (MiB).
-pub fn bucket_labels() -> Vec<String> {
-    let mut labels = Vec::new();
-    let mut low = 0;
-    for high in SIZE_BUCKETS_MIB {
-        labels.push(if low == 0 {
-            format!("<{high}")
-        } else {
-            format!("{low}-{high}")
-        });
-        low = high;
-    }
-    labels.push(format!("{low}+"));
-    labels
 }
 
 fn print_summary(s: &TableSummary, bucket: &str) -> Result<()> {

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use deltalake::DeltaTable;
 use object_store::ObjectStoreExt as _;
 
-use super::inventory::{summarize_table, TableSummary};
+use super::inventory::{summarize_listed, TableSummary};
 use crate::pipeline::sink::lake::{table_files, TableKind};
 
 /// The card's name at the table's root.
@@ -122,9 +122,9 @@ pub fn render(kind: TableKind, summary: &TableSummary, summarizers: &BTreeSet<St
 
 /// Writes the table's card from its current version.
 pub async fn write_card(table: &DeltaTable, kind: TableKind) -> Result<()> {
-    let summary = summarize_table(table, kind, 0).await?;
-    let summarizers: BTreeSet<String> = table_files(table)
-        .await?
+    let files = table_files(table).await?;
+    let summary = summarize_listed(table, kind, &files, 0).await?;
+    let summarizers: BTreeSet<String> = files
         .into_iter()
         .flat_map(|f| [f.min_summarizer, f.max_summarizer])
         .flatten()

@@ -64,6 +64,22 @@ fn table_version(table: &DeltaTable) -> Result<i64> {
     Ok(i64::try_from(version).unwrap_or(i64::MAX))
 }
 
+/// The histogram's bucket labels: "<1", "1-8", …, "128+" (MiB).
+pub fn bucket_labels() -> Vec<String> {
+    let mut labels = Vec::new();
+    let mut low = 0;
+    for high in SIZE_BUCKETS_MIB {
+        labels.push(if low == 0 {
+            format!("<{high}")
+        } else {
+            format!("{low}-{high}")
+        });
+        low = high;
+    }
+    labels.push(format!("{low}+"));
+    labels
+}
+
 pub fn bucket_of(bytes: u64) -> usize {
     SIZE_BUCKETS_MIB
         .iter()
@@ -107,11 +123,21 @@ pub async fn summarize_table(
     kind: TableKind,
     recent: usize,
 ) -> Result<TableSummary> {
-    let version = table_version(table)?;
     let files = table_files(table).await?;
-    let (total, splits) = summarize_files(&files);
+    summarize_listed(table, kind, &files, recent).await
+}
+
+/// [`summarize_table`] with the table's files already listed.
+pub async fn summarize_listed(
+    table: &DeltaTable,
+    kind: TableKind,
+    files: &[TableFile],
+    recent: usize,
+) -> Result<TableSummary> {
+    let version = table_version(table)?;
+    let (total, splits) = summarize_files(files);
     let mut histogram = [0usize; SIZE_BUCKETS_MIB.len() + 1];
-    for file in &files {
+    for file in files {
         histogram[bucket_of(file.size)] += 1;
     }
     let mut sizes: Vec<u64> = files.iter().map(|f| f.size).collect();

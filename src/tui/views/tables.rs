@@ -9,8 +9,7 @@ use ratatui::Frame;
 
 use super::panel;
 use crate::browser::human_bytes;
-use crate::commands::tables::bucket_labels;
-use crate::maintenance::inventory::{TableSummary, SIZE_BUCKETS_MIB};
+use crate::maintenance::inventory::{bucket_labels, TableSummary, SIZE_BUCKETS_MIB};
 use crate::tui::app::{App, View};
 
 /// Histogram buckets under this size (MiB) are drawn as a warning: files a trainer pays for.
