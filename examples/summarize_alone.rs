@@ -32,7 +32,7 @@ fn main() -> Result<()> {
                 content: &a.content,
             })
             .collect();
-        pool.summarize_blocking(&docs)?;
+        pool.summarize_blocking(&docs, &Default::default())?;
     }
     let secs = started.elapsed().as_secs_f64();
     println!(

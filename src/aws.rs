@@ -21,11 +21,13 @@ const LOCAL_ACCESS_KEY: &str = "test";
 /// Attempts per call (the first plus retries) for throttling, 5xx and connection errors.
 const MAX_ATTEMPTS: u32 = 4;
 
-/// Both clients, sharing one resolved configuration.
+/// The clients, sharing one resolved configuration.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub kinesis: aws_sdk_kinesis::Client,
     pub s3: aws_sdk_s3::Client,
+    /// The lease table's (scale-out across workers, docs/scale-out.md).
+    pub dynamodb: aws_sdk_dynamodb::Client,
     /// What the clients talk to, for messages: the endpoint URL or "AWS <region>".
     pub target: Target,
 }
@@ -80,6 +82,7 @@ impl AwsClients {
         }
         let shared = loader.load().await;
         let kinesis = aws_sdk_kinesis::Client::new(&shared);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&shared);
         // Emulators serve buckets under the path, not as subdomains of the endpoint.
         let s3_config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(aws.endpoint_url.is_some())
@@ -95,6 +98,7 @@ impl AwsClients {
         Self {
             kinesis,
             s3,
+            dynamodb,
             target: Target { label, local },
         }
     }

@@ -191,6 +191,21 @@ pub struct RunArgs {
     /// than this; 0 never [env PRECIS_COMPACT_SMALL_FILES; default 32]
     #[arg(long, value_name = "N")]
     pub compact_small_files: Option<String>,
+    /// none: this process reads every shard; dynamodb: workers share the shards through a lease
+    /// table [env PRECIS_COORDINATION; default: dynamodb when a lease table is set]
+    #[arg(long, value_name = "MODE")]
+    pub coordination: Option<String>,
+    /// The DynamoDB lease table, created if missing; setting it turns leases on
+    /// [env PRECIS_LEASE_TABLE; default precis-<stream>]
+    #[arg(long, value_name = "NAME")]
+    pub lease_table: Option<String>,
+    /// A lease not renewed for this long is taken by another worker [env PRECIS_LEASE_SECS;
+    /// default 10]
+    #[arg(long, value_name = "SECS")]
+    pub lease_secs: Option<String>,
+    /// How often a worker looks for leases to take [env PRECIS_LEASE_TAKE_SECS; default 20]
+    #[arg(long, value_name = "SECS")]
+    pub lease_take_secs: Option<String>,
     #[command(flatten)]
     pub summarizer: SummarizerArgs,
 }
@@ -345,6 +360,10 @@ impl Cli {
                     ("lake.target_file_mib", &r.target_file_mib),
                     ("lake.row_group_mib", &r.row_group_mib),
                     ("lake.compact_small_files", &r.compact_small_files),
+                    ("coordination.mode", &r.coordination),
+                    ("coordination.lease_table", &r.lease_table),
+                    ("coordination.lease_secs", &r.lease_secs),
+                    ("coordination.take_secs", &r.lease_take_secs),
                 ]))
             }
             Command::Compact(c) => flags.push(("lake.target_file_mib", &c.target_mib)),
@@ -420,6 +439,10 @@ mod tests {
             "--target-file-mib=64",
             "--row-group-mib=8",
             "--compact-small-files=4",
+            "--coordination=dynamodb",
+            "--lease-table=leases",
+            "--lease-secs=6",
+            "--lease-take-secs=2",
             "--summarizer=none",
             "--model=m",
             "--summarizer-workers=1",

@@ -128,6 +128,30 @@ pub const SETTINGS: &[SettingSpec] = &[
         accepted: "a whole number from 0 (never) to 100000",
     },
     SettingSpec {
+        key: "coordination.mode",
+        env: &["PRECIS_COORDINATION"],
+        flag: Some("--coordination"),
+        accepted: "none (this process reads every shard) or dynamodb (workers share the shards through a lease table)",
+    },
+    SettingSpec {
+        key: "coordination.lease_table",
+        env: &["PRECIS_LEASE_TABLE"],
+        flag: Some("--lease-table"),
+        accepted: "a DynamoDB table name: 3-255 characters from a-z, A-Z, 0-9, '_', '-', '.'",
+    },
+    SettingSpec {
+        key: "coordination.lease_secs",
+        env: &["PRECIS_LEASE_SECS"],
+        flag: Some("--lease-secs"),
+        accepted: "a whole number of seconds from 3 to 600",
+    },
+    SettingSpec {
+        key: "coordination.take_secs",
+        env: &["PRECIS_LEASE_TAKE_SECS"],
+        flag: Some("--lease-take-secs"),
+        accepted: "a whole number of seconds from 1 to 600",
+    },
+    SettingSpec {
         key: "pipeline.from",
         env: &["PRECIS_FROM"],
         flag: Some("--from"),
@@ -257,6 +281,53 @@ impl LakeSettings {
     }
 }
 
+/// Whether workers share the stream through a lease table (docs/scale-out.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoordinationSettings {
+    /// None: on exactly when a lease table is configured.
+    pub mode: Option<CoordinationMode>,
+    /// None: `precis-<stream>`.
+    pub lease_table: Option<String>,
+    /// A lease not renewed for this long is free to take.
+    pub lease_secs: u64,
+    /// How often a worker looks for leases to take.
+    pub take_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoordinationMode {
+    /// This process reads every shard; checkpoints in the bucket.
+    None,
+    /// Workers share the shards through a DynamoDB lease table.
+    DynamoDb,
+}
+
+impl CoordinationSettings {
+    pub fn mode(&self) -> CoordinationMode {
+        self.mode.unwrap_or(if self.lease_table.is_some() {
+            CoordinationMode::DynamoDb
+        } else {
+            CoordinationMode::None
+        })
+    }
+
+    pub fn table_for(&self, stream: &str) -> String {
+        self.lease_table
+            .clone()
+            .unwrap_or_else(|| format!("precis-{stream}"))
+    }
+
+    /// The lease settings of this process, when it shares the stream.
+    pub fn leases(&self, stream: &str) -> Option<crate::lease::LeaseSettings> {
+        (self.mode() == CoordinationMode::DynamoDb).then(|| crate::lease::LeaseSettings {
+            table: self.table_for(stream),
+            worker: crate::lease::worker_name(),
+            duration: std::time::Duration::from_secs(self.lease_secs),
+            take_every: std::time::Duration::from_secs(self.take_secs),
+        })
+    }
+}
+
 /// How the pipeline reads and when it cuts files (Firehose-like: whichever limit comes first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineSettings {
@@ -349,6 +420,7 @@ pub struct Settings {
     pub aws: AwsSettings,
     pub stream: StreamSettings,
     pub lake: LakeSettings,
+    pub coordination: CoordinationSettings,
     pub pipeline: PipelineSettings,
     pub summarizer: SummarizerSettings,
     pub ui: UiSettings,
@@ -376,6 +448,13 @@ impl Default for Settings {
                 target_file_mib: 128,
                 row_group_mib: 32,
                 compact_small_files: 32,
+            },
+            coordination: CoordinationSettings {
+                mode: None,
+                lease_table: None,
+                // The KCL's failover time, and its taker's pace (twice that).
+                lease_secs: 10,
+                take_secs: 20,
             },
             pipeline: PipelineSettings {
                 // The stream's backlog (the ~1000 seeded articles) is read, not skipped.
@@ -570,6 +649,25 @@ impl Settings {
                 self.lake.compact_small_files =
                     parse_in_range(value, 0, 100_000).ok_or_else(invalid)?;
             }
+            "coordination.mode" => {
+                self.coordination.mode = Some(match value.to_ascii_lowercase().as_str() {
+                    "none" => CoordinationMode::None,
+                    "dynamodb" => CoordinationMode::DynamoDb,
+                    _ => return Err(invalid()),
+                });
+            }
+            "coordination.lease_table" => {
+                if !is_dynamodb_table_name(value) {
+                    return Err(invalid());
+                }
+                self.coordination.lease_table = Some(value.to_string());
+            }
+            "coordination.lease_secs" => {
+                self.coordination.lease_secs = parse_in_range(value, 3, 600).ok_or_else(invalid)?;
+            }
+            "coordination.take_secs" => {
+                self.coordination.take_secs = parse_in_range(value, 1, 600).ok_or_else(invalid)?;
+            }
             "pipeline.from" => {
                 self.pipeline.from = value.parse().map_err(|_| invalid())?;
             }
@@ -658,6 +756,13 @@ impl Settings {
             "lake.target_file_mib" => int(self.lake.target_file_mib),
             "lake.row_group_mib" => int(self.lake.row_group_mib as u64),
             "lake.compact_small_files" => int(self.lake.compact_small_files as u64),
+            "coordination.mode" => string(match self.coordination.mode() {
+                CoordinationMode::None => "none",
+                CoordinationMode::DynamoDb => "dynamodb",
+            }),
+            "coordination.lease_table" => string(&self.coordination.table_for(&self.stream.name)),
+            "coordination.lease_secs" => int(self.coordination.lease_secs),
+            "coordination.take_secs" => int(self.coordination.take_secs),
             "pipeline.from" => string(&start_position_text(self.pipeline.from)),
             "pipeline.flush_records" => int(self.pipeline.flush_records as u64),
             "pipeline.flush_mib" => int(self.pipeline.flush_mib as u64),
@@ -740,6 +845,13 @@ fn is_region(value: &str) -> bool {
         && value
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_dynamodb_table_name(value: &str) -> bool {
+    (3..=255).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 fn is_endpoint_url(value: &str) -> bool {
@@ -866,6 +978,45 @@ mod tests {
         assert_eq!(s.produce.records, 1000);
         assert_eq!(s.stream.shards, 1);
         assert_eq!(s.origin("stream.name"), Origin::Default);
+    }
+
+    #[test]
+    fn one_process_reads_every_shard_unless_a_lease_table_or_dynamodb_is_chosen() {
+        let s = load(None, &[], &[]).unwrap();
+        assert_eq!(s.coordination.mode(), CoordinationMode::None);
+        assert!(s.coordination.leases("MyStream").is_none());
+
+        let s = load(None, &[("PRECIS_LEASE_TABLE", "team-leases")], &[]).unwrap();
+        let leases = s.coordination.leases("MyStream").unwrap();
+        assert_eq!(leases.table, "team-leases");
+        assert_eq!(leases.duration, std::time::Duration::from_secs(10));
+
+        let s = load(None, &[], &[("coordination.mode", "dynamodb")]).unwrap();
+        assert_eq!(
+            s.coordination.leases("MyStream").unwrap().table,
+            "precis-MyStream"
+        );
+    }
+
+    #[test]
+    fn coordination_none_wins_over_a_configured_lease_table() {
+        let s = load(
+            None,
+            &[("PRECIS_LEASE_TABLE", "team-leases")],
+            &[("coordination.mode", "none")],
+        )
+        .unwrap();
+        assert!(s.coordination.leases("MyStream").is_none());
+    }
+
+    #[test]
+    fn a_lease_table_name_dynamodb_would_refuse_is_a_bad_setting() {
+        let err = load(None, &[("PRECIS_LEASE_TABLE", "no spaces")], &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid coordination.lease_table"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -56,12 +56,29 @@ impl Engine {
         if let Some(warning) = crate::pipeline::sink::dedup::check_temp_dir()? {
             warn!("{warning}");
         }
+        let leases = settings.coordination.leases(&settings.stream.name);
+        if once && leases.is_some() {
+            anyhow::bail!(
+                "--once reads every shard to its tip, which workers sharing a stream cannot promise \
+                 each other; with a lease table run in follow mode and stop workers with SIGTERM \
+                 (or drop --coordination / --lease-table for a one-off run)"
+            );
+        }
         let summarizer = load_summarizer(settings).await?;
         let clients = AwsClients::connect(settings).await;
         let stream = settings.stream.name.clone();
         let bucket = settings.lake.bucket.clone();
         let open_shards = require_stream(&clients, &stream).await?;
         ensure_bucket(&clients, &bucket, &settings.aws.region).await?;
+        if let Some(leases) = &leases {
+            crate::lease::table::LeaseTable::new(clients.clone(), &leases.table)
+                .ensure()
+                .await?;
+            info!(
+                "worker {} shares {stream} through the lease table {}",
+                leases.worker, leases.table
+            );
+        }
         info!(
             "reading {stream} ({open_shards} open shard{}) at {} into s3://{bucket}/{}",
             if open_shards == 1 { "" } else { "s" },
@@ -86,13 +103,21 @@ impl Engine {
             once,
             summarizer: summarizer.clone(),
             paused: paused_rx,
+            leases: leases.clone(),
         };
         let failure = Arc::new(Mutex::new(None));
         let threshold = settings.lake.compact_small_files;
         let keeper = (!once && threshold > 0).then(|| {
+            let compactor = leases.as_ref().map(|l| {
+                (
+                    crate::lease::table::LeaseTable::new(clients.clone(), &l.table),
+                    l.worker.clone(),
+                )
+            });
             tokio::spawn(crate::maintenance::compact::keep_compact(
                 lake.clone(),
                 threshold,
+                compactor,
                 stop_rx.clone(),
             ))
         });

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod lease;
 pub mod maintenance;
 pub mod pipeline;
 pub mod produce;

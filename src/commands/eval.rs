@@ -161,7 +161,11 @@ pub fn run(settings: &Settings, args: &EvalArgs) -> Result<ExitCode> {
                 content: &i.text,
             })
             .collect();
-        summaries.extend(pool.summarize_blocking(&docs)?.into_iter().map(|s| s.text));
+        summaries.extend(
+            pool.summarize_blocking(&docs, &Default::default())?
+                .into_iter()
+                .map(|s| s.text),
+        );
         progress.inc(chunk.len() as u64);
     }
     let seconds = started.elapsed().as_secs_f64();

@@ -11,9 +11,10 @@ use crate::cli::ReprocessArgs;
 use crate::commands::progress::terminal_spinner;
 use crate::config::Settings;
 use crate::engine::load_summarizer;
-use crate::maintenance::reprocess::{reprocess, Cancel, ReprocessProgress, Selection};
+use crate::maintenance::reprocess::{reprocess, ReprocessProgress, Selection};
 use crate::pipeline::sink::lake::Lake;
 use crate::resources::require_bucket;
+use crate::summarize::pool::Cancel;
 
 pub async fn run(settings: &Settings, args: &ReprocessArgs) -> Result<ExitCode> {
     let selection = Selection {

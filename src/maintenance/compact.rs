@@ -14,6 +14,7 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use serde_json::json;
 
 use super::{commit_rewrite, file_batches, read_file, Rewrite};
+use crate::lease::table::LeaseTable;
 use crate::pipeline::sink::lake::{table_files, Lake, TableFile, TableKind};
 use crate::pipeline::sink::parquet::publish_date_order;
 
@@ -253,10 +254,13 @@ pub const KEEPER_INTERVAL: Duration = Duration::from_secs(10);
 /// Follow mode's background compaction: every [`KEEPER_INTERVAL`], each table with a partition
 /// holding more than `threshold` small files is compacted. It runs beside the readers (its
 /// commit never conflicts with their appends), so ingestion does not wait for it; a failure is
-/// logged and tried again next round. Ends when `stop` turns true.
+/// logged and tried again next round. Ends when `stop` turns true. When workers share the
+/// stream (`leases`: the table and this worker's name), only one of them compacts: the holder of
+/// the first open shard's lease, so N workers do not rewrite the same files N times.
 pub async fn keep_compact(
     lake: Lake,
     threshold: usize,
+    leases: Option<(LeaseTable, String)>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let target = lake.layout.target_file_bytes;
@@ -265,6 +269,21 @@ pub async fn keep_compact(
         tokio::select! {
             _ = tokio::time::sleep(KEEPER_INTERVAL) => {}
             _ = stop.wait_for(|s| *s) => return,
+        }
+        if let Some((table, me)) = &leases {
+            match table.scan().await {
+                Ok(mut scan) => {
+                    scan.retain(|lease| !lease.finished());
+                    let first = scan.into_iter().min_by(|a, b| a.key.cmp(&b.key));
+                    if first.and_then(|l| l.owner).as_deref() != Some(me.as_str()) {
+                        continue;
+                    }
+                }
+                Err(err) => {
+                    tracing::debug!("reading the lease table: {err:#}");
+                    continue;
+                }
+            }
         }
         for kind in TableKind::ALL {
             let due = match small_files_due(&lake, &mut tables, kind, target).await {

@@ -11,7 +11,6 @@
 //! the commit leaves alone.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,7 +32,7 @@ use crate::pipeline::sink::lake::{table_files, Lake, TableFile, TableKind};
 use crate::pipeline::sink::parquet::{
     curated_batch, sorted_by_publish_date, FileContext, NO_SUMMARIZER, SPLIT_COLUMN,
 };
-use crate::summarize::pool::SummarizerPool;
+use crate::summarize::pool::{Cancel, SummarizerPool};
 use crate::summarize::Document;
 
 /// The splits a row can be in.
@@ -197,20 +196,6 @@ pub struct ReprocessReport {
     pub version: i64,
     pub summarizer: String,
     pub elapsed: Duration,
-}
-
-/// Stops a reprocess between batches of summaries; nothing is committed then.
-#[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
-
-impl Cancel {
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
 }
 
 /// Articles summarized between two looks at the cancel flag.
@@ -408,18 +393,20 @@ pub async fn reprocess(
     if let Some(pool) = &summarizer {
         for batch in rows.chunks_mut(SUMMARY_BATCH) {
             cancelled()?;
-            let pool = pool.clone();
+            let (pool, cancel_batch) = (pool.clone(), cancel.clone());
             let mut owned: Vec<ArticleRow> = batch.iter().map(|(_, r)| r.clone()).collect();
             let owned = tokio::task::spawn_blocking(move || -> Result<Vec<ArticleRow>> {
                 let docs: Vec<Document<'_>> = owned.iter().map(ArticleRow::document).collect();
-                let summaries = pool.summarize_blocking(&docs)?;
+                let summaries = pool.summarize_blocking(&docs, &cancel_batch)?;
                 for (row, summary) in owned.iter_mut().zip(summaries) {
                     row.summary = Some(summary);
                 }
                 Ok(owned)
             })
             .await
-            .context("summarizing panicked")??;
+            .context("summarizing panicked")?;
+            // A cancel during the batch says so in the reprocess's own words.
+            let owned = owned.or_else(|err| cancelled().and(Err(err)))?;
             for ((_, row), summarized) in batch.iter_mut().zip(owned) {
                 *row = summarized;
             }

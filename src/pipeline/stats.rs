@@ -17,6 +17,8 @@ pub enum ShardState {
     AtTip,
     /// Closed and fully written.
     Finished,
+    /// Its lease is another worker's now (scale-out): this worker stopped reading it.
+    Elsewhere,
 }
 
 impl ShardState {
@@ -27,6 +29,7 @@ impl ShardState {
             ShardState::Paused => "paused",
             ShardState::AtTip => "at tip",
             ShardState::Finished => "closed",
+            ShardState::Elsewhere => "other worker",
         }
     }
 }
@@ -72,6 +75,7 @@ pub struct Stats {
     shards: Mutex<BTreeMap<String, ShardStatus>>,
     averages: Mutex<FeatureAverages>,
     samples: Mutex<VecDeque<Sample>>,
+    workers: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 /// A consistent-enough copy of the counters at one moment.
@@ -87,6 +91,8 @@ pub struct Snapshot {
     pub errors: u64,
     pub shards: BTreeMap<String, ShardStatus>,
     pub averages: FeatureAverages,
+    /// With a lease table: each worker and the open shards it holds (empty without one).
+    pub workers: BTreeMap<String, Vec<String>>,
 }
 
 impl Snapshot {
@@ -163,6 +169,13 @@ impl Stats {
         }
     }
 
+    /// The lease table's view of who reads what, from the last taking round.
+    pub fn set_workers(&self, workers: BTreeMap<String, Vec<String>>) {
+        if let Ok(mut kept) = self.workers.lock() {
+            *kept = workers;
+        }
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Snapshot {
@@ -176,6 +189,7 @@ impl Stats {
             errors: load(&self.errors),
             shards: self.shards.lock().map(|s| s.clone()).unwrap_or_default(),
             averages: self.averages.lock().map(|a| a.clone()).unwrap_or_default(),
+            workers: self.workers.lock().map(|w| w.clone()).unwrap_or_default(),
         }
     }
 }

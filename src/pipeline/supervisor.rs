@@ -1,7 +1,8 @@
 //! Keeps one reader task per readable shard: lists shards periodically, plans which may be read
-//! (children after their parents), starts readers, and decides when a `--once` run is complete.
+//! (children after their parents) or follows the shards this worker's leases cover, starts and
+//! stops readers, and decides when a `--once` run is complete.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,7 +21,10 @@ use super::source::reader::{FlushPolicy, ReaderExit, ShardReader, StartPosition}
 use super::stats::{ShardState, Stats};
 use crate::aws::AwsClients;
 use crate::backoff::Backoff;
-use crate::summarize::pool::SummarizerPool;
+use crate::lease::coordinator::Coordinator;
+use crate::lease::table::LeaseTable;
+use crate::lease::LeaseSettings;
+use crate::summarize::pool::{Cancel, SummarizerPool};
 
 /// How often the shard list is refreshed, to notice reshards.
 pub const SHARD_REFRESH: Duration = Duration::from_secs(10);
@@ -48,6 +52,8 @@ pub struct PipelineOptions {
     pub summarizer: Option<Arc<SummarizerPool>>,
     /// True while reading is paused (the console's `p`); readers write what they hold and wait.
     pub paused: watch::Receiver<bool>,
+    /// Workers share the stream through this lease table; None: this process reads every shard.
+    pub leases: Option<LeaseSettings>,
 }
 
 /// How the run ended.
@@ -64,7 +70,13 @@ pub async fn run_pipeline(
     stats: Arc<Stats>,
     stop: watch::Receiver<bool>,
 ) -> Result<RunOutcome> {
-    let store = CheckpointStore::new(clients.clone(), &options.bucket, &options.stream);
+    let store = match &options.leases {
+        Some(leases) => CheckpointStore::Lease {
+            table: LeaseTable::new(clients.clone(), &leases.table),
+            worker: leases.worker.clone(),
+        },
+        None => CheckpointStore::new(clients.clone(), &options.bucket, &options.stream),
+    };
     // Created here, before any reader: a lake that cannot be reached stops the run at once, and
     // the readers do not race to create the tables.
     let mut tables = Vec::new();
@@ -86,123 +98,254 @@ pub async fn run_pipeline(
         dedup: Arc::new(Mutex::new(dedup)),
         summarizer: options.summarizer.clone(),
     };
-    let mut outcome = RunOutcome::default();
-    let mut finished: HashSet<String> = HashSet::new();
-    // Shards not to start again in this run: at the tip (`--once`) or given up on.
-    let mut done: HashSet<String> = HashSet::new();
-    let mut running: JoinSet<(String, Result<ReaderExit>)> = JoinSet::new();
-    let mut running_ids: HashSet<String> = HashSet::new();
-    // Per shard: failures in a row, and where its checkpoint stood at the last one.
-    let mut failures: HashMap<String, (u32, Option<String>)> = HashMap::new();
-    let new_reader = |shard_id: &str| ShardReader {
-        clients: clients.clone(),
-        stream: options.stream.clone(),
-        shard_id: shard_id.to_string(),
-        store: store.clone(),
-        writer: writer.clone(),
-        stats: stats.clone(),
-        policy: options.policy,
-        start: options.start,
-        once: options.once,
-        stop: stop.clone(),
-        paused: options.paused.clone(),
+    // With a lease table, this worker reads the shards whose leases it holds; they are given
+    // back once its readers have ended, after their last commit.
+    let coordinator = options.leases.as_ref().map(|leases| {
+        Coordinator {
+            clients: clients.clone(),
+            table: LeaseTable::new(clients.clone(), &leases.table),
+            stream: options.stream.clone(),
+            settings: leases.clone(),
+            stats: stats.clone(),
+        }
+        .start(stop.clone())
+    });
+    let supervisor = Supervisor {
+        clients: &clients,
+        options: &options,
+        stats: &stats,
+        stop: &stop,
+        store,
+        writer,
     };
-    let mut stop_signal = stop.clone();
-    let mut refresh = tokio::time::interval(SHARD_REFRESH);
-    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let held = coordinator.as_ref().map(|c| c.held.clone());
+    let outcome = supervisor.supervise(held).await;
+    if let Some(coordinator) = coordinator {
+        coordinator.release().await;
+    }
+    outcome
+}
 
-    loop {
-        let stopping = *stop.borrow();
-        if !stopping {
-            let shards = match list_shards(&clients, &options.stream).await {
-                Ok(shards) => shards,
-                // Readers already running keep reading (they retry on their own); the list is
-                // asked for again at the next refresh.
-                Err(err) if !running.is_empty() => {
-                    stats.error();
-                    warn!(
-                        "{err:#}; the shards being read go on, listing again in {} s",
-                        SHARD_REFRESH.as_secs()
-                    );
-                    Vec::new()
-                }
-                Err(err) => return Err(err),
-            };
-            let plans = plan(&shards, &finished);
-            for (shard_id, shard_plan) in &plans {
-                match shard_plan {
-                    ShardPlan::Read
-                        if !running_ids.contains(shard_id) && !done.contains(shard_id) =>
-                    {
-                        running_ids.insert(shard_id.clone());
-                        running.spawn(read_shard(new_reader(shard_id), Duration::ZERO));
+struct Supervisor<'a> {
+    clients: &'a AwsClients,
+    options: &'a PipelineOptions,
+    stats: &'a Arc<Stats>,
+    stop: &'a watch::Receiver<bool>,
+    store: CheckpointStore,
+    writer: ChunkWriter,
+}
+
+impl Supervisor<'_> {
+    /// Runs a reader per readable shard until the run ends: every shard drained (`--once`, or a
+    /// stream closed everywhere), or a stop. `held`: the shards this worker's leases cover, when
+    /// workers share the stream; otherwise every shard is read, children after their parents.
+    async fn supervise(
+        &self,
+        mut held: Option<watch::Receiver<BTreeSet<String>>>,
+    ) -> Result<RunOutcome> {
+        let (options, stats, stop) = (self.options, self.stats, self.stop);
+        let mut outcome = RunOutcome::default();
+        let mut finished: HashSet<String> = HashSet::new();
+        // Shards not to start again in this run: at the tip (`--once`), closed, or given up on.
+        let mut done: HashSet<String> = HashSet::new();
+        let mut running: JoinSet<(String, Result<ReaderExit>)> = JoinSet::new();
+        // Each running reader's own stop: the run's stop, or its lease moving to another worker.
+        let mut readers: HashMap<String, ReaderStop> = HashMap::new();
+        // Per shard: failures in a row, and where its checkpoint stood at the last one.
+        let mut failures: HashMap<String, (u32, Option<String>)> = HashMap::new();
+        let mut stop_signal = stop.clone();
+        let mut refresh = tokio::time::interval(SHARD_REFRESH);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+        loop {
+            let stopping = *stop.borrow();
+            if !stopping {
+                let readable = match &held {
+                    Some(held) => held.borrow().iter().cloned().collect(),
+                    None => self
+                        .readable(&finished, !running.is_empty())
+                        .await?
+                        .unwrap_or_default(),
+                };
+                for shard_id in &readable {
+                    if !readers.contains_key(shard_id) && !done.contains(shard_id) {
+                        let reader = self.reader(shard_id, &mut readers);
+                        running.spawn(read_shard(reader, Duration::ZERO));
                     }
-                    ShardPlan::WaitForParents(_) => {
-                        stats.update_shard(shard_id, |s| s.state = ShardState::WaitingForParent);
-                    }
-                    _ => {}
                 }
-            }
-            if running.is_empty() {
-                // Nothing readable is left: in --once mode the run is complete; in follow mode
-                // every shard is closed (a deleted or fully resharded-away stream).
-                info!("every readable shard is drained");
+                if held.is_some() {
+                    for (shard_id, reader_stop) in &readers {
+                        if !readable.contains(shard_id) && !reader_stop.requested() {
+                            info!("shard {shard_id}: its lease is another worker's now; stopping its reader");
+                            reader_stop.request();
+                        }
+                    }
+                } else if running.is_empty() {
+                    // Nothing readable is left: in --once mode the run is complete; in follow
+                    // mode every shard is closed (a deleted or fully resharded-away stream).
+                    info!("every readable shard is drained");
+                    return Ok(outcome);
+                }
+            } else if running.is_empty() {
+                outcome.stopped = true;
                 return Ok(outcome);
             }
-        } else if running.is_empty() {
-            outcome.stopped = true;
-            return Ok(outcome);
-        }
 
-        tokio::select! {
-            joined = running.join_next() => {
-                let Some(joined) = joined else { continue };
-                let (shard_id, result) = joined.context("a shard reader panicked")?;
-                running_ids.remove(&shard_id);
-                match result {
-                    Ok(ReaderExit::Closed) => { finished.insert(shard_id); }
-                    Ok(ReaderExit::AtTip) => { done.insert(shard_id); }
-                    Ok(ReaderExit::Stopped) => {}
-                    Err(err) => {
-                        stats.error();
-                        let checkpoint = stats
-                            .snapshot()
-                            .shards
-                            .get(&shard_id)
-                            .and_then(|s| s.checkpoint.clone());
-                        let (failed, at) = failures.entry(shard_id.clone()).or_default();
-                        // A shard that moved its checkpoint since its last failure is making
-                        // progress: count from one again.
-                        if *at != checkpoint {
-                            *failed = 0;
-                            *at = checkpoint;
-                        }
-                        *failed += 1;
-                        if *stop.borrow() || (options.once && *failed >= ONCE_MAX_FAILURES) {
-                            outcome.failed_readers += 1;
-                            error!("shard {shard_id}: {err:#}");
-                            // Not started again in this run; its checkpoint says what is written.
+            tokio::select! {
+                joined = running.join_next(), if !running.is_empty() => {
+                    let Some(joined) = joined else { continue };
+                    let (shard_id, result) = joined.context("a shard reader panicked")?;
+                    let lost = readers.remove(&shard_id).is_some_and(|s| s.requested()) && !*stop.borrow();
+                    match result {
+                        Ok(ReaderExit::Closed) => {
+                            finished.insert(shard_id.clone());
                             done.insert(shard_id);
-                        } else {
-                            // A transient failure (the SDK's own retries ran out): the reader
-                            // starts again from its checkpoint, replaying any pending chunk. It
-                            // waits in its own task, so the other shards are not held up.
-                            let pause = READER_RESTART.delay(*failed - 1);
-                            warn!("shard {shard_id}: {err:#}; reading it again from its checkpoint in {pause:.1?}");
-                            running_ids.insert(shard_id.clone());
-                            running.spawn(read_shard(new_reader(&shard_id), pause));
+                        }
+                        Ok(ReaderExit::AtTip) => { done.insert(shard_id); }
+                        Ok(ReaderExit::Stopped) => {
+                            if lost {
+                                stats.update_shard(&shard_id, |s| s.state = ShardState::Elsewhere);
+                            }
+                        }
+                        Err(err) if lost => {
+                            // Fenced at its commit, most likely: the new owner committed first.
+                            stats.update_shard(&shard_id, |s| s.state = ShardState::Elsewhere);
+                            info!("shard {shard_id}: its reader ended after the lease moved: {err:#}");
+                        }
+                        Err(err) => {
+                            stats.error();
+                            let checkpoint = stats
+                                .snapshot()
+                                .shards
+                                .get(&shard_id)
+                                .and_then(|s| s.checkpoint.clone());
+                            let (failed, at) = failures.entry(shard_id.clone()).or_default();
+                            // A shard that moved its checkpoint since its last failure is making
+                            // progress: count from one again.
+                            if *at != checkpoint {
+                                *failed = 0;
+                                *at = checkpoint;
+                            }
+                            *failed += 1;
+                            if *stop.borrow() || (options.once && *failed >= ONCE_MAX_FAILURES) {
+                                outcome.failed_readers += 1;
+                                error!("shard {shard_id}: {err:#}");
+                                // Not started again in this run; its checkpoint says what is
+                                // written.
+                                done.insert(shard_id);
+                            } else {
+                                // A transient failure (the SDK's own retries ran out): the
+                                // reader starts again from its checkpoint, replaying any pending
+                                // chunk. It waits in its own task, so the other shards are not
+                                // held up.
+                                let pause = READER_RESTART.delay(*failed - 1);
+                                warn!("shard {shard_id}: {err:#}; reading it again from its checkpoint in {pause:.1?}");
+                                let reader = self.reader(&shard_id, &mut readers);
+                                running.spawn(read_shard(reader, pause));
+                            }
+                        }
+                    }
+                }
+                changed = async {
+                    match held.as_mut() {
+                        Some(held) => held.changed().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if changed.is_err() {
+                        anyhow::bail!("the lease coordinator ended before the readers");
+                    }
+                }
+                _ = refresh.tick() => {}
+                _ = stop_signal.changed() => {
+                    if *stop.borrow() {
+                        for reader_stop in readers.values() {
+                            reader_stop.request();
                         }
                     }
                 }
             }
-            _ = refresh.tick() => {}
-            _ = stop_signal.changed() => {
-                // What is queued for summaries belongs to chunks that will not be committed.
-                if let (true, Some(pool)) = (*stop.borrow(), &options.summarizer) {
-                    pool.cancel();
+        }
+    }
+
+    /// The shards to read now, children after their parents (one process reading every shard).
+    /// None when the listing failed while readers are running: they go on, and the list is
+    /// asked for again at the next refresh.
+    async fn readable(
+        &self,
+        finished: &HashSet<String>,
+        readers_running: bool,
+    ) -> Result<Option<Vec<String>>> {
+        let shards = match list_shards(self.clients, &self.options.stream).await {
+            Ok(shards) => shards,
+            Err(err) if readers_running => {
+                self.stats.error();
+                warn!(
+                    "{err:#}; the shards being read go on, listing again in {} s",
+                    SHARD_REFRESH.as_secs()
+                );
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
+        };
+        let mut readable = Vec::new();
+        for (shard_id, shard_plan) in plan(&shards, finished) {
+            match shard_plan {
+                ShardPlan::Read => readable.push(shard_id),
+                ShardPlan::WaitForParents(_) => {
+                    self.stats
+                        .update_shard(&shard_id, |s| s.state = ShardState::WaitingForParent);
                 }
+                ShardPlan::Finished => {}
             }
         }
+        Ok(Some(readable))
+    }
+
+    /// A reader for the shard, with a stop of its own (kept in `readers`).
+    fn reader(&self, shard_id: &str, readers: &mut HashMap<String, ReaderStop>) -> ShardReader {
+        let (sender, stop) = watch::channel(false);
+        let reader_stop = ReaderStop {
+            stop: sender,
+            cancel: Cancel::default(),
+        };
+        if *self.stop.borrow() {
+            reader_stop.request();
+        }
+        let cancel = reader_stop.cancel.clone();
+        readers.insert(shard_id.to_string(), reader_stop);
+        ShardReader {
+            clients: self.clients.clone(),
+            stream: self.options.stream.clone(),
+            shard_id: shard_id.to_string(),
+            store: self.store.clone(),
+            writer: self.writer.clone(),
+            stats: self.stats.clone(),
+            policy: self.options.policy,
+            start: self.options.start,
+            once: self.options.once,
+            stop,
+            cancel,
+            paused: self.options.paused.clone(),
+        }
+    }
+}
+
+/// How the supervisor stops one reader: its stop, and the summaries it queued dropped (its chunk
+/// in hand will not be committed, so they would only keep the models from other shards' work).
+struct ReaderStop {
+    stop: watch::Sender<bool>,
+    cancel: Cancel,
+}
+
+impl ReaderStop {
+    fn request(&self) {
+        self.cancel.cancel();
+        let _ = self.stop.send(true);
+    }
+
+    fn requested(&self) -> bool {
+        *self.stop.borrow()
     }
 }
 

@@ -88,11 +88,29 @@ impl PoolMetrics {
     }
 }
 
+/// A caller's way to take back the articles it queued: the workers drop those not started yet,
+/// and the caller gets an error instead of summaries. A reader whose chunk will not be committed
+/// (a stop, a lease gone to another worker) or a cancelled reprocess does not keep the models
+/// busy with work nobody will use.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 struct Job {
     title: Option<String>,
     content: String,
     index: usize,
     reply: mpsc::Sender<(usize, Summarized)>,
+    cancel: Cancel,
 }
 
 pub struct SummarizerPool {
@@ -100,9 +118,6 @@ pub struct SummarizerPool {
     workers: Vec<JoinHandle<()>>,
     id: Arc<str>,
     metrics: Arc<PoolMetrics>,
-    /// Set on a stop: queued articles are dropped unsummarized (their chunk is not committed,
-    /// and the next start reads them again), so a stop does not wait for the queue.
-    cancelled: Arc<AtomicBool>,
 }
 
 impl SummarizerPool {
@@ -118,16 +133,14 @@ impl SummarizerPool {
         let (tx, rx) = mpsc::sync_channel::<Job>(options.queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let metrics = Arc::new(PoolMetrics::default());
-        let cancelled = Arc::new(AtomicBool::new(false));
         let handles = models
             .into_iter()
             .enumerate()
             .map(|(n, model)| {
                 let (rx, metrics, id) = (rx.clone(), metrics.clone(), id.clone());
-                let cancelled = cancelled.clone();
                 std::thread::Builder::new()
                     .name(format!("summarizer-{n}"))
-                    .spawn(move || work(model, &rx, &metrics, &id, &cancelled, options))
+                    .spawn(move || work(model, &rx, &metrics, &id, options))
                     .context("starting a summarizer thread")
             })
             .collect::<Result<Vec<_>>>()?;
@@ -136,14 +149,7 @@ impl SummarizerPool {
             workers: handles,
             id,
             metrics,
-            cancelled,
         })
-    }
-
-    /// Drops every article queued or queued later, unsummarized: callers waiting on them get an
-    /// error. For a stop, whose uncommitted chunks are read again on the next start.
-    pub fn cancel(&self) {
-        self.cancelled.store(true, Ordering::Relaxed);
     }
 
     pub fn id(&self) -> &str {
@@ -155,24 +161,27 @@ impl SummarizerPool {
     }
 
     /// Summarizes the articles, in order. Blocks: call it from a blocking thread, never from
-    /// async code.
-    pub fn summarize_blocking(&self, docs: &[Document<'_>]) -> Result<Vec<Summarized>> {
+    /// async code. Once `cancel` is set, the articles not started yet are dropped and this
+    /// answers with an error.
+    pub fn summarize_blocking(
+        &self,
+        docs: &[Document<'_>],
+        cancel: &Cancel,
+    ) -> Result<Vec<Summarized>> {
         let queue = self
             .queue
             .as_ref()
             .context("the summarizer pool is shut down")?;
         let (reply, replies) = mpsc::channel();
         for (index, doc) in docs.iter().enumerate() {
-            anyhow::ensure!(
-                !self.cancelled.load(Ordering::Relaxed),
-                "summaries cancelled by a stop"
-            );
+            anyhow::ensure!(!cancel.is_cancelled(), "summaries cancelled");
             self.metrics.queued.fetch_add(1, Ordering::Relaxed);
             let job = Job {
                 title: doc.title.map(str::to_string),
                 content: doc.content.to_string(),
                 index,
                 reply: reply.clone(),
+                cancel: cancel.clone(),
             };
             if queue.send(job).is_err() {
                 self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
@@ -184,6 +193,7 @@ impl SummarizerPool {
         for (index, summary) in replies.iter() {
             out[index] = Some(summary);
         }
+        anyhow::ensure!(!cancel.is_cancelled(), "summaries cancelled");
         out.into_iter()
             .map(|s| s.context("a summarizer worker stopped before answering"))
             .collect()
@@ -229,13 +239,13 @@ fn work(
     rx: &Mutex<Receiver<Job>>,
     metrics: &PoolMetrics,
     id: &Arc<str>,
-    cancelled: &AtomicBool,
     options: PoolOptions,
 ) {
-    while let Some(batch) = take_batch(rx, &options) {
+    while let Some(mut batch) = take_batch(rx, &options) {
         metrics.queued.fetch_sub(batch.len(), Ordering::Relaxed);
-        if cancelled.load(Ordering::Relaxed) {
-            // Dropping the jobs drops their reply senders: the caller hears "no answer".
+        // Dropping a cancelled job drops its reply sender: its caller stops waiting for it.
+        batch.retain(|job| !job.cancel.is_cancelled());
+        if batch.is_empty() {
             continue;
         }
         let started = Instant::now();
@@ -356,7 +366,9 @@ mod tests {
     fn summaries_come_back_in_input_order_across_workers_and_a_small_queue() {
         let pool = pool(3);
         let texts: Vec<String> = (0..200).map(|i| format!("w{i} rest of text")).collect();
-        let out = pool.summarize_blocking(&docs(&texts)).unwrap();
+        let out = pool
+            .summarize_blocking(&docs(&texts), &Cancel::default())
+            .unwrap();
         let expected: Vec<String> = (0..200).map(|i| format!("W{i}")).collect();
         assert_eq!(
             out.iter().map(|s| s.text.clone()).collect::<Vec<_>>(),
@@ -375,7 +387,9 @@ mod tests {
             "boom goes the model. Second sentence.".to_string(),
             "gamma three.".to_string(),
         ];
-        let out = pool.summarize_blocking(&docs(&texts)).unwrap();
+        let out = pool
+            .summarize_blocking(&docs(&texts), &Cancel::default())
+            .unwrap();
         assert_eq!(out[0].text, "ALPHA");
         assert_eq!(out[2].text, "GAMMA");
         assert_eq!(out[1].text, "boom goes the model. Second sentence.");
@@ -392,13 +406,72 @@ mod tests {
     }
 
     #[test]
-    fn a_cancelled_pool_drops_queued_articles_and_answers_with_an_error() {
+    fn a_cancelled_caller_gets_an_error_and_its_articles_are_not_summarized() {
         let pool = pool(1);
         let texts: Vec<String> = (0..50).map(|i| format!("w{i} rest")).collect();
-        assert_eq!(pool.summarize_blocking(&docs(&texts)).unwrap().len(), 50);
-        pool.cancel();
-        let err = pool.summarize_blocking(&docs(&texts)).unwrap_err();
+        let cancel = Cancel::default();
+        assert_eq!(
+            pool.summarize_blocking(&docs(&texts), &cancel)
+                .unwrap()
+                .len(),
+            50
+        );
+        cancel.cancel();
+        let err = pool.summarize_blocking(&docs(&texts), &cancel).unwrap_err();
         assert!(err.to_string().contains("cancelled"), "{err:#}");
         assert_eq!(pool.metrics().snapshot().summarized, 50);
+    }
+
+    /// FirstWord at 2 ms an article: slow enough that a queue is still waiting when cancelled.
+    struct Slow(FirstWord);
+
+    impl Summarizer for Slow {
+        fn id(&self) -> &str {
+            self.0.id()
+        }
+
+        fn summarize(&mut self, batch: &[Document<'_>]) -> Result<Vec<String>> {
+            std::thread::sleep(Duration::from_millis(2) * batch.len() as u32);
+            self.0.summarize(batch)
+        }
+    }
+
+    #[test]
+    fn queued_articles_of_a_caller_cancelled_meanwhile_are_dropped_and_others_go_on() {
+        let pool = Arc::new(
+            SummarizerPool::start(
+                || Ok(Box::new(Slow(FirstWord)) as Box<dyn Summarizer>),
+                PoolOptions {
+                    workers: 1,
+                    batch_articles: 4,
+                    batch_wait: Duration::from_millis(1),
+                    queue: 64,
+                },
+            )
+            .unwrap(),
+        );
+        let texts: Vec<String> = (0..400).map(|i| format!("w{i} rest")).collect();
+        let (dropped, kept) = (Cancel::default(), Cancel::default());
+        let waiting = {
+            let (pool, texts, dropped) = (pool.clone(), texts.clone(), dropped.clone());
+            std::thread::spawn(move || pool.summarize_blocking(&docs(&texts), &dropped))
+        };
+        // Cancelled while most of its articles wait in the queue.
+        while pool.metrics().snapshot().queued < 32 {
+            std::thread::yield_now();
+        }
+        dropped.cancel();
+        assert!(waiting.join().unwrap().is_err());
+        let summarized = pool.metrics().snapshot().summarized;
+        assert!(
+            summarized < 200,
+            "{summarized} of the cancelled caller's 400 were summarized"
+        );
+        assert_eq!(
+            pool.summarize_blocking(&docs(&texts[..5]), &kept)
+                .unwrap()
+                .len(),
+            5
+        );
     }
 }

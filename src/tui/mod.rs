@@ -29,8 +29,9 @@ use crate::config::Settings;
 use crate::engine::Engine;
 use crate::maintenance::compact::{compact, CompactReport};
 use crate::maintenance::inventory::{summarize, TableSummary};
-use crate::maintenance::reprocess::{reprocess, Cancel, ReprocessProgress, ReprocessReport};
+use crate::maintenance::reprocess::{reprocess, ReprocessProgress, ReprocessReport};
 use crate::pipeline::sink::lake::TableKind;
+use crate::summarize::pool::Cancel;
 
 /// Frames per second at most; also how often key presses are acted on.
 pub const FRAME_HZ: u32 = 10;

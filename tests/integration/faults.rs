@@ -31,7 +31,11 @@ fn env_via(settings: &Settings, endpoint: &str) -> Vec<(&'static str, String)> {
 
 /// The articles and summaries tables each hold `expected` rows with `expected` distinct
 /// article_ids.
-async fn assert_every_article_once(clients: &AwsClients, settings: &Settings, expected: usize) {
+pub(crate) async fn assert_every_article_once(
+    clients: &AwsClients,
+    settings: &Settings,
+    expected: usize,
+) {
     for prefix in ["lake/articles/", "lake/summaries/"] {
         let ids = strings(
             &parquet_under(clients, &settings.lake.bucket, prefix).await,

@@ -153,7 +153,7 @@ fn the_t5_path_runs_end_to_end_on_a_tiny_random_model() {
             content: &long,
         },
     ];
-    let out = pool.summarize_blocking(&docs).unwrap();
+    let out = pool.summarize_blocking(&docs, &Default::default()).unwrap();
     assert_eq!(out.len(), 2);
     for summary in &out {
         assert_eq!(

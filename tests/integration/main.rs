@@ -14,6 +14,7 @@ mod pipeline;
 mod produce;
 mod readers;
 mod reprocess;
+mod scale_out;
 mod security;
 mod summarize;
 mod support;

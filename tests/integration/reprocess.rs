@@ -331,7 +331,7 @@ async fn reprocess_of_a_day_with_no_article_is_one_clear_error() {
 async fn a_cancelled_reprocess_commits_nothing() {
     let (settings, clients, ids) = day_written_without_summaries("reprocess-cancel", 10, 1).await;
     let version_before = summaries_version(&settings).await;
-    let cancel = precis::maintenance::reprocess::Cancel::default();
+    let cancel = precis::summarize::pool::Cancel::default();
     cancel.cancel();
     let day = NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();
     let err = precis::maintenance::reprocess::reprocess(

@@ -352,6 +352,23 @@ pub async fn commit_chunk(
             }
         }
     }
+    if chunk.stale && !chunk.retry {
+        // The refreshed snapshot holds every commit so far: a chunk of this shard committed by
+        // another writer (a worker that took the shard's lease) would not conflict with this
+        // commit any more, so it is looked for here.
+        let snapshot = table.snapshot().context("the table has no snapshot")?;
+        let committed = snapshot
+            .transaction_version(table.log_store().as_ref(), chunk.app_id)
+            .await
+            .context("reading the table's application transactions")?;
+        if let Some(committed) = committed.filter(|c| *c >= chunk.chunk) {
+            bail!(
+                "chunk {committed} of {} is in the table already: another writer committed this \
+                 shard's chunks; this one stops",
+                chunk.app_id
+            );
+        }
+    }
     let mut writer = RecordBatchWriter::for_table(table)?
         .with_writer_properties(layout.writer_properties()?)
         .with_target_file_size(layout.target_file_bytes);

@@ -33,7 +33,7 @@ use crate::pipeline::rows::{process, quarantine, ArticleRow, Outcome, Quarantine
 use crate::pipeline::source::checkpoint::Checkpoint;
 use crate::pipeline::source::reader::compare_sequence;
 use crate::pipeline::stats::{Sample, Stats};
-use crate::summarize::pool::SummarizerPool;
+use crate::summarize::pool::{Cancel, SummarizerPool};
 use crate::summarize::Document;
 
 /// Counts of one written chunk.
@@ -184,6 +184,7 @@ impl ChunkWriter {
         parts: &mut ChunkParts,
         tables: &ShardTables,
         records: Vec<RawRecord>,
+        cancel: &Cancel,
     ) -> Result<()> {
         if records.is_empty() {
             return Ok(());
@@ -221,11 +222,11 @@ impl ChunkWriter {
                 while parts.in_flight() >= PAGES_IN_FLIGHT {
                     parts.finish_oldest().await?;
                 }
-                let (pool, stream) = (pool.clone(), self.stream.clone());
+                let (pool, stream, cancel) = (pool.clone(), self.stream.clone(), cancel.clone());
                 parts
                     .summaries
                     .push_back(Summaries::Waiting(tokio::task::spawn_blocking(move || {
-                        summarize(&pool, rows, &stream, processed_at)
+                        summarize(&pool, rows, &stream, processed_at, &cancel)
                     })));
             }
             (Curated::Waiting(_), None) => unreachable!("rows wait for summaries only with a pool"),
@@ -511,9 +512,10 @@ fn summarize(
     mut rows: Vec<ArticleRow>,
     stream: &str,
     processed_at: DateTime<Utc>,
+    cancel: &Cancel,
 ) -> Result<CuratedBatch> {
     let docs: Vec<Document<'_>> = rows.iter().map(ArticleRow::document).collect();
-    let summaries = pool.summarize_blocking(&docs)?;
+    let summaries = pool.summarize_blocking(&docs, cancel)?;
     for (row, summary) in rows.iter_mut().zip(summaries) {
         row.summary = Some(summary);
     }

@@ -1,4 +1,5 @@
-//! Per-shard checkpoints in the lake's own bucket, under `_state/checkpoints/<stream>/`.
+//! Per-shard checkpoints: in the lake's own bucket under `_state/checkpoints/<stream>/`, or in
+//! the shard's lease when workers share the stream.
 //!
 //! A checkpoint names the last sequence number every table holds (or did not need), and which
 //! chunk of the shard each table was at then. It moves only after a chunk's commits; the tables
@@ -12,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::AwsClients;
+use crate::lease::table::LeaseTable;
 
 /// Where précis keeps its own state in the bucket (not data: no table lives here).
 pub const STATE_PREFIX: &str = "_state/";
@@ -50,16 +52,23 @@ impl Checkpoint {
     }
 }
 
+/// Where a shard's checkpoint is kept.
 #[derive(Clone, Debug)]
-pub struct CheckpointStore {
-    clients: AwsClients,
-    bucket: String,
-    stream: String,
+pub enum CheckpointStore {
+    /// One process reads every shard: an object per shard in the lake's bucket.
+    Bucket {
+        clients: AwsClients,
+        bucket: String,
+        stream: String,
+    },
+    /// Workers share the shards: in the shard's lease, where only its owner can write it (the
+    /// KCL's place for it, and the taker sees a shard's end in the same scan).
+    Lease { table: LeaseTable, worker: String },
 }
 
 impl CheckpointStore {
     pub fn new(clients: AwsClients, bucket: &str, stream: &str) -> Self {
-        Self {
+        Self::Bucket {
             clients,
             bucket: bucket.to_string(),
             stream: stream.to_string(),
@@ -67,53 +76,75 @@ impl CheckpointStore {
     }
 
     pub async fn load(&self, shard_id: &str) -> Result<Option<Checkpoint>> {
-        let key = checkpoint_key(&self.stream, shard_id);
-        let response = self
-            .clients
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await;
-        let object = match response {
-            Ok(object) => object,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Ok(None)
-            }
-            Err(err) => {
-                return Err(self
-                    .clients
-                    .explain(&format!("reading checkpoint {key}"), &err))
-            }
-        };
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .with_context(|| format!("reading checkpoint {key}"))?
-            .into_bytes();
-        let checkpoint = serde_json::from_slice(&bytes)
-            .with_context(|| format!("checkpoint s3://{}/{key} is not valid JSON", self.bucket))?;
-        Ok(Some(checkpoint))
+        match self {
+            Self::Bucket {
+                clients,
+                bucket,
+                stream,
+            } => load_object(clients, bucket, stream, shard_id).await,
+            Self::Lease { table, .. } => table.load_checkpoint(shard_id).await,
+        }
     }
 
     pub async fn save(&self, checkpoint: &Checkpoint) -> Result<()> {
-        let key = checkpoint_key(&self.stream, &checkpoint.shard_id);
-        let body = serde_json::to_vec_pretty(checkpoint)?;
-        self.clients
-            .s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .content_type("application/json")
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|err| {
-                self.clients
-                    .explain(&format!("writing checkpoint {key}"), &err)
-            })?;
-        Ok(())
+        match self {
+            Self::Bucket {
+                clients,
+                bucket,
+                stream,
+            } => save_object(clients, bucket, stream, checkpoint).await,
+            Self::Lease { table, worker } => table.save_checkpoint(checkpoint, worker).await,
+        }
     }
+}
+
+async fn load_object(
+    clients: &AwsClients,
+    bucket: &str,
+    stream: &str,
+    shard_id: &str,
+) -> Result<Option<Checkpoint>> {
+    let key = checkpoint_key(stream, shard_id);
+    let response = clients
+        .s3
+        .get_object()
+        .bucket(bucket)
+        .key(&key)
+        .send()
+        .await;
+    let object = match response {
+        Ok(object) => object,
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+        Err(err) => return Err(clients.explain(&format!("reading checkpoint {key}"), &err)),
+    };
+    let bytes = object
+        .body
+        .collect()
+        .await
+        .with_context(|| format!("reading checkpoint {key}"))?
+        .into_bytes();
+    let checkpoint = serde_json::from_slice(&bytes)
+        .with_context(|| format!("checkpoint s3://{bucket}/{key} is not valid JSON"))?;
+    Ok(Some(checkpoint))
+}
+
+async fn save_object(
+    clients: &AwsClients,
+    bucket: &str,
+    stream: &str,
+    checkpoint: &Checkpoint,
+) -> Result<()> {
+    let key = checkpoint_key(stream, &checkpoint.shard_id);
+    let body = serde_json::to_vec_pretty(checkpoint)?;
+    clients
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(&key)
+        .content_type("application/json")
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|err| clients.explain(&format!("writing checkpoint {key}"), &err))?;
+    Ok(())
 }

@@ -17,6 +17,7 @@ use crate::backoff::Backoff;
 use crate::pipeline::rows::RawRecord;
 use crate::pipeline::sink::writer::{ChunkParts, ChunkWriter, ShardTables};
 use crate::pipeline::stats::{ShardState, Stats};
+use crate::summarize::pool::Cancel;
 
 /// Kinesis allows 5 GetRecords calls per second per shard.
 const MIN_CALL_INTERVAL: Duration = Duration::from_millis(200);
@@ -114,6 +115,9 @@ pub struct ShardReader {
     pub start: StartPosition,
     pub once: bool,
     pub stop: watch::Receiver<bool>,
+    /// Set with `stop`: the summaries this reader queued are dropped, since its chunk in hand
+    /// will not be committed.
+    pub cancel: Cancel,
     /// True while the operator has paused reading.
     pub paused: watch::Receiver<bool>,
 }
@@ -257,7 +261,7 @@ impl ShardReader {
             let records = records.into_iter().map(|r| self.raw_record(r)).collect();
             let added = self
                 .writer
-                .add(&mut pending.parts, &position.tables, records)
+                .add(&mut pending.parts, &position.tables, records, &self.cancel)
                 .await;
             if let Err(err) = added {
                 if *self.stop.borrow() {

@@ -1,6 +1,7 @@
-//! One row per shard: state, records, rate, lag, last sequence read, checkpoint.
+//! One row per shard: state, records, rate, lag, last sequence read, checkpoint; below it, with a
+//! lease table, the workers sharing the stream and the shards each holds.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
@@ -10,6 +11,51 @@ use crate::pipeline::stats::ShardState;
 use crate::tui::app::{App, View};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let workers = app.snapshot.as_ref().map_or(0, |s| s.workers.len());
+    if workers == 0 {
+        return render_shards(frame, area, app);
+    }
+    let height = u16::try_from(workers.min(8)).unwrap_or(8) + 3;
+    let [shards, leases] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(height)]).areas(area);
+    render_shards(frame, shards, app);
+    render_workers(frame, leases, app);
+}
+
+/// Each worker of the lease table and the open shards it holds, this worker first.
+fn render_workers(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = app.theme();
+    let Some(snapshot) = &app.snapshot else {
+        return;
+    };
+    let rows: Vec<Row> = snapshot
+        .workers
+        .iter()
+        .map(|(worker, shards)| {
+            Row::new(vec![
+                Cell::from(worker.as_str()),
+                Cell::from(shards.len().to_string()),
+                Cell::from(shards.join(" ")),
+            ])
+        })
+        .collect();
+    let header = Row::new(["worker", "shards", "holds"]).style(theme.title());
+    let title = format!("workers sharing {} (lease table)", app.info.stream);
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(32),
+            Constraint::Length(6),
+            Constraint::Min(10),
+        ],
+    )
+    .header(header)
+    .style(theme.base())
+    .block(panel(theme, title, false));
+    frame.render_widget(table, area);
+}
+
+fn render_shards(frame: &mut Frame, area: Rect, app: &App) {
     let theme = app.theme();
     let shards = app.visible_shards();
     let title = format!("shards of {} ({})", app.info.stream, shards.len());
@@ -31,7 +77,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             let state_style = match s.state {
                 ShardState::Reading | ShardState::AtTip => theme.good(),
                 ShardState::Paused | ShardState::WaitingForParent => theme.warning(),
-                ShardState::Finished => theme.muted(),
+                ShardState::Finished | ShardState::Elsewhere => theme.muted(),
             };
             let rate = app.history.shard_rates.get(*id).copied().unwrap_or(0.0);
             Row::new(vec![

@@ -77,6 +77,7 @@ fn snapshot() -> Snapshot {
         errors: 0,
         shards,
         averages,
+        workers: BTreeMap::new(),
     }
 }
 
@@ -322,6 +323,44 @@ fn the_shards_view_lists_each_shard_with_its_state_and_lag() {
         .unwrap();
     assert!(closed.contains("closed"), "{closed}");
     assert!(text.contains("…0000000000123"), "{text}");
+}
+
+#[test]
+fn with_a_lease_table_the_shards_view_lists_each_worker_and_the_shards_it_holds() {
+    let mut app = App::new(info(), Theme::built_in(), 0);
+    let mut shared = snapshot();
+    shared.workers.insert(
+        "node-a-41-1f2e".into(),
+        vec!["shardId-000000000000".into(), "shardId-000000000001".into()],
+    );
+    shared
+        .workers
+        .insert("node-b-7-0c0d".into(), vec!["shardId-000000000003".into()]);
+    app.observe(
+        shared,
+        None,
+        Vec::new(),
+        Vec::new(),
+        Duration::from_secs(5),
+        Instant::now(),
+    );
+    press(&mut app, KeyCode::Char('2'));
+    let text = screen(&app, 100, 24);
+    assert!(text.contains("workers sharing"), "{text}");
+    let a = text.lines().find(|l| l.contains("node-a-41-1f2e")).unwrap();
+    assert!(
+        a.contains("2") && a.contains("shardId-000000000000 shardId-000000000001"),
+        "{a}"
+    );
+    let b = text.lines().find(|l| l.contains("node-b-7-0c0d")).unwrap();
+    assert!(b.contains("shardId-000000000003"), "{b}");
+}
+
+#[test]
+fn without_a_lease_table_the_shards_view_has_no_workers_panel() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('2'));
+    assert!(!screen(&app, 100, 24).contains("workers sharing"));
 }
 
 #[test]
