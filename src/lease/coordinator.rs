@@ -91,9 +91,17 @@ impl Coordinator {
                 _ = &mut released => break,
                 _ = renew.tick() => self.renew(&mut held).await,
                 _ = take.tick(), if !*stop.borrow() => {
-                    if let Err(err) = self.take(&mut held, &mut observer).await {
+                    // Bounded, so that a slow DynamoDB never holds the renewals up for long; a
+                    // take cut short and applied all the same is adopted at the next round.
+                    let round = self.take(&mut held, &mut observer);
+                    let failed = match tokio::time::timeout(self.settings.renew_every(), round).await {
+                        Ok(Ok(())) => None,
+                        Ok(Err(err)) => Some(format!("{err:#}")),
+                        Err(_) => Some("a taking round did not finish within a renewal interval".into()),
+                    };
+                    if let Some(why) = failed {
                         self.stats.error();
-                        warn!("{err:#}; trying again in {} s", self.settings.take_every.as_secs());
+                        warn!("{why}; trying again in {} s", self.settings.take_every.as_secs());
                     }
                 }
             }
@@ -113,35 +121,52 @@ impl Coordinator {
         }
     }
 
-    /// Renews every held lease; one no longer ours, or not confirmed for a lease duration, is
-    /// let go (its reader is stopped by the supervisor).
+    /// Renews every held lease at once, each call bounded by the renewal interval. A lease no
+    /// longer ours, or not confirmed for a lease duration (counted from when the confirmed
+    /// request was sent, as the KCL does), is let go, and its reader is stopped by the
+    /// supervisor: by then another worker may take it.
     async fn renew(&self, held: &mut BTreeMap<String, Held>) {
         let me = &self.settings.worker;
-        let mut lost = Vec::new();
-        for (key, lease) in held.iter_mut() {
-            match self.table.renew(key, lease.counter, me).await {
-                Ok(Some(counter)) => {
+        let limit = self.settings.renew_every();
+        let calls = held.iter().map(|(key, lease)| {
+            let (key, counter) = (key.clone(), lease.counter);
+            async move {
+                let sent = Instant::now();
+                let answer = tokio::time::timeout(limit, self.table.renew(&key, counter, me)).await;
+                (key, sent, answer)
+            }
+        });
+        for (key, sent, answer) in futures::future::join_all(calls).await {
+            let Some(lease) = held.get_mut(&key) else {
+                continue;
+            };
+            match answer {
+                Ok(Ok(Some(counter))) => {
                     lease.counter = counter;
-                    lease.confirmed = Instant::now();
+                    lease.confirmed = sent;
                 }
-                Ok(None) => {
+                Ok(Ok(None)) => {
                     info!("the lease of {key} was taken by another worker");
-                    lost.push(key.clone());
+                    held.remove(&key);
                 }
-                Err(err) => {
+                Ok(Err(err)) => {
                     self.stats.error();
-                    if lease.confirmed.elapsed() > self.settings.duration {
-                        warn!("{err:#}; the lease of {key} is let go (not renewed for a lease duration)");
-                        lost.push(key.clone());
-                    } else {
-                        warn!("{err:#}; renewing it again shortly");
-                    }
+                    warn!("{err:#}; renewing it again shortly");
+                }
+                Err(_) => {
+                    self.stats.error();
+                    warn!("renewing the lease of {key}: no answer within {limit:?}; renewing it again shortly");
                 }
             }
         }
-        for key in lost {
-            held.remove(&key);
-        }
+        let duration = self.settings.duration;
+        held.retain(|key, lease| {
+            let kept = lease.confirmed.elapsed() <= duration;
+            if !kept {
+                warn!("the lease of {key} is let go: not renewed for a lease duration");
+            }
+            kept
+        });
     }
 
     /// One taking round: new shards get leases, closed shards are given back, and the rules say
@@ -161,10 +186,33 @@ impl Coordinator {
             }
             leases = self.table.scan().await?;
         }
+        // A shard gone from the listing has aged out of the stream: nothing more can be read
+        // from it, so it counts as ended (its children are not held up by it).
+        let listed: HashSet<&str> = shards.iter().map(|s| s.shard_id.as_str()).collect();
+        for lease in &mut leases {
+            if !listed.contains(lease.key.as_str()) {
+                lease.checkpoint = super::rules::SHARD_END.to_string();
+            }
+        }
         let now = Instant::now();
         observer.observe(&leases, now);
 
         for lease in &leases {
+            // A take or renewal applied although its answer was lost (a timeout, a retry that
+            // found its own write): the table says the lease is ours, so it is.
+            if lease.owner.as_deref() == Some(me.as_str())
+                && !lease.finished()
+                && !held.contains_key(&lease.key)
+            {
+                info!("the lease of {} is this worker's; reading it", lease.key);
+                held.insert(
+                    lease.key.clone(),
+                    Held {
+                        counter: lease.counter,
+                        confirmed: now,
+                    },
+                );
+            }
             let Some(ours) = held.get(&lease.key).copied() else {
                 continue;
             };

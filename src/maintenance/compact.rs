@@ -255,8 +255,9 @@ pub const KEEPER_INTERVAL: Duration = Duration::from_secs(10);
 /// holding more than `threshold` small files is compacted. It runs beside the readers (its
 /// commit never conflicts with their appends), so ingestion does not wait for it; a failure is
 /// logged and tried again next round. Ends when `stop` turns true. When workers share the
-/// stream (`leases`: the table and this worker's name), only one of them compacts: the holder of
-/// the first open shard's lease, so N workers do not rewrite the same files N times.
+/// stream (`leases`: the table and this worker's name), only one of them compacts: the owner of
+/// the first open shard's lease that has an owner, so N workers do not rewrite the same files N
+/// times.
 pub async fn keep_compact(
     lake: Lake,
     threshold: usize,
@@ -273,7 +274,7 @@ pub async fn keep_compact(
         if let Some((table, me)) = &leases {
             match table.scan().await {
                 Ok(mut scan) => {
-                    scan.retain(|lease| !lease.finished());
+                    scan.retain(|lease| !lease.finished() && lease.owner.is_some());
                     let first = scan.into_iter().min_by(|a, b| a.key.cmp(&b.key));
                     if first.and_then(|l| l.owner).as_deref() != Some(me.as_str()) {
                         continue;

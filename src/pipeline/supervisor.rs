@@ -159,13 +159,20 @@ impl Supervisor<'_> {
 
         loop {
             let stopping = *stop.borrow();
-            if !stopping {
+            if stopping {
+                for reader_stop in readers.values().filter(|r| !r.requested()) {
+                    reader_stop.request();
+                }
+            } else {
                 let readable = match &held {
                     Some(held) => held.borrow().iter().cloned().collect(),
-                    None => self
-                        .readable(&finished, !running.is_empty())
-                        .await?
-                        .unwrap_or_default(),
+                    // A stop does not wait for a slow listing: the loop comes round at once.
+                    None => tokio::select! {
+                        readable = self.readable(&finished, !running.is_empty()) => {
+                            readable?.unwrap_or_default()
+                        }
+                        _ = stop_signal.wait_for(|s| *s) => continue,
+                    },
                 };
                 for shard_id in &readable {
                     if !readers.contains_key(shard_id) && !done.contains(shard_id) {
@@ -186,7 +193,8 @@ impl Supervisor<'_> {
                     info!("every readable shard is drained");
                     return Ok(outcome);
                 }
-            } else if running.is_empty() {
+            }
+            if stopping && running.is_empty() {
                 outcome.stopped = true;
                 return Ok(outcome);
             }
@@ -233,6 +241,10 @@ impl Supervisor<'_> {
                                 // Not started again in this run; its checkpoint says what is
                                 // written.
                                 done.insert(shard_id);
+                            } else if held.as_ref().is_some_and(|h| !h.borrow().contains(&shard_id)) {
+                                // Its lease is gone meanwhile: its new owner reads it.
+                                stats.update_shard(&shard_id, |s| s.state = ShardState::Elsewhere);
+                                warn!("shard {shard_id}: {err:#}; its lease is another worker's now");
                             } else {
                                 // A transient failure (the SDK's own retries ran out): the
                                 // reader starts again from its checkpoint, replaying any pending

@@ -404,3 +404,79 @@ async fn an_old_owner_cannot_commit_a_chunk_the_new_owner_committed_first() {
         .unwrap();
     assert_eq!(files.iter().filter_map(|f| f.rows).sum::<u64>(), 1);
 }
+
+/// A coordinator named `me` on a one-shard stream with the leases `prepare` made, and the
+/// shard's id: what it holds after its first taking rounds.
+async fn held_after_a_round(
+    test: &str,
+    me: &str,
+    prepare: impl AsyncFnOnce(&LeaseTable, &str),
+) -> (std::collections::BTreeSet<String>, String) {
+    use precis::lease::coordinator::Coordinator;
+    use precis::lease::LeaseSettings;
+    let mut settings = settings_for(test);
+    settings.stream.shards = 1;
+    seed_one_day(&settings, 1, 227).await;
+    let clients = clients(&settings).await;
+    let shard = crate::support::read_stream(&clients, &settings.stream.name)
+        .await
+        .remove(0)
+        .0;
+    let table = LeaseTable::new(clients.clone(), &unique_name("leases"));
+    table.ensure().await.unwrap();
+    prepare(&table, &shard).await;
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    let running = Coordinator {
+        clients,
+        table: table.clone(),
+        stream: settings.stream.name.clone(),
+        settings: LeaseSettings {
+            table: table.name().to_string(),
+            worker: me.to_string(),
+            duration: Duration::from_secs(30),
+            take_every: Duration::from_millis(500),
+        },
+        stats: Default::default(),
+    }
+    .start(stop);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let held = running.held.borrow().clone();
+    running.release().await;
+    (held, shard)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_the_table_names_this_worker_for_is_read_though_the_take_answer_was_lost() {
+    let (held, shard) = held_after_a_round("lease-adopt", "worker-a", async |table, shard| {
+        table.create(&info(shard, None)).await.unwrap();
+        // worker-a's take was applied; worker-a never heard back.
+        table.take(shard, 0, "worker-a").await.unwrap().unwrap();
+        // And a lease nobody can take now is not what it reads.
+        table.create(&info("other", None)).await.unwrap();
+        table.take("other", 0, "worker-b").await.unwrap().unwrap();
+    })
+    .await;
+    assert_eq!(held, [shard].into());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_aged_out_of_the_stream_does_not_hold_its_child_back() {
+    let (held, shard) = held_after_a_round("lease-aged-out", "worker-a", async |table, shard| {
+        // The parent's lease never reached SHARD_END, and the stream no longer lists it.
+        table.create(&info("aged-out-parent", None)).await.unwrap();
+        table
+            .create(&info(shard, Some("aged-out-parent")))
+            .await
+            .unwrap();
+    })
+    .await;
+    assert_eq!(held, [shard].into());
+}
+
+fn info(shard: &str, parent: Option<&str>) -> ShardInfo {
+    ShardInfo {
+        shard_id: shard.into(),
+        parent: parent.map(Into::into),
+        adjacent_parent: None,
+    }
+}
