@@ -12,7 +12,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 
-use crate::config::{redact_url, Origin, Settings};
+use crate::config::{redact_url, Origin, Service, Settings};
 
 /// Credentials used against a local emulator when none are configured; moto and LocalStack
 /// accept any.
@@ -67,10 +67,9 @@ impl AwsClients {
         if let Some(profile) = &aws.profile {
             loader = loader.profile_name(profile);
         }
-        let local = aws.endpoint_url.as_deref().is_some_and(is_local_endpoint);
-        if let Some(url) = &aws.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
+        // Each client gets its service's endpoint (its own, else the global one); a service with
+        // neither keeps the SDK's own resolution (the profile's `services` section, then AWS).
+        let local = aws.is_local();
         if local && aws.profile.is_none() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
             loader = loader.credentials_provider(Credentials::new(
                 LOCAL_ACCESS_KEY,
@@ -81,19 +80,37 @@ impl AwsClients {
             ));
         }
         let shared = loader.load().await;
-        let kinesis = aws_sdk_kinesis::Client::new(&shared);
-        let dynamodb = aws_sdk_dynamodb::Client::new(&shared);
-        // Emulators serve buckets under the path, not as subdomains of the endpoint.
-        let s3_config = aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(aws.endpoint_url.is_some())
-            .build();
-        let s3 = aws_sdk_s3::Client::from_conf(s3_config);
-        let label = match &aws.endpoint_url {
+        let mut kinesis = aws_sdk_kinesis::config::Builder::from(&shared);
+        if let Some(url) = aws.endpoint(Service::Kinesis) {
+            kinesis.set_endpoint_url(Some(url.to_string()));
+        }
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&shared);
+        if let Some(url) = aws.endpoint(Service::DynamoDb) {
+            dynamodb.set_endpoint_url(Some(url.to_string()));
+        }
+        let s3_endpoint = aws.endpoint(Service::S3);
+        let mut s3 = aws_sdk_s3::config::Builder::from(&shared);
+        if let Some(url) = s3_endpoint {
+            s3.set_endpoint_url(Some(url.to_string()));
+        }
+        // Emulators (MinIO, moto, LocalStack) serve buckets under the path, not as subdomains
+        // of the endpoint.
+        s3.set_force_path_style(Some(s3_endpoint.is_some()));
+        let (kinesis, dynamodb, s3) = (
+            aws_sdk_kinesis::Client::from_conf(kinesis.build()),
+            aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+            aws_sdk_s3::Client::from_conf(s3.build()),
+        );
+        let region = shared.region().map(|r| r.as_ref()).unwrap_or(&aws.region);
+        let at = |service| match aws.endpoint(service) {
             Some(url) => redact_url(url),
-            None => format!(
-                "AWS {}",
-                shared.region().map(|r| r.as_ref()).unwrap_or(&aws.region)
-            ),
+            None => format!("AWS {region}"),
+        };
+        let (kinesis_at, s3_at) = (at(Service::Kinesis), at(Service::S3));
+        let label = if kinesis_at == s3_at {
+            kinesis_at
+        } else {
+            format!("Kinesis at {kinesis_at}, S3 at {s3_at}")
         };
         Self {
             kinesis,

@@ -35,6 +35,15 @@ pub struct GlobalArgs {
     /// AWS endpoint, e.g. http://127.0.0.1:4566 for local AWS [env AWS_ENDPOINT_URL]
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// Kinesis's own endpoint, over --endpoint-url [env AWS_ENDPOINT_URL_KINESIS]
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url_kinesis: Option<String>,
+    /// S3's own endpoint (MinIO, say), over --endpoint-url [env AWS_ENDPOINT_URL_S3]
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url_s3: Option<String>,
+    /// DynamoDB's own endpoint (the lease table), over --endpoint-url [env AWS_ENDPOINT_URL_DYNAMODB]
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url_dynamodb: Option<String>,
     /// AWS region [env AWS_REGION; default us-east-1]
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
@@ -336,6 +345,9 @@ impl Cli {
         let g = &self.global;
         let mut flags = vec![
             ("aws.endpoint_url", &g.endpoint_url),
+            ("aws.endpoint_url_kinesis", &g.endpoint_url_kinesis),
+            ("aws.endpoint_url_s3", &g.endpoint_url_s3),
+            ("aws.endpoint_url_dynamodb", &g.endpoint_url_dynamodb),
             ("aws.region", &g.region),
             ("aws.profile", &g.profile),
             ("aws.timeout_secs", &g.aws_timeout_secs),
@@ -416,6 +428,9 @@ mod tests {
             "precis",
             "produce",
             "--endpoint-url=http://h:1",
+            "--endpoint-url-kinesis=http://k:1",
+            "--endpoint-url-s3=http://s:1",
+            "--endpoint-url-dynamodb=http://d:1",
             "--region=r-1",
             "--profile=p",
             "--aws-timeout-secs=3",

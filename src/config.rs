@@ -80,6 +80,24 @@ pub const SETTINGS: &[SettingSpec] = &[
         accepted: "an http:// or https:// URL such as http://127.0.0.1:4566",
     },
     SettingSpec {
+        key: "aws.endpoint_url_kinesis",
+        env: &["AWS_ENDPOINT_URL_KINESIS"],
+        flag: Some("--endpoint-url-kinesis"),
+        accepted: "an http:// or https:// URL for Kinesis alone (wins over aws.endpoint_url)",
+    },
+    SettingSpec {
+        key: "aws.endpoint_url_s3",
+        env: &["AWS_ENDPOINT_URL_S3"],
+        flag: Some("--endpoint-url-s3"),
+        accepted: "an http:// or https:// URL for S3 alone (wins over aws.endpoint_url)",
+    },
+    SettingSpec {
+        key: "aws.endpoint_url_dynamodb",
+        env: &["AWS_ENDPOINT_URL_DYNAMODB"],
+        flag: Some("--endpoint-url-dynamodb"),
+        accepted: "an http:// or https:// URL for DynamoDB alone (wins over aws.endpoint_url)",
+    },
+    SettingSpec {
         key: "aws.profile",
         env: &["AWS_PROFILE"],
         flag: Some("--profile"),
@@ -246,11 +264,43 @@ pub const SETTINGS: &[SettingSpec] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsSettings {
     pub region: String,
+    /// Every service's endpoint, unless the service has its own below.
     pub endpoint_url: Option<String>,
+    pub endpoint_url_kinesis: Option<String>,
+    pub endpoint_url_s3: Option<String>,
+    pub endpoint_url_dynamodb: Option<String>,
     pub profile: Option<String>,
     /// Limit on one attempt of one AWS call; with the SDK's retries it bounds how long an
     /// unreachable endpoint can stall a command.
     pub timeout_secs: u64,
+}
+
+/// The AWS services précis talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Kinesis,
+    S3,
+    DynamoDb,
+}
+
+impl AwsSettings {
+    /// Where a service's calls go: its own endpoint (the SDKs' `AWS_ENDPOINT_URL_<SERVICE>`),
+    /// else the global one; None is real AWS.
+    pub fn endpoint(&self, service: Service) -> Option<&str> {
+        let own = match service {
+            Service::Kinesis => &self.endpoint_url_kinesis,
+            Service::S3 => &self.endpoint_url_s3,
+            Service::DynamoDb => &self.endpoint_url_dynamodb,
+        };
+        own.as_deref().or(self.endpoint_url.as_deref())
+    }
+
+    /// The stream and the lake are both on local emulators: dummy credentials are fine there.
+    pub fn is_local(&self) -> bool {
+        [Service::Kinesis, Service::S3]
+            .iter()
+            .all(|s| self.endpoint(*s).is_some_and(crate::aws::is_local_endpoint))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -436,6 +486,9 @@ impl Default for Settings {
             aws: AwsSettings {
                 region: "us-east-1".into(),
                 endpoint_url: None,
+                endpoint_url_kinesis: None,
+                endpoint_url_s3: None,
+                endpoint_url_dynamodb: None,
                 profile: None,
                 timeout_secs: 20,
             },
@@ -615,6 +668,17 @@ impl Settings {
                 }
                 self.aws.endpoint_url = Some(value.trim_end_matches('/').to_string());
             }
+            "aws.endpoint_url_kinesis" | "aws.endpoint_url_s3" | "aws.endpoint_url_dynamodb" => {
+                if !is_endpoint_url(value) {
+                    return Err(invalid());
+                }
+                let url = Some(value.trim_end_matches('/').to_string());
+                match spec.key {
+                    "aws.endpoint_url_kinesis" => self.aws.endpoint_url_kinesis = url,
+                    "aws.endpoint_url_s3" => self.aws.endpoint_url_s3 = url,
+                    _ => self.aws.endpoint_url_dynamodb = url,
+                }
+            }
             "aws.profile" => {
                 if value.is_empty() {
                     return Err(invalid());
@@ -748,6 +812,11 @@ impl Settings {
         match key {
             "aws.region" => string(&self.aws.region),
             "aws.endpoint_url" => self.aws.endpoint_url.as_deref().and_then(string),
+            "aws.endpoint_url_kinesis" => self.aws.endpoint_url_kinesis.as_deref().and_then(string),
+            "aws.endpoint_url_s3" => self.aws.endpoint_url_s3.as_deref().and_then(string),
+            "aws.endpoint_url_dynamodb" => {
+                self.aws.endpoint_url_dynamodb.as_deref().and_then(string)
+            }
             "aws.profile" => self.aws.profile.as_deref().and_then(string),
             "aws.timeout_secs" => int(self.aws.timeout_secs),
             "stream.name" => string(&self.stream.name),
@@ -999,6 +1068,41 @@ mod tests {
     }
 
     #[test]
+    fn a_services_own_endpoint_wins_over_the_global_one_for_that_service_only() {
+        let s = load(
+            None,
+            &[
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+                ("AWS_ENDPOINT_URL_S3", "http://minio:9000/"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.aws.endpoint(Service::S3), Some("http://minio:9000"));
+        assert_eq!(
+            s.aws.endpoint(Service::Kinesis),
+            Some("http://127.0.0.1:4566")
+        );
+        assert_eq!(
+            s.aws.endpoint(Service::DynamoDb),
+            Some("http://127.0.0.1:4566")
+        );
+        assert!(s.aws.is_local());
+    }
+
+    #[test]
+    fn a_local_stream_with_the_lake_on_aws_is_not_local() {
+        let s = load(
+            None,
+            &[("AWS_ENDPOINT_URL_KINESIS", "http://127.0.0.1:4566")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.aws.endpoint(Service::S3), None);
+        assert!(!s.aws.is_local());
+    }
+
+    #[test]
     fn coordination_none_wins_over_a_configured_lease_table() {
         let s = load(
             None,
@@ -1188,6 +1292,9 @@ mod tests {
         let s = Settings {
             aws: AwsSettings {
                 endpoint_url: Some("http://x:1".into()),
+                endpoint_url_kinesis: Some("http://k:1".into()),
+                endpoint_url_s3: Some("http://s:1".into()),
+                endpoint_url_dynamodb: Some("http://d:1".into()),
                 profile: Some("p".into()),
                 ..Settings::default().aws
             },

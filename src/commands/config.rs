@@ -3,7 +3,6 @@
 
 use std::fmt::Write;
 
-use crate::aws::is_local_endpoint;
 use crate::config::{redact_key_id, Settings, SETTINGS};
 
 pub fn render(settings: &Settings) -> String {
@@ -32,7 +31,7 @@ pub fn render_with_env(settings: &Settings, env: &dyn Fn(&str) -> Option<String>
         match settings.value_of(spec.key) {
             Some(value) => {
                 let value = match (spec.key, &value) {
-                    ("aws.endpoint_url", toml::Value::String(url)) => {
+                    (key, toml::Value::String(url)) if key.starts_with("aws.endpoint_url") => {
                         toml::Value::String(crate::config::redact_url(url))
                     }
                     _ => value,
@@ -51,6 +50,9 @@ pub fn render_with_env(settings: &Settings, env: &dyn Fn(&str) -> Option<String>
 fn unset_note(key: &str) -> &'static str {
     match key {
         "aws.endpoint_url" => "real AWS endpoints for the region",
+        "aws.endpoint_url_kinesis" | "aws.endpoint_url_s3" | "aws.endpoint_url_dynamodb" => {
+            "aws.endpoint_url, the profile's services section, or real AWS"
+        }
         "aws.profile" => "default credential chain",
         "produce.seed" => "a fresh seed each run, printed",
         _ => "default",
@@ -81,12 +83,7 @@ fn credentials(settings: &Settings, env: &dyn Fn(&str) -> Option<String>) -> Str
         let origin = settings.origin("aws.profile");
         return format!("profile {profile} ({origin})");
     }
-    let local = settings
-        .aws
-        .endpoint_url
-        .as_deref()
-        .is_some_and(is_local_endpoint);
-    if local {
+    if settings.aws.is_local() {
         return "dummy test/test (local emulator endpoint, none configured)".into();
     }
     "AWS default chain (web identity, SSO, ~/.aws files, container, instance metadata)".into()

@@ -88,8 +88,7 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
         "précis: loading the summarizer and connecting to {} (log: {log_file})…",
         settings
             .aws
-            .endpoint_url
-            .as_deref()
+            .endpoint(crate::config::Service::Kinesis)
             .unwrap_or(&settings.aws.region)
     );
     let engine = Engine::start(settings, args.once).await?;

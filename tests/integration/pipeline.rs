@@ -816,3 +816,60 @@ async fn an_outage_in_follow_mode_keeps_the_pipeline_up_and_a_stop_says_what_was
         "{stdout}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinesis_and_s3_on_two_emulators_through_their_own_endpoint_variables() {
+    // The stream on the shared moto, the lake on a second one (S3 on MinIO, say).
+    let lake_server = crate::support::MotoServer::start();
+    let mut settings = settings_for("two-endpoints");
+    let env = [
+        ("AWS_ENDPOINT_URL_KINESIS", moto().endpoint.clone()),
+        ("AWS_ENDPOINT_URL_S3", lake_server.endpoint.clone()),
+        ("PRECIS_STREAM", settings.stream.name.clone()),
+        ("PRECIS_BUCKET", settings.lake.bucket.clone()),
+        ("PRECIS_SUMMARIZER", "none".to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (produced, _) = run_precis(&["produce", "--records", "20"], &env, LIMIT);
+    assert!(
+        produced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+    let (ran, _) = run_precis(&["run", "--once", "--no-ui"], &env, LIMIT);
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+
+    // The records came from the first emulator's stream...
+    assert_eq!(
+        read_stream(&clients(&settings).await, &settings.stream.name)
+            .await
+            .len(),
+        20
+    );
+    // ... and the table is on the second emulator, not the first.
+    let shared = clients(&settings).await;
+    assert!(shared
+        .s3
+        .head_bucket()
+        .bucket(&settings.lake.bucket)
+        .send()
+        .await
+        .is_err());
+    settings.aws.endpoint_url = Some(lake_server.endpoint.clone());
+    let table = Lake::new(&settings)
+        .open(TableKind::Summaries)
+        .await
+        .unwrap()
+        .expect("the summaries table on the second emulator");
+    let rows: u64 = table_files(&table)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.rows)
+        .sum();
+    assert_eq!(rows, 20);
+}

@@ -125,8 +125,8 @@ impl Lake {
             ("timeout".to_string(), format!("{}s", aws.timeout_secs)),
             ("connect_timeout".to_string(), "5s".to_string()),
         ]);
-        if let Some(endpoint) = &aws.endpoint_url {
-            options.insert("AWS_ENDPOINT_URL".into(), endpoint.clone());
+        if let Some(endpoint) = aws.endpoint(crate::config::Service::S3) {
+            options.insert("AWS_ENDPOINT_URL".into(), endpoint.to_string());
             options.insert("AWS_S3_ADDRESSING_STYLE".into(), "path".into());
             if endpoint.starts_with("http://") {
                 options.insert("AWS_ALLOW_HTTP".into(), "true".into());
@@ -144,11 +144,7 @@ impl Lake {
                 options.insert(key.to_string(), value);
             }
         }
-        let local = aws
-            .endpoint_url
-            .as_deref()
-            .is_some_and(crate::aws::is_local_endpoint);
-        if local && aws.profile.is_none() && !options.contains_key("AWS_ACCESS_KEY_ID") {
+        if aws.is_local() && aws.profile.is_none() && !options.contains_key("AWS_ACCESS_KEY_ID") {
             options.insert("AWS_ACCESS_KEY_ID".into(), LOCAL_ACCESS_KEY.into());
             options.insert("AWS_SECRET_ACCESS_KEY".into(), LOCAL_ACCESS_KEY.into());
         }
