@@ -120,42 +120,165 @@ impl AwsClients {
         }
     }
 
-    /// Turns an SDK error into one line: what failed, why, and what to do about it.
-    pub fn explain<E, R>(&self, what: &str, err: &SdkError<E, R>) -> anyhow::Error
+    /// Turns an SDK error into one line (what failed, why, and what to do about it), carried by an
+    /// [`AwsError`] that says whether retrying can help.
+    pub fn explain<E>(
+        &self,
+        what: &str,
+        err: &SdkError<E, aws_sdk_kinesis::config::http::HttpResponse>,
+    ) -> anyhow::Error
     where
         E: StdError + ProvideErrorMetadata + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         let target = &self.target.label;
-        match err {
+        let (kind, message) = match err {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
                 let detail = error_chain(err);
-                let hint = if detail.contains("credentials") || detail.contains("identity") {
-                    "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE".to_string()
+                let (kind, hint) = if detail.contains("credentials") || detail.contains("identity")
+                {
+                    (
+                        ErrorKind::Stop,
+                        "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE".to_string(),
+                    )
                 } else if detail.contains("certificate") {
-                    "the endpoint's TLS certificate is not trusted here (précis always verifies \
-                     TLS): give the server a certificate from a trusted authority, or add its \
-                     authority to the system's trust store"
-                        .to_string()
+                    (
+                        ErrorKind::Stop,
+                        "the endpoint's TLS certificate is not trusted here (précis always \
+                         verifies TLS): give the server a certificate from a trusted authority, \
+                         or add its authority to the system's trust store"
+                            .to_string(),
+                    )
                 } else if self.target.local {
-                    "start local AWS with `scripts/local-aws start`, or point --endpoint-url / \
-                     AWS_ENDPOINT_URL at a running emulator"
-                        .to_string()
+                    (
+                        ErrorKind::Retry,
+                        "start local AWS with `scripts/local-aws start`, or point --endpoint-url \
+                         / AWS_ENDPOINT_URL at a running emulator"
+                            .to_string(),
+                    )
                 } else {
-                    "check the network, the region and --endpoint-url".to_string()
+                    (
+                        ErrorKind::Retry,
+                        "check the network, the region and --endpoint-url".to_string(),
+                    )
                 };
-                anyhow::anyhow!("{what}: cannot reach {target} ({detail}); {hint}")
+                (
+                    kind,
+                    format!("{what}: cannot reach {target} ({detail}); {hint}"),
+                )
             }
             SdkError::ServiceError(service) => {
                 let e = service.err();
-                anyhow::anyhow!(
-                    "{what} at {target}: {}: {}",
-                    e.code().unwrap_or("error"),
+                let code = e.code().unwrap_or("error");
+                let status = service.raw().status().as_u16();
+                let detail = format!(
+                    "{what} at {target}: {code}: {}",
                     e.message().unwrap_or("no message")
-                )
+                );
+                match classify(code, status) {
+                    Some(hint) => (ErrorKind::Stop, format!("{detail}; {hint}")),
+                    None => (ErrorKind::Retry, detail),
+                }
             }
-            _ => anyhow::anyhow!("{what} at {target}: {}", error_chain(err)),
+            _ => (
+                ErrorKind::Retry,
+                format!("{what} at {target}: {}", error_chain(err)),
+            ),
+        };
+        anyhow::Error::new(AwsError { kind, message })
+    }
+}
+
+/// Whether retrying an AWS call can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Throttling, 5xx, timeouts, connection resets: retried with backoff.
+    Retry,
+    /// A missing stream or bucket, refused or invalid credentials, a request the service
+    /// rejects: the run stops with the message, which says what to do.
+    Stop,
+}
+
+/// An AWS call that failed, as one line, and its kind.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct AwsError {
+    pub kind: ErrorKind,
+    message: String,
+}
+
+/// Whether an error (or one of its causes) is an AWS failure that retrying cannot fix.
+pub fn is_terminal(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<AwsError>()
+            .is_some_and(|a| a.kind == ErrorKind::Stop)
+    })
+}
+
+/// An error from outside the SDK (the Delta tables' object store) that names an S3 code retrying
+/// cannot fix, as a terminal [`AwsError`] with what to do.
+pub fn terminal_in_text(err: &anyhow::Error) -> Option<anyhow::Error> {
+    let text = format!("{err:#}");
+    if is_terminal(err) {
+        return Some(anyhow::Error::new(AwsError {
+            kind: ErrorKind::Stop,
+            message: text,
+        }));
+    }
+    [
+        "NoSuchBucket",
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+    ]
+    .into_iter()
+    .find(|code| text.contains(code))
+    .and_then(|code| Some((code, classify(code, 0)?)))
+    .map(|(code, hint)| {
+        // The store's own text spans lines (it quotes S3's XML answer): one line instead.
+        let what = err
+            .chain()
+            .next()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        anyhow::Error::new(AwsError {
+            kind: ErrorKind::Stop,
+            message: format!("{what}: S3 answered {code}; {hint}"),
+        })
+    })
+}
+
+/// For an error code (or HTTP status) that retrying cannot fix, what to do about it.
+fn classify(code: &str, status: u16) -> Option<&'static str> {
+    match code {
+        "ResourceNotFoundException" => Some(
+            "the stream (or lease table) does not exist: create it (`precis produce` makes the \
+             stream) or point --stream / --lease-table at an existing one",
+        ),
+        "NoSuchBucket" => Some(
+            "the bucket does not exist: create it (`precis run` makes it when it starts) or point \
+             --bucket at an existing one",
+        ),
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "InvalidAccessKeyId"
+        | "SignatureDoesNotMatch"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "MissingAuthenticationToken" => Some(
+            "the credentials were refused: check AWS_PROFILE or the AWS_* keys (expired session?) \
+             and that they allow what deploy/iam-policy.json lists",
+        ),
+        "ValidationException" | "InvalidArgumentException" => {
+            Some("the request was rejected as invalid: check the settings (`precis config`)")
         }
+        _ if status == 403 => Some(
+            "the credentials were refused: check AWS_PROFILE or the AWS_* keys and their \
+             permissions",
+        ),
+        _ => None,
     }
 }
 

@@ -220,6 +220,12 @@ impl Supervisor<'_> {
                             stats.update_shard(&shard_id, |s| s.state = ShardState::Elsewhere);
                             info!("shard {shard_id}: its reader ended after the lease moved: {err:#}");
                         }
+                        Err(err) if crate::aws::is_terminal(&err) => {
+                            // Retrying cannot fix it (the stream deleted, credentials refused):
+                            // the run stops; what is committed is checkpointed already.
+                            stats.error();
+                            return Err(err);
+                        }
                         Err(err) => {
                             stats.error();
                             let checkpoint = stats
@@ -290,7 +296,7 @@ impl Supervisor<'_> {
     ) -> Result<Option<Vec<String>>> {
         let shards = match list_shards(self.clients, &self.options.stream).await {
             Ok(shards) => shards,
-            Err(err) if readers_running => {
+            Err(err) if readers_running && !crate::aws::is_terminal(&err) => {
                 self.stats.error();
                 warn!(
                     "{err:#}; the shards being read go on, listing again in {} s",

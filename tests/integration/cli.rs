@@ -291,3 +291,112 @@ fn run_with_no_writable_temporary_directory_fails_at_start_naming_tmpdir() {
     assert!(!stderr.contains("cannot reach"), "{stderr}");
     assert!(took < Duration::from_secs(30), "took {took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_deleted_under_a_running_pipeline_stops_it_with_one_line_saying_so() {
+    let settings = crate::support::settings_for("deleted-stream");
+    crate::pipeline::seed_one_day(&settings, 50, 301).await;
+    let clients = crate::support::clients(&settings).await;
+    let env = crate::pipeline::env_for(&settings);
+    let child = precis_command(&["run", "--no-ui"], &crate::support::borrowed(&env))
+        .spawn()
+        .expect("spawn precis run");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    clients
+        .kinesis
+        .delete_stream()
+        .stream_name(&settings.stream.name)
+        .enforce_consumer_deletion(true)
+        .send()
+        .await
+        .expect("delete the stream");
+    let deleted = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let waited = deleted.elapsed();
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        waited < Duration::from_secs(60),
+        "still running {waited:?} after the stream was deleted"
+    );
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or("");
+    eprintln!("stopped {waited:?} after the deletion: {last}");
+    assert!(
+        last.contains("does not exist") || last.contains("rejected"),
+        "no line saying what is wrong: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_deleted_under_a_running_pipeline_stops_it_with_one_line_saying_so() {
+    let settings = crate::support::settings_for("deleted-bucket");
+    crate::pipeline::seed_one_day(&settings, 50, 302).await;
+    let clients = crate::support::clients(&settings).await;
+    let env = crate::pipeline::env_for(&settings);
+    let mut env = crate::support::borrowed(&env);
+    env.push(("PRECIS_FLUSH_AGE_SECS", "1"));
+    let child = precis_command(&["run", "--no-ui"], &env)
+        .spawn()
+        .expect("spawn precis run");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Emptied, then deleted (S3 deletes only empty buckets).
+    let bucket = &settings.lake.bucket;
+    let listed = clients
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    for object in listed.contents() {
+        let key = object.key().unwrap();
+        clients
+            .s3
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    }
+    clients
+        .s3
+        .delete_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("delete the bucket");
+    // New records make a chunk that has nowhere to go.
+    let late = (0..5).map(|i| {
+        let body =
+            format!(r#"{{"id":"late-{i}","content":"A late article, number {i}, with words."}}"#);
+        (format!("late-{i}"), body.into_bytes())
+    });
+    crate::pipeline::put_raw(&clients, &settings.stream.name, late).await;
+    let deleted = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let waited = deleted.elapsed();
+    let stderr = stderr_of(&output);
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or("");
+    eprintln!("stopped {waited:?} after the deletion: {last}");
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        waited < Duration::from_secs(90),
+        "still running {waited:?} after the bucket was deleted"
+    );
+    assert!(last.contains("bucket does not exist"), "{stderr}");
+}

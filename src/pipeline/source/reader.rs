@@ -33,6 +33,9 @@ const ASSUMED_RECORD_BYTES: usize = 4 * 1024;
 /// Attempts at writing a chunk or a checkpoint (each with the SDK's own retries) before the
 /// reader fails and the supervisor starts it again: about a minute and a half of backoff.
 const WRITE_ATTEMPTS: u32 = 10;
+/// How long an error that retrying cannot fix (a deleted stream, refused credentials) may last
+/// before the reader gives up and the run stops.
+pub const TERMINAL_GRACE: Duration = Duration::from_secs(10);
 /// Pause between polls of a shard that is at its tip, in follow mode.
 const IDLE_POLL: Duration = Duration::from_millis(1000);
 /// For reads and chunk writes: a floor of half the ceiling, so an outage is not hammered.
@@ -192,6 +195,8 @@ impl ShardReader {
         let mut pending = Pending::default();
         let mut last_call = Instant::now() - MIN_CALL_INTERVAL;
         let mut failures = 0u32;
+        // Since when every answer said the stream is gone or the credentials are refused.
+        let mut terminal_since: Option<Instant> = None;
         let mut read = ReadSoFar::default();
         // `--once` cuts at most one chunk early (below): on a stream still being written every
         // page may be short and caught up, and a chunk per page would be a flood of tiny files.
@@ -222,6 +227,7 @@ impl ShardReader {
             let mut output = match response {
                 Ok(output) => {
                     failures = 0;
+                    terminal_since = None;
                     output
                 }
                 Err(err)
@@ -239,7 +245,17 @@ impl ShardReader {
                     let error = self
                         .clients
                         .explain(&format!("reading shard {}", self.shard_id), &err);
-                    let pause = BACKOFF.delay(failures);
+                    if crate::aws::is_terminal(&error) {
+                        // A short grace for eventual consistency (a stream just recreated, a
+                        // policy just attached); past it, the run stops with this error.
+                        let since = *terminal_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= TERMINAL_GRACE {
+                            return Err(error);
+                        }
+                    } else {
+                        terminal_since = None;
+                    }
+                    let pause = BACKOFF.delay(failures).min(TERMINAL_GRACE / 4);
                     warn!("{error:#}; retrying in {pause:.1?}");
                     tokio::time::sleep(pause).await;
                     continue;
@@ -389,12 +405,21 @@ impl ShardReader {
         }
         let tables = &mut position.tables;
         let mut attempt = 0u32;
+        let mut terminal_since: Option<Instant> = None;
         let result = loop {
             match self.writer.commit(tables, &mut taken.parts).await {
                 Ok(written) => break Ok(written),
                 Err(err) => {
                     attempt += 1;
                     self.stats.error();
+                    // The table store's errors carry S3's code in their text only.
+                    if let Some(terminal) = crate::aws::terminal_in_text(&err) {
+                        let since = *terminal_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= TERMINAL_GRACE {
+                            self.abandon(&taken);
+                            break Err(terminal);
+                        }
+                    }
                     if attempt >= WRITE_ATTEMPTS {
                         break Err(err.context(format!(
                             "a chunk of {records} records uncommitted after {attempt} attempts; \
