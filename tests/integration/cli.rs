@@ -310,24 +310,13 @@ async fn a_stream_deleted_under_a_running_pipeline_stops_it_with_one_line_saying
         .send()
         .await
         .expect("delete the stream");
-    let deleted = std::time::Instant::now();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let waited = deleted.elapsed();
+    let (output, waited, last) = wait_for_the_stop(child).await;
     let stderr = stderr_of(&output);
     assert!(!output.status.success(), "{stderr}");
     assert!(
         waited < Duration::from_secs(60),
         "still running {waited:?} after the stream was deleted"
     );
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("error:"))
-        .unwrap_or("");
-    eprintln!("stopped {waited:?} after the deletion: {last}");
     assert!(
         last.contains("does not exist") || last.contains("rejected"),
         "no line saying what is wrong: {stderr}"
@@ -380,23 +369,31 @@ async fn a_bucket_deleted_under_a_running_pipeline_stops_it_with_one_line_saying
         (format!("late-{i}"), body.into_bytes())
     });
     crate::pipeline::put_raw(&clients, &settings.stream.name, late).await;
-    let deleted = std::time::Instant::now();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let waited = deleted.elapsed();
+    let (output, waited, last) = wait_for_the_stop(child).await;
     let stderr = stderr_of(&output);
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("error:"))
-        .unwrap_or("");
-    eprintln!("stopped {waited:?} after the deletion: {last}");
     assert!(!output.status.success(), "{stderr}");
     assert!(
         waited < Duration::from_secs(90),
         "still running {waited:?} after the bucket was deleted"
     );
     assert!(last.contains("bucket does not exist"), "{stderr}");
+}
+
+/// Waits for a pipeline whose stream or bucket was just deleted to end: its output, how long it
+/// took, and its last `error:` line.
+async fn wait_for_the_stop(child: std::process::Child) -> (std::process::Output, Duration, String) {
+    let deleted = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let waited = deleted.elapsed();
+    let last = stderr_of(&output)
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or("")
+        .to_string();
+    eprintln!("stopped {waited:?} after the deletion: {last}");
+    (output, waited, last)
 }
