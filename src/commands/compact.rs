@@ -21,10 +21,6 @@ pub async fn run(settings: &Settings, args: &CompactArgs) -> Result<ExitCode> {
     let lake = Lake::new(settings);
     let target = lake.layout.target_file_bytes;
     for kind in chosen(args.table) {
-        if lake.open(kind).await?.is_none() {
-            outln!("{}: no table yet", kind.name())?;
-            continue;
-        }
         let bar = terminal_spinner();
         let progress = {
             let bar = bar.clone();
@@ -53,7 +49,13 @@ pub async fn run(settings: &Settings, args: &CompactArgs) -> Result<ExitCode> {
         };
         let report = compact(&lake, kind, target, &progress).await;
         bar.finish_and_clear();
-        let report = report?;
+        let report = match report {
+            Err(err) if err.is::<crate::maintenance::NoTable>() => {
+                outln!("{}: no table yet", kind.name())?;
+                continue;
+            }
+            report => report?,
+        };
         match report.version {
             None => outln!(
                 "{}: nothing to merge ({} files, none of its partitions holds two files under {})",

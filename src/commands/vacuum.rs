@@ -8,8 +8,8 @@ use crate::aws::AwsClients;
 use crate::cli::VacuumArgs;
 use crate::commands::tables::chosen;
 use crate::config::Settings;
-use crate::maintenance::card::write_card;
 use crate::maintenance::vacuum::{check_retention, vacuum};
+use crate::maintenance::NoTable;
 use crate::pipeline::sink::lake::Lake;
 use crate::resources::require_bucket;
 
@@ -20,11 +20,13 @@ pub async fn run(settings: &Settings, args: &VacuumArgs) -> Result<ExitCode> {
     require_bucket(&clients, &settings.lake.bucket).await?;
     let lake = Lake::new(settings);
     for kind in chosen(args.table) {
-        if lake.open(kind).await?.is_none() {
-            outln!("{}: no table yet", kind.name())?;
-            continue;
-        }
-        let report = vacuum(&lake, kind, args.retain_hours, args.force, args.dry_run).await?;
+        let report = match vacuum(&lake, kind, args.retain_hours, args.force, args.dry_run).await {
+            Err(err) if err.is::<NoTable>() => {
+                outln!("{}: no table yet", kind.name())?;
+                continue;
+            }
+            report => report?,
+        };
         let verb = if report.dry_run {
             "would delete"
         } else {
@@ -40,9 +42,6 @@ pub async fn run(settings: &Settings, args: &VacuumArgs) -> Result<ExitCode> {
             for file in &report.files {
                 outln!("  {file}")?;
             }
-        } else if let Some(table) = lake.open(kind).await? {
-            // A full vacuum deletes every file the log does not name, the card included.
-            write_card(&table, kind).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -137,11 +137,12 @@ pub async fn compact(
 ) -> Result<CompactReport> {
     let started = Instant::now();
     let Some(mut table) = lake.open(kind).await? else {
-        anyhow::bail!(
+        return Err(super::NoTable(format!(
             "no table at s3://{}/{} yet: nothing to compact (`precis run` writes it)",
             lake.bucket,
             kind.path()
-        );
+        ))
+        .into());
     };
     let files = table_files(&table).await?;
     let files_before = files.len();

@@ -9,6 +9,11 @@ pub mod inventory;
 pub mod reprocess;
 pub mod vacuum;
 
+/// A rewrite asked of a table that does not exist yet: commands say so and go on to the next.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NoTable(pub String);
+
 use std::collections::HashSet;
 use std::sync::Arc;
 

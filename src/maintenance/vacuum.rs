@@ -41,14 +41,15 @@ pub async fn vacuum(
 ) -> Result<VacuumReport> {
     check_retention(retain_hours, force)?;
     let Some(table) = lake.open(kind).await? else {
-        bail!(
+        return Err(super::NoTable(format!(
             "no table at s3://{}/{} yet: nothing to vacuum",
             lake.bucket,
             kind.path()
-        );
+        ))
+        .into());
     };
     let retention = chrono::Duration::hours(i64::try_from(retain_hours).unwrap_or(i64::MAX));
-    let (_, metrics) = table
+    let (table, metrics) = table
         .vacuum()
         .with_retention_period(retention)
         .with_enforce_retention_duration(!force)
@@ -63,6 +64,10 @@ pub async fn vacuum(
         .map(|f| format!("{}/{f}", kind.path()))
         .collect();
     files.sort();
+    if !dry_run {
+        // A full vacuum deletes every file the log does not name, the card included.
+        super::card::write_card(&table, kind).await?;
+    }
     Ok(VacuumReport {
         table: kind,
         dry_run,

@@ -163,6 +163,15 @@ async fn wait_for_spread(table: &LeaseTable, workers: &[Child], spread: &[usize]
     .await;
 }
 
+/// Waits for `expected` rows, stops the workers with SIGTERM (each must exit cleanly), and
+/// checks that every article is in the tables exactly once.
+async fn finish(settings: &Settings, workers: Vec<Child>, expected: u64) {
+    wait_for_rows(settings, expected, Duration::from_secs(300)).await;
+    stop_all(workers).await;
+    let clients = clients(settings).await;
+    assert_every_article_once(&clients, settings, expected as usize).await;
+}
+
 async fn stop_all(workers: Vec<Child>) {
     for worker in workers {
         let output = terminate(worker).await;
@@ -180,9 +189,7 @@ async fn three_workers_spread_eight_shards_three_three_two_and_write_every_recor
     seed_one_day(&settings, 10_000, 221).await;
     let (workers, table) = start_workers(&settings, &lease_table, 3, 10).await;
     wait_for_spread(&table, &workers, &[2, 3, 3], Duration::from_secs(90)).await;
-    wait_for_rows(&settings, 10_000, Duration::from_secs(300)).await;
-    stop_all(workers).await;
-    assert_every_article_once(&clients(&settings).await, &settings, 10_000).await;
+    finish(&settings, workers, 10_000).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,9 +214,7 @@ async fn a_killed_workers_shards_are_taken_by_the_others_within_a_lease_and_noth
     )
     .await;
     eprintln!("taken over {:.1?} after the kill", killed.elapsed());
-    wait_for_rows(&settings, 10_000, Duration::from_secs(300)).await;
-    stop_all(workers).await;
-    assert_every_article_once(&clients(&settings).await, &settings, 10_000).await;
+    finish(&settings, workers, 10_000).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,9 +238,7 @@ async fn sigterm_releases_a_workers_leases_so_the_others_take_them_without_waiti
     );
     wait_for_spread(&table, &workers, &[4, 4], Duration::from_secs(30)).await;
     seed_one_day(&settings, 1_000, 225).await;
-    wait_for_rows(&settings, 3_000, Duration::from_secs(300)).await;
-    stop_all(workers).await;
-    assert_every_article_once(&clients(&settings).await, &settings, 3_000).await;
+    finish(&settings, workers, 3_000).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,9 +250,7 @@ async fn a_worker_started_later_gets_a_share() {
 
     workers.push(worker(&settings, &lease_table, 10));
     wait_for_spread(&table, &workers, &[2, 3, 3], Duration::from_secs(90)).await;
-    wait_for_rows(&settings, 1_000, Duration::from_secs(300)).await;
-    stop_all(workers).await;
-    assert_every_article_once(&clients(&settings).await, &settings, 1_000).await;
+    finish(&settings, workers, 1_000).await;
 }
 
 /// A lease table of its own with one lease, `shard-0`, unowned.
