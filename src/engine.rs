@@ -56,7 +56,7 @@ impl Engine {
         if let Some(warning) = crate::pipeline::sink::dedup::check_temp_dir()? {
             warn!("{warning}");
         }
-        let leases = settings.coordination.leases(&settings.stream.name);
+        let leases = crate::lease::LeaseSettings::of(&settings.coordination, &settings.stream.name);
         if once && leases.is_some() {
             anyhow::bail!(
                 "--once reads every shard to its tip, which workers sharing a stream cannot promise \
@@ -98,8 +98,8 @@ impl Engine {
             bucket: bucket.clone(),
             lake: lake.clone(),
             start: settings.pipeline.from,
-            policy: settings.pipeline.flush_policy(),
-            limits: settings.pipeline.limits(),
+            policy: (&settings.pipeline).into(),
+            limits: (&settings.pipeline).into(),
             once,
             summarizer: summarizer.clone(),
             paused: paused_rx,

@@ -77,6 +77,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Err(err) = precis::tui::theme::Theme::check_setting(&settings) {
+        eprintln!("error: {err}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     precis::summarize::pin_model_threads(settings.summarizer.workers);
     let outcome = match &cli.command {
         Command::Config => {

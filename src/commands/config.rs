@@ -47,6 +47,45 @@ pub fn render_with_env(settings: &Settings, env: &dyn Fn(&str) -> Option<String>
     out
 }
 
+/// The settings reference of docs/configuration.md, from the same table the loader reads, so
+/// the document cannot drift from the code (a test compares them).
+pub fn reference() -> String {
+    let defaults = Settings::default();
+    let mut out = String::from(
+        "| setting | default | environment | flag | accepted |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for spec in SETTINGS {
+        let default = match (spec.key, defaults.value_of(spec.key)) {
+            // Depends on the machine: one model per core.
+            ("summarizer.workers", _) => "the number of cores, at most 8".to_string(),
+            // Follows the stream's name.
+            ("coordination.lease_table", _) => "`precis-<stream.name>`".to_string(),
+            ("coordination.mode", _) => "`dynamodb` when a lease table is set, else `none`".into(),
+            ("summarizer.model", _) => {
+                "the kind's: `all-minilm-l6-v2`, `smollm2-135m-instruct`".into()
+            }
+            (_, Some(value)) => format!("`{value}`"),
+            (key, None) => unset_note(key).to_string(),
+        };
+        let code = |names: &[&str]| {
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {default} | {} | {} | {} |",
+            spec.key,
+            code(spec.env),
+            code(&spec.flag.into_iter().collect::<Vec<_>>()),
+            spec.accepted.replace('|', "\\|"),
+        );
+    }
+    out
+}
+
 fn unset_note(key: &str) -> &'static str {
     match key {
         "aws.endpoint_url" => "real AWS endpoints for the region",
@@ -155,5 +194,52 @@ mod tests {
         let parsed: toml::Table = render_with_env(&s, &env).parse().unwrap();
         assert_eq!(parsed["stream"]["shards"].as_integer(), Some(4));
         assert_eq!(parsed["stream"]["name"].as_str(), Some("MyStream"));
+    }
+
+    #[test]
+    fn what_config_prints_read_back_as_a_file_gives_the_same_settings() {
+        let (s, env) = settings(&[
+            ("PRECIS_SHARDS", "4"),
+            ("PRECIS_FROM", "at-timestamp=2026-11-23T08:00:00Z"),
+            ("PRECIS_SUMMARY_WORDS", "0"),
+            ("PRECIS_SEED", "18446744073709551615"),
+        ]);
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), render_with_env(&s, &env)).unwrap();
+        let none = |_: &str| None;
+        let again = Settings::load(&Sources {
+            config_file: Some(file.path()),
+            env: &none,
+            flags: &[],
+        })
+        .unwrap();
+        for spec in SETTINGS {
+            assert_eq!(
+                again.value_of(spec.key),
+                s.value_of(spec.key),
+                "{}",
+                spec.key
+            );
+        }
+    }
+
+    #[test]
+    fn the_configuration_reference_in_docs_lists_every_setting_as_the_code_does() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let (begin, end) = ("<!-- settings:begin -->\n", "<!-- settings:end -->");
+        let start = doc.find(begin).expect("begin marker") + begin.len();
+        let stop = doc.find(end).expect("end marker");
+        let expected = reference();
+        if std::env::var_os("PRECIS_UPDATE_DOCS").is_some() {
+            let updated = format!("{}{expected}{}", &doc[..start], &doc[stop..]);
+            std::fs::write(path, updated).unwrap();
+            return;
+        }
+        assert!(
+            doc[start..stop] == expected,
+            "docs/configuration.md is out of date: run \
+             PRECIS_UPDATE_DOCS=1 cargo test --lib the_configuration_reference"
+        );
     }
 }

@@ -23,6 +23,16 @@ pub struct LeaseSettings {
 }
 
 impl LeaseSettings {
+    /// This process's lease settings, when it shares the stream.
+    pub fn of(settings: &crate::config::CoordinationSettings, stream: &str) -> Option<Self> {
+        (settings.mode() == crate::config::CoordinationMode::DynamoDb).then(|| Self {
+            table: settings.table_for(stream),
+            worker: worker_name(),
+            duration: Duration::from_secs(settings.lease_secs),
+            take_every: Duration::from_secs(settings.take_secs),
+        })
+    }
+
     /// Renewals come three times a lease, as in the KCL, so one slow call does not lose it.
     pub fn renew_every(&self) -> Duration {
         self.duration / 3

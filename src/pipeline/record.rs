@@ -174,6 +174,14 @@ pub struct Limits {
     pub max_content_bytes: usize,
 }
 
+impl From<&crate::config::PipelineSettings> for Limits {
+    fn from(settings: &crate::config::PipelineSettings) -> Self {
+        Self {
+            max_content_bytes: settings.max_content_kib * 1024,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {

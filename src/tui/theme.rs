@@ -86,6 +86,19 @@ impl Theme {
             .collect()
     }
 
+    /// The configured theme, checked when the binary starts so that a bad one is a bad setting
+    /// for every command (exit 2), not only when the console opens.
+    pub fn check_setting(
+        settings: &crate::config::Settings,
+    ) -> Result<(), crate::config::ConfigError> {
+        Theme::load(&settings.ui.theme)
+            .map(drop)
+            .map_err(|e| crate::config::ConfigError::Theme {
+                origin: settings.origin("ui.theme"),
+                reason: e.to_string(),
+            })
+    }
+
     /// A built-in name, or the path of a theme file.
     pub fn load(spec: &str) -> Result<Theme, ThemeError> {
         if let Some((name, text)) = BUILT_IN.iter().find(|(name, _)| *name == spec) {
@@ -227,6 +240,27 @@ mod tests {
     fn every_built_in_theme_parses_and_is_named_after_its_file() {
         let names: Vec<String> = Theme::built_in().into_iter().map(|t| t.name).collect();
         assert_eq!(names, ["dark", "light", "high-contrast"]);
+    }
+
+    #[test]
+    fn a_configured_theme_that_cannot_load_is_a_bad_setting_naming_its_origin() {
+        let flags = [crate::config::FlagValue {
+            key: "ui.theme",
+            value: "no-such-theme".into(),
+        }];
+        let settings = crate::config::Settings::load(&crate::config::Sources {
+            config_file: None,
+            env: &|_| None,
+            flags: &flags,
+        })
+        .unwrap();
+        let err = Theme::check_setting(&settings).unwrap_err().to_string();
+        assert!(
+            err.starts_with("invalid ui.theme (from flag --theme)"),
+            "{err}"
+        );
+        assert!(err.contains("use dark, light, high-contrast"), "{err}");
+        assert!(Theme::check_setting(&crate::config::Settings::default()).is_ok());
     }
 
     #[test]

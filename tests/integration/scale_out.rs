@@ -362,7 +362,7 @@ async fn an_old_owner_cannot_commit_a_chunk_the_new_owner_committed_first() {
     let mut old_owner = lake.open_or_create(TableKind::Quarantine).await.unwrap();
     let mut new_owner = old_owner.clone();
     let mut refreshed_old_owner = old_owner.clone();
-    let layout = settings.lake.file_layout();
+    let layout = precis::pipeline::sink::parquet::FileLayout::from(&settings.lake);
 
     commit_chunk(
         &mut new_owner,

@@ -150,7 +150,7 @@ impl Lake {
         }
         Self {
             bucket: settings.lake.bucket.clone(),
-            layout: settings.lake.file_layout(),
+            layout: (&settings.lake).into(),
             options,
         }
     }

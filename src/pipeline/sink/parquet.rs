@@ -296,6 +296,15 @@ pub struct FileLayout {
     pub target_file_bytes: u64,
 }
 
+impl From<&crate::config::LakeSettings> for FileLayout {
+    fn from(settings: &crate::config::LakeSettings) -> Self {
+        Self {
+            row_group_bytes: settings.row_group_mib * 1024 * 1024,
+            target_file_bytes: settings.target_file_mib * 1024 * 1024,
+        }
+    }
+}
+
 impl Default for FileLayout {
     fn default() -> Self {
         Self {

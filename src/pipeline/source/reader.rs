@@ -14,6 +14,7 @@ use tracing::{debug, info, warn};
 use super::checkpoint::{Checkpoint, CheckpointStore};
 use crate::aws::AwsClients;
 use crate::backoff::Backoff;
+use crate::config::StartPosition;
 use crate::pipeline::rows::RawRecord;
 use crate::pipeline::sink::writer::{ChunkParts, ChunkWriter, ShardTables};
 use crate::pipeline::stats::{ShardState, Stats};
@@ -45,39 +46,22 @@ const BACKOFF: Backoff = Backoff {
     min_fraction: 0.5,
 };
 
-/// Where to start a shard that has no checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartPosition {
-    TrimHorizon,
-    Latest,
-    AtTimestamp(DateTime<Utc>),
-}
-
-impl std::str::FromStr for StartPosition {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "trim-horizon" => Ok(StartPosition::TrimHorizon),
-            "latest" => Ok(StartPosition::Latest),
-            _ => s
-                .strip_prefix("at-timestamp=")
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| StartPosition::AtTimestamp(t.with_timezone(&Utc)))
-                .ok_or_else(|| {
-                    "expected trim-horizon, latest or at-timestamp=RFC3339 (e.g. at-timestamp=2026-11-23T08:00:00Z)"
-                        .to_string()
-                }),
-        }
-    }
-}
-
 /// When a chunk is cut: at a record count, a size, or an age, whichever comes first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlushPolicy {
     pub max_records: usize,
     pub max_bytes: usize,
     pub max_age: Duration,
+}
+
+impl From<&crate::config::PipelineSettings> for FlushPolicy {
+    fn from(settings: &crate::config::PipelineSettings) -> Self {
+        Self {
+            max_records: settings.flush_records,
+            max_bytes: settings.flush_mib * 1024 * 1024,
+            max_age: Duration::from_secs(settings.flush_age_secs),
+        }
+    }
 }
 
 impl FlushPolicy {
@@ -560,16 +544,6 @@ pub fn compare_sequence(a: &str, b: &str) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn start_positions_parse_from_the_flag_forms() {
-        assert_eq!("trim-horizon".parse(), Ok(StartPosition::TrimHorizon));
-        assert_eq!("latest".parse(), Ok(StartPosition::Latest));
-        let at: StartPosition = "at-timestamp=2026-11-23T08:00:00Z".parse().unwrap();
-        assert!(matches!(at, StartPosition::AtTimestamp(t) if t.timestamp() == 1_795_420_800));
-        assert!("at-timestamp=yesterday".parse::<StartPosition>().is_err());
-        assert!("earliest".parse::<StartPosition>().is_err());
-    }
 
     #[test]
     fn flush_happens_at_count_size_or_age() {

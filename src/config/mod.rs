@@ -1,0 +1,1018 @@
+//! Settings: one serde struct per section, filled from, in rising priority, built-in defaults, a
+//! TOML file, the environment, and command-line flags (`sources.rs`).
+//!
+//! Adding a setting: a field in its section (with the reader that checks it, `values.rs`), its
+//! default, and a row in [`SETTINGS`] naming its variable, flag and accepted form. The pipeline
+//! imports these types; this module imports nothing from the pipeline.
+
+mod sources;
+mod values;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use sources::{ConfigError, FlagValue, Origin, Sources, DEFAULT_CONFIG_FILE};
+use values::*;
+pub use values::{is_local_endpoint, redact_key_id, redact_url};
+
+/// One setting everybody can name: its key in the TOML file, the environment variables that set
+/// it (first listed wins), its flag, and the form it accepts.
+pub struct SettingSpec {
+    pub key: &'static str,
+    pub env: &'static [&'static str],
+    pub flag: Option<&'static str>,
+    pub accepted: &'static str,
+}
+
+pub const SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        key: "aws.region",
+        env: &["AWS_REGION", "AWS_DEFAULT_REGION"],
+        flag: Some("--region"),
+        accepted: "an AWS region name such as us-east-1",
+    },
+    SettingSpec {
+        key: "aws.endpoint_url",
+        env: &["AWS_ENDPOINT_URL"],
+        flag: Some("--endpoint-url"),
+        accepted: "an http:// or https:// URL such as http://127.0.0.1:4566",
+    },
+    SettingSpec {
+        key: "aws.endpoint_url_kinesis",
+        env: &["AWS_ENDPOINT_URL_KINESIS"],
+        flag: Some("--endpoint-url-kinesis"),
+        accepted: "an http:// or https:// URL for Kinesis alone (wins over aws.endpoint_url)",
+    },
+    SettingSpec {
+        key: "aws.endpoint_url_s3",
+        env: &["AWS_ENDPOINT_URL_S3"],
+        flag: Some("--endpoint-url-s3"),
+        accepted: "an http:// or https:// URL for S3 alone (wins over aws.endpoint_url)",
+    },
+    SettingSpec {
+        key: "aws.endpoint_url_dynamodb",
+        env: &["AWS_ENDPOINT_URL_DYNAMODB"],
+        flag: Some("--endpoint-url-dynamodb"),
+        accepted: "an http:// or https:// URL for DynamoDB alone (wins over aws.endpoint_url)",
+    },
+    SettingSpec {
+        key: "aws.profile",
+        env: &["AWS_PROFILE"],
+        flag: Some("--profile"),
+        accepted: "a profile name from ~/.aws/config",
+    },
+    SettingSpec {
+        key: "aws.timeout_secs",
+        env: &["PRECIS_AWS_TIMEOUT_SECS"],
+        flag: Some("--aws-timeout-secs"),
+        accepted: "a whole number of seconds from 1 to 600",
+    },
+    SettingSpec {
+        key: "stream.name",
+        env: &["PRECIS_STREAM"],
+        flag: Some("--stream"),
+        accepted: "1-128 characters from a-z, A-Z, 0-9, '_', '-', '.'",
+    },
+    SettingSpec {
+        key: "stream.shards",
+        env: &["PRECIS_SHARDS"],
+        flag: Some("--shards"),
+        accepted: "a whole number from 1 to 500",
+    },
+    SettingSpec {
+        key: "lake.bucket",
+        env: &["PRECIS_BUCKET"],
+        flag: Some("--bucket"),
+        accepted: "an S3 bucket name: 3-63 characters from a-z, 0-9, '-', '.', starting and ending with a letter or digit",
+    },
+    SettingSpec {
+        key: "lake.target_file_mib",
+        env: &["PRECIS_TARGET_FILE_MIB"],
+        flag: Some("--target-file-mib"),
+        accepted: "a whole number of MiB from 1 to 4096",
+    },
+    SettingSpec {
+        key: "lake.row_group_mib",
+        env: &["PRECIS_ROW_GROUP_MIB"],
+        flag: Some("--row-group-mib"),
+        accepted: "a whole number of MiB from 1 to 1024",
+    },
+    SettingSpec {
+        key: "lake.compact_small_files",
+        env: &["PRECIS_COMPACT_SMALL_FILES"],
+        flag: Some("--compact-small-files"),
+        accepted: "a whole number from 0 (never) to 100000",
+    },
+    SettingSpec {
+        key: "coordination.mode",
+        env: &["PRECIS_COORDINATION"],
+        flag: Some("--coordination"),
+        accepted: "none (this process reads every shard) or dynamodb (workers share the shards through a lease table)",
+    },
+    SettingSpec {
+        key: "coordination.lease_table",
+        env: &["PRECIS_LEASE_TABLE"],
+        flag: Some("--lease-table"),
+        accepted: "a DynamoDB table name: 3-255 characters from a-z, A-Z, 0-9, '_', '-', '.'",
+    },
+    SettingSpec {
+        key: "coordination.lease_secs",
+        env: &["PRECIS_LEASE_SECS"],
+        flag: Some("--lease-secs"),
+        accepted: "a whole number of seconds from 3 to 600",
+    },
+    SettingSpec {
+        key: "coordination.take_secs",
+        env: &["PRECIS_LEASE_TAKE_SECS"],
+        flag: Some("--lease-take-secs"),
+        accepted: "a whole number of seconds from 1 to 600",
+    },
+    SettingSpec {
+        key: "pipeline.from",
+        env: &["PRECIS_FROM"],
+        flag: Some("--from"),
+        accepted: "trim-horizon, latest or at-timestamp=RFC3339 (e.g. at-timestamp=2026-11-23T08:00:00Z)",
+    },
+    SettingSpec {
+        key: "pipeline.flush_records",
+        env: &["PRECIS_FLUSH_RECORDS"],
+        flag: Some("--flush-records"),
+        accepted: "a whole number of records from 1 to 1000000",
+    },
+    SettingSpec {
+        key: "pipeline.flush_mib",
+        env: &["PRECIS_FLUSH_MIB"],
+        flag: Some("--flush-mib"),
+        accepted: "a whole number of MiB from 1 to 1024",
+    },
+    SettingSpec {
+        key: "pipeline.flush_age_secs",
+        env: &["PRECIS_FLUSH_AGE_SECS"],
+        flag: Some("--flush-age-secs"),
+        accepted: "a whole number of seconds from 1 to 3600",
+    },
+    SettingSpec {
+        key: "pipeline.max_content_kib",
+        env: &["PRECIS_MAX_CONTENT_KIB"],
+        flag: Some("--max-content-kib"),
+        accepted: "a whole number of KiB from 1 to 1024",
+    },
+    SettingSpec {
+        key: "summarizer.kind",
+        env: &["PRECIS_SUMMARIZER"],
+        flag: Some("--summarizer"),
+        accepted: "extractive, generative or none",
+    },
+    SettingSpec {
+        key: "summarizer.model",
+        env: &["PRECIS_MODEL"],
+        flag: Some("--model"),
+        accepted: "a model directory (or GGUF file), or a known name: all-minilm-l6-v2, smollm2-135m-instruct",
+    },
+    SettingSpec {
+        key: "summarizer.workers",
+        env: &["PRECIS_SUMMARIZER_WORKERS"],
+        flag: Some("--summarizer-workers"),
+        accepted: "a whole number of worker threads from 1 to 64",
+    },
+    SettingSpec {
+        key: "summarizer.sentences",
+        env: &["PRECIS_SUMMARY_SENTENCES"],
+        flag: Some("--summary-sentences"),
+        accepted: "a whole number of sentences from 1 to 50",
+    },
+    SettingSpec {
+        key: "summarizer.max_words",
+        env: &["PRECIS_SUMMARY_WORDS"],
+        flag: Some("--summary-words"),
+        accepted: "a whole number of words from 1 to 10000, or 0 for no word limit",
+    },
+    SettingSpec {
+        key: "summarizer.max_new_tokens",
+        env: &["PRECIS_MAX_NEW_TOKENS"],
+        flag: Some("--max-new-tokens"),
+        accepted: "a whole number of tokens from 1 to 2048",
+    },
+    SettingSpec {
+        key: "ui.theme",
+        env: &["PRECIS_THEME"],
+        flag: Some("--theme"),
+        accepted: "a console theme: dark, light, high-contrast, or the path of a theme .toml file",
+    },
+    SettingSpec {
+        key: "produce.records",
+        env: &["NUM_RECORDS", "PRECIS_RECORDS"],
+        flag: Some("--records"),
+        accepted: "a whole number from 0 to 100000000",
+    },
+    SettingSpec {
+        key: "produce.seed",
+        env: &["PRECIS_SEED"],
+        flag: Some("--seed"),
+        accepted: "a whole number from 0 to 18446744073709551615",
+    },
+    SettingSpec {
+        key: "produce.in_flight",
+        env: &["PRECIS_IN_FLIGHT"],
+        flag: Some("--in-flight"),
+        accepted: "a whole number of concurrent PutRecords calls from 1 to 64",
+    },
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AwsSettings {
+    #[serde(deserialize_with = "region")]
+    pub region: String,
+    /// Every service's endpoint, unless the service has its own below.
+    #[serde(deserialize_with = "endpoint")]
+    pub endpoint_url: Option<String>,
+    #[serde(deserialize_with = "endpoint")]
+    pub endpoint_url_kinesis: Option<String>,
+    #[serde(deserialize_with = "endpoint")]
+    pub endpoint_url_s3: Option<String>,
+    #[serde(deserialize_with = "endpoint")]
+    pub endpoint_url_dynamodb: Option<String>,
+    #[serde(deserialize_with = "some_non_empty")]
+    pub profile: Option<String>,
+    /// Limit on one attempt of one AWS call; with the SDK's retries it bounds how long an
+    /// unreachable endpoint can stall a command.
+    #[serde(deserialize_with = "whole::<_, _, 1, 600>")]
+    pub timeout_secs: u64,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            endpoint_url: None,
+            endpoint_url_kinesis: None,
+            endpoint_url_s3: None,
+            endpoint_url_dynamodb: None,
+            profile: None,
+            timeout_secs: 20,
+        }
+    }
+}
+
+/// The AWS services précis talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Kinesis,
+    S3,
+    DynamoDb,
+}
+
+impl AwsSettings {
+    /// Where a service's calls go: its own endpoint (the SDKs' `AWS_ENDPOINT_URL_<SERVICE>`),
+    /// else the global one; None is real AWS.
+    pub fn endpoint(&self, service: Service) -> Option<&str> {
+        let own = match service {
+            Service::Kinesis => &self.endpoint_url_kinesis,
+            Service::S3 => &self.endpoint_url_s3,
+            Service::DynamoDb => &self.endpoint_url_dynamodb,
+        };
+        own.as_deref().or(self.endpoint_url.as_deref())
+    }
+
+    /// The stream and the lake are both on local emulators: dummy credentials are fine there.
+    pub fn is_local(&self) -> bool {
+        [Service::Kinesis, Service::S3]
+            .iter()
+            .all(|s| self.endpoint(*s).is_some_and(is_local_endpoint))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamSettings {
+    #[serde(deserialize_with = "stream_name")]
+    pub name: String,
+    /// Shard count used when `produce` creates the stream; an existing stream keeps its own.
+    #[serde(deserialize_with = "whole::<_, _, 1, 500>")]
+    pub shards: u32,
+}
+
+impl Default for StreamSettings {
+    /// The original challenge's stream.
+    fn default() -> Self {
+        Self {
+            name: "MyStream".into(),
+            shards: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LakeSettings {
+    #[serde(deserialize_with = "bucket_name")]
+    pub bucket: String,
+    /// A table file is closed and a new one started past this size (docs/schema.md).
+    #[serde(deserialize_with = "whole::<_, _, 1, 4096>")]
+    pub target_file_mib: u64,
+    /// A row group is closed past this much data in memory (docs/schema.md).
+    #[serde(deserialize_with = "whole::<_, _, 1, 1024>")]
+    pub row_group_mib: usize,
+    /// Follow mode compacts a table when one of its partitions holds more small files than
+    /// this; 0 never.
+    #[serde(deserialize_with = "whole::<_, _, 0, 100_000>")]
+    pub compact_small_files: usize,
+}
+
+impl Default for LakeSettings {
+    fn default() -> Self {
+        Self {
+            // The original challenge's bucket.
+            bucket: "my-bucket".into(),
+            target_file_mib: 128,
+            row_group_mib: 32,
+            compact_small_files: 32,
+        }
+    }
+}
+
+/// Whether workers share the stream through a lease table (docs/scale-out.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoordinationSettings {
+    /// None: on exactly when a lease table is configured.
+    #[serde(deserialize_with = "some_parsed")]
+    pub mode: Option<CoordinationMode>,
+    /// None: `precis-<stream>`.
+    #[serde(deserialize_with = "table_name")]
+    pub lease_table: Option<String>,
+    /// A lease not renewed for this long is free to take.
+    #[serde(deserialize_with = "whole::<_, _, 3, 600>")]
+    pub lease_secs: u64,
+    /// How often a worker looks for leases to take.
+    #[serde(deserialize_with = "whole::<_, _, 1, 600>")]
+    pub take_secs: u64,
+}
+
+impl Default for CoordinationSettings {
+    fn default() -> Self {
+        Self {
+            mode: None,
+            lease_table: None,
+            // The KCL's failover time, and its taker's pace (twice that).
+            lease_secs: 10,
+            take_secs: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoordinationMode {
+    /// This process reads every shard; checkpoints in the bucket.
+    None,
+    /// Workers share the shards through a DynamoDB lease table.
+    DynamoDb,
+}
+
+impl FromStr for CoordinationMode {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Ok(Self::None),
+            "dynamodb" => Ok(Self::DynamoDb),
+            _ => Err("expected none or dynamodb"),
+        }
+    }
+}
+
+impl CoordinationSettings {
+    pub fn mode(&self) -> CoordinationMode {
+        self.mode.unwrap_or(if self.lease_table.is_some() {
+            CoordinationMode::DynamoDb
+        } else {
+            CoordinationMode::None
+        })
+    }
+
+    pub fn table_for(&self, stream: &str) -> String {
+        self.lease_table
+            .clone()
+            .unwrap_or_else(|| format!("precis-{stream}"))
+    }
+}
+
+/// Where shards without a checkpoint start reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartPosition {
+    TrimHorizon,
+    Latest,
+    AtTimestamp(DateTime<Utc>),
+}
+
+impl FromStr for StartPosition {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "trim-horizon" => Ok(StartPosition::TrimHorizon),
+            "latest" => Ok(StartPosition::Latest),
+            _ => s
+                .strip_prefix("at-timestamp=")
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| StartPosition::AtTimestamp(t.with_timezone(&Utc)))
+                .ok_or_else(|| {
+                    "expected trim-horizon, latest or at-timestamp=RFC3339 (e.g. at-timestamp=2026-11-23T08:00:00Z)"
+                        .to_string()
+                }),
+        }
+    }
+}
+
+impl fmt::Display for StartPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartPosition::TrimHorizon => f.write_str("trim-horizon"),
+            StartPosition::Latest => f.write_str("latest"),
+            StartPosition::AtTimestamp(t) => write!(f, "at-timestamp={}", t.to_rfc3339()),
+        }
+    }
+}
+
+/// How the pipeline reads and when it cuts chunks (Firehose-like: whichever limit comes first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineSettings {
+    /// Where shards without a checkpoint start.
+    #[serde(deserialize_with = "parsed", serialize_with = "as_text")]
+    pub from: StartPosition,
+    #[serde(deserialize_with = "whole::<_, _, 1, 1_000_000>")]
+    pub flush_records: usize,
+    #[serde(deserialize_with = "whole::<_, _, 1, 1024>")]
+    pub flush_mib: usize,
+    #[serde(deserialize_with = "whole::<_, _, 1, 3600>")]
+    pub flush_age_secs: u64,
+    /// Articles with more content than this go to quarantine.
+    #[serde(deserialize_with = "whole::<_, _, 1, 1024>")]
+    pub max_content_kib: usize,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        Self {
+            // The stream's backlog (the ~1000 seeded articles) is read, not skipped.
+            from: StartPosition::TrimHorizon,
+            flush_records: 10_000,
+            flush_mib: 32,
+            flush_age_secs: 60,
+            max_content_kib: 512,
+        }
+    }
+}
+
+/// Which summarizer writes the `summary` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SummarizerKind {
+    /// Sentences of the article picked with MiniLM embeddings (the default: offline, faithful).
+    Extractive,
+    /// An instruction LLM in GGUF (SmolLM2) or a T5 checkpoint.
+    Generative,
+    /// No summaries: curated rows carry the features, with a null summary.
+    None,
+}
+
+impl SummarizerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SummarizerKind::Extractive => "extractive",
+            SummarizerKind::Generative => "generative",
+            SummarizerKind::None => "none",
+        }
+    }
+}
+
+impl FromStr for SummarizerKind {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "extractive" => Ok(Self::Extractive),
+            "generative" => Ok(Self::Generative),
+            "none" => Ok(Self::None),
+            _ => Err("expected extractive, generative or none"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SummarizerSettings {
+    #[serde(deserialize_with = "parsed")]
+    pub kind: SummarizerKind,
+    /// None: the kind's default model (all-minilm-l6-v2, smollm2-135m-instruct).
+    #[serde(deserialize_with = "some_non_empty")]
+    pub model: Option<String>,
+    #[serde(deserialize_with = "whole::<_, _, 1, 64>")]
+    pub workers: usize,
+    #[serde(deserialize_with = "whole::<_, _, 1, 50>")]
+    pub sentences: usize,
+    /// None: only the sentence count limits a summary.
+    #[serde(deserialize_with = "word_limit", serialize_with = "word_limit_out")]
+    pub max_words: Option<usize>,
+    #[serde(deserialize_with = "whole::<_, _, 1, 2048>")]
+    pub max_new_tokens: usize,
+}
+
+impl Default for SummarizerSettings {
+    fn default() -> Self {
+        Self {
+            kind: SummarizerKind::Extractive,
+            model: None,
+            // One single-threaded model per core beats one model using both (measured).
+            workers: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .min(8),
+            sentences: 3,
+            max_words: Some(75),
+            max_new_tokens: 96,
+        }
+    }
+}
+
+impl SummarizerSettings {
+    /// The model to load: the one configured, or the kind's default.
+    pub fn model_spec(&self) -> &str {
+        match (&self.model, self.kind) {
+            (Some(model), _) => model,
+            (None, SummarizerKind::Generative) => "smollm2-135m-instruct",
+            (None, _) => "all-minilm-l6-v2",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiSettings {
+    /// A built-in theme name or a theme file; checked when the binary starts
+    /// (`tui::theme::check_setting`).
+    #[serde(deserialize_with = "non_empty")]
+    pub theme: String,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        Self {
+            theme: "dark".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProduceSettings {
+    #[serde(deserialize_with = "whole::<_, _, 0, 100_000_000>")]
+    pub records: u64,
+    /// None: a fresh seed each run (printed, so the run can be repeated).
+    #[serde(deserialize_with = "seed", serialize_with = "seed_out")]
+    pub seed: Option<u64>,
+    #[serde(deserialize_with = "whole::<_, _, 1, 64>")]
+    pub in_flight: usize,
+}
+
+impl Default for ProduceSettings {
+    fn default() -> Self {
+        Self {
+            // The original challenge's count.
+            records: 1000,
+            seed: None,
+            // One call in flight already puts thousands of records a second: more than a
+            // stream of a few shards accepts.
+            in_flight: 1,
+        }
+    }
+}
+
+/// The effective configuration, with where each value came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub aws: AwsSettings,
+    pub stream: StreamSettings,
+    pub lake: LakeSettings,
+    pub coordination: CoordinationSettings,
+    pub pipeline: PipelineSettings,
+    pub summarizer: SummarizerSettings,
+    pub ui: UiSettings,
+    pub produce: ProduceSettings,
+    #[serde(skip)]
+    origins: BTreeMap<&'static str, Origin>,
+    #[serde(skip)]
+    config_file: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Where the value of `key` came from.
+    pub fn origin(&self, key: &str) -> Origin {
+        self.origins.get(key).cloned().unwrap_or(Origin::Default)
+    }
+
+    pub fn config_file(&self) -> Option<&Path> {
+        self.config_file.as_deref()
+    }
+
+    /// The value of a setting as TOML would write it, with the defaults that depend on other
+    /// settings filled in; None when unset.
+    pub fn value_of(&self, key: &str) -> Option<toml::Value> {
+        let mut effective = self.clone();
+        effective.coordination.mode = Some(self.coordination.mode());
+        effective.coordination.lease_table = Some(self.coordination.table_for(&self.stream.name));
+        effective.summarizer.model = Some(self.summarizer.model_spec().to_string());
+        let table = toml::Table::try_from(&effective).ok()?;
+        let (section, name) = key.split_once('.')?;
+        table.get(section)?.get(name).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(
+        file: Option<&Path>,
+        env: &[(&str, &str)],
+        flags: &[(&'static str, &str)],
+    ) -> Result<Settings, ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |name: &str| env.get(name).cloned();
+        let flags: Vec<FlagValue> = flags
+            .iter()
+            .map(|(key, value)| FlagValue {
+                key,
+                value: value.to_string(),
+            })
+            .collect();
+        Settings::load(&Sources {
+            config_file: file,
+            env: &lookup,
+            flags: &flags,
+        })
+    }
+
+    fn write_file(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn defaults_match_the_original_challenge() {
+        let s = load(None, &[], &[]).unwrap();
+        assert_eq!(s.stream.name, "MyStream");
+        assert_eq!(s.lake.bucket, "my-bucket");
+        assert_eq!(s.aws.region, "us-east-1");
+        assert_eq!(s.produce.records, 1000);
+        assert_eq!(s.stream.shards, 1);
+        assert_eq!(s.origin("stream.name"), Origin::Default);
+    }
+
+    #[test]
+    fn one_process_reads_every_shard_unless_a_lease_table_or_dynamodb_is_chosen() {
+        let s = load(None, &[], &[]).unwrap();
+        assert_eq!(s.coordination.mode(), CoordinationMode::None);
+
+        let s = load(None, &[("PRECIS_LEASE_TABLE", "team-leases")], &[]).unwrap();
+        assert_eq!(s.coordination.mode(), CoordinationMode::DynamoDb);
+        assert_eq!(s.coordination.table_for("MyStream"), "team-leases");
+        assert_eq!(s.coordination.lease_secs, 10);
+
+        let s = load(None, &[], &[("coordination.mode", "dynamodb")]).unwrap();
+        assert_eq!(s.coordination.mode(), CoordinationMode::DynamoDb);
+        assert_eq!(s.coordination.table_for("MyStream"), "precis-MyStream");
+    }
+
+    #[test]
+    fn a_services_own_endpoint_wins_over_the_global_one_for_that_service_only() {
+        let s = load(
+            None,
+            &[
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+                ("AWS_ENDPOINT_URL_S3", "http://minio:9000/"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.aws.endpoint(Service::S3), Some("http://minio:9000"));
+        assert_eq!(
+            s.aws.endpoint(Service::Kinesis),
+            Some("http://127.0.0.1:4566")
+        );
+        assert_eq!(
+            s.aws.endpoint(Service::DynamoDb),
+            Some("http://127.0.0.1:4566")
+        );
+        assert!(s.aws.is_local());
+    }
+
+    #[test]
+    fn a_local_stream_with_the_lake_on_aws_is_not_local() {
+        let s = load(
+            None,
+            &[("AWS_ENDPOINT_URL_KINESIS", "http://127.0.0.1:4566")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.aws.endpoint(Service::S3), None);
+        assert!(!s.aws.is_local());
+    }
+
+    #[test]
+    fn coordination_none_wins_over_a_configured_lease_table() {
+        let s = load(
+            None,
+            &[("PRECIS_LEASE_TABLE", "team-leases")],
+            &[("coordination.mode", "none")],
+        )
+        .unwrap();
+        assert_eq!(s.coordination.mode(), CoordinationMode::None);
+    }
+
+    #[test]
+    fn a_lease_table_name_dynamodb_would_refuse_is_a_bad_setting() {
+        let err = load(None, &[("PRECIS_LEASE_TABLE", "no spaces")], &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid coordination.lease_table"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn file_overrides_defaults() {
+        let f = write_file("[stream]\nname = \"FromFile\"\nshards = 3\n");
+        let s = load(Some(f.path()), &[], &[]).unwrap();
+        assert_eq!(s.stream.name, "FromFile");
+        assert_eq!(s.stream.shards, 3);
+        assert_eq!(
+            s.origin("stream.shards"),
+            Origin::File(f.path().to_path_buf())
+        );
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let f = write_file("[stream]\nname = \"FromFile\"\n");
+        let s = load(Some(f.path()), &[("PRECIS_STREAM", "FromEnv")], &[]).unwrap();
+        assert_eq!(s.stream.name, "FromEnv");
+        assert_eq!(s.origin("stream.name"), Origin::Env("PRECIS_STREAM"));
+    }
+
+    #[test]
+    fn flags_override_environment() {
+        let s = load(
+            None,
+            &[("PRECIS_STREAM", "FromEnv")],
+            &[("stream.name", "FromFlag")],
+        )
+        .unwrap();
+        assert_eq!(s.stream.name, "FromFlag");
+        assert_eq!(s.origin("stream.name"), Origin::Flag("--stream"));
+    }
+
+    #[test]
+    fn num_records_sets_the_record_count() {
+        let s = load(None, &[("NUM_RECORDS", "250")], &[]).unwrap();
+        assert_eq!(s.produce.records, 250);
+    }
+
+    #[test]
+    fn aws_region_wins_over_aws_default_region() {
+        let s = load(
+            None,
+            &[
+                ("AWS_DEFAULT_REGION", "eu-west-1"),
+                ("AWS_REGION", "eu-central-1"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.aws.region, "eu-central-1");
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset() {
+        let s = load(None, &[("AWS_ENDPOINT_URL", "")], &[]).unwrap();
+        assert_eq!(s.aws.endpoint_url, None);
+    }
+
+    #[test]
+    fn bad_value_names_the_setting_its_origin_and_the_accepted_form() {
+        let err = load(None, &[("PRECIS_SHARDS", "many")], &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid stream.shards = \"many\" (from env PRECIS_SHARDS): expected a whole number from 1 to 500"
+        );
+    }
+
+    #[test]
+    fn out_of_range_flag_is_rejected() {
+        let err = load(None, &[], &[("stream.shards", "0")]).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::InvalidValue {
+                key: "stream.shards",
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("flag --shards"));
+    }
+
+    #[test]
+    fn bad_bucket_name_is_rejected() {
+        for bad in ["My_Bucket", "ab", "-leading", "trailing-", "a..b"] {
+            assert!(load(None, &[], &[("lake.bucket", bad)]).is_err(), "{bad}");
+        }
+        assert!(load(None, &[], &[("lake.bucket", "my-bucket.v2")]).is_ok());
+    }
+
+    #[test]
+    fn endpoint_urls_need_a_scheme_and_a_host() {
+        for bad in [
+            "localhost:4566",
+            "http://",
+            "ftp://x",
+            "http://host:notaport",
+            "http://a b",
+        ] {
+            assert!(
+                load(None, &[], &[("aws.endpoint_url", bad)]).is_err(),
+                "{bad}"
+            );
+        }
+        for good in [
+            "http://127.0.0.1:4566",
+            "https://kinesis.us-east-1.amazonaws.com",
+            "http://[::1]:4566/",
+        ] {
+            assert!(
+                load(None, &[], &[("aws.endpoint_url", good)]).is_ok(),
+                "{good}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_file_key_is_named() {
+        let f = write_file("[stream]\nnmae = \"x\"\n");
+        let err = load(Some(f.path()), &[], &[]).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("unknown setting `stream.nmae`"),
+            "{message}"
+        );
+        assert!(message.contains("stream.name"), "{message}");
+    }
+
+    #[test]
+    fn wrongly_typed_file_value_is_rejected() {
+        let f = write_file("[stream]\nshards = \"four\"\n");
+        let err = load(Some(f.path()), &[], &[]).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::InvalidValue {
+                key: "stream.shards",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn toml_syntax_error_is_one_line_with_a_line_number() {
+        let f = write_file("[stream]\nname = \n");
+        let message = load(Some(f.path()), &[], &[]).unwrap_err().to_string();
+        assert!(!message.contains('\n'), "{message}");
+        assert!(message.contains("line 2"), "{message}");
+    }
+
+    #[test]
+    fn missing_explicit_config_file_is_an_error() {
+        let err = load(Some(Path::new("/nonexistent/precis.toml")), &[], &[]).unwrap_err();
+        assert!(matches!(err, ConfigError::File { .. }));
+    }
+
+    #[test]
+    fn every_setting_has_a_value_accessor() {
+        let s = Settings {
+            aws: AwsSettings {
+                endpoint_url: Some("http://x:1".into()),
+                endpoint_url_kinesis: Some("http://k:1".into()),
+                endpoint_url_s3: Some("http://s:1".into()),
+                endpoint_url_dynamodb: Some("http://d:1".into()),
+                profile: Some("p".into()),
+                ..Settings::default().aws
+            },
+            produce: ProduceSettings {
+                seed: Some(1),
+                ..Settings::default().produce
+            },
+            ..Settings::default()
+        };
+        for spec in SETTINGS {
+            assert!(s.value_of(spec.key).is_some(), "{}", spec.key);
+        }
+    }
+
+    #[test]
+    fn every_field_of_every_section_is_a_listed_setting() {
+        let table = toml::Table::try_from(Settings {
+            aws: AwsSettings {
+                endpoint_url: Some("http://x:1".into()),
+                endpoint_url_kinesis: Some("http://k:1".into()),
+                endpoint_url_s3: Some("http://s:1".into()),
+                endpoint_url_dynamodb: Some("http://d:1".into()),
+                profile: Some("p".into()),
+                ..AwsSettings::default()
+            },
+            coordination: CoordinationSettings {
+                mode: Some(CoordinationMode::DynamoDb),
+                lease_table: Some("leases".into()),
+                ..CoordinationSettings::default()
+            },
+            summarizer: SummarizerSettings {
+                model: Some("m".into()),
+                ..SummarizerSettings::default()
+            },
+            produce: ProduceSettings {
+                seed: Some(1),
+                ..ProduceSettings::default()
+            },
+            ..Settings::default()
+        })
+        .unwrap();
+        let mut fields = 0;
+        for (section, body) in &table {
+            for name in body.as_table().unwrap().keys() {
+                let key = format!("{section}.{name}");
+                assert!(SETTINGS.iter().any(|s| s.key == key), "{key} has no row");
+                fields += 1;
+            }
+        }
+        assert_eq!(fields, SETTINGS.len());
+    }
+
+    #[test]
+    fn an_unknown_section_in_the_file_is_named() {
+        let f = write_file("[streams]\nname = \"x\"\n");
+        let message = load(Some(f.path()), &[], &[]).unwrap_err().to_string();
+        assert!(message.contains("unknown setting `streams`"), "{message}");
+    }
+
+    #[test]
+    fn a_number_reads_the_same_as_text_or_with_grouped_digits() {
+        let f = write_file("[stream]\nshards = \"4\"\n[pipeline]\nflush_records = 2_000\n");
+        let s = load(Some(f.path()), &[("PRECIS_FLUSH_MIB", "1_0")], &[]).unwrap();
+        assert_eq!(s.stream.shards, 4);
+        assert_eq!(s.pipeline.flush_records, 2000);
+        assert_eq!(s.pipeline.flush_mib, 10);
+    }
+
+    #[test]
+    fn a_bad_file_value_names_the_file_and_the_value() {
+        let f = write_file("[lake]\nbucket = \"My_Bucket\"\n");
+        let err = load(Some(f.path()), &[], &[]).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::InvalidValue {
+                key: "lake.bucket",
+                value: "My_Bucket".into(),
+                origin: Origin::File(f.path().to_path_buf()),
+                accepted: super::sources::spec("lake.bucket").accepted,
+            }
+        );
+    }
+
+    #[test]
+    fn a_flag_that_fixes_a_file_value_is_not_an_error_and_its_origin_is_the_flag() {
+        let f = write_file("[stream]\nshards = 0\n");
+        let s = load(Some(f.path()), &[], &[("stream.shards", "2")]).unwrap();
+        assert_eq!(s.stream.shards, 2);
+        assert_eq!(s.origin("stream.shards"), Origin::Flag("--shards"));
+    }
+
+    #[test]
+    fn start_positions_read_as_documented() {
+        assert_eq!("trim-horizon".parse(), Ok(StartPosition::TrimHorizon));
+        assert_eq!("latest".parse(), Ok(StartPosition::Latest));
+        let at: StartPosition = "at-timestamp=2026-11-23T08:00:00Z".parse().unwrap();
+        assert!(matches!(at, StartPosition::AtTimestamp(t) if t.timestamp() == 1_795_420_800));
+        assert_eq!(at.to_string().parse(), Ok(at));
+        assert!("at-timestamp=yesterday".parse::<StartPosition>().is_err());
+        assert!("earliest".parse::<StartPosition>().is_err());
+    }
+}
