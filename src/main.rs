@@ -11,11 +11,11 @@ use precis::{commands, telemetry, tui};
 const EXIT_USAGE: u8 = 2;
 
 /// Two glibc malloc settings, each unless the operator chose it (its MALLOC_*_ variable, or its
-/// tunable in GLIBC_TUNABLES); docs/performance.md has the measurements.
+/// tunable in GLIBC_TUNABLES).
 /// - One arena: glibc gives threads their own (up to 8 per core) and keeps what each freed;
-///   rows parsed on the blocking pool and freed elsewhere left RSS at about twice the live
-///   heap. Two arenas halved that; one took a 50,000-record backlog from ~64 to ~52 MiB at the
-///   same speed (small allocations go through each thread's cache without the arena's lock).
+///   rows parsed on the blocking pool and freed elsewhere left RSS well above the live heap.
+///   One arena costs no speed: small allocations go through each thread's cache without the
+///   arena's lock.
 /// - A fixed mmap threshold of 64 KiB: glibc raises it to the size of every mmapped block
 ///   freed (up to 32 MiB), after which answers, Parquet buffers and column arrays came from the
 ///   heap and, pinned by small long-lived allocations among them, stayed in RSS.

@@ -5,8 +5,8 @@
 //! - `article_id` and `content` are required non-empty strings; `title`, `author` and
 //!   `publish_date` are optional (missing or null is fine, another JSON type is not).
 //! - A `publish_date` that cannot be read is kept as text in `publish_date_raw` and the row is kept
-//!   with a null date: the article is still good training data, and the partition falls back to
-//!   the record's arrival date. Only dates between 1900 and 2100 count as readable.
+//!   with a null date: the article is still good training data. Only dates between 1900 and 2100
+//!   count as readable.
 //! - Unknown extra fields are kept, as one JSON object, in the raw layer (`extra_json`) and left
 //!   out of curated rows: nothing the producer sent is lost, and the curated schema stays fixed.
 //! - Control characters other than tab, newline and carriage return in any text field reject the
