@@ -120,6 +120,36 @@ impl AwsClients {
         }
     }
 
+    /// The same clients making one attempt per call, for the pipeline, whose loops retry by
+    /// themselves (`pipeline::retry`): retries do not multiply.
+    pub fn single_attempt(&self) -> Self {
+        let once = RetryConfig::disabled();
+        Self {
+            kinesis: aws_sdk_kinesis::Client::from_conf(
+                self.kinesis
+                    .config()
+                    .to_builder()
+                    .retry_config(once.clone())
+                    .build(),
+            ),
+            s3: aws_sdk_s3::Client::from_conf(
+                self.s3
+                    .config()
+                    .to_builder()
+                    .retry_config(once.clone())
+                    .build(),
+            ),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                self.dynamodb
+                    .config()
+                    .to_builder()
+                    .retry_config(once)
+                    .build(),
+            ),
+            target: self.target.clone(),
+        }
+    }
+
     /// Turns an SDK error into one line (what failed, why, and what to do about it), carried by an
     /// [`AwsError`] that says whether retrying can help.
     pub fn explain<E>(
@@ -204,6 +234,15 @@ pub enum ErrorKind {
 pub struct AwsError {
     pub kind: ErrorKind,
     message: String,
+}
+
+impl AwsError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
 }
 
 /// Whether an error (or one of its causes) is an AWS failure that retrying cannot fix.

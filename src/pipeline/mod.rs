@@ -4,6 +4,7 @@
 pub mod features;
 pub mod parallel;
 pub mod record;
+pub mod retry;
 pub mod rows;
 pub mod sink;
 pub mod source;

@@ -295,7 +295,15 @@ impl Supervisor<'_> {
         finished: &HashSet<String>,
         readers_running: bool,
     ) -> Result<Option<Vec<String>>> {
-        let shards = match list_shards(self.clients, &self.options.stream).await {
+        let listing = || list_shards(self.clients, &self.options.stream);
+        let listed = if readers_running {
+            listing().await
+        } else {
+            // Nothing is read until the shards are known: ride out what may heal.
+            crate::pipeline::retry::until_done("listing the shards", self.stop, self.stats, listing)
+                .await
+        };
+        let shards = match listed {
             Ok(shards) => shards,
             Err(err) if readers_running && !crate::aws::is_terminal(&err) => {
                 self.stats.error();

@@ -2,8 +2,10 @@
 //! whole, then either forwarded or answered with a fault the real services produce: Kinesis
 //! throttling (ProvisionedThroughputExceededException), S3 SlowDown, 500 after the call took
 //! effect, 503 before it did, a connection reset before or after forwarding, or added latency.
-//! An S3 outage switch answers every S3 call with 503 while Kinesis goes on, and another answers
-//! every n-th GetRecords with ExpiredIteratorException.
+//! An S3 outage switch answers every S3 call with 503 while Kinesis goes on, a throttling switch
+//! every Kinesis call with ProvisionedThroughputExceededException, a credentials switch every
+//! call with 403 (the keys refused), and another answers every n-th GetRecords with
+//! ExpiredIteratorException.
 //!
 //! Every connection carries one request (`Connection: close` both ways), which keeps the proxy
 //! free of keep-alive bookkeeping; on loopback the extra connects cost nothing measurable.
@@ -63,6 +65,8 @@ pub struct Tally {
     pub get_records: u64,
     /// GetRecords calls answered with ExpiredIteratorException.
     pub expired_iterators: u64,
+    /// Calls answered 403 by the credentials switch.
+    pub refused_credentials: u64,
 }
 
 impl Tally {
@@ -80,6 +84,8 @@ struct Control {
     /// Share of each service's calls faulted, in thousandths.
     fault_per_mille: AtomicU32,
     s3_down: AtomicBool,
+    kinesis_throttled: AtomicBool,
+    credentials_refused: AtomicBool,
     /// Every n-th GetRecords is answered with ExpiredIteratorException (0: never).
     expire_every: AtomicU32,
     rng: Mutex<ChaCha8Rng>,
@@ -103,6 +109,8 @@ impl FaultProxy {
                 .to_string(),
             fault_per_mille: AtomicU32::new((share * 1000.0).round() as u32),
             s3_down: AtomicBool::new(false),
+            kinesis_throttled: AtomicBool::new(false),
+            credentials_refused: AtomicBool::new(false),
             expire_every: AtomicU32::new(0),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
             tally: Mutex::new(Tally::default()),
@@ -140,6 +148,20 @@ impl FaultProxy {
         self.control.s3_down.store(down, Ordering::SeqCst);
     }
 
+    /// Every Kinesis call is throttled while on (a storm), counted as Throttle faults.
+    pub fn set_kinesis_throttled(&self, throttled: bool) {
+        self.control
+            .kinesis_throttled
+            .store(throttled, Ordering::SeqCst);
+    }
+
+    /// Every call is answered 403 while on, as AWS answers keys it refuses.
+    pub fn set_credentials_refused(&self, refused: bool) {
+        self.control
+            .credentials_refused
+            .store(refused, Ordering::SeqCst);
+    }
+
     pub fn expire_every_nth_get_records(&self, n: u32) {
         self.control.expire_every.store(n, Ordering::SeqCst);
     }
@@ -170,6 +192,25 @@ async fn serve(mut client: TcpStream, control: &Control) -> std::io::Result<()> 
     let Some(request) = read_request(&mut client).await? else {
         return Ok(());
     };
+    if control.credentials_refused.load(Ordering::SeqCst) {
+        control.tally.lock().unwrap().refused_credentials += 1;
+        return answer(&mut client, &refused_response(request.service)).await;
+    }
+    if request.service == Service::Kinesis && control.kinesis_throttled.load(Ordering::SeqCst) {
+        {
+            let mut tally = control.tally.lock().unwrap();
+            *tally.calls.entry(Service::Kinesis).or_default() += 1;
+            *tally
+                .faults
+                .entry((Service::Kinesis, Fault::Throttle))
+                .or_default() += 1;
+        }
+        return answer(
+            &mut client,
+            &fault_response(Service::Kinesis, Fault::Throttle),
+        )
+        .await;
+    }
     if request.service == Service::S3 && control.s3_down.load(Ordering::SeqCst) {
         control.tally.lock().unwrap().refused_by_outage += 1;
         return answer(
@@ -426,6 +467,30 @@ fn fault_response(service: Service, fault: Fault) -> Vec<u8> {
     };
     format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{error_header}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// 403 with the code each service gives keys it does not accept.
+fn refused_response(service: Service) -> Vec<u8> {
+    let message = "refused by the test fault proxy";
+    let (content_type, body, error_header) = match service {
+        Service::Kinesis => (
+            "application/x-amz-json-1.1",
+            format!(r#"{{"__type":"UnrecognizedClientException","message":"{message}"}}"#),
+            "x-amzn-ErrorType: UnrecognizedClientException\r\n",
+        ),
+        Service::S3 => (
+            "application/xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InvalidAccessKeyId</Code><Message>{message}</Message><RequestId>fault-proxy</RequestId></Error>"
+            ),
+            "",
+        ),
+    };
+    format!(
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: {content_type}\r\n{error_header}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()

@@ -346,3 +346,112 @@ async fn wait_until_at_tip(clients: &AwsClients, settings: &Settings, limit: Dur
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_is_retried_in_one_place_the_sdk_for_commands_the_pipeline_loop_for_the_pipeline() {
+    let settings = settings_for("one-layer");
+    let proxy = FaultProxy::start(&moto().endpoint, 0.0, 1);
+    proxy.set_kinesis_throttled(true);
+    let mut via_proxy = settings.clone();
+    via_proxy.aws.endpoint_url = Some(proxy.endpoint.clone());
+    let command = AwsClients::connect(&via_proxy).await;
+    let calls = || {
+        proxy
+            .tally()
+            .calls
+            .get(&Service::Kinesis)
+            .copied()
+            .unwrap_or(0)
+    };
+
+    let list = |clients: AwsClients| {
+        let stream = settings.stream.name.clone();
+        async move {
+            clients
+                .kinesis
+                .list_shards()
+                .stream_name(stream)
+                .send()
+                .await
+        }
+    };
+
+    assert!(list(command.clone()).await.is_err());
+    assert_eq!(calls(), 4, "a command's call: the SDK's 4 attempts");
+    assert!(list(command.single_attempt()).await.is_err());
+    assert_eq!(calls(), 5, "a pipeline call: one attempt, its loop retries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttling_storm_slows_a_run_down_and_it_still_writes_every_record_once() {
+    let mut settings = settings_for("storm");
+    settings.stream.shards = 2;
+    seed(&settings, 3_000, 87).await;
+    let proxy = FaultProxy::start(&moto().endpoint, 0.0, 1);
+    let env = env_via(&settings, &proxy.endpoint);
+    let child = precis_command(
+        &["run", "--once", "--no-ui", "--flush-records", "300"],
+        &borrowed(&env),
+    )
+    .spawn()
+    .expect("spawn precis run");
+    // Once reading has begun, every Kinesis call is throttled for 8 s: far longer than the
+    // SDK's own attempts would ride out. Each shard still has records to read.
+    let began = Instant::now();
+    while proxy.tally().get_records == 0 {
+        assert!(began.elapsed() < Duration::from_secs(120), "never read");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proxy.set_kinesis_throttled(true);
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let throttled = proxy.tally().of_kind(Fault::Throttle);
+    proxy.set_kinesis_throttled(false);
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "run failed:\n{stderr}");
+    assert!(throttled > 1, "the storm met no calls: {throttled}");
+    let clients = clients(&settings).await;
+    assert_every_article_once(&clients, &settings, 3_000).await;
+    assert_checkpoints_at_tip(&clients, &settings).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_refused_under_a_running_pipeline_stop_it_with_one_line_saying_so() {
+    let settings = settings_for("refused");
+    seed_one_day(&settings, 50, 303).await;
+    let proxy = FaultProxy::start(&moto().endpoint, 0.0, 1);
+    let env = env_via(&settings, &proxy.endpoint);
+    let mut env = borrowed(&env);
+    env.push(("PRECIS_FLUSH_AGE_SECS", "1"));
+    let child = precis_command(&["run", "--no-ui"], &env)
+        .spawn()
+        .expect("spawn precis run");
+    let clients = clients(&settings).await;
+    wait_until_at_tip(&clients, &settings, Duration::from_secs(120)).await;
+    proxy.set_credentials_refused(true);
+    let refused = Instant::now();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let waited = refused.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or("");
+    eprintln!("stopped {waited:?} after the credentials were refused: {last}");
+    assert!(!output.status.success(), "{stderr}");
+    assert!(proxy.tally().refused_credentials > 0);
+    assert!(
+        waited < Duration::from_secs(60),
+        "still running {waited:?} after the credentials were refused"
+    );
+    assert!(last.contains("credentials were refused"), "{stderr}");
+    // What was committed before stays, exactly once.
+    assert_every_article_once(&clients, &settings, 50).await;
+}

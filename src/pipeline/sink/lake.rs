@@ -120,10 +120,16 @@ impl Lake {
         let aws = &settings.aws;
         let mut options = HashMap::from([
             ("AWS_REGION".to_string(), aws.region.clone()),
-            // Retries of one request stay within the SDK clients' bound; the pipeline retries
-            // whole chunks on top (reader.rs).
+            // One request is tried as often as the SDK clients try one call (4 times, within
+            // 4 attempt timeouts). The reader retries a whole commit on top: a commit is many
+            // requests, and retrying it for each failed request would upload its files again.
             ("timeout".to_string(), format!("{}s", aws.timeout_secs)),
             ("connect_timeout".to_string(), "5s".to_string()),
+            ("max_retries".to_string(), "3".to_string()),
+            (
+                "retry_timeout".to_string(),
+                format!("{}s", 4 * aws.timeout_secs),
+            ),
         ]);
         if let Some(endpoint) = aws.endpoint(crate::config::Service::S3) {
             options.insert("AWS_ENDPOINT_URL".into(), endpoint.to_string());

@@ -13,8 +13,8 @@ use tracing::{debug, info, warn};
 
 use super::checkpoint::{Checkpoint, CheckpointStore};
 use crate::aws::AwsClients;
-use crate::backoff::Backoff;
 use crate::config::StartPosition;
+use crate::pipeline::retry::{self, Next, Retrying};
 use crate::pipeline::rows::RawRecord;
 use crate::pipeline::sink::writer::{ChunkParts, ChunkWriter, ShardTables};
 use crate::pipeline::stats::{ShardState, Stats};
@@ -31,20 +31,13 @@ const MIN_RECORDS_PER_CALL: i32 = 1_000;
 const CALL_BYTES: usize = 4 * 1024 * 1024;
 /// Record size assumed before the first call: a news article of a few hundred words.
 const ASSUMED_RECORD_BYTES: usize = 4 * 1024;
-/// Attempts at writing a chunk or a checkpoint (each with the SDK's own retries) before the
-/// reader fails and the supervisor starts it again: about a minute and a half of backoff.
+/// Attempts at committing a chunk or saving a checkpoint before the reader fails and the
+/// supervisor starts it again from its checkpoint: about a minute and a half of backoff. A
+/// failure that is not an outage (a table the commit cannot read) would otherwise stall the
+/// shard for good.
 const WRITE_ATTEMPTS: u32 = 10;
-/// How long an error that retrying cannot fix (a deleted stream, refused credentials) may last
-/// before the reader gives up and the run stops.
-pub const TERMINAL_GRACE: Duration = Duration::from_secs(10);
 /// Pause between polls of a shard that is at its tip, in follow mode.
 const IDLE_POLL: Duration = Duration::from_millis(1000);
-/// For reads and chunk writes: a floor of half the ceiling, so an outage is not hammered.
-const BACKOFF: Backoff = Backoff {
-    base: Duration::from_millis(200),
-    cap: Duration::from_secs(30),
-    min_fraction: 0.5,
-};
 
 /// When a chunk is cut: at a record count, a size, or an age, whichever comes first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,9 +148,10 @@ impl ShardReader {
     }
 
     async fn read(&self) -> Result<ReaderExit> {
-        let checkpoint = self
-            .store
-            .load(&self.shard_id)
+        let checkpoint =
+            retry::until_done("loading the checkpoint", &self.stop, &self.stats, || {
+                self.store.load(&self.shard_id)
+            })
             .await?
             .unwrap_or_else(|| Checkpoint::new(&self.shard_id));
         self.stats.update_shard(&self.shard_id, |s| {
@@ -178,9 +172,7 @@ impl ShardReader {
         let mut iterator = self.iterator_after(last_read.as_deref()).await?;
         let mut pending = Pending::default();
         let mut last_call = Instant::now() - MIN_CALL_INTERVAL;
-        let mut failures = 0u32;
-        // Since when every answer said the stream is gone or the credentials are refused.
-        let mut terminal_since: Option<Instant> = None;
+        let mut retrying = Retrying::default();
         let mut read = ReadSoFar::default();
         // `--once` cuts at most one chunk early (below): on a stream still being written every
         // page may be short and caught up, and a chunk per page would be a flood of tiny files.
@@ -210,8 +202,7 @@ impl ShardReader {
                 .await;
             let mut output = match response {
                 Ok(output) => {
-                    failures = 0;
-                    terminal_since = None;
+                    retrying.succeeded();
                     output
                 }
                 Err(err)
@@ -224,24 +215,16 @@ impl ShardReader {
                     continue;
                 }
                 Err(err) => {
-                    failures += 1;
                     self.stats.error();
                     let error = self
                         .clients
                         .explain(&format!("reading shard {}", self.shard_id), &err);
-                    if crate::aws::is_terminal(&error) {
-                        // A short grace for eventual consistency (a stream just recreated, a
-                        // policy just attached); past it, the run stops with this error.
-                        let since = *terminal_since.get_or_insert_with(Instant::now);
-                        if since.elapsed() >= TERMINAL_GRACE {
-                            return Err(error);
-                        }
-                    } else {
-                        terminal_since = None;
-                    }
-                    let pause = BACKOFF.delay(failures).min(TERMINAL_GRACE / 4);
+                    let pause = match retrying.after(&error) {
+                        Next::Wait(pause) => pause,
+                        Next::Stop(terminal) => return Err(terminal),
+                    };
                     warn!("{error:#}; retrying in {pause:.1?}");
-                    tokio::time::sleep(pause).await;
+                    retry::sleep_unless_stopped(&self.stop, pause).await;
                     continue;
                 }
             };
@@ -388,22 +371,20 @@ impl ShardReader {
             return Err(err);
         }
         let tables = &mut position.tables;
-        let mut attempt = 0u32;
-        let mut terminal_since: Option<Instant> = None;
+        let mut retrying = Retrying::default();
         let result = loop {
             match self.writer.commit(tables, &mut taken.parts).await {
                 Ok(written) => break Ok(written),
                 Err(err) => {
-                    attempt += 1;
                     self.stats.error();
-                    // The table store's errors carry S3's code in their text only.
-                    if let Some(terminal) = crate::aws::terminal_in_text(&err) {
-                        let since = *terminal_since.get_or_insert_with(Instant::now);
-                        if since.elapsed() >= TERMINAL_GRACE {
+                    let pause = match retrying.after(&err) {
+                        Next::Wait(pause) => pause,
+                        Next::Stop(terminal) => {
                             self.abandon(&taken);
                             break Err(terminal);
                         }
-                    }
+                    };
+                    let attempt = retrying.failures();
                     if attempt >= WRITE_ATTEMPTS {
                         break Err(err.context(format!(
                             "a chunk of {records} records uncommitted after {attempt} attempts; \
@@ -416,9 +397,8 @@ impl ShardReader {
                             "stopping with a chunk uncommitted; the next start reads it again",
                         ));
                     }
-                    let pause = BACKOFF.delay(attempt);
                     warn!("{err:#}; retrying the chunk's commit in {pause:.1?}");
-                    if !self.sleep_unless_stopped(pause).await {
+                    if !retry::sleep_unless_stopped(&self.stop, pause).await {
                         self.abandon(&taken);
                         break Err(err.context(
                             "stopping with a chunk uncommitted; the next start reads it again",
@@ -449,32 +429,26 @@ impl ShardReader {
     /// up after [`WRITE_ATTEMPTS`] failures, or at once when a stop is requested; the tables
     /// then still say where the shard stands.
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
-        let mut failures = 0u32;
+        let mut retrying = Retrying::default();
         loop {
             let Err(err) = self.store.save(checkpoint).await else {
                 return Ok(());
             };
-            failures += 1;
             self.stats.error();
+            let pause = match retrying.after(&err) {
+                Next::Wait(pause) => pause,
+                Next::Stop(terminal) => return Err(terminal),
+            };
+            let failures = retrying.failures();
             if failures >= WRITE_ATTEMPTS {
                 return Err(
                     err.context(format!("the checkpoint unsaved after {failures} attempts"))
                 );
             }
-            let pause = BACKOFF.delay(failures);
             warn!("{err:#}; retrying the checkpoint in {pause:.1?}");
-            if !self.sleep_unless_stopped(pause).await {
+            if !retry::sleep_unless_stopped(&self.stop, pause).await {
                 return Err(err.context("stopping with the checkpoint unsaved"));
             }
-        }
-    }
-
-    /// Waits `pause`; false when a stop was requested before or during it.
-    async fn sleep_unless_stopped(&self, pause: Duration) -> bool {
-        let mut stop = self.stop.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => !*self.stop.borrow(),
-            _ = stop.wait_for(|s| *s) => false,
         }
     }
 
@@ -499,10 +473,13 @@ impl ShardReader {
                     t.timestamp_millis(),
                 )),
         };
-        let output = request.send().await.map_err(|err| {
-            self.clients
-                .explain(&format!("opening shard {}", self.shard_id), &err)
-        })?;
+        let output = retry::until_done("opening the shard", &self.stop, &self.stats, || async {
+            request.clone().send().await.map_err(|err| {
+                self.clients
+                    .explain(&format!("opening shard {}", self.shard_id), &err)
+            })
+        })
+        .await?;
         output
             .shard_iterator()
             .map(str::to_string)
@@ -613,12 +590,5 @@ mod tests {
             Ordering::Greater
         );
         assert_eq!(compare_sequence("007", "7"), Ordering::Equal);
-    }
-
-    #[test]
-    fn backoff_stays_within_its_cap() {
-        for n in 0..40 {
-            assert!(BACKOFF.delay(n) <= BACKOFF.cap);
-        }
     }
 }

@@ -22,13 +22,24 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let theme = app.theme();
     let area = frame.area();
     frame.render_widget(Block::default().style(theme.base()), area);
-    let [header, body, footer] = Layout::vertical([
+    // Why the run stopped stays on screen in every view until `q`: it says what to do, and a
+    // status message would expire.
+    let failure = match &app.state {
+        RunState::Failed(why) => Some(why.as_str()),
+        _ => None,
+    };
+    let failure_rows = failure.map_or(0, |why| failure_height(why, area.width));
+    let [header, body, failed, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),
+        Constraint::Length(failure_rows),
         Constraint::Length(1),
     ])
     .areas(area);
     render_header(frame, header, app);
+    if let Some(why) = failure {
+        render_failure(frame, failed, why, theme);
+    }
     match app.view {
         View::Dashboard => dashboard::render(frame, body, app),
         View::Shards => shards::render(frame, body, app),
@@ -67,6 +78,31 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
     };
     frame.render_widget(
         Paragraph::new(Line::from(Span::styled(format!("{text} "), style)).right_aligned()),
+        area,
+    );
+}
+
+/// Rows for the failure panel: the wrapped reason and the panel's borders, at most 8.
+fn failure_height(why: &str, width: u16) -> u16 {
+    let inner = usize::from(width.saturating_sub(4)).max(1);
+    let lines = why.chars().count().div_ceil(inner).max(1);
+    u16::try_from(lines + 2).unwrap_or(u16::MAX).min(8)
+}
+
+fn render_failure(frame: &mut Frame, area: Rect, why: &str, theme: &Theme) {
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(theme.error())
+        .title(Span::styled(
+            " the pipeline stopped · q quits ",
+            theme.error(),
+        ));
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(why)
+            .style(theme.base())
+            .wrap(Wrap { trim: true })
+            .block(block),
         area,
     );
 }

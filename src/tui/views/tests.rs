@@ -885,3 +885,33 @@ fn angle_brackets_choose_an_older_version_and_v_previews_the_table_at_it() {
     );
     assert_eq!(app.view, View::Partitions, "the preview pane shows it");
 }
+
+#[test]
+fn a_stopped_run_shows_why_and_what_to_do_in_every_view_until_q() {
+    let mut app = live_app();
+    let why = "reading shard shardId-000000000000: the stream MyStream does not exist \
+               (ResourceNotFoundException); create it with `precis produce` or fix --stream";
+    app.state = crate::tui::app::RunState::Failed(why.into());
+    for view in ['1', '2', '3', '5'] {
+        press(&mut app, KeyCode::Char(view));
+        let text = screen(&app, 80, 24);
+        assert!(text.contains("the pipeline stopped · q quits"), "{text}");
+        assert!(text.contains("✗ failed"), "{text}");
+        // Wrapped over the panel's lines, every word of the reason is on screen.
+        let shown: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for word in [
+            "ResourceNotFoundException);",
+            "`precis",
+            "produce`",
+            "--stream",
+        ] {
+            assert!(shown.contains(word), "{word} missing:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn a_running_pipeline_has_no_failure_panel() {
+    let text = screen(&live_app(), 80, 24);
+    assert!(!text.contains("the pipeline stopped"), "{text}");
+}
