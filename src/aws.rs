@@ -253,6 +253,14 @@ pub fn is_terminal(err: &anyhow::Error) -> bool {
     })
 }
 
+/// Whether an error (or one of its causes) is an AWS failure that may heal by itself.
+pub fn may_heal(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<AwsError>()
+            .is_some_and(|a| a.kind == ErrorKind::Retry)
+    })
+}
+
 /// An error from outside the SDK (the Delta tables' object store) that names an S3 code retrying
 /// cannot fix, as a terminal [`AwsError`] with what to do.
 pub fn terminal_in_text(err: &anyhow::Error) -> Option<anyhow::Error> {

@@ -106,14 +106,11 @@ impl Engine {
             leases: leases.clone(),
         };
         let failure = Arc::new(Mutex::new(None));
-        // The pipeline's loops retry by themselves (pipeline::retry); the console's one-off
-        // calls keep the SDK's retries.
-        let pipeline_clients = clients.single_attempt();
         let threshold = settings.lake.compact_small_files;
         let keeper = (!once && threshold > 0).then(|| {
             let compactor = leases.as_ref().map(|l| {
                 (
-                    crate::lease::table::LeaseTable::new(pipeline_clients.clone(), &l.table),
+                    crate::lease::table::LeaseTable::new(clients.clone(), &l.table),
                     l.worker.clone(),
                 )
             });
@@ -125,7 +122,7 @@ impl Engine {
             ))
         });
         let task = {
-            let (clients, stats, failure) = (pipeline_clients, stats.clone(), failure.clone());
+            let (clients, stats, failure) = (clients.clone(), stats.clone(), failure.clone());
             tokio::spawn(async move {
                 // Its own task, so that a panic in it is a failure with a reason, not a silence.
                 let outcome =

@@ -96,6 +96,11 @@ where
             Err(err) => err,
         };
         stats.error();
+        // Only an AWS failure that may heal is retried here: anything else (a checkpoint that
+        // is not JSON) fails the caller at once, and the supervisor decides what follows.
+        if !crate::aws::is_terminal(&err) && !crate::aws::may_heal(&err) {
+            return Err(err);
+        }
         let pause = match retrying.after(&err) {
             Next::Wait(pause) => pause,
             Next::Stop(terminal) => return Err(terminal),
@@ -135,11 +140,11 @@ mod tests {
         for n in 1..=40 {
             match retrying.after(&aws(ErrorKind::Retry)) {
                 Next::Wait(pause) => {
-                    assert!(pause <= BACKOFF.cap);
-                    if n <= 4 {
-                        assert!(pause >= last / 2, "{pause:?} after {last:?}");
-                    }
-                    last = pause;
+                    // Between half and all of 200 ms · 2ⁿ⁻¹, at most 30 s.
+                    let ceiling = BACKOFF.ceiling(n);
+                    assert!(pause <= ceiling && pause >= ceiling / 2, "{pause:?} at {n}");
+                    assert!(ceiling >= last, "the ceiling went down at {n}");
+                    last = ceiling;
                 }
                 Next::Stop(err) => panic!("gave up on a retryable error: {err:#}"),
             }
@@ -187,6 +192,20 @@ mod tests {
         let err = result.unwrap_err();
         assert!(format!("{err:#}").contains("stopping before the test call succeeded"));
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn an_error_that_is_not_an_aws_failure_is_not_retried() {
+        let (_stop, stopped) = watch::channel(false);
+        let stats = Stats::default();
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let result: Result<()> = until_done("the test call", &stopped, &stats, || {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Err(anyhow::anyhow!("checkpoint s3://b/k is not valid JSON")) }
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

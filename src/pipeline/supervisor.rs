@@ -71,12 +71,16 @@ pub async fn run_pipeline(
     stats: Arc<Stats>,
     stop: watch::Receiver<bool>,
 ) -> Result<RunOutcome> {
+    // The readers' and the supervisor's loops retry by themselves (pipeline::retry): their calls
+    // make one attempt. The lease coordinator's rounds are not loops that retry, so its calls
+    // keep the SDK's attempts, each round bounded by the renewal interval.
+    let reading = clients.single_attempt();
     let store = match &options.leases {
         Some(leases) => CheckpointStore::Lease {
-            table: LeaseTable::new(clients.clone(), &leases.table),
+            table: LeaseTable::new(reading.clone(), &leases.table),
             worker: leases.worker.clone(),
         },
-        None => CheckpointStore::new(clients.clone(), &options.bucket, &options.stream),
+        None => CheckpointStore::new(reading.clone(), &options.bucket, &options.stream),
     };
     // Created here, before any reader: a lake that cannot be reached stops the run at once, and
     // the readers do not race to create the tables.
@@ -112,7 +116,7 @@ pub async fn run_pipeline(
         .start(stop.clone())
     });
     let supervisor = Supervisor {
-        clients: &clients,
+        clients: &reading,
         options: &options,
         stats: &stats,
         stop: &stop,
@@ -216,16 +220,17 @@ impl Supervisor<'_> {
                                 stats.update_shard(&shard_id, |s| s.state = ShardState::Elsewhere);
                             }
                         }
+                        Err(err) if crate::aws::is_terminal(&err) => {
+                            // Retrying cannot fix it (the stream deleted, credentials refused):
+                            // the run stops, even when the lease went meanwhile (refused
+                            // credentials lose it too); what is committed is checkpointed.
+                            stats.error();
+                            return Err(err);
+                        }
                         Err(err) if lost => {
                             // Fenced at its commit, most likely: the new owner committed first.
                             stats.update_shard(&shard_id, |s| s.state = ShardState::Elsewhere);
                             info!("shard {shard_id}: its reader ended after the lease moved: {err:#}");
-                        }
-                        Err(err) if crate::aws::is_terminal(&err) => {
-                            // Retrying cannot fix it (the stream deleted, credentials refused):
-                            // the run stops; what is committed is checkpointed already.
-                            stats.error();
-                            return Err(err);
                         }
                         Err(err) => {
                             stats.error();
@@ -305,6 +310,8 @@ impl Supervisor<'_> {
         };
         let shards = match listed {
             Ok(shards) => shards,
+            // A stop came during the listing's retries: a stop, not a failure.
+            Err(_) if *self.stop.borrow() => return Ok(None),
             Err(err) if readers_running && !crate::aws::is_terminal(&err) => {
                 self.stats.error();
                 warn!(

@@ -383,7 +383,7 @@ async fn a_call_is_retried_in_one_place_the_sdk_for_commands_the_pipeline_loop_f
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_throttling_storm_slows_a_run_down_and_it_still_writes_every_record_once() {
+async fn a_throttling_storm_mid_run_is_ridden_out_and_every_record_written_once() {
     let mut settings = settings_for("storm");
     settings.stream.shards = 2;
     seed(&settings, 3_000, 87).await;

@@ -28,7 +28,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         RunState::Failed(why) => Some(why.as_str()),
         _ => None,
     };
-    let failure_rows = failure.map_or(0, |why| failure_height(why, area.width));
+    let failure_rows = failure.map_or(0, |why| failure_height(why, area.width, area.height));
     let [header, body, failed, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),
@@ -82,11 +82,25 @@ fn render_header(frame: &mut Frame, area: Rect, app: &App) {
     );
 }
 
-/// Rows for the failure panel: the wrapped reason and the panel's borders, at most 8.
-fn failure_height(why: &str, width: u16) -> u16 {
-    let inner = usize::from(width.saturating_sub(4)).max(1);
-    let lines = why.chars().count().div_ceil(inner).max(1);
-    u16::try_from(lines + 2).unwrap_or(u16::MAX).min(8)
+/// Rows for the failure panel: the reason wrapped at word boundaries as the panel wraps it, and
+/// the panel's borders; at most half the screen.
+fn failure_height(why: &str, width: u16, height: u16) -> u16 {
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let (mut lines, mut used) = (1usize, 0usize);
+    for word in why.split_whitespace() {
+        let len = word.chars().count();
+        let needed = if used == 0 { len } else { used + 1 + len };
+        if needed <= inner {
+            used = needed;
+        } else {
+            // A word longer than a line is broken over several.
+            lines += 1 + len.saturating_sub(1) / inner;
+            used = (len - 1) % inner + 1;
+        }
+    }
+    u16::try_from(lines + 2)
+        .unwrap_or(u16::MAX)
+        .min((height / 2).max(3))
 }
 
 fn render_failure(frame: &mut Frame, area: Rect, why: &str, theme: &Theme) {

@@ -899,12 +899,7 @@ fn a_stopped_run_shows_why_and_what_to_do_in_every_view_until_q() {
         assert!(text.contains("✗ failed"), "{text}");
         // Wrapped over the panel's lines, every word of the reason is on screen.
         let shown: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        for word in [
-            "ResourceNotFoundException);",
-            "`precis",
-            "produce`",
-            "--stream",
-        ] {
+        for word in why.split_whitespace() {
             assert!(shown.contains(word), "{word} missing:\n{text}");
         }
     }
