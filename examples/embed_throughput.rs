@@ -6,7 +6,9 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use precis::config::Device;
 use precis::summarize::minilm::{Backend, MiniLm};
+use precis::summarize::onnx::Precision;
 use precis::summarize::store::{cache_dir, resolve, MINILM};
 use precis::text::sentences::sentences;
 
@@ -35,10 +37,15 @@ fn main() -> Result<()> {
     let refs: Vec<&str> = corpus.iter().map(String::as_str).collect();
     let dir = resolve(MINILM.name, &cache_dir())?;
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
-    // Both forward passes, interleaved, so that a noisy machine affects them alike.
+    // Every encoder, interleaved, so that a noisy machine affects them alike.
+    let backends = [
+        Backend::Onnx(Precision::Int8, Device::Cpu),
+        Backend::Onnx(Precision::Fp32, Device::Cpu),
+        Backend::Candle,
+    ];
     for (batch, backend) in [32, 64, 128]
         .into_iter()
-        .flat_map(|b| [(b, Backend::Packed), (b, Backend::Candle)])
+        .flat_map(|b| backends.map(|backend| (b, backend)))
     {
         let model = MiniLm::load_with(&dir, 128, batch, backend)?;
         let ids: Vec<Vec<u32>> = refs

@@ -115,6 +115,13 @@ pub struct SummarizerArgs {
     /// `scripts/fetch-models` installs the known ones [env PRECIS_MODEL]
     #[arg(long, value_name = "DIR|NAME")]
     pub model: Option<String>,
+    /// The extractive summarizer's sentence encoder: onnx (int8), onnx-fp32 or candle
+    /// [env PRECIS_ENCODER; default: onnx when `scripts/fetch-models minilm` installed it]
+    #[arg(long, value_name = "ENCODER")]
+    pub encoder: Option<String>,
+    /// Where the ONNX encoder runs: cpu or cuda [env PRECIS_DEVICE; default cpu]
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
     /// Summarizer worker threads, one model each [env PRECIS_SUMMARIZER_WORKERS; default: cores]
     #[arg(long, value_name = "N")]
     pub summarizer_workers: Option<String>,
@@ -131,10 +138,12 @@ pub struct SummarizerArgs {
 }
 
 impl SummarizerArgs {
-    fn flags(&self) -> [(&'static str, &Option<String>); 6] {
+    fn flags(&self) -> [(&'static str, &Option<String>); 8] {
         [
             ("summarizer.kind", &self.summarizer),
             ("summarizer.model", &self.model),
+            ("summarizer.encoder", &self.encoder),
+            ("summarizer.device", &self.device),
             ("summarizer.workers", &self.summarizer_workers),
             ("summarizer.sentences", &self.summary_sentences),
             ("summarizer.max_words", &self.summary_words),
@@ -460,6 +469,8 @@ mod tests {
             "--lease-take-secs=2",
             "--summarizer=none",
             "--model=m",
+            "--encoder=candle",
+            "--device=cpu",
             "--summarizer-workers=1",
             "--summary-sentences=2",
             "--summary-words=0",

@@ -94,6 +94,7 @@ fn unset_note(key: &str) -> &'static str {
         }
         "aws.profile" => "default credential chain",
         "produce.seed" => "a fresh seed each run, printed",
+        "summarizer.encoder" => "onnx when scripts/fetch-models installed it, else candle",
         _ => "default",
     }
 }

@@ -175,6 +175,18 @@ pub const SETTINGS: &[SettingSpec] = &[
         accepted: "a model directory (or GGUF file), or a known name: all-minilm-l6-v2, smollm2-135m-instruct",
     },
     SettingSpec {
+        key: "summarizer.encoder",
+        env: &["PRECIS_ENCODER"],
+        flag: Some("--encoder"),
+        accepted: "onnx (ONNX Runtime, int8 weights), onnx-fp32, or candle (pure Rust, slower)",
+    },
+    SettingSpec {
+        key: "summarizer.device",
+        env: &["PRECIS_DEVICE"],
+        flag: Some("--device"),
+        accepted: "cpu, or cuda (the ONNX encoder on ONNX Runtime's CUDA provider: a GPU build of ONNX Runtime in ORT_DYLIB_PATH)",
+    },
+    SettingSpec {
         key: "summarizer.workers",
         env: &["PRECIS_SUMMARIZER_WORKERS"],
         flag: Some("--summarizer-workers"),
@@ -507,6 +519,50 @@ impl FromStr for SummarizerKind {
     }
 }
 
+/// Which implementation runs the extractive summarizer's sentence encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncoderKind {
+    /// ONNX Runtime with int8 weights.
+    Onnx,
+    OnnxFp32,
+    /// candle's BERT: pure Rust, needs nothing but the weights.
+    Candle,
+}
+
+impl FromStr for EncoderKind {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "onnx" => Ok(Self::Onnx),
+            "onnx-fp32" => Ok(Self::OnnxFp32),
+            "candle" => Ok(Self::Candle),
+            _ => Err("expected onnx, onnx-fp32 or candle"),
+        }
+    }
+}
+
+/// Where the sentence encoder runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    Cpu,
+    Cuda,
+}
+
+impl FromStr for Device {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda),
+            _ => Err("expected cpu or cuda"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SummarizerSettings {
@@ -515,6 +571,11 @@ pub struct SummarizerSettings {
     /// None: the kind's default model (all-minilm-l6-v2, smollm2-135m-instruct).
     #[serde(deserialize_with = "some_non_empty")]
     pub model: Option<String>,
+    /// None: ONNX (int8) when its files are installed, else candle.
+    #[serde(deserialize_with = "some_parsed")]
+    pub encoder: Option<EncoderKind>,
+    #[serde(deserialize_with = "parsed")]
+    pub device: Device,
     #[serde(deserialize_with = "whole::<_, _, 1, 64>")]
     pub workers: usize,
     #[serde(deserialize_with = "whole::<_, _, 1, 50>")]
@@ -531,6 +592,8 @@ impl Default for SummarizerSettings {
         Self {
             kind: SummarizerKind::Extractive,
             model: None,
+            encoder: None,
+            device: Device::Cpu,
             // One single-threaded model per core beats one model using both (measured).
             workers: std::thread::available_parallelism()
                 .map_or(2, |n| n.get())
@@ -917,6 +980,10 @@ mod tests {
                 profile: Some("p".into()),
                 ..Settings::default().aws
             },
+            summarizer: SummarizerSettings {
+                encoder: Some(EncoderKind::OnnxFp32),
+                ..Settings::default().summarizer
+            },
             produce: ProduceSettings {
                 seed: Some(1),
                 ..Settings::default().produce
@@ -946,6 +1013,7 @@ mod tests {
             },
             summarizer: SummarizerSettings {
                 model: Some("m".into()),
+                encoder: Some(EncoderKind::Candle),
                 ..SummarizerSettings::default()
             },
             produce: ProduceSettings {

@@ -15,8 +15,10 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::minilm::{cosine, MiniLm};
+use super::minilm::{cosine, Backend, MiniLm};
+use super::onnx::Precision;
 use super::{Document, Summarizer, TokenCounts};
+use crate::config::Device;
 use crate::text::sentences::sentence_spans;
 
 /// How long a summary may be. At least one sentence is always kept, even when it alone is longer
@@ -75,6 +77,8 @@ pub struct ExtractiveOptions {
     pub max_tokens: usize,
     /// Sentences per forward pass.
     pub batch_size: usize,
+    /// Which implementation runs the encoder.
+    pub encoder: Backend,
 }
 
 impl Default for ExtractiveOptions {
@@ -85,6 +89,7 @@ impl Default for ExtractiveOptions {
             lead_window: 20,
             max_tokens: 128,
             batch_size: 64,
+            encoder: Backend::Onnx(Precision::Int8, Device::Cpu),
         }
     }
 }
@@ -98,7 +103,12 @@ pub struct Extractive {
 
 impl Extractive {
     pub fn load(model_dir: &Path, options: ExtractiveOptions) -> Result<Self> {
-        let model = MiniLm::load(model_dir, options.max_tokens, options.batch_size)?;
+        let model = MiniLm::load_with(
+            model_dir,
+            options.max_tokens,
+            options.batch_size,
+            options.encoder,
+        )?;
         let revision = std::fs::read_to_string(model_dir.join(".verified"))
             .ok()
             .map(|sha| sha.trim().chars().take(8).collect::<String>())
@@ -112,8 +122,10 @@ impl Extractive {
             .words
             .map_or("none".to_string(), |w| w.to_string());
         let id = format!(
-            "extractive:{name}@{revision};sentences={};words={words};window={}",
-            options.budget.sentences, options.lead_window
+            "extractive:{name}@{revision}+{};sentences={};words={words};window={}",
+            options.encoder.label(),
+            options.budget.sentences,
+            options.lead_window
         );
         Ok(Self {
             model,

@@ -1,21 +1,22 @@
 //! Sentence embeddings with all-MiniLM-L6-v2, computed the way sentence-transformers does:
 //! BERT's last hidden state, mean-pooled over the real (unpadded) tokens, L2-normalized.
 //!
-//! Two backends compute the same function: [`Backend::Packed`] (the default, see `encoder.rs`:
-//! unpadded token packing and fused kernels, ~2x faster) and [`Backend::Candle`], candle's own
-//! `BertModel`, kept as the reference the fast one is tested against. Sentences are sorted by
-//! token count before batching, so candle's padded batches pad to nearly their own length.
+//! Two backends compute the same function: [`Backend::Onnx`] (the default: ONNX Runtime, see
+//! `onnx.rs`) and [`Backend::Candle`], candle's own `BertModel`, pure Rust, which needs nothing
+//! but the weights. Sentences are sorted by token count before batching, so padded batches pad
+//! to nearly their own length.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device as CandleDevice, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Tokenizer, TruncationParams};
 
-use super::encoder::{shape_from_config, Encoder};
+use super::onnx::{OnnxEncoder, Precision};
 use super::store::{require_file, MINILM};
+use crate::config::{Device, EncoderKind};
 use candle_core::utils::get_num_threads;
 
 /// sentence-transformers' `max_seq_length` for this model: longer input is cut, not refused.
@@ -24,28 +25,63 @@ pub const MAX_TOKENS: usize = 256;
 /// Which implementation of the forward pass runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    Packed,
+    Onnx(Precision, Device),
     Candle,
 }
 
+impl Backend {
+    /// The configured encoder; unset, ONNX when `scripts/fetch-models` installed it, else candle.
+    pub fn choose(encoder: Option<EncoderKind>, device: Device, dir: &Path) -> Result<Self> {
+        let onnx = |precision| Ok(Backend::Onnx(precision, device));
+        match encoder {
+            Some(EncoderKind::Onnx) => onnx(Precision::Int8),
+            Some(EncoderKind::OnnxFp32) => onnx(Precision::Fp32),
+            None if super::onnx::available(dir, Precision::Int8) => onnx(Precision::Int8),
+            _ if device == Device::Cuda => anyhow::bail!(
+                "--device cuda runs the ONNX encoder: choose --encoder onnx or onnx-fp32 \
+                 (scripts/fetch-models minilm installs it)"
+            ),
+            Some(EncoderKind::Candle) => Ok(Backend::Candle),
+            None => {
+                tracing::info!(
+                    "the ONNX encoder is not installed: summarizing with candle, several times \
+                     slower (scripts/fetch-models minilm installs ONNX)"
+                );
+                Ok(Backend::Candle)
+            }
+        }
+    }
+
+    /// What the summarizer's id says about the encoder: its outputs differ a little by backend.
+    pub fn label(self) -> &'static str {
+        match self {
+            Backend::Onnx(Precision::Int8, _) => "onnx-int8",
+            Backend::Onnx(Precision::Fp32, _) => "onnx",
+            Backend::Candle => "candle",
+        }
+    }
+}
+
 enum Model {
-    Packed(Encoder),
+    Onnx(OnnxEncoder),
     Candle(Box<BertModel>),
 }
 
 pub struct MiniLm {
     model: Model,
     tokenizer: Tokenizer,
-    device: Device,
+    device: CandleDevice,
     batch_size: usize,
     dimensions: usize,
 }
 
 impl MiniLm {
     /// Loads the model from a directory holding `config.json`, `tokenizer.json` and
-    /// `model.safetensors` (what `scripts/fetch-models minilm` installs).
+    /// `model.safetensors` (what `scripts/fetch-models minilm` installs), on the ONNX encoder
+    /// when that script installed it, else on candle.
     pub fn load(dir: &Path, max_tokens: usize, batch_size: usize) -> Result<Self> {
-        Self::load_with(dir, max_tokens, batch_size, Backend::Packed)
+        let backend = Backend::choose(None, Device::Cpu, dir)?;
+        Self::load_with(dir, max_tokens, batch_size, backend)
     }
 
     pub fn load_with(
@@ -71,12 +107,14 @@ impl MiniLm {
                 ..TruncationParams::default()
             }))
             .map_err(|e| anyhow::anyhow!("setting the tokenizer's truncation: {e}"))?;
-        let device = Device::Cpu;
+        let device = CandleDevice::Cpu;
         let model = match backend {
-            Backend::Packed => {
-                let shape = shape_from_config(&serde_json::from_str(&config_text)?)?;
-                Model::Packed(Encoder::load(&weights_path, shape, get_num_threads())?)
-            }
+            Backend::Onnx(precision, device) => Model::Onnx(OnnxEncoder::load(
+                dir,
+                precision,
+                device,
+                get_num_threads(),
+            )?),
             Backend::Candle => {
                 // SAFETY: the weights file is memory-mapped read-only; nothing in this process
                 // writes to it while the model is loaded.
@@ -140,7 +178,7 @@ impl MiniLm {
         batch: impl ExactSizeIterator<Item = &'a [u32]> + Clone,
     ) -> Result<Vec<Vec<f32>>> {
         let bert = match &self.model {
-            Model::Packed(encoder) => return encoder.embed(&batch.collect::<Vec<_>>()),
+            Model::Onnx(encoder) => return encoder.embed(&batch.collect::<Vec<_>>()),
             Model::Candle(bert) => bert,
         };
         let rows = batch.len();

@@ -4,9 +4,9 @@
 //! is configuration. Every summary row records the summarizer's [`Summarizer::id`] (model,
 //! revision, parameters), so a training job can tell outputs of different models apart.
 
-pub mod encoder;
 pub mod extractive;
 pub mod minilm;
+pub mod onnx;
 pub mod pool;
 pub mod rouge;
 pub mod smollm;
@@ -30,7 +30,7 @@ pub struct Document<'a> {
 /// A summarizer owns its model; one instance is used by one worker thread at a time.
 pub trait Summarizer: Send {
     /// Model, revision and parameters, e.g.
-    /// `extractive:all-minilm-l6-v2@53aa5117;sentences=3;words=75`.
+    /// `extractive:all-minilm-l6-v2@53aa5117+onnx-int8;sentences=3;words=75;window=20`.
     fn id(&self) -> &str;
 
     /// One summary per document, in order. An error means the whole batch failed (the model
@@ -68,6 +68,7 @@ pub fn start_pool(settings: &SummarizerSettings) -> Result<Option<SummarizerPool
                     sentences: settings.sentences,
                     words: settings.max_words,
                 },
+                encoder: minilm::Backend::choose(settings.encoder, settings.device, &model)?,
                 ..ExtractiveOptions::default()
             };
             SummarizerPool::start(
@@ -137,8 +138,8 @@ pub(crate) fn finish_generation(
 }
 
 /// Each summarizer worker runs its model on its share of the cores: two single-threaded models
-/// on two cores beat one model using both (measured: 1.2x). candle and the packed encoder read
-/// the thread count from this variable, so it is set once, at start-up, before any thread
+/// on two cores beat one model using both. candle and the ONNX encoder read the thread count
+/// from this variable, so it is set once, at start-up, before any thread
 /// exists; a value the user set is kept.
 pub fn pin_model_threads(workers: usize) {
     if std::env::var_os("RAYON_NUM_THREADS").is_some()

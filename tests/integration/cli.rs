@@ -177,7 +177,7 @@ fn eval_scores_the_summarizer_and_lead_3_and_skips_lines_without_a_reference() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval-sample.jsonl");
     let input = input.to_str().unwrap();
     let (output, _) = crate::support::run_precis(
-        &["eval", "--input", input, "--json"],
+        &["eval", "--input", input, "--json", "--encoder", "onnx"],
         &[],
         std::time::Duration::from_secs(300),
     );
@@ -194,16 +194,40 @@ fn eval_scores_the_summarizer_and_lead_3_and_skips_lines_without_a_reference() {
             assert!(v > 5.0 && v < 100.0, "{system} {measure} = {v}");
         }
     }
-    assert!(report["summarizer"]["name"]
-        .as_str()
-        .unwrap()
-        .starts_with("extractive:"));
+    let name = report["summarizer"]["name"].as_str().unwrap();
+    assert!(name.starts_with("extractive:"), "{name}");
+    assert!(name.contains("+onnx-int8;"), "{name}");
     assert!(
         report["summarizer"]["input_tokens_per_second"]
             .as_f64()
             .unwrap()
             > 0.0
     );
+}
+
+#[test]
+fn the_onnx_encoder_without_its_runtime_is_one_line_naming_the_command_that_installs_it() {
+    let input =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval-sample.jsonl");
+    let (output, _) = crate::support::run_precis(
+        &[
+            "eval",
+            "--input",
+            input.to_str().unwrap(),
+            "--encoder",
+            "onnx",
+        ],
+        &[("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")],
+        std::time::Duration::from_secs(120),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let last = stderr
+        .lines()
+        .rfind(|l| l.starts_with("error:"))
+        .unwrap_or("");
+    assert!(last.contains("scripts/fetch-models minilm"), "{stderr}");
+    assert!(last.contains("--encoder candle"), "{stderr}");
 }
 
 #[test]

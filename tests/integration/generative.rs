@@ -139,6 +139,7 @@ fn the_t5_path_runs_end_to_end_on_a_tiny_random_model() {
         sentences: 3,
         max_words: None,
         max_new_tokens: 12,
+        ..SummarizerSettings::default()
     };
     let pool = start_pool(&settings).unwrap().unwrap();
     assert!(pool.id().starts_with("generative:t5:"), "{}", pool.id());
