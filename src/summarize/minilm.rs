@@ -36,7 +36,13 @@ impl Backend {
         match encoder {
             Some(EncoderKind::Onnx) => onnx(Precision::Int8),
             Some(EncoderKind::OnnxFp32) => onnx(Precision::Fp32),
+            // On a GPU the int8 graph's quantize steps would run on the CPU between kernels.
+            None if device == Device::Cuda && super::onnx::available(dir, Precision::Fp32) => {
+                onnx(Precision::Fp32)
+            }
             None if super::onnx::available(dir, Precision::Int8) => onnx(Precision::Int8),
+            // The int8 graph is not kept where it strays from the model (scripts/fetch-models).
+            None if super::onnx::available(dir, Precision::Fp32) => onnx(Precision::Fp32),
             _ if device == Device::Cuda => anyhow::bail!(
                 "--device cuda runs the ONNX encoder: choose --encoder onnx or onnx-fp32 \
                  (scripts/fetch-models minilm installs it)"

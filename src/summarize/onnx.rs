@@ -45,9 +45,13 @@ pub fn runtime_path() -> PathBuf {
         .unwrap_or_else(|| store::cache_dir().join("onnxruntime").join(RUNTIME_FILE))
 }
 
-/// Whether the ONNX encoder can run from `model_dir`: its graph and the runtime are there.
+/// Whether the ONNX encoder can run from `model_dir`: its graph, verified by `scripts/fetch-models`
+/// (its mark is written only once the graph's hash matched), and the runtime are there.
 pub fn available(model_dir: &Path, precision: Precision) -> bool {
-    model_dir.join(precision.graph_file()).is_file() && runtime_path().is_file()
+    let graph = precision.graph_file();
+    model_dir.join(graph).is_file()
+        && model_dir.join(format!(".{graph}.verified")).is_file()
+        && runtime_path().is_file()
 }
 
 const FETCH: &str = "run scripts/fetch-models minilm, or choose --encoder candle";
@@ -64,6 +68,8 @@ fn runtime() -> Result<&'static ort::environment::Environment> {
                 path.display()
             ));
         }
+        // Absolute: ort would look for a relative path next to the executable first.
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
         ort::init_from(&path)
             .map_err(|e| format!("loading ONNX Runtime from {}: {e}", path.display()))?
             .with_name("precis")

@@ -123,6 +123,21 @@ fn the_encoder_is_onnx_when_installed_and_candle_otherwise_unless_one_is_chosen(
         Backend::choose(Some(EncoderKind::Onnx), Device::Cpu, bare.path()).unwrap(),
         int8
     );
+    // On a GPU, fp32: the int8 graph's quantize steps would run on the CPU.
+    assert_eq!(
+        Backend::choose(None, Device::Cuda, &installed).unwrap(),
+        Backend::Onnx(Precision::Fp32, Device::Cuda)
+    );
+    // A graph fetch-models did not verify (no mark: its hash did not match) is not chosen.
+    std::fs::copy(
+        installed.join("model_int8.onnx"),
+        bare.path().join("model_int8.onnx"),
+    )
+    .unwrap();
+    assert_eq!(
+        Backend::choose(None, Device::Cpu, bare.path()).unwrap(),
+        Backend::Candle
+    );
     let cuda = Backend::choose(Some(EncoderKind::Candle), Device::Cuda, &installed)
         .unwrap_err()
         .to_string();
