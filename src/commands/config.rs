@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::config::{redact_key_id, Settings, SETTINGS};
+use crate::config::{redact_key_id, value_in, Settings, SETTINGS};
 
 pub fn render(settings: &Settings) -> String {
     render_with_env(settings, &|name| std::env::var(name).ok())
@@ -20,6 +20,7 @@ pub fn render_with_env(settings: &Settings, env: &dyn Fn(&str) -> Option<String>
         "# effective settings: flag > environment > config file > default"
     );
     let _ = writeln!(out, "# config file: {file}");
+    let values = settings.values();
     let mut section = "";
     for spec in SETTINGS {
         let (this_section, name) = spec.key.split_once('.').unwrap_or(("", spec.key));
@@ -28,7 +29,7 @@ pub fn render_with_env(settings: &Settings, env: &dyn Fn(&str) -> Option<String>
             let _ = writeln!(out, "\n[{section}]");
         }
         let origin = settings.origin(spec.key);
-        match settings.value_of(spec.key) {
+        match value_in(&values, spec.key) {
             Some(value) => {
                 let value = match (spec.key, &value) {
                     (key, toml::Value::String(url)) if key.starts_with("aws.endpoint_url") => {
@@ -50,12 +51,12 @@ pub fn render_with_env(settings: &Settings, env: &dyn Fn(&str) -> Option<String>
 /// The settings reference of docs/configuration.md, from the same table the loader reads, so
 /// the document cannot drift from the code (a test compares them).
 pub fn reference() -> String {
-    let defaults = Settings::default();
+    let defaults = Settings::default().values();
     let mut out = String::from(
         "| setting | default | environment | flag | accepted |\n| --- | --- | --- | --- | --- |\n",
     );
     for spec in SETTINGS {
-        let default = match (spec.key, defaults.value_of(spec.key)) {
+        let default = match (spec.key, value_in(&defaults, spec.key)) {
             // Depends on the machine: one model per core.
             ("summarizer.workers", _) => "the number of cores, at most 8".to_string(),
             // Follows the stream's name.

@@ -354,7 +354,7 @@ impl Default for LakeSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct CoordinationSettings {
     /// None: on exactly when a lease table is configured.
-    #[serde(deserialize_with = "some_parsed")]
+    #[serde(deserialize_with = "some_named")]
     pub mode: Option<CoordinationMode>,
     /// None: `precis-<stream>`.
     #[serde(deserialize_with = "table_name")]
@@ -379,25 +379,13 @@ impl Default for CoordinationSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CoordinationMode {
     /// This process reads every shard; checkpoints in the bucket.
     None,
     /// Workers share the shards through a DynamoDB lease table.
     DynamoDb,
-}
-
-impl FromStr for CoordinationMode {
-    type Err = &'static str;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "none" => Ok(Self::None),
-            "dynamodb" => Ok(Self::DynamoDb),
-            _ => Err("expected none or dynamodb"),
-        }
-    }
 }
 
 impl CoordinationSettings {
@@ -485,7 +473,7 @@ impl Default for PipelineSettings {
 }
 
 /// Which summarizer writes the `summary` column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SummarizerKind {
     /// Sentences of the article picked with MiniLM embeddings (the default: offline, faithful).
@@ -506,21 +494,8 @@ impl SummarizerKind {
     }
 }
 
-impl FromStr for SummarizerKind {
-    type Err = &'static str;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "extractive" => Ok(Self::Extractive),
-            "generative" => Ok(Self::Generative),
-            "none" => Ok(Self::None),
-            _ => Err("expected extractive, generative or none"),
-        }
-    }
-}
-
 /// Which implementation runs the extractive summarizer's sentence encoder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EncoderKind {
     /// ONNX Runtime with int8 weights.
@@ -530,51 +505,26 @@ pub enum EncoderKind {
     Candle,
 }
 
-impl FromStr for EncoderKind {
-    type Err = &'static str;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "onnx" => Ok(Self::Onnx),
-            "onnx-fp32" => Ok(Self::OnnxFp32),
-            "candle" => Ok(Self::Candle),
-            _ => Err("expected onnx, onnx-fp32 or candle"),
-        }
-    }
-}
-
 /// Where the sentence encoder runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Device {
     Cpu,
     Cuda,
 }
 
-impl FromStr for Device {
-    type Err = &'static str;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "cpu" => Ok(Self::Cpu),
-            "cuda" => Ok(Self::Cuda),
-            _ => Err("expected cpu or cuda"),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SummarizerSettings {
-    #[serde(deserialize_with = "parsed")]
+    #[serde(deserialize_with = "named")]
     pub kind: SummarizerKind,
     /// None: the kind's default model (all-minilm-l6-v2, smollm2-135m-instruct).
     #[serde(deserialize_with = "some_non_empty")]
     pub model: Option<String>,
     /// None: ONNX (int8) when its files are installed, else candle.
-    #[serde(deserialize_with = "some_parsed")]
+    #[serde(deserialize_with = "some_named")]
     pub encoder: Option<EncoderKind>,
-    #[serde(deserialize_with = "parsed")]
+    #[serde(deserialize_with = "named")]
     pub device: Device,
     #[serde(deserialize_with = "whole::<_, _, 1, 64>")]
     pub workers: usize,
@@ -686,17 +636,26 @@ impl Settings {
         self.config_file.as_deref()
     }
 
-    /// The value of a setting as TOML would write it, with the defaults that depend on other
-    /// settings filled in; None when unset.
-    pub fn value_of(&self, key: &str) -> Option<toml::Value> {
+    /// Every set value as TOML would write it, by section, with the defaults that depend on
+    /// other settings filled in.
+    pub fn values(&self) -> toml::Table {
         let mut effective = self.clone();
         effective.coordination.mode = Some(self.coordination.mode());
         effective.coordination.lease_table = Some(self.coordination.table_for(&self.stream.name));
         effective.summarizer.model = Some(self.summarizer.model_spec().to_string());
-        let table = toml::Table::try_from(&effective).ok()?;
-        let (section, name) = key.split_once('.')?;
-        table.get(section)?.get(name).cloned()
+        toml::Table::try_from(&effective).expect("settings serialize to TOML")
     }
+
+    /// The value of a setting in [`values`](Self::values); None when unset.
+    pub fn value_of(&self, key: &str) -> Option<toml::Value> {
+        value_in(&self.values(), key)
+    }
+}
+
+/// A `section.name` key's value in a table of sections.
+pub fn value_in(table: &toml::Table, key: &str) -> Option<toml::Value> {
+    let (section, name) = key.split_once('.')?;
+    table.get(section)?.get(name).cloned()
 }
 
 #[cfg(test)]
@@ -1071,6 +1030,23 @@ mod tests {
         let s = load(Some(f.path()), &[], &[("stream.shards", "2")]).unwrap();
         assert_eq!(s.stream.shards, 2);
         assert_eq!(s.origin("stream.shards"), Origin::Flag("--shards"));
+    }
+
+    #[test]
+    fn names_of_choices_read_in_any_case() {
+        let s = load(
+            None,
+            &[
+                ("PRECIS_COORDINATION", "DynamoDB"),
+                ("PRECIS_ENCODER", "ONNX-fp32"),
+            ],
+            &[("summarizer.kind", "None")],
+        )
+        .unwrap();
+        assert_eq!(s.coordination.mode(), CoordinationMode::DynamoDb);
+        assert_eq!(s.summarizer.encoder, Some(EncoderKind::OnnxFp32));
+        assert_eq!(s.summarizer.kind, SummarizerKind::None);
+        assert!(load(None, &[("PRECIS_DEVICE", "tpu")], &[]).is_err());
     }
 
     #[test]

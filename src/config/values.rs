@@ -77,7 +77,7 @@ where
         .ok_or_else(|| de::Error::custom(format!("expected a whole number from {MIN} to {MAX}")))
 }
 
-/// Any value of a type that parses from text (the enums, the start position).
+/// Any value of a type that parses from text (the start position).
 pub fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -87,13 +87,23 @@ where
     text(d)?.parse().map_err(de::Error::custom)
 }
 
-pub fn some_parsed<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+/// One of an enum's names, as its serde attributes spell them, in any case (`DynamoDB`).
+pub fn named<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
-    T: FromStr,
-    T::Err: fmt::Display,
+    T: serde::de::DeserializeOwned,
 {
-    parsed(d).map(Some)
+    let text = text(d)?.to_ascii_lowercase();
+    T::deserialize(de::value::StringDeserializer::<de::value::Error>::new(text))
+        .map_err(de::Error::custom)
+}
+
+pub fn some_named<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    named(d).map(Some)
 }
 
 pub fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -403,9 +403,11 @@ async fn a_bucket_deleted_under_a_running_pipeline_stops_it_with_one_line_saying
     assert!(last.contains("bucket does not exist"), "{stderr}");
 }
 
-/// Waits for a pipeline whose stream or bucket was just deleted to end: its output, how long it
-/// took, and its last `error:` line.
-async fn wait_for_the_stop(child: std::process::Child) -> (std::process::Output, Duration, String) {
+/// Waits for a pipeline that was just cut off (its stream or bucket deleted, its credentials
+/// refused) to end: its output, how long it took, and its last `error:` line.
+pub(crate) async fn wait_for_the_stop(
+    child: std::process::Child,
+) -> (std::process::Output, Duration, String) {
     let deleted = std::time::Instant::now();
     let output = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
@@ -418,6 +420,6 @@ async fn wait_for_the_stop(child: std::process::Child) -> (std::process::Output,
         .find(|l| l.starts_with("error:"))
         .unwrap_or("")
         .to_string();
-    eprintln!("stopped {waited:?} after the deletion: {last}");
+    eprintln!("stopped {waited:?} after it was cut off: {last}");
     (output, waited, last)
 }

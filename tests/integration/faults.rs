@@ -432,19 +432,8 @@ async fn credentials_refused_under_a_running_pipeline_stop_it_with_one_line_sayi
     let clients = clients(&settings).await;
     wait_until_at_tip(&clients, &settings, Duration::from_secs(120)).await;
     proxy.set_credentials_refused(true);
-    let refused = Instant::now();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let waited = refused.elapsed();
+    let (output, waited, last) = crate::cli::wait_for_the_stop(child).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("error:"))
-        .unwrap_or("");
-    eprintln!("stopped {waited:?} after the credentials were refused: {last}");
     assert!(!output.status.success(), "{stderr}");
     assert!(proxy.tally().refused_credentials > 0);
     assert!(
