@@ -18,7 +18,7 @@ fn main() -> Result<()> {
     let count: usize = args.next().map_or(Ok(1000), |n| n.parse())?;
     let seed: u64 = args.next().map_or(Ok(1), |n| n.parse())?;
     let settings = Settings::from_process(None, &[])?;
-    precis::summarize::pin_model_threads(settings.summarizer.workers);
+    precis::summarize::pin_model_threads(settings.summarizer.workers_for(false));
     let as_of = NaiveDate::from_ymd_opt(2026, 11, 23).context("date")?;
     let articles: Vec<_> = NewsGenerator::new(seed, as_of).take(count).collect();
     let pool = start_pool(&settings.summarizer)?.context("summaries are turned off")?;
@@ -39,7 +39,7 @@ fn main() -> Result<()> {
         "summarizer alone: {count} articles in {secs:.1} s: {:.2} articles/s ({}, {} workers)",
         count as f64 / secs,
         pool.id(),
-        settings.summarizer.workers
+        pool.workers()
     );
     Ok(())
 }

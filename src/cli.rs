@@ -115,14 +115,15 @@ pub struct SummarizerArgs {
     /// `scripts/fetch-models` installs the known ones [env PRECIS_MODEL]
     #[arg(long, value_name = "DIR|NAME")]
     pub model: Option<String>,
-    /// The extractive summarizer's sentence encoder: onnx (int8), onnx-fp32 or candle
-    /// [env PRECIS_ENCODER; default: onnx when `scripts/fetch-models minilm` installed it]
+    /// The extractive summarizer's sentence encoder: static, onnx (int8), onnx-fp32 or candle
+    /// [env PRECIS_ENCODER; default: static when `scripts/fetch-models minilm` installed it]
     #[arg(long, value_name = "ENCODER")]
     pub encoder: Option<String>,
     /// Where the ONNX encoder runs: cpu or cuda [env PRECIS_DEVICE; default cpu]
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
-    /// Summarizer worker threads, one model each [env PRECIS_SUMMARIZER_WORKERS; default: cores]
+    /// Summarizer worker threads, one model each [env PRECIS_SUMMARIZER_WORKERS; default: 1 for
+    /// the static encoder, else cores]
     #[arg(long, value_name = "N")]
     pub summarizer_workers: Option<String>,
     /// Sentences per summary at most (extractive) [env PRECIS_SUMMARY_SENTENCES; default 3]

@@ -254,11 +254,7 @@ pub async fn load_summarizer(settings: &Settings) -> Result<Option<Arc<Summarize
         .context("loading the summarizer panicked")??
         .map(Arc::new);
     match &pool {
-        Some(pool) => info!(
-            "summarizer {} on {} worker(s)",
-            pool.id(),
-            settings.summarizer.workers
-        ),
+        Some(pool) => info!("summarizer {} on {} worker(s)", pool.id(), pool.workers()),
         None => info!("summaries turned off (--summarizer none): curated rows carry features only"),
     }
     Ok(pool)

@@ -81,7 +81,7 @@ fn main() -> ExitCode {
         eprintln!("error: {err}");
         return ExitCode::from(EXIT_USAGE);
     }
-    precis::summarize::pin_model_threads(settings.summarizer.workers);
+    precis::summarize::pin_model_threads(settings.summarizer.workers_for(false));
     let outcome = match &cli.command {
         Command::Config => {
             commands::stdout(format_args!("{}", commands::config::render(&settings)))

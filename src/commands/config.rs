@@ -57,8 +57,10 @@ pub fn reference() -> String {
     );
     for spec in SETTINGS {
         let default = match (spec.key, value_in(&defaults, spec.key)) {
-            // Depends on the machine: one model per core.
-            ("summarizer.workers", _) => "the number of cores, at most 8".to_string(),
+            // Depends on the encoder and the machine.
+            ("summarizer.workers", _) => {
+                "1 for the static encoder, else the number of cores, at most 8".to_string()
+            }
             // Follows the stream's name.
             ("coordination.lease_table", _) => "`precis-<stream.name>`".to_string(),
             ("coordination.mode", _) => "`dynamodb` when a lease table is set, else `none`".into(),
@@ -95,7 +97,9 @@ fn unset_note(key: &str) -> &'static str {
         }
         "aws.profile" => "default credential chain",
         "produce.seed" => "a fresh seed each run, printed",
-        "summarizer.encoder" => "onnx when scripts/fetch-models installed it, else candle",
+        "summarizer.encoder" => {
+            "static when scripts/fetch-models installed it, else onnx, else candle"
+        }
         _ => "default",
     }
 }

@@ -194,7 +194,7 @@ pub fn run(settings: &Settings, args: &EvalArgs) -> Result<ExitCode> {
         input: args.input.display().to_string(),
         articles: items.len(),
         skipped: skipped.len(),
-        workers: settings.summarizer.workers,
+        workers: pool.workers(),
         summarizer,
         baseline: system("lead-3", &baseline, &leads, lead_seconds),
     };

@@ -178,7 +178,7 @@ pub const SETTINGS: &[SettingSpec] = &[
         key: "summarizer.encoder",
         env: &["PRECIS_ENCODER"],
         flag: Some("--encoder"),
-        accepted: "onnx (ONNX Runtime, int8 weights), onnx-fp32, or candle (pure Rust, slower)",
+        accepted: "static (MiniLM distilled into token vectors: no model runs), onnx (ONNX Runtime, int8 weights), onnx-fp32, or candle (pure Rust, slower)",
     },
     SettingSpec {
         key: "summarizer.device",
@@ -498,6 +498,8 @@ impl SummarizerKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EncoderKind {
+    /// Static token vectors distilled from MiniLM: no model runs (summarize/static_encoder.rs).
+    Static,
     /// ONNX Runtime with int8 weights.
     Onnx,
     OnnxFp32,
@@ -521,13 +523,15 @@ pub struct SummarizerSettings {
     /// None: the kind's default model (all-minilm-l6-v2, smollm2-135m-instruct).
     #[serde(deserialize_with = "some_non_empty")]
     pub model: Option<String>,
-    /// None: ONNX (int8) when its files are installed, else candle.
+    /// None: the static table when installed, else ONNX (int8), else candle.
     #[serde(deserialize_with = "some_named")]
     pub encoder: Option<EncoderKind>,
     #[serde(deserialize_with = "named")]
     pub device: Device,
-    #[serde(deserialize_with = "whole::<_, _, 1, 64>")]
-    pub workers: usize,
+    /// None: one for the static encoder, else one per core (at most 8); see
+    /// [`SummarizerSettings::workers_for`].
+    #[serde(deserialize_with = "some_whole::<_, _, 1, 64>")]
+    pub workers: Option<usize>,
     #[serde(deserialize_with = "whole::<_, _, 1, 50>")]
     pub sentences: usize,
     /// None: only the sentence count limits a summary.
@@ -544,10 +548,7 @@ impl Default for SummarizerSettings {
             model: None,
             encoder: None,
             device: Device::Cpu,
-            // One single-threaded model per core beats one model using both (measured).
-            workers: std::thread::available_parallelism()
-                .map_or(2, |n| n.get())
-                .min(8),
+            workers: None,
             sentences: 3,
             max_words: Some(75),
             max_new_tokens: 96,
@@ -556,6 +557,22 @@ impl Default for SummarizerSettings {
 }
 
 impl SummarizerSettings {
+    /// Summarizer worker threads: the configured number, else one for the static encoder (an
+    /// article costs it less than handing the article to another thread does, and threads
+    /// allocating at that rate contend for précis's one malloc arena), else one per core, at
+    /// most 8 (one single-threaded model per core beats one model using both; measured).
+    pub fn workers_for(&self, static_encoder: bool) -> usize {
+        self.workers.unwrap_or_else(|| {
+            if static_encoder {
+                1
+            } else {
+                std::thread::available_parallelism()
+                    .map_or(2, |n| n.get())
+                    .min(8)
+            }
+        })
+    }
+
     /// The model to load: the one configured, or the kind's default.
     pub fn model_spec(&self) -> &str {
         match (&self.model, self.kind) {
@@ -941,6 +958,7 @@ mod tests {
             },
             summarizer: SummarizerSettings {
                 encoder: Some(EncoderKind::OnnxFp32),
+                workers: Some(2),
                 ..Settings::default().summarizer
             },
             produce: ProduceSettings {
@@ -973,6 +991,7 @@ mod tests {
             summarizer: SummarizerSettings {
                 model: Some("m".into()),
                 encoder: Some(EncoderKind::Candle),
+                workers: Some(2),
                 ..SummarizerSettings::default()
             },
             produce: ProduceSettings {

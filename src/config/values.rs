@@ -77,6 +77,14 @@ where
         .ok_or_else(|| de::Error::custom(format!("expected a whole number from {MIN} to {MAX}")))
 }
 
+pub fn some_whole<'de, D, T, const MIN: u64, const MAX: u64>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    whole::<D, T, MIN, MAX>(d).map(Some)
+}
+
 /// Any value of a type that parses from text (the start position).
 pub fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
 where

@@ -25,12 +25,15 @@ pub const MAX_TOKENS: usize = 256;
 /// Which implementation of the forward pass runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// Static token vectors ([`super::static_encoder`]): MiniLM distilled, nothing to run.
+    Static,
     Onnx(Precision, Device),
     Candle,
 }
 
 impl Backend {
-    /// The configured encoder; unset, ONNX when `scripts/fetch-models` installed it, else candle.
+    /// The configured encoder; unset, the static table when `scripts/fetch-models` installed it,
+    /// else ONNX, else candle. On a GPU, unset means ONNX fp32: the user asked for the device.
     pub fn choose(encoder: Option<EncoderKind>, device: Device, dir: &Path) -> Result<Self> {
         let onnx = |precision| Ok(Backend::Onnx(precision, device));
         match encoder {
@@ -40,6 +43,9 @@ impl Backend {
             None if device == Device::Cuda && super::onnx::available(dir, Precision::Fp32) => {
                 onnx(Precision::Fp32)
             }
+            None if device == Device::Cpu && super::static_encoder::available(dir) => {
+                Ok(Backend::Static)
+            }
             None if super::onnx::available(dir, Precision::Int8) => onnx(Precision::Int8),
             // The int8 graph is not kept where it strays from the model (scripts/fetch-models).
             None if super::onnx::available(dir, Precision::Fp32) => onnx(Precision::Fp32),
@@ -47,23 +53,26 @@ impl Backend {
                 "--device cuda runs the ONNX encoder: choose --encoder onnx or onnx-fp32 \
                  (scripts/fetch-models minilm installs it)"
             ),
+            Some(EncoderKind::Static) => Ok(Backend::Static),
             Some(EncoderKind::Candle) => Ok(Backend::Candle),
             None => {
                 tracing::info!(
-                    "the ONNX encoder is not installed: summarizing with candle, several times \
-                     slower (scripts/fetch-models minilm installs ONNX)"
+                    "neither the static table nor the ONNX encoder is installed: summarizing \
+                     with candle, far slower (scripts/fetch-models minilm installs both)"
                 );
                 Ok(Backend::Candle)
             }
         }
     }
 
-    /// What the summarizer's id says about the encoder: its outputs differ a little by backend.
-    pub fn label(self) -> &'static str {
+    /// What the summarizer's id says about the encoder: its outputs differ by backend (and the
+    /// static one's by table, so its label holds the table's hash).
+    pub fn label(self) -> String {
         match self {
-            Backend::Onnx(Precision::Int8, _) => "onnx-int8",
-            Backend::Onnx(Precision::Fp32, _) => "onnx",
-            Backend::Candle => "candle",
+            Backend::Static => super::static_encoder::StaticEncoder::label(),
+            Backend::Onnx(Precision::Int8, _) => "onnx-int8".into(),
+            Backend::Onnx(Precision::Fp32, _) => "onnx".into(),
+            Backend::Candle => "candle".into(),
         }
     }
 }
@@ -115,6 +124,9 @@ impl MiniLm {
             .map_err(|e| anyhow::anyhow!("setting the tokenizer's truncation: {e}"))?;
         let device = CandleDevice::Cpu;
         let model = match backend {
+            Backend::Static => anyhow::bail!(
+                "the static encoder runs no transformer: it is loaded by static_encoder::StaticEncoder"
+            ),
             Backend::Onnx(precision, device) => Model::Onnx(OnnxEncoder::load(
                 dir,
                 precision,

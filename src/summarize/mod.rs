@@ -10,6 +10,7 @@ pub mod onnx;
 pub mod pool;
 pub mod rouge;
 pub mod smollm;
+pub mod static_encoder;
 pub mod store;
 pub mod t5;
 
@@ -52,8 +53,8 @@ pub struct TokenCounts {
 /// Starts the configured summarizer's worker pool, or None when summaries are turned off.
 /// A missing model fails here, before anything is read or written.
 pub fn start_pool(settings: &SummarizerSettings) -> Result<Option<SummarizerPool>> {
-    let options = PoolOptions {
-        workers: settings.workers,
+    let options = |static_encoder| PoolOptions {
+        workers: settings.workers_for(static_encoder),
         ..PoolOptions::default()
     };
     if settings.kind == SummarizerKind::None {
@@ -63,12 +64,14 @@ pub fn start_pool(settings: &SummarizerSettings) -> Result<Option<SummarizerPool
     match settings.kind {
         SummarizerKind::None => Ok(None),
         SummarizerKind::Extractive => {
+            let encoder = minilm::Backend::choose(settings.encoder, settings.device, &model)?;
+            let options = options(encoder == minilm::Backend::Static);
             let extractive = ExtractiveOptions {
                 budget: Budget {
                     sentences: settings.sentences,
                     words: settings.max_words,
                 },
-                encoder: minilm::Backend::choose(settings.encoder, settings.device, &model)?,
+                encoder,
                 ..ExtractiveOptions::default()
             };
             SummarizerPool::start(
@@ -78,6 +81,7 @@ pub fn start_pool(settings: &SummarizerSettings) -> Result<Option<SummarizerPool
             .map(Some)
         }
         SummarizerKind::Generative => {
+            let options = options(false);
             let generative = GenerativeOptions {
                 max_new_tokens: settings.max_new_tokens,
                 ..GenerativeOptions::default()
@@ -140,7 +144,7 @@ pub(crate) fn finish_generation(
 /// Each summarizer worker runs its model on its share of the cores: two single-threaded models
 /// on two cores beat one model using both. candle and the ONNX encoder read the thread count
 /// from this variable, so it is set once, at start-up, before any thread
-/// exists; a value the user set is kept.
+/// exists; a value the user set is kept. (The static encoder runs no model: it reads none.)
 pub fn pin_model_threads(workers: usize) {
     if std::env::var_os("RAYON_NUM_THREADS").is_some()
         || std::env::var_os("CANDLE_NUM_THREADS").is_some()

@@ -3,8 +3,9 @@
 //!
 //! Model work never runs on the async reactor. Callers block on a full queue, which is the
 //! backpressure: a slow model slows the writer, the writer slows the readers, and memory stays
-//! bounded. A worker takes what is queued up to a batch (waiting a moment for more), so articles
-//! from several chunks share forward passes.
+//! bounded. A caller's articles are queued in runs of up to `batch_articles`, one job each: one
+//! hand-off per run, not per article, since with the static encoder an article costs less than
+//! waking a thread does.
 //!
 //! An article the model fails on (an error or a panic inside the model) is retried alone; if it
 //! fails again it gets the lead sentences as its summary and a summarizer id that says so, so the
@@ -12,7 +13,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -25,11 +26,9 @@ use super::{Document, Summarizer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolOptions {
     pub workers: usize,
-    /// Articles per model call at most.
+    /// Articles per job (and model call) at most.
     pub batch_articles: usize,
-    /// How long a worker holding fewer articles waits for more before running.
-    pub batch_wait: Duration,
-    /// Articles waiting at most; callers block beyond it.
+    /// Jobs waiting at most; callers block beyond it.
     pub queue: usize,
 }
 
@@ -38,8 +37,7 @@ impl Default for PoolOptions {
         Self {
             workers: 2,
             batch_articles: 8,
-            batch_wait: Duration::from_millis(20),
-            queue: 256,
+            queue: 32,
         }
     }
 }
@@ -105,10 +103,12 @@ impl Cancel {
     }
 }
 
+/// A run of one caller's articles.
 struct Job {
-    title: Option<String>,
-    content: String,
-    index: usize,
+    /// Title and content of each article.
+    articles: Vec<(Option<String>, String)>,
+    /// The caller's index of the first one.
+    first: usize,
     reply: mpsc::Sender<(usize, Summarized)>,
     cancel: Cancel,
 }
@@ -116,6 +116,7 @@ struct Job {
 pub struct SummarizerPool {
     queue: Option<SyncSender<Job>>,
     workers: Vec<JoinHandle<()>>,
+    batch_articles: usize,
     id: Arc<str>,
     metrics: Arc<PoolMetrics>,
 }
@@ -140,13 +141,14 @@ impl SummarizerPool {
                 let (rx, metrics, id) = (rx.clone(), metrics.clone(), id.clone());
                 std::thread::Builder::new()
                     .name(format!("summarizer-{n}"))
-                    .spawn(move || work(model, &rx, &metrics, &id, options))
+                    .spawn(move || work(model, &rx, &metrics, &id))
                     .context("starting a summarizer thread")
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             queue: Some(tx),
             workers: handles,
+            batch_articles: options.batch_articles.max(1),
             id,
             metrics,
         })
@@ -154,6 +156,11 @@ impl SummarizerPool {
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Worker threads, one model each.
+    pub fn workers(&self) -> usize {
+        self.workers.len()
     }
 
     pub fn metrics(&self) -> Arc<PoolMetrics> {
@@ -173,18 +180,25 @@ impl SummarizerPool {
             .as_ref()
             .context("the summarizer pool is shut down")?;
         let (reply, replies) = mpsc::channel();
-        for (index, doc) in docs.iter().enumerate() {
+        let run = self.batch_articles;
+        for (n, articles) in docs.chunks(run).enumerate() {
             anyhow::ensure!(!cancel.is_cancelled(), "summaries cancelled");
-            self.metrics.queued.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .queued
+                .fetch_add(articles.len(), Ordering::Relaxed);
             let job = Job {
-                title: doc.title.map(str::to_string),
-                content: doc.content.to_string(),
-                index,
+                articles: articles
+                    .iter()
+                    .map(|d| (d.title.map(str::to_string), d.content.to_string()))
+                    .collect(),
+                first: n * run,
                 reply: reply.clone(),
                 cancel: cancel.clone(),
             };
             if queue.send(job).is_err() {
-                self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
+                self.metrics
+                    .queued
+                    .fetch_sub(articles.len(), Ordering::Relaxed);
                 anyhow::bail!("every summarizer worker has stopped");
             }
         }
@@ -219,19 +233,8 @@ impl Drop for SummarizerPool {
     }
 }
 
-fn take_batch(rx: &Mutex<Receiver<Job>>, options: &PoolOptions) -> Option<Vec<Job>> {
-    let rx = rx.lock().ok()?;
-    let first = rx.recv().ok()?;
-    let mut batch = vec![first];
-    let deadline = Instant::now() + options.batch_wait;
-    while batch.len() < options.batch_articles.max(1) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(job) => batch.push(job),
-            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    Some(batch)
+fn take_job(rx: &Mutex<Receiver<Job>>) -> Option<Job> {
+    rx.lock().ok()?.recv().ok()
 }
 
 fn work(
@@ -239,21 +242,22 @@ fn work(
     rx: &Mutex<Receiver<Job>>,
     metrics: &PoolMetrics,
     id: &Arc<str>,
-    options: PoolOptions,
 ) {
-    while let Some(mut batch) = take_batch(rx, &options) {
-        metrics.queued.fetch_sub(batch.len(), Ordering::Relaxed);
+    while let Some(job) = take_job(rx) {
+        metrics
+            .queued
+            .fetch_sub(job.articles.len(), Ordering::Relaxed);
         // Dropping a cancelled job drops its reply sender: its caller stops waiting for it.
-        batch.retain(|job| !job.cancel.is_cancelled());
-        if batch.is_empty() {
+        if job.cancel.is_cancelled() {
             continue;
         }
         let started = Instant::now();
-        let docs: Vec<Document<'_>> = batch
+        let docs: Vec<Document<'_>> = job
+            .articles
             .iter()
-            .map(|j| Document {
-                title: j.title.as_deref(),
-                content: &j.content,
+            .map(|(title, content)| Document {
+                title: title.as_deref(),
+                content,
             })
             .collect();
         let texts = match run(model.as_mut(), &docs) {
@@ -265,7 +269,7 @@ fn work(
                 .collect(),
             Err(err) => vec![Err(err)],
         };
-        for (job, text) in batch.iter().zip(texts) {
+        for (n, ((_, content), text)) in job.articles.iter().zip(texts).enumerate() {
             let summary = match text {
                 Ok(text) => Summarized {
                     text,
@@ -275,12 +279,12 @@ fn work(
                     tracing::warn!(error = %format!("{err:#}"), "summarizer failed on an article; its lead sentences stand in");
                     metrics.fallbacks.fetch_add(1, Ordering::Relaxed);
                     Summarized {
-                        text: lead(&job.content, 3),
+                        text: lead(content, 3),
                         summarizer: FALLBACK_ID.into(),
                     }
                 }
             };
-            let _ = job.reply.send((job.index, summary));
+            let _ = job.reply.send((job.first + n, summary));
         }
         let tokens = model.take_token_counts();
         metrics.tokens_in.fetch_add(tokens.input, Ordering::Relaxed);
@@ -289,7 +293,7 @@ fn work(
             .fetch_add(tokens.output, Ordering::Relaxed);
         metrics
             .summarized
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            .fetch_add(job.articles.len() as u64, Ordering::Relaxed);
         metrics.batches.fetch_add(1, Ordering::Relaxed);
         metrics
             .busy_micros
@@ -345,7 +349,6 @@ mod tests {
             PoolOptions {
                 workers,
                 batch_articles: 4,
-                batch_wait: Duration::from_millis(1),
                 queue: 3,
             },
         )
@@ -444,8 +447,7 @@ mod tests {
                 PoolOptions {
                     workers: 1,
                     batch_articles: 4,
-                    batch_wait: Duration::from_millis(1),
-                    queue: 64,
+                    queue: 16,
                 },
             )
             .unwrap(),

@@ -96,7 +96,7 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
         stream: engine.stream.clone(),
         bucket: engine.bucket.clone(),
         summarizer: engine.summarizer_id().to_string(),
-        workers: settings.summarizer.workers,
+        workers: engine.summarizer.as_ref().map_or(0, |p| p.workers()),
         log_file: log_file.to_string(),
     };
     let mut app = App::new(info, themes, theme);

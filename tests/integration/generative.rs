@@ -135,7 +135,7 @@ fn the_t5_path_runs_end_to_end_on_a_tiny_random_model() {
     let settings = SummarizerSettings {
         kind: SummarizerKind::Generative,
         model: Some(dir.path().display().to_string()),
-        workers: 1,
+        workers: Some(1),
         sentences: 3,
         max_words: None,
         max_new_tokens: 12,

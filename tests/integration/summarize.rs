@@ -10,6 +10,7 @@ use precis::config::{Device, EncoderKind};
 use precis::summarize::extractive::{Budget, Extractive, ExtractiveOptions};
 use precis::summarize::minilm::{cosine, Backend, MiniLm, MAX_TOKENS};
 use precis::summarize::onnx::Precision;
+use precis::summarize::static_encoder::{StaticEncoder, TABLE_FILE, TABLE_SHA256};
 use precis::summarize::store::{resolve, MINILM};
 use precis::summarize::{Document, Summarizer};
 use precis::text::sentences::sentences;
@@ -106,42 +107,205 @@ fn an_int8_vector_depends_on_its_sentence_only_not_on_the_batch_it_ran_in() {
     assert_eq!(batched.embed(&sentences).unwrap(), one_by_one);
 }
 
-#[test]
-fn the_encoder_is_onnx_when_installed_and_candle_otherwise_unless_one_is_chosen() {
+/// A model directory holding the weights and the files of the encoders named (links into the
+/// installed one), with their verification marks.
+fn model_with(encoders: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
     let installed = minilm_dir();
+    let mut files = vec!["config.json", "tokenizer.json", "model.safetensors"];
+    for encoder in encoders {
+        files.extend(match *encoder {
+            "static" => [TABLE_FILE, ".static256.safetensors.verified"],
+            "int8" => ["model_int8.onnx", ".model_int8.onnx.verified"],
+            "fp32" => ["model.onnx", ".model.onnx.verified"],
+            other => panic!("no encoder {other}"),
+        });
+    }
+    for file in files {
+        std::os::unix::fs::symlink(installed.join(file), dir.path().join(file)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn the_encoder_is_static_when_installed_else_int8_else_candle_unless_one_is_chosen() {
     let int8 = Backend::Onnx(Precision::Int8, Device::Cpu);
+    let choose =
+        |encoder, device, dir: &tempfile::TempDir| Backend::choose(encoder, device, dir.path());
+    let everything = model_with(&["static", "int8", "fp32"]);
     assert_eq!(
-        Backend::choose(None, Device::Cpu, &installed).unwrap(),
+        choose(None, Device::Cpu, &everything).unwrap(),
+        Backend::Static
+    );
+    assert_eq!(
+        choose(None, Device::Cpu, &model_with(&["int8", "fp32"])).unwrap(),
         int8
     );
-    let bare = tempfile::tempdir().unwrap();
+    let bare = model_with(&[]);
+    assert_eq!(choose(None, Device::Cpu, &bare).unwrap(), Backend::Candle);
     assert_eq!(
-        Backend::choose(None, Device::Cpu, bare.path()).unwrap(),
+        choose(Some(EncoderKind::Onnx), Device::Cpu, &bare).unwrap(),
+        int8
+    );
+    assert_eq!(
+        choose(Some(EncoderKind::OnnxFp32), Device::Cpu, &everything).unwrap(),
+        Backend::Onnx(Precision::Fp32, Device::Cpu)
+    );
+    assert_eq!(
+        choose(Some(EncoderKind::Candle), Device::Cpu, &everything).unwrap(),
         Backend::Candle
     );
     assert_eq!(
-        Backend::choose(Some(EncoderKind::Onnx), Device::Cpu, bare.path()).unwrap(),
-        int8
+        choose(Some(EncoderKind::Static), Device::Cpu, &bare).unwrap(),
+        Backend::Static
     );
-    // On a GPU, fp32: the int8 graph's quantize steps would run on the CPU.
+    // On a GPU, ONNX fp32: the user asked for the device, and the int8 graph's quantize steps
+    // would run on the CPU.
     assert_eq!(
-        Backend::choose(None, Device::Cuda, &installed).unwrap(),
+        choose(None, Device::Cuda, &everything).unwrap(),
         Backend::Onnx(Precision::Fp32, Device::Cuda)
     );
-    // A graph fetch-models did not verify (no mark: its hash did not match) is not chosen.
-    std::fs::copy(
-        installed.join("model_int8.onnx"),
-        bare.path().join("model_int8.onnx"),
-    )
-    .unwrap();
+    // A file fetch-models did not verify (no mark: its hash did not match) is not chosen.
+    let unverified = model_with(&[]);
+    for file in ["model_int8.onnx", TABLE_FILE] {
+        std::os::unix::fs::symlink(minilm_dir().join(file), unverified.path().join(file)).unwrap();
+    }
     assert_eq!(
-        Backend::choose(None, Device::Cpu, bare.path()).unwrap(),
+        choose(None, Device::Cpu, &unverified).unwrap(),
         Backend::Candle
     );
-    let cuda = Backend::choose(Some(EncoderKind::Candle), Device::Cuda, &installed)
-        .unwrap_err()
-        .to_string();
-    assert!(cuda.contains("--encoder onnx"), "{cuda}");
+    for encoder in [EncoderKind::Candle, EncoderKind::Static] {
+        let cuda = choose(Some(encoder), Device::Cuda, &everything)
+            .unwrap_err()
+            .to_string();
+        assert!(cuda.contains("--encoder onnx"), "{cuda}");
+    }
+}
+
+#[test]
+fn the_static_table_rebuilds_to_its_pinned_bytes() {
+    let out = tempfile::tempdir().unwrap();
+    let table = out.path().join(TABLE_FILE);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-models");
+    let output = std::process::Command::new(script)
+        .arg("distill")
+        .arg(&table)
+        .env("PRECIS_MODEL_DIR", model_dir())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sha = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    assert_eq!(
+        sha, TABLE_SHA256,
+        "the distilled table is not the pinned one"
+    );
+    assert_eq!(
+        std::fs::read(&table).unwrap(),
+        std::fs::read(minilm_dir().join(TABLE_FILE)).unwrap()
+    );
+}
+
+#[test]
+fn a_tampered_static_table_is_refused_with_one_line_naming_the_command_that_rebuilds_it() {
+    let dir = model_with(&[]);
+    let mut bytes = std::fs::read(minilm_dir().join(TABLE_FILE)).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(dir.path().join(TABLE_FILE), bytes).unwrap();
+    let message = format!("{:#}", StaticEncoder::load(dir.path()).err().unwrap());
+    assert!(!message.contains('\n'), "{message}");
+    assert!(message.contains("scripts/fetch-models minilm"), "{message}");
+    assert!(message.contains(TABLE_SHA256), "{message}");
+}
+
+#[test]
+fn static_token_ids_through_the_word_cache_are_the_tokenizers_own() {
+    let mut table = StaticEncoder::load(&minilm_dir()).unwrap();
+    let mut tokenizer =
+        tokenizers::Tokenizer::from_file(minilm_dir().join("tokenizer.json")).unwrap();
+    // The file pads every text to 128 tokens and cuts it there; whole texts, as they are.
+    tokenizer.with_padding(None);
+    tokenizer.with_truncation(None).unwrap();
+    let articles = fixture("eval-sample.jsonl");
+    let mut checked = 0;
+    for line in articles.lines() {
+        let article: serde_json::Value = serde_json::from_str(line).unwrap();
+        for sentence in sentences(article["content"].as_str().unwrap()) {
+            // Twice: the second time every word comes from the cache.
+            for _ in 0..2 {
+                let want = tokenizer
+                    .encode(sentence, false)
+                    .unwrap()
+                    .get_ids()
+                    .to_vec();
+                assert_eq!(table.token_ids(sentence).unwrap(), want, "{sentence:?}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "{checked} sentences");
+    // Accents, curly quotes, currency and run-together punctuation.
+    for text in ["Café “déjà vu” — £1.2bn (3.5%)... U.S.-led", "", "   "] {
+        let want = tokenizer.encode(text, false).unwrap().get_ids().to_vec();
+        assert_eq!(table.token_ids(text).unwrap(), want, "{text:?}");
+    }
+}
+
+#[test]
+fn a_static_vector_is_a_unit_vector_of_its_sentence_alone() {
+    let mut table = StaticEncoder::load(&minilm_dir()).unwrap();
+    let sentence = "The central bank raised interest rates by a quarter of a point.";
+    let (alone, tokens) = table.embed(sentence).unwrap();
+    assert_eq!(alone.len(), table.dimensions());
+    assert!(tokens >= 13, "{tokens}");
+    assert!((cosine(&alone, &alone) - 1.0).abs() < 1e-5);
+    table
+        .embed("Something else entirely, read in between.")
+        .unwrap();
+    assert_eq!(table.embed(sentence).unwrap().0, alone);
+    // Related sentences are closer than unrelated ones.
+    let (related, _) = table
+        .embed("Interest rates went up at the central bank.")
+        .unwrap();
+    let (unrelated, _) = table
+        .embed("The striker scored twice in the second half.")
+        .unwrap();
+    assert!(cosine(&alone, &related) > cosine(&alone, &unrelated) + 0.1);
+    assert_eq!(table.embed("").unwrap(), (vec![0.0; table.dimensions()], 0));
+}
+
+#[test]
+fn static_summaries_of_real_news_are_verbatim_sentences_of_their_article_and_name_the_table() {
+    let mut summarizer = extractive(Budget::default(), Backend::Static);
+    let id = summarizer.id().to_string();
+    assert!(
+        id.starts_with(&format!(
+            "extractive:all-minilm-l6-v2@53aa5117+static256-{}",
+            &TABLE_SHA256[..8]
+        )),
+        "{id}"
+    );
+    let articles: Vec<serde_json::Value> = fixture("eval-sample.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let docs: Vec<Document<'_>> = articles
+        .iter()
+        .map(|a| Document {
+            title: a["title"].as_str(),
+            content: a["content"].as_str().unwrap(),
+        })
+        .collect();
+    let summaries = summarizer.summarize(&docs).unwrap();
+    for (doc, summary) in docs.iter().zip(&summaries) {
+        let picked = as_article_sentences(summary, &article_sentences(doc.content))
+            .unwrap_or_else(|| panic!("not sentences of the article: {summary}"));
+        assert!((1..=3).contains(&picked.len()), "{summary}");
+    }
 }
 
 #[test]
@@ -170,40 +334,55 @@ said Councillor Jane Doe.\n\nSupporters argued that the roads had been neglected
 that schools were overcrowded. The mayor is expected to sign the budget on Friday. Work on the \
 first road projects could start in the spring, officials said.";
 
-fn extractive(budget: Budget) -> Extractive {
+/// The default summarizer with another budget: on the static encoder, and on int8 MiniLM.
+fn extractive(budget: Budget, encoder: Backend) -> Extractive {
     Extractive::load(
         &minilm_dir(),
         ExtractiveOptions {
             budget,
+            encoder,
             ..ExtractiveOptions::default()
         },
     )
     .unwrap()
 }
 
+const ENCODERS: [Backend; 2] = [Backend::Static, Backend::Onnx(Precision::Int8, Device::Cpu)];
+
 #[test]
 fn an_extractive_summary_is_whole_sentences_of_the_article_within_the_budget() {
-    let mut summarizer = extractive(Budget {
-        sentences: 2,
-        words: Some(40),
-    });
-    let docs = [Document {
-        title: Some("Council passes budget"),
-        content: ARTICLE,
-    }];
-    let summary = summarizer.summarize(&docs).unwrap().remove(0);
-    let picked = as_article_sentences(&summary, &article_sentences(ARTICLE))
-        .unwrap_or_else(|| panic!("not sentences of the article: {summary}"));
-    assert!(!picked.is_empty() && picked.len() <= 2, "{summary}");
-    assert!(picked.len() == 1 || precis::text::word_count(&summary) <= 40);
-    assert!(summarizer
-        .id()
-        .starts_with("extractive:all-minilm-l6-v2@53aa5117"));
+    for encoder in ENCODERS {
+        let mut summarizer = extractive(
+            Budget {
+                sentences: 2,
+                words: Some(40),
+            },
+            encoder,
+        );
+        let docs = [Document {
+            title: Some("Council passes budget"),
+            content: ARTICLE,
+        }];
+        let summary = summarizer.summarize(&docs).unwrap().remove(0);
+        let picked = as_article_sentences(&summary, &article_sentences(ARTICLE))
+            .unwrap_or_else(|| panic!("{encoder:?}: not sentences of the article: {summary}"));
+        assert!(!picked.is_empty() && picked.len() <= 2, "{summary}");
+        assert!(picked.len() == 1 || precis::text::word_count(&summary) <= 40);
+        assert!(summarizer.id().starts_with(&format!(
+            "extractive:all-minilm-l6-v2@53aa5117+{}",
+            encoder.label()
+        )));
+    }
 }
 
 #[test]
 fn a_tiny_article_is_its_own_summary_and_odd_input_gets_one_too() {
-    let mut summarizer = extractive(Budget::default());
+    for encoder in ENCODERS {
+        tiny_and_odd_input(extractive(Budget::default(), encoder));
+    }
+}
+
+fn tiny_and_odd_input(mut summarizer: Extractive) {
     let docs = [
         Document {
             title: None,
