@@ -33,6 +33,10 @@ const REBUILD: &str = "run scripts/fetch-models minilm to rebuild it";
 /// strings cannot grow memory without bound.
 const WORD_CACHE_LIMIT: usize = 200_000;
 
+/// Longer "words" (URLs, runs of symbols, hostile input) are tokenized each time, not kept: the
+/// cache holds at most `WORD_CACHE_LIMIT` × this many bytes of keys.
+const WORD_CACHE_MAX_BYTES: usize = 48;
+
 /// How strongly frequent tokens are discounted: model2vec's smooth inverse frequency, with a
 /// token's frequency estimated from its rank in the vocabulary (WordPiece vocabularies are
 /// ordered by frequency) by Zipf's law. Tuned on the dev set (docs/models.md).
@@ -58,6 +62,8 @@ pub struct StaticEncoder {
     /// Token ids of each whitespace-separated word seen: news repeats its words, and BERT's
     /// tokenizer splits at whitespace first, so a word's ids never depend on its neighbours.
     words: HashMap<Box<str>, Box<[u32]>>,
+    /// The ids of a word too long to cache.
+    uncached: Vec<u32>,
 }
 
 impl StaticEncoder {
@@ -114,6 +120,7 @@ impl StaticEncoder {
             multipliers,
             dimensions,
             words: HashMap::new(),
+            uncached: Vec::new(),
         })
     }
 
@@ -126,7 +133,12 @@ impl StaticEncoder {
     pub fn token_ids(&mut self, text: &str) -> Result<Vec<u32>> {
         let mut ids = Vec::new();
         for word in text.split_whitespace() {
-            ids.extend_from_slice(word_ids(&mut self.words, &self.tokenizer, word)?);
+            ids.extend_from_slice(word_ids(
+                &mut self.words,
+                &mut self.uncached,
+                &self.tokenizer,
+                word,
+            )?);
         }
         Ok(ids)
     }
@@ -145,7 +157,7 @@ impl StaticEncoder {
         out.fill(0.0);
         let mut tokens = 0;
         for word in text.split_whitespace() {
-            for &id in word_ids(&mut self.words, &self.tokenizer, word)? {
+            for &id in word_ids(&mut self.words, &mut self.uncached, &self.tokenizer, word)? {
                 let id = id as usize;
                 let (Some(&m), Some(row)) = (
                     self.multipliers.get(id),
@@ -178,9 +190,18 @@ impl StaticEncoder {
 /// first, so a word's tokens never depend on its neighbours.
 fn word_ids<'a>(
     words: &'a mut HashMap<Box<str>, Box<[u32]>>,
+    uncached: &'a mut Vec<u32>,
     tokenizer: &Tokenizer,
     word: &str,
 ) -> Result<&'a [u32]> {
+    if word.len() > WORD_CACHE_MAX_BYTES {
+        let encoding = tokenizer
+            .encode(word, false)
+            .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
+        uncached.clear();
+        uncached.extend_from_slice(encoding.get_ids());
+        return Ok(uncached);
+    }
     if !words.contains_key(word) {
         if words.len() >= WORD_CACHE_LIMIT {
             words.clear();

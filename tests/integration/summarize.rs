@@ -248,8 +248,15 @@ fn static_token_ids_through_the_word_cache_are_the_tokenizers_own() {
         }
     }
     assert!(checked > 50, "{checked} sentences");
-    // Accents, curly quotes, currency and run-together punctuation.
-    for text in ["Café “déjà vu” — £1.2bn (3.5%)... U.S.-led", "", "   "] {
+    // Accents, curly quotes, currency, run-together punctuation, and a word too long to cache.
+    let long = "https://news.example.com/2026/12/07/a-very-long-path-that-goes-on-and-on?q=1";
+    for text in [
+        "Café “déjà vu” — £1.2bn (3.5%)... U.S.-led",
+        "",
+        "   ",
+        long,
+        long,
+    ] {
         let want = tokenizer.encode(text, false).unwrap().get_ids().to_vec();
         assert_eq!(table.token_ids(text).unwrap(), want, "{text:?}");
     }
