@@ -1,15 +1,17 @@
 //! The default summarizer: picks the article's own sentences, so it cannot state anything the
 //! article does not.
 //!
-//! Each candidate sentence is embedded with MiniLM. A sentence scores by how close it is to the
+//! Each candidate sentence is embedded with MiniLM, or by default with static token vectors
+//! distilled from it ([`super::static_encoder`]). A sentence scores by how close it is to the
 //! article as a whole (the centroid of its sentences) and to the headline, plus a prior for
 //! coming early (news puts what matters first). Sentences are then picked greedily with maximal
 //! marginal relevance: a sentence too similar to one already picked loses what it repeats. The
 //! picks are returned in article order.
 //!
-//! Work per article is bounded: only the first `lead_window` sentences are candidates and each is
-//! cut at `max_tokens` for embedding, so a 5,000-word article costs about what a 700-word one
-//! does. Sentences from all articles of a batch go through the model together.
+//! Work per article is bounded: only the first `lead_window` sentences are candidates (and the
+//! transformer reads each up to `max_tokens`), so a 5,000-word article costs about what a
+//! 700-word one does. Sentences from all articles of a batch go through the transformer
+//! together.
 
 use std::path::Path;
 
