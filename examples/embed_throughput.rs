@@ -1,7 +1,8 @@
 //! MiniLM sentences/s at several batch sizes, on sentences of the BBC dev set (or any JSONL with
-//! a `content` field): `cargo run --release --example embed_throughput -- FILE.jsonl [N]`.
-//! bench/embed-peer runs the same sentences through Python sentence-transformers (`--dump`
-//! prints them as JSON).
+//! a `content` field): `cargo run --release --example embed_throughput -- FILE.jsonl [N]`; then
+//! int8 and the static encoder with tokenizing timed too, as the same-engine Python peers time
+//! it. bench/embed-peer runs the same sentences through those peers and sentence-transformers
+//! (`--dump` prints them as JSON).
 
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use anyhow::{Context, Result};
 use precis::config::Device;
 use precis::summarize::minilm::{Backend, MiniLm};
 use precis::summarize::onnx::Precision;
+use precis::summarize::static_encoder::StaticEncoder;
 use precis::summarize::store::{cache_dir, resolve, MINILM};
 use precis::text::sentences::sentences;
 
@@ -63,6 +65,25 @@ fn main() -> Result<()> {
             tokens as f64 / secs,
             ids.len(),
             tokens as f64 / ids.len() as f64
+        );
+    }
+    let rate = |started: Instant| refs.len() as f64 / started.elapsed().as_secs_f64();
+    let int8 = MiniLm::load_with(&dir, 128, 1, Backend::Onnx(Precision::Int8, Device::Cpu))?;
+    let started = Instant::now();
+    int8.embed(&refs)?;
+    println!(
+        "int8, tokenizing timed: {:>7.1} sentences/s (threads {threads})",
+        rate(started)
+    );
+    let mut table = StaticEncoder::load(&dir)?;
+    for pass in ["first pass, cold word cache", "second pass"] {
+        let started = Instant::now();
+        for sentence in &refs {
+            table.embed(sentence)?;
+        }
+        println!(
+            "static, tokenizing timed, {pass}: {:>9.0} sentences/s (one thread)",
+            rate(started)
         );
     }
     Ok(())

@@ -46,7 +46,13 @@ impl Backend {
             None if device == Device::Cpu && super::static_encoder::available(dir) => {
                 Ok(Backend::Static)
             }
-            None if super::onnx::available(dir, Precision::Int8) => onnx(Precision::Int8),
+            None if super::onnx::available(dir, Precision::Int8) => {
+                tracing::info!(
+                    "the static table is not installed: summarizing with the ONNX encoder, far \
+                     slower (scripts/fetch-models minilm installs the table)"
+                );
+                onnx(Precision::Int8)
+            }
             // The int8 graph is not kept where it strays from the model (scripts/fetch-models).
             None if super::onnx::available(dir, Precision::Fp32) => onnx(Precision::Fp32),
             _ if device == Device::Cuda => anyhow::bail!(
