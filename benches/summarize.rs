@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use precis::summarize::extractive::{Candidates, Extractive, ExtractiveOptions};
+use precis::summarize::minilm::load_tokenizer;
 use precis::summarize::static_encoder::StaticEncoder;
 use precis::summarize::store::{cache_dir, resolve, MINILM};
 use precis::summarize::{Document, Summarizer};
@@ -48,11 +49,7 @@ fn bench(c: &mut Criterion) {
     let model = resolve(MINILM.name, &cache_dir()).unwrap_or_else(|e| panic!("{e}"));
     let mut summarizer = Extractive::load(&model, ExtractiveOptions::default()).unwrap();
     let mut table = StaticEncoder::load(&model).unwrap();
-    let tokenizer = {
-        let mut t = tokenizers::Tokenizer::from_file(model.join("tokenizer.json")).unwrap();
-        t.with_padding(None);
-        t
-    };
+    let tokenizer = load_tokenizer(&model, None).unwrap();
     let window = ExtractiveOptions::default().lead_window;
     let candidates: Vec<Candidates<'_>> = articles
         .iter()

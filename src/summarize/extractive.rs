@@ -136,7 +136,9 @@ impl SentenceEncoder {
                     .iter()
                     .map(|t| model.token_ids(t))
                     .collect::<Result<Vec<_>>>()?;
-                out.extend(model.embed_ids(&ids)?.concat());
+                for vector in model.embed_ids(&ids)? {
+                    out.extend_from_slice(&vector);
+                }
                 Ok(ids.iter().map(|i| i.len() as u64).sum())
             }
             Self::Static(table) => {

@@ -112,22 +112,12 @@ impl MiniLm {
         backend: Backend,
     ) -> Result<Self> {
         let config_path = require_file(dir, "config.json", "BERT")?;
-        let tokenizer_path = require_file(dir, "tokenizer.json", "BERT")?;
         let weights_path = require_file(dir, MINILM.weights, "BERT")?;
         let config_text = std::fs::read_to_string(&config_path)
             .with_context(|| format!("reading {}", config_path.display()))?;
         let config: Config = serde_json::from_str(&config_text)
             .with_context(|| format!("{} is not a BERT config", config_path.display()))?;
-        let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
-            .map_err(|e| anyhow::anyhow!("loading {}: {e}", tokenizer_path.display()))?;
-        // The file pads every input to 128 tokens; batches are padded here, to their own length.
-        tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: max_tokens.clamp(8, MAX_TOKENS),
-                ..TruncationParams::default()
-            }))
-            .map_err(|e| anyhow::anyhow!("setting the tokenizer's truncation: {e}"))?;
+        let tokenizer = load_tokenizer(dir, Some(max_tokens.clamp(8, MAX_TOKENS)))?;
         let device = CandleDevice::Cpu;
         let model = match backend {
             Backend::Static => anyhow::bail!(
@@ -230,6 +220,23 @@ impl MiniLm {
             .clamp(1e-12f32, f32::MAX)?;
         Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
     }
+}
+
+/// MiniLM's tokenizer from the model directory, unpadded (the file pads every input to 128
+/// tokens; batches are padded to their own length where they are made), cut at `max_tokens`
+/// (with [CLS] and [SEP]) or not at all.
+pub fn load_tokenizer(dir: &Path, max_tokens: Option<usize>) -> Result<Tokenizer> {
+    let path = require_file(dir, "tokenizer.json", "BERT")?;
+    let mut tokenizer = Tokenizer::from_file(&path)
+        .map_err(|e| anyhow::anyhow!("loading {}: {e}", path.display()))?;
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(max_tokens.map(|max_length| TruncationParams {
+            max_length,
+            ..TruncationParams::default()
+        }))
+        .map_err(|e| anyhow::anyhow!("setting the tokenizer's truncation: {e}"))?;
+    Ok(tokenizer)
 }
 
 /// Dot product; the cosine similarity of two unit vectors.

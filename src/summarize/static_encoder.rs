@@ -18,7 +18,7 @@ use safetensors::{Dtype, SafeTensors};
 use sha2::{Digest, Sha256};
 use tokenizers::Tokenizer;
 
-use super::store::require_file;
+use super::minilm::load_tokenizer;
 
 /// The table's file in the MiniLM model directory.
 pub const TABLE_FILE: &str = "static256.safetensors";
@@ -107,15 +107,8 @@ impl StaticEncoder {
             .zip(weights)
             .map(|(b, w)| half::f16::from_le_bytes([b[0], b[1]]).to_f32() * w)
             .collect();
-        let tokenizer_path = require_file(dir, "tokenizer.json", "BERT")?;
-        let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
-            .map_err(|e| anyhow::anyhow!("loading {}: {e}", tokenizer_path.display()))?;
-        tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(None)
-            .map_err(|e| anyhow::anyhow!("setting the tokenizer's truncation: {e}"))?;
         Ok(Self {
-            tokenizer,
+            tokenizer: load_tokenizer(dir, None)?,
             rows,
             multipliers,
             dimensions,
@@ -182,7 +175,7 @@ impl StaticEncoder {
 
     /// The table's hash, short, for the summarizer's id.
     pub fn label() -> String {
-        format!("static256-{}", &TABLE_SHA256[..8.min(TABLE_SHA256.len())])
+        format!("static256-{}", &TABLE_SHA256[..8])
     }
 }
 
@@ -194,21 +187,18 @@ fn word_ids<'a>(
     tokenizer: &Tokenizer,
     word: &str,
 ) -> Result<&'a [u32]> {
-    if word.len() > WORD_CACHE_MAX_BYTES {
+    if !words.contains_key(word) {
         let encoding = tokenizer
             .encode(word, false)
             .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
-        uncached.clear();
-        uncached.extend_from_slice(encoding.get_ids());
-        return Ok(uncached);
-    }
-    if !words.contains_key(word) {
+        if word.len() > WORD_CACHE_MAX_BYTES {
+            uncached.clear();
+            uncached.extend_from_slice(encoding.get_ids());
+            return Ok(uncached);
+        }
         if words.len() >= WORD_CACHE_LIMIT {
             words.clear();
         }
-        let encoding = tokenizer
-            .encode(word, false)
-            .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
         words.insert(word.into(), encoding.get_ids().into());
     }
     Ok(&words[word])
