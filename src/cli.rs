@@ -92,6 +92,9 @@ pub enum Command {
     /// Summarize again the summaries rows a predicate selects (days, a split, another
     /// summarizer's rows) from the articles table, replacing them in one commit
     Reprocess(ReprocessArgs),
+    /// Summarize again stored rows on Ray Data (a local Ray or a cluster), committed once: the
+    /// offline engine for millions of rows and heavy models; runs `python -m precis.backfill`
+    Backfill(BackfillArgs),
     /// Merge each partition's small files into files of the target size, in one commit per table
     Compact(CompactArgs),
     /// Delete the files no snapshot of the retention period needs
@@ -271,6 +274,52 @@ pub struct ReprocessArgs {
     pub summarizer: SummarizerArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Every row
+    #[arg(long, conflicts_with_all = ["dt", "from", "to", "split", "stale"])]
+    pub all: bool,
+    /// Rows published on this day (UTC): --from DAY --to DAY
+    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
+    pub dt: Option<NaiveDate>,
+    /// Rows published on this day or later
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<NaiveDate>,
+    /// Rows published on this day or earlier
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<NaiveDate>,
+    /// Rows of this split: train, validation or test
+    #[arg(long, value_name = "NAME")]
+    pub split: Option<String>,
+    /// Rows written by another summarizer than the one configured now
+    #[arg(long)]
+    pub stale: bool,
+    /// Write the new summaries to the candidate table lake/NAME (replacing what it held)
+    /// instead of in place, to compare two summarizers on the same rows
+    #[arg(long, value_name = "NAME")]
+    pub into: Option<String>,
+    /// Summarizer actors, one model each [default 1]
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub actors: usize,
+    /// CPUs each actor reserves [default: what the CPUs allow, at most 1]
+    #[arg(long, value_name = "F")]
+    pub cpus_per_actor: Option<f64>,
+    /// GPU fraction each actor reserves (with --device cuda)
+    #[arg(long, value_name = "F")]
+    pub gpus_per_actor: Option<f64>,
+    /// Rows an actor summarizes per call [default 256]
+    #[arg(long, value_name = "N")]
+    pub batch_rows: Option<usize>,
+    /// An existing Ray cluster, e.g. ray://head:10001 [default: a local Ray in the job]
+    #[arg(long, value_name = "ADDR")]
+    pub ray_address: Option<String>,
+    /// The Python with the precis package and Ray [env PRECIS_PYTHON; default python3]
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    #[command(flatten)]
+    pub summarizer: SummarizerArgs,
+}
+
 /// Which table a maintenance command works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TableArg {
@@ -396,6 +445,7 @@ impl Cli {
             | Command::Tables(_) => {}
             Command::Eval(e) => flags.extend(e.summarizer.flags()),
             Command::Reprocess(r) => flags.extend(r.summarizer.flags()),
+            Command::Backfill(b) => flags.extend(b.summarizer.flags()),
         }
         flags
             .into_iter()

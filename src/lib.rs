@@ -5,6 +5,7 @@
 pub mod article;
 pub mod aws;
 pub mod backoff;
+pub mod batches;
 pub mod browser;
 pub mod cli;
 pub mod commands;

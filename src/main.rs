@@ -123,6 +123,7 @@ fn main() -> ExitCode {
         Command::Reprocess(args) => {
             runtime().and_then(|rt| rt.block_on(commands::reprocess::run(&settings, args)))
         }
+        Command::Backfill(args) => commands::backfill::run(&cli, config_file.as_deref(), args),
         Command::Compact(args) => {
             runtime().and_then(|rt| rt.block_on(commands::compact::run(&settings, args)))
         }

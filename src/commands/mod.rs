@@ -24,6 +24,7 @@ pub fn stdout(text: std::fmt::Arguments) -> std::io::Result<()> {
     }
 }
 
+pub mod backfill;
 pub mod compact;
 pub mod config;
 pub mod eval;

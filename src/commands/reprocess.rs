@@ -22,6 +22,7 @@ pub async fn run(settings: &Settings, args: &ReprocessArgs) -> Result<ExitCode> 
         to: args.dt.or(args.to),
         split: args.split.clone(),
         stale: args.stale,
+        all: false,
     };
     // A selection that says nothing fails before the model loads.
     selection.validate()?;

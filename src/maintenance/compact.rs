@@ -231,6 +231,7 @@ pub async fn compact(
             predicate: None,
             target_size: i64::try_from(target_bytes).unwrap_or(i64::MAX),
         },
+        txn: None,
         metadata: vec![(
             "precis.operation".to_string(),
             json!({"compact": {"files_removed": report.files_removed, "files_added": report.files_written}}),

@@ -3,6 +3,7 @@
 //! cards). Each change is one Delta commit that removes files and adds their replacements, so a
 //! reader sees the table before it or after it, never in between.
 
+pub mod backfill;
 pub mod card;
 pub mod compact;
 pub mod inventory;
@@ -21,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use bytes::Bytes;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
-use deltalake::kernel::{Action, Add, Remove};
+use deltalake::kernel::{Action, Add, Remove, Transaction};
 use deltalake::protocol::DeltaOperation;
 use deltalake::{DeltaTable, DeltaTableError};
 use object_store::ObjectStoreExt as _;
@@ -84,6 +85,18 @@ pub struct Rewrite {
     pub adds: Vec<Add>,
     pub operation: DeltaOperation,
     pub metadata: Vec<(String, Value)>,
+    /// An application transaction the commit carries: it is not made when the table already
+    /// holds this application at this version or later ([`AlreadyCommitted`]).
+    pub txn: Option<Transaction>,
+}
+
+/// A rewrite whose application transaction the table already holds: an earlier run of the same
+/// job committed it.
+#[derive(Debug, thiserror::Error)]
+#[error("{app_id} already committed version {version} of its job to the table")]
+pub struct AlreadyCommitted {
+    pub app_id: String,
+    pub version: i64,
 }
 
 /// Attempts at a rewrite's commit while appends keep landing before it.
@@ -101,6 +114,21 @@ pub async fn commit_rewrite(table: &mut DeltaTable, rewrite: Rewrite) -> Result<
     let mut actions: Vec<Action> = rewrite.adds.into_iter().map(Action::Add).collect();
     actions.extend(rewrite.removes.into_iter().map(Action::Remove));
     for _ in 0..REWRITE_ATTEMPTS {
+        if let Some(txn) = &rewrite.txn {
+            let held = table
+                .snapshot()
+                .context("the table has no snapshot")?
+                .transaction_version(table.log_store().as_ref(), &txn.app_id)
+                .await
+                .context("reading the table's application transactions")?;
+            if let Some(version) = held.filter(|v| *v >= txn.version) {
+                return Err(AlreadyCommitted {
+                    app_id: txn.app_id.clone(),
+                    version,
+                }
+                .into());
+            }
+        }
         let files = table_files(table).await?;
         let present = files.iter().filter(|f| removed.contains(&f.path)).count();
         if present != removed.len() {
@@ -110,10 +138,13 @@ pub async fn commit_rewrite(table: &mut DeltaTable, rewrite: Rewrite) -> Result<
                 removed.len() - present
             );
         }
-        let properties = CommitProperties::default()
+        let mut properties = CommitProperties::default()
             .with_metadata(rewrite.metadata.clone())
             .with_max_retries(0);
         let snapshot = table.snapshot().context("the table has no snapshot")?;
+        if let Some(txn) = &rewrite.txn {
+            properties = properties.with_application_transaction(txn.clone());
+        }
         let result = CommitBuilder::from(properties)
             .with_actions(actions.clone())
             .build(Some(snapshot), table.log_store(), rewrite.operation.clone())

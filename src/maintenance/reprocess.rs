@@ -49,6 +49,8 @@ pub struct Selection {
     pub split: Option<String>,
     /// Summarized by another summarizer than the one reprocessing.
     pub stale: bool,
+    /// Every row (a backfill's `--all`); the other conditions must then be unset.
+    pub all: bool,
 }
 
 impl Selection {
@@ -63,6 +65,14 @@ impl Selection {
 
     /// A selection must say which rows: an empty one would rewrite the whole table by mistake.
     pub fn validate(&self) -> Result<()> {
+        let narrowed =
+            self.from.is_some() || self.to.is_some() || self.split.is_some() || self.stale;
+        if self.all && narrowed {
+            bail!("--all takes every row: leave out --dt, --from, --to, --split and --stale");
+        }
+        if self.all {
+            return Ok(());
+        }
         if self.from.is_none() && self.to.is_none() && self.split.is_none() && !self.stale {
             bail!(
                 "say which rows to reprocess: --dt DAY, --from DAY / --to DAY, --split NAME,                  --stale (rows of another summarizer), or several"
@@ -103,6 +113,9 @@ impl Selection {
         if self.stale {
             parts.push(format!("summarizer <> '{}'", current.replace('\'', "''")));
         }
+        if parts.is_empty() {
+            return "TRUE".to_string();
+        }
         parts.join(" AND ")
     }
 
@@ -115,7 +128,7 @@ impl Selection {
     }
 
     /// Whether a summaries file may hold selected rows, by its partition and statistics.
-    fn may_hold(&self, file: &TableFile, current: &str) -> bool {
+    pub(super) fn may_hold(&self, file: &TableFile, current: &str) -> bool {
         if let Some(split) = &self.split {
             let in_split = file
                 .partition
@@ -145,7 +158,12 @@ impl Selection {
     }
 
     /// Whether one row is selected (its split is its file's).
-    fn matches(&self, publish_micros: Option<i64>, summarizer: &str, current: &str) -> bool {
+    pub(super) fn matches(
+        &self,
+        publish_micros: Option<i64>,
+        summarizer: &str,
+        current: &str,
+    ) -> bool {
         let (start, end) = self.date_bounds();
         if start.is_some() || end.is_some() {
             let Some(date) = publish_micros.and_then(DateTime::from_timestamp_micros) else {
@@ -460,6 +478,7 @@ pub async fn reprocess(
             partition_by: None,
             predicate: Some(predicate.clone()),
         },
+        txn: None,
         metadata: vec![
             ("precis.reprocess".to_string(), serde_json::json!(predicate)),
             ("precis.summarizer".to_string(), serde_json::json!(current)),
@@ -507,15 +526,17 @@ pub fn read_raw(key: &str, body: Bytes) -> Result<(String, Vec<ArticleRow>)> {
     Ok((stream, rows))
 }
 
-struct RawColumns<'a> {
+/// The article and lineage columns of a batch of the articles table, or of the summaries table
+/// (which has no `publish_date_raw` and `extra_json`: they are read as null).
+pub(super) struct RawColumns<'a> {
     article_id: &'a arrow_array::StringArray,
     title: &'a arrow_array::StringArray,
     author: &'a arrow_array::StringArray,
     publish_date: &'a arrow_array::TimestampMicrosecondArray,
     content: &'a arrow_array::StringArray,
-    publish_date_raw: &'a arrow_array::StringArray,
-    extra_json: &'a arrow_array::StringArray,
-    stream: &'a arrow_array::StringArray,
+    publish_date_raw: Option<&'a arrow_array::StringArray>,
+    extra_json: Option<&'a arrow_array::StringArray>,
+    pub(super) stream: &'a arrow_array::StringArray,
     shard_id: &'a arrow_array::StringArray,
     sequence_number: &'a arrow_array::StringArray,
     partition_key: &'a arrow_array::StringArray,
@@ -523,7 +544,7 @@ struct RawColumns<'a> {
 }
 
 impl<'a> RawColumns<'a> {
-    fn of(batch: &'a RecordBatch) -> Result<Self> {
+    pub(super) fn of(batch: &'a RecordBatch) -> Result<Self> {
         let text = |name: &str| -> Result<&'a arrow_array::StringArray> {
             batch
                 .column_by_name(name)
@@ -544,8 +565,14 @@ impl<'a> RawColumns<'a> {
             author: text("author")?,
             publish_date: time("publish_date")?,
             content: text("content")?,
-            publish_date_raw: text("publish_date_raw")?,
-            extra_json: text("extra_json")?,
+            publish_date_raw: batch
+                .column_by_name("publish_date_raw")
+                .map(|_| text("publish_date_raw"))
+                .transpose()?,
+            extra_json: batch
+                .column_by_name("extra_json")
+                .map(|_| text("extra_json"))
+                .transpose()?,
             stream: text("stream")?,
             shard_id: text("shard_id")?,
             sequence_number: text("sequence_number")?,
@@ -554,7 +581,7 @@ impl<'a> RawColumns<'a> {
         })
     }
 
-    fn row(&self, i: usize) -> ArticleRow {
+    pub(super) fn row(&self, i: usize) -> ArticleRow {
         let opt = |a: &arrow_array::StringArray| a.is_valid(i).then(|| a.value(i).to_string());
         let content = self.content.value(i).to_string();
         ArticleRow {
@@ -569,9 +596,9 @@ impl<'a> RawColumns<'a> {
                     .then(|| DateTime::from_timestamp_micros(self.publish_date.value(i)))
                     .flatten()
                     .map(|d| d.naive_utc()),
-                publish_date_raw: opt(self.publish_date_raw),
+                publish_date_raw: self.publish_date_raw.and_then(opt),
                 content,
-                extra_json: opt(self.extra_json),
+                extra_json: self.extra_json.and_then(opt),
             },
             shard_id: self.shard_id.value(i).to_string(),
             sequence_number: self.sequence_number.value(i).to_string(),

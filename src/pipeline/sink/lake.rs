@@ -162,15 +162,35 @@ impl Lake {
     }
 
     pub fn url(&self, kind: TableKind) -> Result<Url> {
-        let text = format!("s3://{}/{}", self.bucket, kind.path());
+        self.url_at(&kind.path())
+    }
+
+    /// The URL of a table at `path` under the bucket (a candidate table, `lake/<name>`).
+    pub fn url_at(&self, path: &str) -> Result<Url> {
+        let text = format!("s3://{}/{path}", self.bucket);
         Url::parse(&text).with_context(|| format!("{text} is not a valid table URL"))
     }
 
     /// The table at its latest version, or None when nothing has been committed to it yet.
     pub async fn open(&self, kind: TableKind) -> Result<Option<DeltaTable>> {
-        let url = self.url(kind)?;
-        let mut table = DeltaTableBuilder::from_url(url.clone())
-            .and_then(|b| b.with_storage_options(self.options.clone()).build())
+        self.open_at(&kind.path(), None).await
+    }
+
+    /// The table at `path` under the bucket, at `version` (None: the latest), or None when
+    /// nothing has been committed to it yet.
+    pub async fn open_at(&self, path: &str, version: Option<i64>) -> Result<Option<DeltaTable>> {
+        let url = self.url_at(path)?;
+        let mut builder = DeltaTableBuilder::from_url(url.clone())
+            .with_context(|| format!("opening the Delta table {url}"))?
+            .with_storage_options(self.options.clone());
+        if let Some(version) = version {
+            builder = builder.with_version(
+                u64::try_from(version)
+                    .with_context(|| format!("{version} is not a table version"))?,
+            );
+        }
+        let mut table = builder
+            .build()
             .with_context(|| format!("opening the Delta table {url}"))?;
         match table.load().await {
             Ok(()) => Ok(Some(table)),
@@ -184,10 +204,22 @@ impl Lake {
     /// The table, created (empty, with its schema, partitioning and properties) if it does not
     /// exist yet. Two processes creating it at once are fine: the loser loads the winner's.
     pub async fn open_or_create(&self, kind: TableKind) -> Result<DeltaTable> {
-        if let Some(table) = self.open(kind).await? {
+        self.open_or_create_at(kind, &kind.path(), kind.name())
+            .await
+    }
+
+    /// [`open_or_create`](Self::open_or_create) for a table of `kind`'s schema at `path`, named
+    /// `name` (a candidate table is a summaries table elsewhere).
+    pub async fn open_or_create_at(
+        &self,
+        kind: TableKind,
+        path: &str,
+        name: &str,
+    ) -> Result<DeltaTable> {
+        if let Some(table) = self.open_at(path, None).await? {
             return Ok(table);
         }
-        let url = self.url(kind)?;
+        let url = self.url_at(path)?;
         let schema: deltalake::kernel::StructType = kind
             .schema()
             .as_ref()
@@ -198,7 +230,7 @@ impl Lake {
                 .await
                 .with_context(|| format!("opening {url}"))?
                 .create()
-                .with_table_name(kind.name())
+                .with_table_name(name)
                 .with_columns(schema.fields().cloned())
                 .with_partition_columns(kind.partition_columns())
                 .with_save_mode(SaveMode::Ignore)
@@ -218,7 +250,7 @@ impl Lake {
                 .await;
         match created {
             Ok(table) => Ok(table),
-            Err(err) => match self.open(kind).await {
+            Err(err) => match self.open_at(path, None).await {
                 Ok(Some(table)) => Ok(table),
                 _ => {
                     Err(anyhow::Error::new(err).context(format!("creating the Delta table {url}")))

@@ -20,7 +20,9 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use crate::pipeline::features::Features;
 use crate::pipeline::rows::{ArticleRow, QuarantineRow};
+use crate::summarize::pool::Summarized;
 
 /// Delta Lake's `timestamp` type: microseconds, UTC.
 fn utc_micros() -> DataType {
@@ -64,11 +66,27 @@ pub fn raw_schema() -> SchemaRef {
 /// (`summarizer` then says `none`).
 pub fn curated_schema() -> SchemaRef {
     let mut fields = article_fields();
-    fields.extend([
+    fields.extend(summary_fields());
+    fields.extend(feature_fields());
+    fields.extend(lineage_fields());
+    fields.push(Field::new(SPLIT_COLUMN, DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// The summary columns of the summaries table, in order ([`summary_columns`]).
+pub fn summary_fields() -> Vec<Field> {
+    vec![
         Field::new("summary", DataType::Utf8, true),
         Field::new("summary_word_count", DataType::Int32, true),
         Field::new("compression_ratio", DataType::Float64, true),
         Field::new("summarizer", DataType::Utf8, false),
+    ]
+}
+
+/// The feature columns of the summaries table, in order ([`feature_columns`]); the split,
+/// also a feature, is the partition column and comes last in the table.
+pub fn feature_fields() -> Vec<Field> {
+    vec![
         Field::new("word_count", DataType::Int32, false),
         Field::new("char_count", DataType::Int32, false),
         Field::new("sentence_count", DataType::Int32, false),
@@ -76,10 +94,7 @@ pub fn curated_schema() -> SchemaRef {
         Field::new("avg_word_length", DataType::Float64, false),
         Field::new("reading_time_seconds", DataType::Int32, false),
         Field::new("content_sha256", DataType::Utf8, false),
-    ]);
-    fields.extend(lineage_fields());
-    fields.push(Field::new(SPLIT_COLUMN, DataType::Utf8, false));
-    Arc::new(Schema::new(fields))
+    ]
 }
 
 /// The summaries table's partition column.
@@ -197,45 +212,54 @@ pub const NO_SUMMARIZER: &str = "none";
 
 pub fn curated_batch(rows: &[&ArticleRow], ctx: &FileContext<'_>) -> Result<RecordBatch> {
     let mut columns = article_columns(rows);
-    columns.push(strings(
+    columns.extend(summary_columns(
         rows.iter()
-            .map(|r| r.summary.as_ref().map(|s| s.text.as_str())),
+            .map(|r| (r.summary.as_ref(), r.features.word_count)),
     ));
-    let summary_words: Vec<Option<usize>> = rows
-        .iter()
-        .map(|r| r.summary.as_ref().map(|s| crate::text::word_count(&s.text)))
-        .collect();
-    let mut counts = Int32Builder::new();
-    let mut ratios = Float64Builder::new();
-    for (r, words) in rows.iter().zip(&summary_words) {
-        counts.append_option(words.map(|w| i32::try_from(w).unwrap_or(i32::MAX)));
-        // Share of the article's words the summary keeps.
-        ratios.append_option(words.map(|w| w as f64 / f64::from(r.features.word_count.max(1))));
-    }
-    columns.push(Arc::new(counts.finish()));
-    columns.push(Arc::new(ratios.finish()));
-    columns.push(strings(rows.iter().map(|r| {
-        Some(r.summary.as_ref().map_or(NO_SUMMARIZER, |s| &*s.summarizer))
-    })));
-    columns.push(ints(rows.iter().map(|r| r.features.word_count)));
-    columns.push(ints(rows.iter().map(|r| r.features.char_count)));
-    columns.push(ints(rows.iter().map(|r| r.features.sentence_count)));
-    columns.push(ints(rows.iter().map(|r| r.features.paragraph_count)));
-    let mut lengths = Float64Builder::new();
-    for r in rows {
-        lengths.append_value(r.features.avg_word_length);
-    }
-    columns.push(Arc::new(lengths.finish()));
-    columns.push(ints(rows.iter().map(|r| r.features.reading_time_seconds)));
-    columns.push(strings(
-        rows.iter()
-            .map(|r| Some(r.features.content_sha256.as_str())),
-    ));
+    columns.extend(feature_columns(rows.iter().map(|r| &r.features)));
     columns.extend(lineage_columns(rows, ctx, article_origin));
     columns.push(strings(
         rows.iter().map(|r| Some(r.features.split.as_str())),
     ));
     RecordBatch::try_new(curated_schema(), columns).context("building the curated record batch")
+}
+
+/// The columns of [`summary_fields`] for each article's summary (None when summaries were off)
+/// and word count.
+pub fn summary_columns<'a>(
+    rows: impl Iterator<Item = (Option<&'a Summarized>, u32)> + Clone,
+) -> Vec<ArrayRef> {
+    let mut counts = Int32Builder::new();
+    let mut ratios = Float64Builder::new();
+    for (summary, article_words) in rows.clone() {
+        let words = summary.map(|s| crate::text::word_count(&s.text));
+        counts.append_option(words.map(|w| i32::try_from(w).unwrap_or(i32::MAX)));
+        // Share of the article's words the summary keeps.
+        ratios.append_option(words.map(|w| w as f64 / f64::from(article_words.max(1))));
+    }
+    vec![
+        strings(rows.clone().map(|(s, _)| s.map(|s| s.text.as_str()))),
+        Arc::new(counts.finish()),
+        Arc::new(ratios.finish()),
+        strings(rows.map(|(s, _)| Some(s.map_or(NO_SUMMARIZER, |s| &*s.summarizer)))),
+    ]
+}
+
+/// The columns of [`feature_fields`], one row per article.
+pub fn feature_columns<'a>(features: impl Iterator<Item = &'a Features> + Clone) -> Vec<ArrayRef> {
+    let mut lengths = Float64Builder::new();
+    for f in features.clone() {
+        lengths.append_value(f.avg_word_length);
+    }
+    vec![
+        ints(features.clone().map(|f| f.word_count)),
+        ints(features.clone().map(|f| f.char_count)),
+        ints(features.clone().map(|f| f.sentence_count)),
+        ints(features.clone().map(|f| f.paragraph_count)),
+        Arc::new(lengths.finish()),
+        ints(features.clone().map(|f| f.reading_time_seconds)),
+        strings(features.map(|f| Some(f.content_sha256.as_str()))),
+    ]
 }
 
 /// The quarantine table's rows.
