@@ -99,7 +99,7 @@ def _datasink(plan: precis.Backfill):
         """Writes files of the target table in write tasks; the driver commits them once."""
 
         def __init__(self):
-            self.result = None
+            self.written = None
 
         @property
         def min_bytes_per_write(self):
@@ -113,13 +113,9 @@ def _datasink(plan: precis.Backfill):
             return plan.write(pa.concat_tables(tables))
 
         def on_write_complete(self, write_result):
-            adds = [a for written, _ in write_result.write_returns for a in written]
-            rewritten = sum(n for _, n in write_result.write_returns)
-            if rewritten == 0:
-                self.result = {"nothing": plan.predicate}
-                return
-            self.result = plan.commit(adds)
-            self.result["rewritten"] = rewritten
+            # Only gathered here: the commit runs in the driver after Ray is done, so that its
+            # refusal reaches the caller as it is.
+            self.written = write_result.write_returns
 
     return DeltaFiles()
 
@@ -134,13 +130,13 @@ def start_ray(address: str | None):
     return ray
 
 
-def run(args: argparse.Namespace) -> int:
-    started = time.monotonic()
+def plan_job(args: argparse.Namespace):
+    """The job's plan (a `precis.Backfill`), or a dict that says why there is nothing to do."""
     settings = precis.load_settings(args.config, overrides(args.set))
     # The summarizer's id decides which rows are stale and names the job: loaded once here,
     # and once per actor.
     summarizer_id = precis.Summarizer(settings, workers=1).id
-    plan = precis.Backfill.plan(
+    return precis.Backfill.plan(
         settings,
         summarizer_id,
         day_from=args.day_from,
@@ -150,29 +146,17 @@ def run(args: argparse.Namespace) -> int:
         all=args.all,
         into=args.into,
     )
-    if isinstance(plan, dict):
-        if "nothing" in plan:
-            print(f"backfill: no file holds rows where {plan['nothing']}: nothing to do")
-        else:
-            print(
-                f"backfill: an earlier run of this job ({plan['already_committed']}, pinned at "
-                f"version {plan['pinned']}) committed; nothing to do (run again to backfill "
-                "rows added since)"
-            )
-        return 0
-    print(
-        f"backfill: {len(plan.files)} files ({plan.bytes_read / 2**20:.1f} MiB, "
-        f"{plan.rows_read} rows) of version {plan.version} where {plan.predicate}, "
-        f"summarizer {plan.summarizer}, into {plan.target}",
-        file=sys.stderr,
-    )
+
+
+def execute(plan: precis.Backfill, args: argparse.Namespace) -> dict:
+    """Runs a plan on Ray Data and commits it. Returns the commit's dict (see
+    `precis.Backfill.commit`) with `rewritten`, or `nothing`."""
     ray = start_ray(args.ray_address)
     cpus = ray.cluster_resources().get("CPU", os.cpu_count() or 1)
     per_actor = args.cpus_per_actor
     if per_actor is None:
         per_actor = max(IO_CPUS, min(1.0, (cpus - 2 * IO_CPUS) / args.actors))
     workers = max(1, round(per_actor))
-    ray_started = time.monotonic()
     ds = ray.data.from_items(
         [{"path": p} for p in plan.files], override_num_blocks=len(plan.files)
     )
@@ -190,7 +174,38 @@ def run(args: argparse.Namespace) -> int:
     )
     sink = _datasink(plan)
     ds.write_datasink(sink, ray_remote_args={"num_cpus": IO_CPUS})
-    result = sink.result
+    if sink.written is None:
+        raise RuntimeError("Ray finished the job without its written files: nothing was committed")
+    adds = [a for written, _ in sink.written for a in written]
+    rewritten = sum(n for _, n in sink.written)
+    if rewritten == 0:
+        return {"nothing": plan.predicate}
+    result = plan.commit(adds)
+    result["rewritten"] = rewritten
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    plan = plan_job(args)
+    if isinstance(plan, dict):
+        if "nothing" in plan:
+            print(f"backfill: no file holds rows where {plan['nothing']}: nothing to do")
+        else:
+            print(
+                f"backfill: an earlier run of this job ({plan['already_committed']}, pinned at "
+                f"version {plan['pinned']}) committed; nothing to do (run again to backfill "
+                "rows added since)"
+            )
+        return 0
+    print(
+        f"backfill: {len(plan.files)} files ({plan.bytes_read / 2**20:.1f} MiB, "
+        f"{plan.rows_read} rows) of version {plan.version} where {plan.predicate}, "
+        f"summarizer {plan.summarizer}, into {plan.target}",
+        file=sys.stderr,
+        flush=True,
+    )
+    result = execute(plan, args)
     elapsed = time.monotonic() - started
     if "nothing" in result:
         print(f"backfill: no row matches {result['nothing']}: nothing was committed")
@@ -206,8 +221,8 @@ def run(args: argparse.Namespace) -> int:
         f"backfilled {rewritten} rows where {plan.predicate}: {result['files_replaced']} files "
         f"replaced by {result['files_written']} ({result['rows']} rows) in version "
         f"{result['version']} of {plan.target}, summarizer {plan.summarizer}, "
-        f"{args.actors} actor(s), {elapsed:.1f} s ({ray_started - started:.1f} s to start), "
-        f"{rewritten / max(elapsed, 1e-9):.0f} articles/s"
+        f"{args.actors} actor(s), {elapsed:.1f} s, {rewritten / max(elapsed, 1e-9):.0f} "
+        "articles/s"
     )
     return 0
 
@@ -216,6 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
+    except ImportError as err:
+        print(
+            f"precis backfill: {err}: this Python ({sys.executable}) needs Ray: "
+            "pip install 'ray[data]' (scripts/local-aws installs it in the project venv)",
+            file=sys.stderr,
+        )
+        return 1
     except (RuntimeError, ValueError) as err:
         # The library's errors are one line that says what to do.
         print(f"precis backfill: {err}", file=sys.stderr)

@@ -518,12 +518,23 @@ pub async fn commit(lake: &Lake, plan: &Plan, adds: Vec<Add>) -> Result<Committe
             .context("the summaries table is gone")?;
         let planned: std::collections::HashSet<&str> =
             plan.files.iter().map(|f| f.path.as_str()).collect();
-        table_files(&pinned)
+        let removes: Vec<_> = table_files(&pinned)
             .await?
             .into_iter()
             .filter(|f| planned.contains(f.path.as_str()))
             .map(|f| f.remove)
-            .collect()
+            .collect();
+        // Every file read is replaced, or the commit would hold its rows twice.
+        if removes.len() != plan.files.len() {
+            bail!(
+                "version {} of the summaries table holds {} of the job's {} files: nothing was \
+                 committed; run it again",
+                plan.version,
+                removes.len(),
+                plan.files.len()
+            );
+        }
+        removes
     } else {
         table_files(&target)
             .await?

@@ -1,6 +1,7 @@
 //! Integration tests: one binary (linking the AWS SDK once), against a real moto server started
 //! by `support` on a free port.
 
+mod backfill;
 mod cli;
 mod compose;
 mod console;

@@ -180,19 +180,18 @@ impl Lake {
     /// nothing has been committed to it yet.
     pub async fn open_at(&self, path: &str, version: Option<i64>) -> Result<Option<DeltaTable>> {
         let url = self.url_at(path)?;
-        let mut builder = DeltaTableBuilder::from_url(url.clone())
-            .with_context(|| format!("opening the Delta table {url}"))?
-            .with_storage_options(self.options.clone());
-        if let Some(version) = version {
-            builder = builder.with_version(
-                u64::try_from(version)
-                    .with_context(|| format!("{version} is not a table version"))?,
-            );
-        }
-        let mut table = builder
-            .build()
+        let mut table = DeltaTableBuilder::from_url(url.clone())
+            .and_then(|b| b.with_storage_options(self.options.clone()).build())
             .with_context(|| format!("opening the Delta table {url}"))?;
-        match table.load().await {
+        let loaded = match version {
+            Some(version) => {
+                let version = u64::try_from(version)
+                    .with_context(|| format!("{version} is not a table version"))?;
+                table.load_version(version).await
+            }
+            None => table.load().await,
+        };
+        match loaded {
             Ok(()) => Ok(Some(table)),
             Err(DeltaTableError::NotATable(_)) => Ok(None),
             Err(err) => {
