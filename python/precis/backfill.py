@@ -80,9 +80,12 @@ def _read(batch: pa.Table, plan: precis.Backfill) -> pa.Table:
 
 
 class _Rewrite:
-    """One summarizer per actor, loaded once."""
+    """One summarizer per actor, loaded once: `workers` models of one thread each, one per CPU
+    the actor reserved (the binary's default, cores / workers threads, counts the machine's
+    cores, which the actors share)."""
 
     def __init__(self, plan: precis.Backfill, workers: int):
+        os.environ.setdefault("RAYON_NUM_THREADS", "1")
         self.plan = plan
         self.summarizer = precis.Summarizer(plan.settings, workers=workers)
 

@@ -93,11 +93,14 @@ pub struct Tree {
 pub async fn snapshot_listing(lake: &Lake) -> Result<Tree> {
     let mut objects = Vec::new();
     let mut versions = BTreeMap::new();
-    for kind in TableKind::ALL {
-        let Some(table) = lake.open(kind).await? else {
+    // précis's tables, then the candidate tables a backfill wrote beside them.
+    let mut paths: Vec<String> = TableKind::ALL.iter().map(|k| k.path()).collect();
+    paths.extend(lake.candidate_tables().await?);
+    for path in paths {
+        let Some(table) = lake.open_at(&path, None).await? else {
             continue;
         };
-        let folder = format!("{}/", kind.path());
+        let folder = format!("{path}/");
         if let Some(version) = table.version() {
             versions.insert(folder.clone(), i64::try_from(version).unwrap_or(i64::MAX));
         }

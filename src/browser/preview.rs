@@ -14,7 +14,7 @@ use polars::prelude::{
 
 use super::{fetch_object, snapshot_listing};
 use crate::aws::AwsClients;
-use crate::pipeline::sink::lake::{table_files, Lake, TableKind, LAKE_PREFIX};
+use crate::pipeline::sink::lake::{table_files, Lake, LAKE_PREFIX};
 
 /// Stop fetching files of a partition once this much is read; stats then say how many files
 /// they cover.
@@ -146,28 +146,28 @@ pub async fn load(clients: &AwsClients, lake: &Lake, target: &str) -> Result<Pre
 /// and the files are kept.
 async fn at_version(lake: &Lake, table: &str, version: &str) -> Result<(Vec<String>, Option<i64>)> {
     let path = table.trim_end_matches('/');
-    let kind = path
-        .strip_prefix(LAKE_PREFIX)
-        .and_then(TableKind::parse)
-        .with_context(|| {
-            format!("{table} is not a table (lake/articles, lake/summaries, lake/quarantine)")
-        })?;
-    let wanted: u64 = version
+    if !path.starts_with(LAKE_PREFIX) || path.len() == LAKE_PREFIX.len() {
+        bail!("{table} is not a table (lake/articles, lake/summaries, lake/quarantine, or a candidate table lake/NAME)");
+    }
+    let wanted: i64 = version
         .parse()
         .with_context(|| format!("{version} is not a table version (a whole number)"))?;
-    let mut delta = lake
-        .open(kind)
-        .await?
+    if lake.open_at(path, None).await?.is_none() {
+        bail!("no table at s3://{}/{path} yet", lake.bucket);
+    }
+    let delta = lake
+        .open_at(path, Some(wanted))
+        .await
+        .with_context(|| {
+            format!("reading version {wanted} of {path} (versions past the log's retention, or whose files were vacuumed, are gone)")
+        })?
         .with_context(|| format!("no table at s3://{}/{path} yet", lake.bucket))?;
-    delta.load_version(wanted).await.with_context(|| {
-        format!("reading version {wanted} of {path} (versions past the log's retention, or whose files were vacuumed, are gone)")
-    })?;
     let keys = table_files(&delta)
         .await?
         .into_iter()
         .map(|f| format!("{path}/{}", f.path))
         .collect();
-    Ok((keys, i64::try_from(wanted).ok()))
+    Ok((keys, Some(wanted)))
 }
 
 fn is_data_file(key: &str) -> bool {

@@ -27,11 +27,10 @@ pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-fn print_summary(s: &TableSummary, bucket: &str) -> Result<()> {
+/// `name` and `path`: the table's, or a candidate table's (`s.kind` is then its schema's).
+fn print_summary(s: &TableSummary, name: &str, path: &str, bucket: &str) -> Result<()> {
     outln!(
-        "{} (s3://{bucket}/{}) version {}: {} rows, {} files, {}, median file {}",
-        s.kind.name(),
-        s.kind.path(),
+        "{name} (s3://{bucket}/{path}) version {}: {} rows, {} files, {}, median file {}",
         s.version,
         s.total.rows,
         s.total.files,
@@ -114,11 +113,20 @@ pub async fn run(settings: &Settings, args: &TablesArgs) -> Result<ExitCode> {
             None => outln!("{}: no table yet", kind.name())?,
             Some(table) => {
                 let summary = summarize_table(&table, kind, args.commits).await?;
-                print_summary(&summary, bucket)?;
+                print_summary(&summary, kind.name(), &kind.path(), bucket)?;
                 // The card follows the table: this is a cheap moment to bring it up to date.
                 if let Err(err) = write_card(&table, kind).await {
                     tracing::warn!("the {} table's card was not updated: {err:#}", kind.name());
                 }
+            }
+        }
+    }
+    if args.table.is_none() {
+        for path in lake.candidate_tables().await? {
+            if let Some(table) = lake.open_at(&path, None).await? {
+                let summary = summarize_table(&table, TableKind::Summaries, args.commits).await?;
+                let name = path.trim_start_matches(crate::pipeline::sink::lake::LAKE_PREFIX);
+                print_summary(&summary, &format!("{name} (candidate)"), &path, bucket)?;
             }
         }
     }

@@ -28,8 +28,28 @@ const LIMIT: Duration = Duration::from_secs(300);
 const DAY: &str = "2026-03-01";
 const NEXT_DAY: &str = "2026-03-02";
 
-fn steps_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/tests/backfill_steps.py")
+/// python/tests/backfill_steps.py with `args`, in the environment of a backfill.
+fn steps(settings: &Settings, args: &[&str]) -> Command {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/tests/backfill_steps.py");
+    let mut command = Command::new(project_python());
+    command.arg(script).args(args);
+    for (key, value) in backfill_env(settings) {
+        command.env(key, value);
+    }
+    command
+}
+
+/// Runs a step to its end; it must succeed. Returns its stdout.
+fn step(settings: &Settings, args: &[&str]) -> String {
+    let output = steps(settings, args)
+        .output()
+        .expect("run backfill_steps.py");
+    assert!(
+        output.status.success(),
+        "backfill_steps.py {args:?}:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).to_string()
 }
 
 /// The environment of a backfill: the pipeline's, with the default summarizer.
@@ -68,20 +88,8 @@ async fn stored(settings: &Settings, count: usize, seed: u64) {
 
 /// Every row of `lake/<table>`, read by deltalake, by article id.
 fn rows(settings: &Settings, table: &str) -> BTreeMap<String, Value> {
-    let env = backfill_env(settings);
-    let output = Command::new(project_python())
-        .arg(steps_script())
-        .args(["rows", table])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .expect("run backfill_steps.py");
-    assert!(
-        output.status.success(),
-        "reading lake/{table}:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let mut out = BTreeMap::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
+    for line in step(settings, &["rows", table]).lines() {
         let row: Value = serde_json::from_str(line).unwrap();
         let id = row["article_id"].as_str().unwrap().to_string();
         assert!(
@@ -231,25 +239,8 @@ async fn a_rerun_after_a_driver_that_died_having_committed_finds_the_transaction
     let _ray = RAY.lock().await;
     let settings = settings_for("backfill-replay");
     stored(&settings, 400, 5).await;
-    let env = backfill_env(&settings);
-    let output = Command::new(project_python())
-        .arg(steps_script())
-        .args(["replay-record", "--", "--all"])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let result: Value = serde_json::from_str(
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .last()
-            .unwrap(),
-    )
-    .unwrap();
+    let out = step(&settings, &["replay-record", "--", "--all"]);
+    let result: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
     assert!(result["first"]["version"].is_i64(), "{result}");
     assert!(
         result["again"]["already_committed"].is_string(),
@@ -261,13 +252,9 @@ async fn a_rerun_after_a_driver_that_died_having_committed_finds_the_transaction
 /// Runs the job in two halves around `between`: plan, then `between`, then the rest. Returns the
 /// helper's output.
 fn around(settings: &Settings, job: &[&str], between: impl FnOnce()) -> std::process::Output {
-    let env = backfill_env(settings);
-    let mut child = Command::new(project_python())
-        .arg(steps_script())
-        .arg("pause")
-        .arg("--")
-        .args(job)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+    let mut args = vec!["pause", "--"];
+    args.extend_from_slice(job);
+    let mut child = steps(settings, &args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -366,6 +353,19 @@ async fn the_candidate_table_mode_leaves_the_summaries_table_untouched() {
             .starts_with("extractive:"));
         assert_eq!(row["sequence_number"], before[id]["sequence_number"]);
     }
+    let env = backfill_env(&settings);
+    let (tables, _) = run_precis(&["tables"], &borrowed(&env), LIMIT);
+    let tables = String::from_utf8_lossy(&tables.stdout).to_string();
+    assert!(
+        tables.contains("summaries (s3://") && tables.contains("candidate (candidate) (s3://"),
+        "precis tables shows both: {tables}"
+    );
+    let (partitions, _) = run_precis(&["partitions"], &borrowed(&env), LIMIT);
+    let partitions = String::from_utf8_lossy(&partitions.stdout).to_string();
+    assert!(
+        partitions.contains("lake/candidate/split="),
+        "the browser lists the candidate's partitions: {partitions}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -375,16 +375,6 @@ async fn the_package_computes_the_features_and_summaries_precis_run_wrote() {
     let env = backfill_env(&settings);
     let (output, _) = run_precis(&["run", "--once", "--no-ui"], &borrowed(&env), LIMIT);
     assert!(output.status.success());
-    let output = Command::new(project_python())
-        .arg(steps_script())
-        .arg("same-as-run")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("\"rows\": 300"));
+    let out = step(&settings, &["same-as-run"]);
+    assert!(out.contains("\"rows\": 300"), "{out}");
 }

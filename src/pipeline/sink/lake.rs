@@ -200,6 +200,34 @@ impl Lake {
         }
     }
 
+    /// The candidate tables a backfill wrote beside précis's own (`lake/<name>` holding a Delta
+    /// log), by path, sorted.
+    pub async fn candidate_tables(&self) -> Result<Vec<String>> {
+        use object_store::ObjectStore as _;
+        let url = self.url_at(LAKE_PREFIX)?;
+        let root = DeltaTableBuilder::from_url(url.clone())
+            .and_then(|b| b.with_storage_options(self.options.clone()).build())
+            .with_context(|| format!("listing {url}"))?;
+        let listing = match root.object_store().list_with_delimiter(None).await {
+            Ok(listing) => listing,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(err) => return Err(anyhow::Error::new(err).context(format!("listing {url}"))),
+        };
+        let mut out = Vec::new();
+        for prefix in listing.common_prefixes {
+            let name = prefix.as_ref().trim_end_matches('/');
+            if name.starts_with('_') || TableKind::parse(name).is_some() {
+                continue;
+            }
+            let path = format!("{LAKE_PREFIX}{name}");
+            if self.open_at(&path, None).await?.is_some() {
+                out.push(path);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// The table, created (empty, with its schema, partitioning and properties) if it does not
     /// exist yet. Two processes creating it at once are fine: the loser loads the winner's.
     pub async fn open_or_create(&self, kind: TableKind) -> Result<DeltaTable> {
