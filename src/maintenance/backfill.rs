@@ -349,7 +349,7 @@ pub fn rewrite(
     }
     let batch = in_schema(batch)?;
     let selection = Selection::from(&plan.selection);
-    let columns = RawColumns::of(&batch).context("not a batch of summaries rows")?;
+    let columns = RawColumns::of_summaries(&batch).context("not a batch of summaries rows")?;
     let summarizers = batch
         .column_by_name("summarizer")
         .and_then(|c| c.as_string_opt::<i32>())
@@ -599,5 +599,119 @@ pub async fn commit(lake: &Lake, plan: &Plan, adds: Vec<Add>) -> Result<Committe
             }
             Err(err) => Err(err.context(format!("committing the backfill of {}", plan.predicate))),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::record::Limits;
+    use crate::pipeline::rows::{process, Outcome, RawRecord};
+    use chrono::TimeZone;
+
+    fn stored() -> RecordBatch {
+        let rows: Vec<ArticleRow> = [("a", "2026-03-01"), ("b", "2026-03-02")]
+            .iter()
+            .enumerate()
+            .map(|(i, (id, day))| {
+                let data = format!(
+                    r#"{{"article_id":"{id}","content":"First sentence here. Second one.","publish_date":"{day}T10:00:00"}}"#
+                );
+                let record = RawRecord {
+                    shard_id: "shardId-000000000000".into(),
+                    sequence_number: format!("4960{i}"),
+                    partition_key: id.to_string(),
+                    arrival_time: Utc.with_ymd_and_hms(2026, 3, 3, 0, 0, 0).unwrap(),
+                    data: data.into_bytes(),
+                };
+                match process(&record, &Limits::default()) {
+                    Outcome::Article(row) => *row,
+                    Outcome::Quarantined(q) => panic!("{}", q.reason),
+                }
+            })
+            .collect();
+        let refs: Vec<&ArticleRow> = rows.iter().collect();
+        curated_batch(
+            &refs,
+            &FileContext {
+                stream: "S",
+                processed_at: Utc.with_ymd_and_hms(2026, 3, 3, 1, 0, 0).unwrap(),
+            },
+        )
+        .unwrap()
+    }
+
+    fn plan(target: &str) -> Plan {
+        Plan {
+            job: "j".into(),
+            app_id: "precis-backfill/j".into(),
+            version: 1,
+            target: target.into(),
+            predicate: "p".into(),
+            summarizer: NO_SUMMARIZER.into(),
+            selection: (&Selection::day(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap())).into(),
+            files: Vec::new(),
+            processed_at_micros: Utc
+                .with_ymd_and_hms(2026, 12, 1, 0, 0, 0)
+                .unwrap()
+                .timestamp_micros(),
+        }
+    }
+
+    fn processed(batch: &RecordBatch, id: &str) -> i64 {
+        let ids = batch
+            .column_by_name("article_id")
+            .unwrap()
+            .as_string::<i32>();
+        let times = batch
+            .column_by_name("processed_at")
+            .unwrap()
+            .as_primitive::<TimestampMicrosecondType>();
+        (0..batch.num_rows())
+            .find(|&i| ids.value(i) == id)
+            .map(|i| times.value(i))
+            .unwrap()
+    }
+
+    #[test]
+    fn in_place_the_selected_rows_are_rewritten_and_the_others_kept() {
+        let before = stored();
+        let plan = plan("lake/summaries");
+        let out = rewrite(&before, &plan, None).unwrap();
+        assert_eq!(out.selected, 1);
+        assert_eq!(out.batch.num_rows(), 2, "every row of the input");
+        assert_eq!(processed(&out.batch, "a"), plan.processed_at_micros);
+        assert_eq!(processed(&out.batch, "b"), processed(&before, "b"));
+    }
+
+    #[test]
+    fn into_a_candidate_table_only_the_selected_rows_are_written() {
+        let out = rewrite(&stored(), &plan("lake/candidate"), None).unwrap();
+        assert_eq!(out.batch.num_rows(), 1);
+        assert_eq!(out.selected, 1);
+    }
+
+    #[test]
+    fn a_worker_with_another_summarizer_than_the_plans_is_refused() {
+        let mut plan = plan("lake/summaries");
+        plan.summarizer = "extractive:other".into();
+        let err = rewrite(&stored(), &plan, None).err().unwrap().to_string();
+        assert!(err.contains("start the job's workers"), "{err}");
+    }
+
+    #[test]
+    fn a_candidate_table_has_a_plain_name_and_is_not_one_of_precis_own() {
+        assert_eq!(candidate_path("summaries_v2").unwrap(), "lake/summaries_v2");
+        assert!(candidate_path("summaries").is_err());
+        assert!(candidate_path("Bad Name").is_err());
+        assert!(candidate_path("_hidden").is_err());
+    }
+
+    #[test]
+    fn a_jobs_identity_follows_its_target_predicate_and_summarizer() {
+        let key = job_key("lake/summaries", "TRUE", "s");
+        assert_eq!(key, job_key("lake/summaries", "TRUE", "s"));
+        assert_ne!(key, job_key("lake/other", "TRUE", "s"));
+        assert_ne!(key, job_key("lake/summaries", "TRUE", "t"));
     }
 }

@@ -527,7 +527,7 @@ pub fn read_raw(key: &str, body: Bytes) -> Result<(String, Vec<ArticleRow>)> {
 }
 
 /// The article and lineage columns of a batch of the articles table, or of the summaries table
-/// (which has no `publish_date_raw` and `extra_json`: they are read as null).
+/// (which has no `publish_date_raw` and `extra_json`: they are read as null there).
 pub(super) struct RawColumns<'a> {
     article_id: &'a arrow_array::StringArray,
     title: &'a arrow_array::StringArray,
@@ -543,15 +543,27 @@ pub(super) struct RawColumns<'a> {
     arrival_time: &'a arrow_array::TimestampMicrosecondArray,
 }
 
+fn text_of<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a arrow_array::StringArray> {
+    batch
+        .column_by_name(name)
+        .with_context(|| format!("no column {name}"))?
+        .as_string_opt::<i32>()
+        .with_context(|| format!("column {name} is not text"))
+}
+
 impl<'a> RawColumns<'a> {
+    /// A batch of the articles table.
     pub(super) fn of(batch: &'a RecordBatch) -> Result<Self> {
-        let text = |name: &str| -> Result<&'a arrow_array::StringArray> {
-            batch
-                .column_by_name(name)
-                .with_context(|| format!("no column {name}"))?
-                .as_string_opt::<i32>()
-                .with_context(|| format!("column {name} is not text"))
-        };
+        Ok(Self {
+            publish_date_raw: Some(text_of(batch, "publish_date_raw")?),
+            extra_json: Some(text_of(batch, "extra_json")?),
+            ..Self::of_summaries(batch)?
+        })
+    }
+
+    /// A batch of the summaries table (its article and lineage columns).
+    pub(super) fn of_summaries(batch: &'a RecordBatch) -> Result<Self> {
+        let text = |name: &str| text_of(batch, name);
         let time = |name: &str| -> Result<&'a arrow_array::TimestampMicrosecondArray> {
             batch
                 .column_by_name(name)
@@ -565,14 +577,8 @@ impl<'a> RawColumns<'a> {
             author: text("author")?,
             publish_date: time("publish_date")?,
             content: text("content")?,
-            publish_date_raw: batch
-                .column_by_name("publish_date_raw")
-                .map(|_| text("publish_date_raw"))
-                .transpose()?,
-            extra_json: batch
-                .column_by_name("extra_json")
-                .map(|_| text("extra_json"))
-                .transpose()?,
+            publish_date_raw: None,
+            extra_json: None,
             stream: text("stream")?,
             shard_id: text("shard_id")?,
             sequence_number: text("sequence_number")?,
