@@ -9,7 +9,9 @@ use crate::aws::AwsClients;
 use crate::cli::{TableArg, TablesArgs};
 use crate::config::Settings;
 use crate::maintenance::card::write_card;
-use crate::maintenance::inventory::{bucket_labels, since, summarize_table, TableSummary};
+use crate::maintenance::inventory::{
+    bucket_labels, since, summarize_candidates, summarize_table, TableSummary,
+};
 use crate::pipeline::sink::lake::{Lake, TableKind};
 use crate::resources::require_bucket;
 
@@ -27,10 +29,11 @@ pub fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// `name` and `path`: the table's, or a candidate table's (`s.kind` is then its schema's).
-fn print_summary(s: &TableSummary, name: &str, path: &str, bucket: &str) -> Result<()> {
+fn print_summary(s: &TableSummary, bucket: &str) -> Result<()> {
     outln!(
-        "{name} (s3://{bucket}/{path}) version {}: {} rows, {} files, {}, median file {}",
+        "{} (s3://{bucket}/{}) version {}: {} rows, {} files, {}, median file {}",
+        s.name,
+        s.path,
         s.version,
         s.total.rows,
         s.total.files,
@@ -113,7 +116,7 @@ pub async fn run(settings: &Settings, args: &TablesArgs) -> Result<ExitCode> {
             None => outln!("{}: no table yet", kind.name())?,
             Some(table) => {
                 let summary = summarize_table(&table, kind, args.commits).await?;
-                print_summary(&summary, kind.name(), &kind.path(), bucket)?;
+                print_summary(&summary, bucket)?;
                 // The card follows the table: this is a cheap moment to bring it up to date.
                 if let Err(err) = write_card(&table, kind).await {
                     tracing::warn!("the {} table's card was not updated: {err:#}", kind.name());
@@ -122,12 +125,8 @@ pub async fn run(settings: &Settings, args: &TablesArgs) -> Result<ExitCode> {
         }
     }
     if args.table.is_none() {
-        for path in lake.candidate_tables().await? {
-            if let Some(table) = lake.open_at(&path, None).await? {
-                let summary = summarize_table(&table, TableKind::Summaries, args.commits).await?;
-                let name = path.trim_start_matches(crate::pipeline::sink::lake::LAKE_PREFIX);
-                print_summary(&summary, &format!("{name} (candidate)"), &path, bucket)?;
-            }
+        for summary in summarize_candidates(&lake, args.commits).await? {
+            print_summary(&summary, bucket)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -147,6 +147,8 @@ mod tests {
     fn the_card_names_every_column_the_splits_and_the_summarizers() {
         let summary = TableSummary {
             kind: TableKind::Summaries,
+            name: "summaries".into(),
+            path: "lake/summaries".into(),
             version: 7,
             total: Part {
                 rows: 10,

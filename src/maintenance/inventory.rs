@@ -28,7 +28,11 @@ pub struct Part {
 /// One table at its latest version.
 #[derive(Debug, Clone)]
 pub struct TableSummary {
+    /// The table's schema; a candidate table (a backfill's `--into`) has the summaries table's.
     pub kind: TableKind,
+    /// What it is called and where it lives: the kind's, or a candidate table's.
+    pub name: String,
+    pub path: String,
     pub version: i64,
     pub total: Part,
     /// By the `split` partition; empty for tables without it.
@@ -127,6 +131,22 @@ pub async fn summarize_table(
     summarize_listed(table, kind, &files, recent).await
 }
 
+/// The summaries of the candidate tables a backfill wrote (`lake/<name>`), named
+/// `<name> (candidate)`.
+pub async fn summarize_candidates(lake: &Lake, recent: usize) -> Result<Vec<TableSummary>> {
+    let mut out = Vec::new();
+    for path in lake.candidate_tables().await? {
+        if let Some(table) = lake.open_at(&path, None).await? {
+            let mut summary = summarize_table(&table, TableKind::Summaries, recent).await?;
+            let name = path.trim_start_matches(crate::pipeline::sink::lake::LAKE_PREFIX);
+            summary.name = format!("{name} (candidate)");
+            summary.path = path;
+            out.push(summary);
+        }
+    }
+    Ok(out)
+}
+
 /// [`summarize_table`] with the table's files already listed.
 pub async fn summarize_listed(
     table: &DeltaTable,
@@ -148,6 +168,8 @@ pub async fn summarize_listed(
     commits.reverse();
     Ok(TableSummary {
         kind,
+        name: kind.name().to_string(),
+        path: kind.path(),
         version,
         total,
         splits,

@@ -549,8 +549,14 @@ impl App {
             self.set_status("no table yet: the pipeline creates them as it starts");
             return None;
         };
-        let (kind, latest) = (table.kind, table.version);
+        let (kind, latest, path) = (table.kind, table.version, table.path.clone());
         match action {
+            Action::Compact if path != kind.path() => {
+                self.set_status(format!(
+                    "{path} is a candidate table: it is not compacted (a backfill writes it whole)"
+                ));
+                None
+            }
             Action::Compact => {
                 if let Some(running) = self.tables.compacting {
                     self.set_status(format!(
@@ -573,7 +579,7 @@ impl App {
             }
             Action::Preview => {
                 self.view = View::Partitions;
-                self.start_preview(format!("{}@{version}", kind.path()))
+                self.start_preview(format!("{path}@{version}"))
             }
             _ => None,
         }

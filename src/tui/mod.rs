@@ -28,7 +28,7 @@ use crate::cli::RunArgs;
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::maintenance::compact::{compact, CompactReport};
-use crate::maintenance::inventory::{summarize, TableSummary};
+use crate::maintenance::inventory::{summarize, summarize_candidates, TableSummary};
 use crate::maintenance::reprocess::{reprocess, ReprocessProgress, ReprocessReport};
 use crate::pipeline::sink::lake::TableKind;
 use crate::summarize::pool::Cancel;
@@ -391,6 +391,10 @@ fn start(
                         Ok(None) => {}
                         Err(err) => return Err(format!("{err:#}")),
                     }
+                }
+                match summarize_candidates(&lake, TABLE_COMMITS).await {
+                    Ok(candidates) => tables.extend(candidates),
+                    Err(err) => return Err(format!("{err:#}")),
                 }
                 Ok(tables)
             });

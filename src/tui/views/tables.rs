@@ -81,7 +81,7 @@ fn render_list(frame: &mut Frame, area: Rect, app: &App) {
         .iter()
         .map(|t| {
             Row::new(vec![
-                Cell::from(t.kind.name()),
+                Cell::from(t.name.as_str()),
                 Cell::from(t.version.to_string()),
                 Cell::from(t.total.rows.to_string()),
                 Cell::from(t.total.files.to_string()),
@@ -147,7 +147,7 @@ fn render_files(frame: &mut Frame, area: Rect, app: &App, table: &TableSummary) 
         ]));
     }
     frame.render_widget(
-        Paragraph::new(lines).block(panel(theme, format!("{} files", table.kind.name()), false)),
+        Paragraph::new(lines).block(panel(theme, format!("{} files", table.name), false)),
         area,
     );
 }

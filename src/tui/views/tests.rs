@@ -810,6 +810,8 @@ fn table_summary(kind: crate::pipeline::sink::lake::TableKind, version: i64) -> 
     };
     TableSummary {
         kind,
+        name: kind.name().to_string(),
+        path: kind.path(),
         version,
         total: part(1000, 40),
         splits: [
@@ -884,6 +886,28 @@ fn angle_brackets_choose_an_older_version_and_v_previews_the_table_at_it() {
         Some(Effect::Preview("lake/summaries@11".into()))
     );
     assert_eq!(app.view, View::Partitions, "the preview pane shows it");
+}
+
+#[test]
+fn a_candidate_table_is_listed_and_previewed_but_not_compacted() {
+    use crate::pipeline::sink::lake::TableKind;
+    let mut app = live_app();
+    assert_eq!(
+        press(&mut app, KeyCode::Char('6')),
+        Some(Effect::LoadTables)
+    );
+    let mut candidate = table_summary(TableKind::Summaries, 3);
+    candidate.name = "minilm (candidate)".into();
+    candidate.path = "lake/minilm".into();
+    app.on_tables(Ok(vec![table_summary(TableKind::Summaries, 12), candidate]));
+    press(&mut app, KeyCode::Down);
+    assert!(screen(&app, 110, 32).contains("minilm (candidate)"));
+    assert_eq!(press(&mut app, KeyCode::Char('c')), None);
+    assert!(screen(&app, 110, 32).contains("is a candidate table"));
+    assert_eq!(
+        press(&mut app, KeyCode::Char('v')),
+        Some(Effect::Preview("lake/minilm@3".into()))
+    );
 }
 
 #[test]
