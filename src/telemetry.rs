@@ -67,16 +67,22 @@ pub fn default_log_file() -> PathBuf {
     crate::summarize::store::cache_root().join("precis.log")
 }
 
+/// The Delta kernel (the `buoyant_kernel` crate) logs every error it returns, a table not created
+/// yet among them, as an ERROR event of its own, and delta-rs warns at each commit that lost a
+/// race and was rebased, which is how several shards commit to one table. précis reports the
+/// errors that matter itself, with what to do.
+const DELTA: &str = "buoyant_kernel=off,delta_kernel=off,deltalake_core::kernel::transaction=error";
+
+/// What the console's warnings panel keeps: warnings and errors, without the Delta kernel's
+/// (a table that does not exist yet is a normal state, not an error to show).
+fn kept_filter() -> EnvFilter {
+    EnvFilter::new(format!("warn,{DELTA}"))
+}
+
 /// `PRECIS_LOG` (a full `tracing` filter, like `RUST_LOG`) wins over -v/-q. Returns a warning
 /// to show when the log file cannot be written.
 pub fn init(verbose: u8, quiet: bool, format: LogFormat, output: &LogOutput) -> Option<String> {
     let mut warning = None;
-    // The Delta kernel (the `buoyant_kernel` crate) logs every error it returns, a table not
-    // created yet among them, as an ERROR event of its own, and delta-rs warns at each commit
-    // that lost a race and was rebased, which is how several shards commit to one table. précis
-    // reports the errors that matter itself, with what to do.
-    const DELTA: &str =
-        "buoyant_kernel=off,delta_kernel=off,deltalake_core::kernel::transaction=error";
     let default = match (quiet, verbose) {
         (true, _) => format!("warn,{DELTA}"),
         (false, 0) => format!("warn,{DELTA},precis=info"),
@@ -119,7 +125,7 @@ pub fn init(verbose: u8, quiet: bool, format: LogFormat, output: &LogOutput) -> 
     };
     let _ = tracing_subscriber::registry()
         .with(fmt.with_filter(filter))
-        .with(KeepWarnings.with_filter(tracing::level_filters::LevelFilter::WARN))
+        .with(KeepWarnings.with_filter(kept_filter()))
         .try_init();
     warning
 }
@@ -193,5 +199,25 @@ mod tests {
             .iter()
             .any(|l| l.level == Level::WARN && l.message == "slow down shard=\"shardId-7\""));
         assert!(!kept.iter().any(|l| l.message.contains("not kept")));
+    }
+
+    #[test]
+    fn the_delta_kernels_own_error_events_are_not_shown_as_errors() {
+        let subscriber =
+            tracing_subscriber::registry().with(KeepWarnings.with_filter(kept_filter()));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(
+                target: "buoyant_kernel::snapshot",
+                error = "Generic delta kernel error: No files in log segment"
+            );
+            tracing::error!(target: "precis::engine", "kept: a real failure");
+        });
+        let kept = recent();
+        assert!(!kept
+            .iter()
+            .any(|l| l.message.contains("No files in log segment")));
+        assert!(kept
+            .iter()
+            .any(|l| l.message.contains("kept: a real failure")));
     }
 }

@@ -165,6 +165,7 @@ async fn the_console_shows_1000_written_browses_a_preview_and_quits_cleanly() {
 
     let dashboard = tmux.wait_for("written       1000");
     assert!(dashboard.contains("1 Dashboard"), "{dashboard}");
+
     assert!(dashboard.contains("read          1000"), "{dashboard}");
     assert!(
         tmux.alternate_screen_on(),
@@ -222,6 +223,33 @@ async fn the_console_shows_1000_written_browses_a_preview_and_quits_cleanly() {
             "{shard}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_on_an_empty_bucket_shows_no_error_line() {
+    let settings = settings_for("console-empty");
+    let clients = clients(&settings).await;
+    precis::resources::ensure_bucket(&clients, &settings.lake.bucket, &settings.aws.region)
+        .await
+        .unwrap();
+    precis::resources::ensure_stream(&clients, &settings.stream.name, 1)
+        .await
+        .unwrap();
+    let tmux = Tmux::start(&[], &console_env(&settings, "none"));
+    tmux.wait_for("1 Dashboard");
+    // The Partitions and Tables views list the tables, none of which exists yet.
+    tmux.keys(&["4"]);
+    tmux.wait_for("nothing written here yet");
+    tmux.keys(&["6"]);
+    std::thread::sleep(Duration::from_secs(2));
+    tmux.keys(&["1"]);
+    let dashboard = tmux.wait_for("last warnings and errors");
+    assert!(
+        !dashboard.contains("ERROR"),
+        "a table that does not exist yet is not an error:\n{dashboard}"
+    );
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_for_exit(), 0, "screen:\n{}", tmux.screen());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
