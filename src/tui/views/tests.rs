@@ -347,13 +347,32 @@ fn with_a_lease_table_the_shards_view_lists_each_worker_and_the_shards_it_holds(
     press(&mut app, KeyCode::Char('2'));
     let text = screen(&app, 100, 24);
     assert!(text.contains("workers sharing"), "{text}");
-    let a = text.lines().find(|l| l.contains("node-a-41-1f2e")).unwrap();
-    assert!(
-        a.contains("2") && a.contains("shardId-000000000000 shardId-000000000001"),
-        "{a}"
+    // Each worker's row: its id, how many shards it holds (a cell of its own), their ids.
+    let cells = |worker: &str| -> Vec<String> {
+        let line = text.lines().find(|l| l.contains(worker)).unwrap();
+        line.split(|c: char| c.is_whitespace() || c == '│')
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let a = cells("node-a-41-1f2e");
+    assert_eq!(
+        a[a.iter().position(|t| t == "node-a-41-1f2e").unwrap() + 1],
+        "2",
+        "{a:?}"
     );
-    let b = text.lines().find(|l| l.contains("node-b-7-0c0d")).unwrap();
-    assert!(b.contains("shardId-000000000003"), "{b}");
+    assert!(
+        a.join(" ")
+            .contains("shardId-000000000000 shardId-000000000001"),
+        "{a:?}"
+    );
+    let b = cells("node-b-7-0c0d");
+    assert_eq!(
+        b[b.iter().position(|t| t == "node-b-7-0c0d").unwrap() + 1],
+        "1",
+        "{b:?}"
+    );
+    assert!(b.contains(&"shardId-000000000003".to_string()), "{b:?}");
 }
 
 #[test]
