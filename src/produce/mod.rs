@@ -68,6 +68,11 @@ pub async fn produce(
     let mut batcher = Batcher::default();
     let mut in_flight: JoinSet<Result<Delivered>> = JoinSet::new();
 
+    let put = Put {
+        clients,
+        stream: &job.stream,
+        limit: job.in_flight,
+    };
     let failure = 'produce: {
         loop {
             let batch = match job.source.next_item() {
@@ -80,16 +85,15 @@ pub async fn produce(
                 Ok(None) => break,
             };
             if let Some(batch) = batch {
-                // Make room first, so that no more than `in_flight` calls ever run at once.
-                let room = job.in_flight.saturating_sub(1);
-                if let Some(err) = settle(&mut in_flight, room, &mut total, progress).await {
+                if let Some(err) = put.start(&mut in_flight, batch, &mut total, progress).await {
                     break 'produce Some(err);
                 }
-                spawn_put(&mut in_flight, clients, &job.stream, batch);
             }
         }
         if let Some(batch) = batcher.take() {
-            spawn_put(&mut in_flight, clients, &job.stream, batch);
+            if let Some(err) = put.start(&mut in_flight, batch, &mut total, progress).await {
+                break 'produce Some(err);
+            }
         }
         settle(&mut in_flight, 0, &mut total, progress).await
     };
@@ -112,15 +116,32 @@ pub async fn produce(
     })
 }
 
-fn spawn_put(
-    in_flight: &mut JoinSet<Result<Delivered>>,
-    clients: &AwsClients,
-    stream: &str,
-    batch: Vec<batch::Entry>,
-) {
-    let clients = clients.clone();
-    let stream = stream.to_string();
-    in_flight.spawn(async move { put_batch(&clients, &stream, batch).await });
+/// Where PutRecords calls go, and how many may run at once.
+struct Put<'a> {
+    clients: &'a AwsClients,
+    stream: &'a str,
+    limit: usize,
+}
+
+impl Put<'_> {
+    /// Starts a PutRecords call for `batch` once fewer than `limit` are in flight (the last,
+    /// partial batch too), adding what finished meanwhile to `total`.
+    async fn start(
+        &self,
+        in_flight: &mut JoinSet<Result<Delivered>>,
+        batch: Vec<batch::Entry>,
+        total: &mut Delivered,
+        progress: Progress<'_>,
+    ) -> Option<anyhow::Error> {
+        let room = self.limit.max(1) - 1;
+        if let Some(err) = settle(in_flight, room, total, progress).await {
+            return Some(err);
+        }
+        let clients = self.clients.clone();
+        let stream = self.stream.to_string();
+        in_flight.spawn(async move { put_batch(&clients, &stream, batch).await });
+        None
+    }
 }
 
 /// Waits until at most `limit` calls are in flight, adding what finished to `total`.

@@ -88,6 +88,11 @@ struct Control {
     credentials_refused: AtomicBool,
     /// Every n-th GetRecords is answered with ExpiredIteratorException (0: never).
     expire_every: AtomicU32,
+    /// A pause before each PutRecords is forwarded (ms), so that calls overlap if a client lets
+    /// them; and how many were in flight at once, now and at most.
+    put_records_pause_ms: AtomicU32,
+    put_records_now: AtomicU32,
+    put_records_max: AtomicU32,
     rng: Mutex<ChaCha8Rng>,
     tally: Mutex<Tally>,
 }
@@ -112,6 +117,9 @@ impl FaultProxy {
             kinesis_throttled: AtomicBool::new(false),
             credentials_refused: AtomicBool::new(false),
             expire_every: AtomicU32::new(0),
+            put_records_pause_ms: AtomicU32::new(0),
+            put_records_now: AtomicU32::new(0),
+            put_records_max: AtomicU32::new(0),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
             tally: Mutex::new(Tally::default()),
         });
@@ -164,6 +172,18 @@ impl FaultProxy {
 
     pub fn expire_every_nth_get_records(&self, n: u32) {
         self.control.expire_every.store(n, Ordering::SeqCst);
+    }
+
+    /// Holds each PutRecords call `ms` before forwarding it.
+    pub fn pause_put_records(&self, ms: u32) {
+        self.control
+            .put_records_pause_ms
+            .store(ms, Ordering::SeqCst);
+    }
+
+    /// The most PutRecords calls that were in the proxy at once.
+    pub fn put_records_at_once(&self) -> u32 {
+        self.control.put_records_max.load(Ordering::SeqCst)
     }
 
     pub fn tally(&self) -> Tally {
@@ -231,6 +251,16 @@ async fn serve(mut client: TcpStream, control: &Control) -> std::io::Result<()> 
         if expire {
             return answer(&mut client, &expired_iterator_response()).await;
         }
+    }
+    if request.target.as_deref() == Some("Kinesis_20131202.PutRecords") {
+        let now = control.put_records_now.fetch_add(1, Ordering::SeqCst) + 1;
+        control.put_records_max.fetch_max(now, Ordering::SeqCst);
+        let pause = control.put_records_pause_ms.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(u64::from(pause))).await;
+        let response = forward(&control.upstream, &request).await;
+        control.put_records_now.fetch_sub(1, Ordering::SeqCst);
+        control.tally.lock().unwrap().forwarded += 1;
+        return answer(&mut client, &with_connection_close(&response?)).await;
     }
     let fault = pick_fault(control, request.service);
     match fault {

@@ -157,3 +157,35 @@ async fn from_file_replays_each_line_byte_for_byte() {
         .collect();
     assert_eq!(sent, lines);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_1_never_has_two_put_records_calls_at_once_the_last_partial_batch_included() {
+    let mut settings = settings_for("inflight1");
+    settings.produce.in_flight = 1;
+    let direct = clients(&settings).await;
+    precis::resources::ensure_bucket(&direct, &settings.lake.bucket, &settings.aws.region)
+        .await
+        .unwrap();
+    precis::resources::ensure_stream(&direct, &settings.stream.name, 1)
+        .await
+        .unwrap();
+    let proxy = crate::fault_proxy::FaultProxy::start(&crate::support::moto().endpoint, 0.0, 1);
+    proxy.pause_put_records(300);
+    let mut via_proxy = settings.clone();
+    via_proxy.aws.endpoint_url = Some(proxy.endpoint.clone());
+    let clients = AwsClients::connect(&via_proxy).await;
+    // Two full batches of 500 and a partial one of 250.
+    let report = produce(&clients, generated_job(&settings, 1250, 5), &|_, _| {})
+        .await
+        .expect("produce");
+    assert_eq!(report.records, 1250);
+    assert_eq!(
+        proxy.put_records_at_once(),
+        1,
+        "--in-flight 1 means one PutRecords call at a time"
+    );
+    assert_eq!(
+        read_stream(&direct, &settings.stream.name).await.len(),
+        1250
+    );
+}
