@@ -1,4 +1,4 @@
-//! The dataset card: a README.md at each table's root in the style of a Hugging Face dataset
+//! The dataset card: `_README.md` at each table's root in the style of a Hugging Face dataset
 //! card (what a row is, the columns, the splits, the summarizers, the licence of the text), so
 //! that whoever finds the table in the bucket knows what it holds. précis writes it again when
 //! a run starts and after each compaction, reprocess and vacuum; a full vacuum by another tool
@@ -14,8 +14,9 @@ use object_store::ObjectStoreExt as _;
 use super::inventory::{summarize_listed, TableSummary};
 use crate::pipeline::sink::lake::{table_files, TableKind};
 
-/// The card's name at the table's root.
-pub const CARD: &str = "README.md";
+/// The card's name at the table's root: it starts with `_`, which readers that open the folder
+/// as Parquet skip (pyarrow, Spark, Hive-style readers), as they skip `_delta_log`.
+pub const CARD: &str = "_README.md";
 
 fn what_a_row_is(kind: TableKind) -> &'static str {
     match kind {

@@ -412,7 +412,7 @@ async fn each_table_carries_a_dataset_card_that_follows_it() {
             .s3
             .get_object()
             .bucket(&settings.lake.bucket)
-            .key("lake/summaries/README.md")
+            .key("lake/summaries/_README.md")
             .send()
             .await
             .expect("a card for summaries"),
@@ -430,7 +430,7 @@ async fn each_table_carries_a_dataset_card_that_follows_it() {
             .s3
             .head_object()
             .bucket(&settings.lake.bucket)
-            .key(format!("lake/{table}/README.md"))
+            .key(format!("lake/{table}/_README.md"))
             .send()
             .await
             .unwrap_or_else(|e| panic!("no card for {table}: {e}"));

@@ -57,6 +57,15 @@ types = {row[0]: row[1] for row in con.execute(
     f"DESCRIBE SELECT * FROM delta_scan('{summaries}')").fetchall()}
 out["duckdb"] = {"rows": rows, "distinct_ids": distinct, "types": types}
 
+# The table's folder opened as plain Parquet (what a tool without Delta support does): the log
+# and the dataset card start with "_", which such readers skip.
+import pyarrow.dataset as pads, s3fs
+fs = s3fs.S3FileSystem(key="test", secret="test",
+                       client_kwargs={"endpoint_url": endpoint, "region_name": "us-east-1"})
+folder = pads.dataset(f"{bucket}/lake/summaries", filesystem=fs, format="parquet",
+                      partitioning="hive")
+out["pyarrow_folder"] = folder.count_rows()
+
 import datasets
 files = {split: table.file_uris(partition_filters=[("split", "=", split)])
          for split in ["train", "validation", "test"]}
@@ -115,6 +124,10 @@ async fn deltalake_polars_duckdb_and_datasets_read_the_exact_rows_and_types_from
     assert_eq!(types["publish_date"], "timestamp[us, tz=UTC]");
     assert_eq!(report["articles"], 300);
     assert_eq!(report["quarantine"], 0);
+    assert_eq!(
+        report["pyarrow_folder"], 300,
+        "the folder opens as a Parquet dataset, card and log skipped"
+    );
 
     let polars = &report["polars"];
     assert_eq!(
