@@ -136,7 +136,28 @@ pub async fn write_card(table: &DeltaTable, kind: TableKind) -> Result<()> {
         .put(&deltalake::Path::from(CARD), text.into_bytes().into())
         .await
         .with_context(|| format!("writing the dataset card of {}", table.table_url()))?;
+    remove_old_card(table).await;
     Ok(())
+}
+
+/// Earlier versions wrote the card as `README.md`, which readers opening the folder as Parquet
+/// fail on: it is removed when it is précis's own card (and only then).
+async fn remove_old_card(table: &DeltaTable) {
+    let old = deltalake::Path::from("README.md");
+    let Ok(found) = table.object_store().get(&old).await else {
+        return;
+    };
+    let ours = found.bytes().await.is_ok_and(|b| {
+        String::from_utf8_lossy(&b).contains("A Delta Lake table written by précis.")
+    });
+    if ours {
+        if let Err(err) = table.object_store().delete(&old).await {
+            tracing::warn!(
+                "the old card README.md of {} was not removed: {err}",
+                table.table_url()
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -436,3 +436,49 @@ async fn each_table_carries_a_dataset_card_that_follows_it() {
             .unwrap_or_else(|e| panic!("no card for {table}: {e}"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_readme_card_of_precis_is_removed_and_anyone_elses_readme_kept() {
+    let settings = settings_for("oldcard");
+    seed(&settings, 10, 67).await;
+    run_once(&settings, &[]);
+    let clients = clients(&settings).await;
+    let put = |key: &'static str, body: &'static str| {
+        clients
+            .s3
+            .put_object()
+            .bucket(&settings.lake.bucket)
+            .key(key)
+            .body(body.as_bytes().to_vec().into())
+            .send()
+    };
+    put(
+        "lake/summaries/README.md",
+        "# summaries\n\nA Delta Lake table written by précis. At version 1: 10 rows in 3 files.\n",
+    )
+    .await
+    .unwrap();
+    put("lake/articles/README.md", "# Notes of our own\n")
+        .await
+        .unwrap();
+    let env = crate::pipeline::env_for(&settings);
+    let (output, _) = run_precis(&["tables"], &borrowed(&env), LIMIT);
+    assert!(output.status.success());
+    let exists = |key: &'static str| {
+        clients
+            .s3
+            .head_object()
+            .bucket(&settings.lake.bucket)
+            .key(key)
+            .send()
+    };
+    assert!(
+        exists("lake/summaries/README.md").await.is_err(),
+        "précis's old card is gone"
+    );
+    assert!(exists("lake/summaries/_README.md").await.is_ok());
+    assert!(
+        exists("lake/articles/README.md").await.is_ok(),
+        "a README précis did not write is kept"
+    );
+}
