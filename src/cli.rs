@@ -27,7 +27,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Under their own heading in every command's help, after the command's options.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options (AWS, stream, bucket, logs)")]
 pub struct GlobalArgs {
     /// TOML config file [default: precis.toml in the working directory, if present; env PRECIS_CONFIG]
     #[arg(long, global = true, value_name = "PATH")]
@@ -109,6 +111,7 @@ pub enum Command {
 
 /// Which summarizer and how long its summaries are; shared by `run` and `eval`.
 #[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Summarizer")]
 pub struct SummarizerArgs {
     /// extractive (MiniLM, the default), generative (SmolLM2 GGUF or a T5 directory), or none
     /// [env PRECIS_SUMMARIZER]
@@ -467,6 +470,24 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_commands_help_lists_its_own_options_before_the_global_ones() {
+        let mut cli = Cli::command();
+        // Global flags reach the subcommands when the command is built, as when it parses.
+        cli.build();
+        let help = cli
+            .find_subcommand_mut("reprocess")
+            .unwrap()
+            .render_help()
+            .to_string();
+        let at = |text: &str| help.find(text).unwrap_or_else(|| panic!("{text}:\n{help}"));
+        let global = at("Global options (AWS, stream, bucket, logs):");
+        assert!(at("--dt <YYYY-MM-DD>") < at("Summarizer:"), "{help}");
+        assert!(at("--summary-sentences") < global, "{help}");
+        assert!(global < at("--endpoint-url <URL>"), "{help}");
+        assert!(global < at("--bucket <NAME>"), "{help}");
     }
 
     #[test]
