@@ -21,6 +21,53 @@ use crate::support::{
 
 const LIMIT: Duration = Duration::from_secs(600);
 
+/// The pipeline's environment with the default summarizer on.
+fn env_with_summaries(settings: &Settings) -> Vec<(&'static str, String)> {
+    let mut env = env_for(settings);
+    env.retain(|(k, _)| *k != "PRECIS_SUMMARIZER");
+    env
+}
+
+/// Every summaries row has a summary made of its article's own sentences, by the extractive
+/// summarizer (or its lead-sentence fallback).
+async fn assert_summaries_verbatim(clients: &AwsClients, settings: &Settings) {
+    use arrow_array::cast::AsArray;
+    use arrow_array::Array;
+    let batches = parquet_under(clients, &settings.lake.bucket, "lake/summaries/").await;
+    let mut checked = 0;
+    for batch in &batches {
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .unwrap()
+                .as_string::<i32>()
+                .clone()
+        };
+        let (summaries, contents, by) =
+            (column("summary"), column("content"), column("summarizer"));
+        for i in 0..batch.num_rows() {
+            assert!(
+                summaries.is_valid(i),
+                "a null summary (summarizer {})",
+                by.value(i)
+            );
+            let by = by.value(i);
+            assert!(
+                by.starts_with("extractive:") || by.starts_with("fallback:"),
+                "summarizer {by}"
+            );
+            let own = crate::summarize::article_sentences(contents.value(i));
+            assert!(
+                crate::summarize::as_article_sentences(summaries.value(i), &own).is_some(),
+                "not sentences of its article: {:?}",
+                summaries.value(i)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}
+
 /// The pipeline's environment with the endpoint pointed at `endpoint` (the proxy).
 fn env_via(settings: &Settings, endpoint: &str) -> Vec<(&'static str, String)> {
     let mut env = env_for(settings);
@@ -68,13 +115,14 @@ fn time_seed() -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_percent_of_calls_faulted_still_writes_every_record_exactly_once() {
+async fn ten_percent_of_calls_faulted_with_summaries_on_still_writes_every_record_exactly_once() {
     let mut settings = settings_for("faults");
     settings.stream.shards = 4;
     seed(&settings, 10_000, 81).await;
     let proxy = FaultProxy::start(&moto().endpoint, 0.10, 81);
 
-    let env = env_via(&settings, &proxy.endpoint);
+    let mut env = env_via(&settings, &proxy.endpoint);
+    env.retain(|(k, _)| *k != "PRECIS_SUMMARIZER");
     let (output, took) = run_precis(
         &["run", "--once", "--no-ui", "--flush-records", "1000"],
         &borrowed(&env),
@@ -103,6 +151,7 @@ async fn ten_percent_of_calls_faulted_still_writes_every_record_exactly_once() {
     );
     let clients = clients(&settings).await;
     assert_every_article_once(&clients, &settings, 10_000).await;
+    assert_summaries_verbatim(&clients, &settings).await;
     assert!(quarantine_rows(&clients, &settings.lake.bucket)
         .await
         .is_empty());
@@ -232,7 +281,8 @@ async fn expired_shard_iterators_are_renewed_after_the_last_record_read() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_kill_9s_at_random_moments_leave_every_record_and_every_bad_one_exactly_once() {
+async fn ten_kill_9s_at_random_moments_with_summaries_on_leave_every_record_and_every_bad_one_exactly_once(
+) {
     let mut settings = settings_for("crashloop");
     settings.stream.shards = 4;
     seed(&settings, 5_000, 84).await;
@@ -261,26 +311,41 @@ async fn ten_kill_9s_at_random_moments_leave_every_record_and_every_bad_one_exac
         .collect();
     assert_eq!(bad_sequences.len(), 12);
 
-    let seed_value = time_seed();
-    eprintln!("kill schedule seed {seed_value}");
+    // Replay a schedule with PRECIS_KILL_SEED=<the seed printed>.
+    let seed_value = std::env::var("PRECIS_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(time_seed);
+    eprintln!("kill schedule seed {seed_value} (PRECIS_KILL_SEED replays it)");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed_value);
-    let env = env_for(&settings);
+    let env = env_with_summaries(&settings);
+    // Small chunks, so that kills land between commits, and new records before every round, so
+    // that every round has commits to make (a drained stream would only kill readers).
+    let args = ["run", "--no-ui", "--flush-records", "100"];
+    let (mut written, mut advanced) = (0, 0);
     for round in 0..10 {
+        seed(&settings, 500, 100 + round).await;
         let delay = Duration::from_millis(rng.random_range(700..5000));
-        let mut child = precis_command(
-            &["run", "--no-ui", "--flush-records", "1000"],
-            &borrowed(&env),
-        )
-        .spawn()
-        .expect("spawn precis run");
+        let mut child = precis_command(&args, &borrowed(&env))
+            .spawn()
+            .expect("spawn precis run");
         tokio::time::sleep(delay).await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let written = curated_rows(&clients, &settings).await;
-        eprintln!("round {round}: killed after {delay:?}; {written} curated rows so far");
+        let now = curated_rows(&clients, &settings).await;
+        eprintln!("round {round}: killed after {delay:?}; {now} curated rows (was {written})");
+        assert!(now >= written, "round {round} lost rows: {written} → {now}");
+        advanced += usize::from(now > written);
+        written = now;
     }
+    // Some kills land before a round's first commit (a start reads the tables and plans its
+    // shards first); a schedule where few rounds commit anything proves little.
+    assert!(
+        advanced >= 3,
+        "only {advanced} of 10 rounds committed anything before their kill"
+    );
     let (output, _) = run_precis(
-        &["run", "--once", "--no-ui", "--flush-records", "1000"],
+        &["run", "--once", "--no-ui", "--flush-records", "100"],
         &borrowed(&env),
         LIMIT,
     );
@@ -290,7 +355,8 @@ async fn ten_kill_9s_at_random_moments_leave_every_record_and_every_bad_one_exac
         String::from_utf8_lossy(&output.stderr)
     );
 
-    assert_every_article_once(&clients, &settings, 10_000).await;
+    assert_every_article_once(&clients, &settings, 15_000).await;
+    assert_summaries_verbatim(&clients, &settings).await;
     let quarantined = quarantined_sequences(&clients, &settings.lake.bucket).await;
     assert_eq!(
         quarantined.keys().cloned().collect::<HashSet<_>>(),

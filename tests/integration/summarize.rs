@@ -19,7 +19,7 @@ use crate::pipeline::{keys_under, parquet_under, seed, strings};
 use crate::support::{clients, model_dir, moto, run_precis, settings_for};
 
 /// The article's sentences, each on one line (as summaries join them).
-fn article_sentences(content: &str) -> Vec<String> {
+pub(crate) fn article_sentences(content: &str) -> Vec<String> {
     sentences(content)
         .iter()
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -29,7 +29,7 @@ fn article_sentences(content: &str) -> Vec<String> {
 /// Reads a summary back as a sequence of whole article sentences, or None if it is not one.
 /// (Splitting the summary again is no proof: a sentence that ended at a paragraph break in the
 /// article may not end where it sits in the one-line summary.)
-fn as_article_sentences(summary: &str, own: &[String]) -> Option<Vec<String>> {
+pub(crate) fn as_article_sentences(summary: &str, own: &[String]) -> Option<Vec<String>> {
     if summary.is_empty() {
         return Some(Vec::new());
     }
