@@ -41,9 +41,7 @@ fn steps(settings: &Settings, args: &[&str]) -> Command {
 
 /// Runs a step to its end; it must succeed. Returns its stdout.
 fn step(settings: &Settings, args: &[&str]) -> String {
-    let output = steps(settings, args)
-        .output()
-        .expect("run backfill_steps.py");
+    let output = crate::support::output_within(&mut steps(settings, args), LIMIT);
     assert!(
         output.status.success(),
         "backfill_steps.py {args:?}:\n{}",
@@ -203,15 +201,17 @@ async fn a_driver_killed_mid_job_then_rerun_commits_once_with_no_duplicate() {
     let mut command = precis_command(&["backfill", "--all"], &borrowed(&env));
     command.process_group(0);
     let mut child = command.spawn().expect("spawn precis backfill");
-    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
     let started = Instant::now();
-    for line in stderr.lines() {
-        let line = line.unwrap();
+    loop {
+        let left = LIMIT.saturating_sub(started.elapsed());
+        let line = stderr
+            .recv_timeout(left)
+            .expect("the backfill planned within the limit");
         // The plan is made: the job's record is written and Ray starts.
         if line.starts_with("backfill: ") {
             break;
         }
-        assert!(started.elapsed() < LIMIT, "the backfill never planned");
     }
     std::thread::sleep(Duration::from_secs(2));
     // The driver and every process it started (Ray's), at once.
@@ -260,17 +260,30 @@ fn around(settings: &Settings, job: &[&str], between: impl FnOnce()) -> std::pro
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "planned", "the helper did not plan");
+    let lines = lines_of(child.stdout.take().unwrap());
+    let first = lines
+        .recv_timeout(LIMIT)
+        .expect("the helper planned within the limit");
+    assert_eq!(first.trim(), "planned", "the helper did not plan");
     between();
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    let mut output = child.wait_with_output().unwrap();
-    output.stdout = rest.into_bytes();
+    let mut output = crate::support::finish_within(child, LIMIT, "backfill_steps.py pause");
+    output.stdout = lines.iter().collect::<Vec<_>>().join("\n").into_bytes();
     output
+}
+
+/// A child's output, line by line, read on a thread of its own (so that waits can time out).
+fn lines_of(output: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines() {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
 
 #[tokio::test(flavor = "multi_thread")]

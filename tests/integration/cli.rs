@@ -409,10 +409,12 @@ pub(crate) async fn wait_for_the_stop(
     child: std::process::Child,
 ) -> (std::process::Output, Duration, String) {
     let deleted = std::time::Instant::now();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let output = crate::support::finish_within_async(
+        child,
+        Duration::from_secs(180),
+        "a pipeline that was cut off",
+    )
+    .await;
     let waited = deleted.elapsed();
     let last = stderr_of(&output)
         .lines()

@@ -525,10 +525,7 @@ async fn a_throttling_storm_mid_run_is_ridden_out_and_every_record_written_once(
     tokio::time::sleep(Duration::from_secs(8)).await;
     let throttled = proxy.tally().of_kind(Fault::Throttle);
     proxy.set_kinesis_throttled(false);
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let output = crate::support::finish_within_async(child, LIMIT, "precis run --once").await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "run failed:\n{stderr}");
     assert!(throttled > 1, "the storm met no calls: {throttled}");

@@ -330,7 +330,8 @@ async fn a_reader_polling_during_a_reprocess_counts_exactly_n_rows_every_time() 
             break;
         }
     }
-    assert!(child.wait().unwrap().success());
+    let finished = crate::support::finish_within(child, LIMIT, "the reprocess");
+    assert!(finished.status.success());
     assert!(
         saw_old && saw_new,
         "the polls did not span the commit ({polls} polls)"
@@ -388,8 +389,12 @@ print(con.execute(f"SELECT count(*), count(DISTINCT article_id) FROM delta_scan(
             &settings.lake.bucket,
             filter,
         ])
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run python");
+    let output = crate::support::finish_within(output, LIMIT, "the DuckDB reader");
     assert!(
         output.status.success(),
         "{}",

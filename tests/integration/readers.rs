@@ -97,8 +97,13 @@ async fn deltalake_polars_duckdb_and_datasets_read_the_exact_rows_and_types_from
     let output = std::process::Command::new(project_python())
         .args(["-c", READERS, &moto().endpoint, &settings.lake.bucket])
         .env("HF_DATASETS_CACHE", &cache)
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run python");
+    let output =
+        crate::support::finish_within(output, std::time::Duration::from_secs(300), "the readers");
     let _ = std::fs::remove_dir_all(&cache);
     assert!(
         output.status.success(),

@@ -254,24 +254,54 @@ pub fn run_precis(args: &[&str], env: &[(&str, &str)], limit: Duration) -> (Outp
     let mut command = precis_command(args, env);
     let started = Instant::now();
     let child = command.spawn().expect("spawn precis");
+    let output = finish_within(child, limit, &format!("precis {args:?}"));
+    (output, started.elapsed())
+}
+
+/// Waits for a child process to end, reading its output meanwhile; one still running after
+/// `limit` is killed and fails the test (a hang must not hang CI).
+pub fn finish_within(child: std::process::Child, limit: Duration, what: &str) -> Output {
     let pid = child.id();
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = done.send(child.wait_with_output());
     });
     match finished.recv_timeout(limit) {
-        Ok(output) => (output.expect("precis output"), started.elapsed()),
+        Ok(output) => output.expect("the child's output"),
         Err(_) => {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
                 .status();
-            let output = finished.recv().expect("killed precis").expect("output");
+            let output = finished.recv().expect("killed child").expect("output");
             panic!(
-                "precis {args:?} still running after {limit:?}; stderr:\n{}",
+                "{what} still running after {limit:?}; stderr:\n{}",
                 String::from_utf8_lossy(&output.stderr)
             );
         }
     }
+}
+
+/// [`finish_within`] off the async workers.
+pub async fn finish_within_async(
+    child: std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> Output {
+    let what = what.to_string();
+    tokio::task::spawn_blocking(move || finish_within(child, limit, &what))
+        .await
+        .expect("wait task")
+}
+
+/// Runs a command (a helper script) to its end within `limit`, output captured.
+pub fn output_within(command: &mut Command, limit: Duration) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+    finish_within(child, limit, &format!("{command:?}"))
 }
 
 /// `(key, value)` pairs borrowed the way [`run_precis`] and [`precis_command`] take them.
@@ -286,8 +316,6 @@ pub async fn terminate(child: std::process::Child) -> Output {
         .status()
         .expect("run kill");
     assert!(status.success(), "kill -TERM failed");
-    tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .expect("wait task")
-        .expect("wait for precis")
+    // The documented stop is within seconds; a minute is a hang.
+    finish_within_async(child, Duration::from_secs(60), "precis after SIGTERM").await
 }
