@@ -1,8 +1,8 @@
 //! The dataset card: `_README.md` at each table's root in the style of a Hugging Face dataset
 //! card (what a row is, the columns, the splits, the summarizers, the licence of the text), so
 //! that whoever finds the table in the bucket knows what it holds. précis writes it again when
-//! a run starts and after each compaction, reprocess and vacuum; a full vacuum by another tool
-//! deletes it (it is not a table file) until then.
+//! a run starts and after each compaction, reprocess and vacuum. Its name starts with `_`, so
+//! vacuums keep it and readers that open the folder as Parquet skip it.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

@@ -65,7 +65,7 @@ pub async fn vacuum(
         .collect();
     files.sort();
     if !dry_run {
-        // A full vacuum deletes every file the log does not name, the card included.
+        // The card (hidden, so the vacuum kept it) says what the table holds now.
         super::card::write_card(&table, kind).await?;
     }
     Ok(VacuumReport {
