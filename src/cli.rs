@@ -256,8 +256,9 @@ pub struct PreviewArgs {
     pub all_columns: bool,
 }
 
+/// Which summaries rows a rewrite takes (`reprocess`, `backfill`): all given must hold.
 #[derive(Debug, Args)]
-pub struct ReprocessArgs {
+pub struct RowsArgs {
     /// Rows published on this day (UTC): --from DAY --to DAY
     #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
     pub dt: Option<NaiveDate>,
@@ -273,6 +274,24 @@ pub struct ReprocessArgs {
     /// Rows written by another summarizer than the one configured now
     #[arg(long)]
     pub stale: bool,
+}
+
+impl RowsArgs {
+    pub fn selection(&self) -> crate::maintenance::reprocess::Selection {
+        crate::maintenance::reprocess::Selection {
+            from: self.dt.or(self.from),
+            to: self.dt.or(self.to),
+            split: self.split.clone(),
+            stale: self.stale,
+            all: false,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ReprocessArgs {
+    #[command(flatten)]
+    pub rows: RowsArgs,
     #[command(flatten)]
     pub summarizer: SummarizerArgs,
 }
@@ -282,21 +301,8 @@ pub struct BackfillArgs {
     /// Every row
     #[arg(long, conflicts_with_all = ["dt", "from", "to", "split", "stale"])]
     pub all: bool,
-    /// Rows published on this day (UTC): --from DAY --to DAY
-    #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
-    pub dt: Option<NaiveDate>,
-    /// Rows published on this day or later
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub from: Option<NaiveDate>,
-    /// Rows published on this day or earlier
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub to: Option<NaiveDate>,
-    /// Rows of this split: train, validation or test
-    #[arg(long, value_name = "NAME")]
-    pub split: Option<String>,
-    /// Rows written by another summarizer than the one configured now
-    #[arg(long)]
-    pub stale: bool,
+    #[command(flatten)]
+    pub rows: RowsArgs,
     /// Write the new summaries to the candidate table lake/NAME (replacing what it held)
     /// instead of in place, to compare two summarizers on the same rows
     #[arg(long, value_name = "NAME")]

@@ -74,14 +74,7 @@ fn load_settings(
 
 fn one_batch(table: Table) -> PyResult<RecordBatch> {
     let (batches, schema) = table.into_inner();
-    arrow_select_concat(&schema, &batches)
-}
-
-fn arrow_select_concat(
-    schema: &arrow_schema::SchemaRef,
-    batches: &[RecordBatch],
-) -> PyResult<RecordBatch> {
-    precis::batches::concat(schema, batches).map_err(py_err)
+    precis::batches::concat(&schema, &batches).map_err(py_err)
 }
 
 fn table_of(batch: RecordBatch) -> PyResult<PyArrowType<Table>> {

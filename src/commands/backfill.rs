@@ -19,10 +19,10 @@ pub fn job_args(cli: &Cli, config_file: Option<&Path>, args: &BackfillArgs) -> V
             out.push(value);
         }
     };
-    push("--dt", args.dt.map(|d| d.to_string()));
-    push("--from", args.from.map(|d| d.to_string()));
-    push("--to", args.to.map(|d| d.to_string()));
-    push("--split", args.split.clone());
+    let rows = args.rows.selection();
+    push("--from", rows.from.map(|d| d.to_string()));
+    push("--to", rows.to.map(|d| d.to_string()));
+    push("--split", rows.split.clone());
     push("--into", args.into.clone());
     push("--actors", Some(args.actors.to_string()));
     push(
@@ -42,7 +42,7 @@ pub fn job_args(cli: &Cli, config_file: Option<&Path>, args: &BackfillArgs) -> V
     if args.all {
         out.push("--all".into());
     }
-    if args.stale {
+    if rows.stale {
         out.push("--stale".into());
     }
     out

@@ -11,19 +11,13 @@ use crate::cli::ReprocessArgs;
 use crate::commands::progress::terminal_spinner;
 use crate::config::Settings;
 use crate::engine::load_summarizer;
-use crate::maintenance::reprocess::{reprocess, ReprocessProgress, Selection};
+use crate::maintenance::reprocess::{reprocess, ReprocessProgress};
 use crate::pipeline::sink::lake::Lake;
 use crate::resources::require_bucket;
 use crate::summarize::pool::Cancel;
 
 pub async fn run(settings: &Settings, args: &ReprocessArgs) -> Result<ExitCode> {
-    let selection = Selection {
-        from: args.dt.or(args.from),
-        to: args.dt.or(args.to),
-        split: args.split.clone(),
-        stale: args.stale,
-        all: false,
-    };
+    let selection = args.rows.selection();
     // A selection that says nothing fails before the model loads.
     selection.validate()?;
     // The model first: a missing one fails before anything is read.

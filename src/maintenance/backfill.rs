@@ -22,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use deltalake::kernel::{Add, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
@@ -59,40 +59,6 @@ pub struct PlannedFile {
     pub partition: Vec<(String, String)>,
 }
 
-/// Which rows, as the plan carries it to the workers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlannedSelection {
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-    pub split: Option<String>,
-    pub stale: bool,
-    pub all: bool,
-}
-
-impl From<&Selection> for PlannedSelection {
-    fn from(s: &Selection) -> Self {
-        Self {
-            from: s.from,
-            to: s.to,
-            split: s.split.clone(),
-            stale: s.stale,
-            all: s.all,
-        }
-    }
-}
-
-impl From<&PlannedSelection> for Selection {
-    fn from(s: &PlannedSelection) -> Self {
-        Self {
-            from: s.from,
-            to: s.to,
-            split: s.split.clone(),
-            stale: s.stale,
-            all: s.all,
-        }
-    }
-}
-
 /// A backfill pinned at a version of the summaries table: everything a worker needs, as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -106,7 +72,7 @@ pub struct Plan {
     pub target: String,
     pub predicate: String,
     pub summarizer: String,
-    pub selection: PlannedSelection,
+    pub selection: Selection,
     pub files: Vec<PlannedFile>,
     /// The rewritten rows' `processed_at`: the same on every worker.
     pub processed_at_micros: i64,
@@ -289,7 +255,7 @@ pub async fn plan(
         target,
         predicate,
         summarizer: summarizer.to_string(),
-        selection: selection.into(),
+        selection: selection.clone(),
         files,
         processed_at_micros: Utc::now().timestamp_micros(),
     })))
@@ -348,7 +314,7 @@ pub fn rewrite(
         );
     }
     let batch = in_schema(batch)?;
-    let selection = Selection::from(&plan.selection);
+    let selection = &plan.selection;
     let columns = RawColumns::of_summaries(&batch).context("not a batch of summaries rows")?;
     let summarizers = batch
         .column_by_name("summarizer")
@@ -607,7 +573,7 @@ mod tests {
     use super::*;
     use crate::pipeline::record::Limits;
     use crate::pipeline::rows::{process, Outcome, RawRecord};
-    use chrono::TimeZone;
+    use chrono::{NaiveDate, TimeZone};
 
     fn stored() -> RecordBatch {
         let rows: Vec<ArticleRow> = [("a", "2026-03-01"), ("b", "2026-03-02")]
@@ -649,7 +615,7 @@ mod tests {
             target: target.into(),
             predicate: "p".into(),
             summarizer: NO_SUMMARIZER.into(),
-            selection: (&Selection::day(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap())).into(),
+            selection: Selection::day(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()),
             files: Vec::new(),
             processed_at_micros: Utc
                 .with_ymd_and_hms(2026, 12, 1, 0, 0, 0)

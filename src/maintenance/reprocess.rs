@@ -38,8 +38,9 @@ use crate::summarize::Document;
 /// The splits a row can be in.
 pub const SPLITS: [&str; 3] = ["train", "validation", "test"];
 
-/// Which summaries rows a reprocess rewrites: all conditions given must hold.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Which summaries rows a reprocess rewrites: all conditions given must hold. (A backfill's plan
+/// carries it to the workers as JSON.)
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Selection {
     /// Published on this day or later (UTC).
     pub from: Option<NaiveDate>,

@@ -47,6 +47,17 @@ pub(crate) fn as_article_sentences(summary: &str, own: &[String]) -> Option<Vec<
     None
 }
 
+/// Articles of a JSON Lines file (title, content) as the summarizers read them.
+fn documents(articles: &[serde_json::Value]) -> Vec<Document<'_>> {
+    articles
+        .iter()
+        .map(|a| Document {
+            title: a["title"].as_str(),
+            content: a["content"].as_str().unwrap(),
+        })
+        .collect()
+}
+
 fn minilm_dir() -> PathBuf {
     resolve(MINILM.name, &model_dir()).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -105,13 +116,7 @@ fn int8_summaries_score_within_one_rouge_point_of_fp32() {
         .take(60)
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let docs: Vec<Document<'_>> = articles
-        .iter()
-        .map(|a| Document {
-            title: a["title"].as_str(),
-            content: a["content"].as_str().unwrap(),
-        })
-        .collect();
+    let docs = documents(&articles);
     let mean = |backend: Backend| -> [f64; 3] {
         let summaries = extractive(Budget::default(), backend)
             .summarize(&docs)
@@ -354,13 +359,7 @@ fn static_summaries_of_real_news_are_verbatim_sentences_of_their_article_and_nam
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let docs: Vec<Document<'_>> = articles
-        .iter()
-        .map(|a| Document {
-            title: a["title"].as_str(),
-            content: a["content"].as_str().unwrap(),
-        })
-        .collect();
+    let docs = documents(&articles);
     let summaries = summarizer.summarize(&docs).unwrap();
     for (doc, summary) in docs.iter().zip(&summaries) {
         let picked = as_article_sentences(summary, &article_sentences(doc.content))
