@@ -10,6 +10,7 @@ pub mod browser;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod crash;
 pub mod engine;
 pub mod lease;
 pub mod maintenance;

@@ -145,12 +145,14 @@ pub async fn commit_rewrite(table: &mut DeltaTable, rewrite: Rewrite) -> Result<
         if let Some(txn) = &rewrite.txn {
             properties = properties.with_application_transaction(txn.clone());
         }
+        crate::crash::point("before-rewrite-commit");
         let result = CommitBuilder::from(properties)
             .with_actions(actions.clone())
             .build(Some(snapshot), table.log_store(), rewrite.operation.clone())
             .await;
         match result {
             Ok(finalized) => {
+                crate::crash::point("after-rewrite-commit");
                 let version = i64::try_from(finalized.version()).unwrap_or(i64::MAX);
                 table.state = Some(finalized.snapshot());
                 return Ok(version);

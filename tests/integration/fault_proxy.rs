@@ -5,7 +5,8 @@
 //! An S3 outage switch answers every S3 call with 503 while Kinesis goes on, a throttling switch
 //! every Kinesis call with ProvisionedThroughputExceededException, a credentials switch every
 //! call with 403 (the keys refused), and another answers every n-th GetRecords with
-//! ExpiredIteratorException.
+//! ExpiredIteratorException. A hold switch keeps every S3 UploadPart call unanswered, so that a
+//! test can kill précis in the middle of a multipart upload.
 //!
 //! Every connection carries one request (`Connection: close` both ways), which keeps the proxy
 //! free of keep-alive bookkeeping; on loopback the extra connects cost nothing measurable.
@@ -93,6 +94,9 @@ struct Control {
     put_records_pause_ms: AtomicU32,
     put_records_now: AtomicU32,
     put_records_max: AtomicU32,
+    /// S3 UploadPart calls are held unanswered while on; how many were held.
+    hold_upload_parts: AtomicBool,
+    held_upload_parts: AtomicU32,
     rng: Mutex<ChaCha8Rng>,
     tally: Mutex<Tally>,
 }
@@ -120,6 +124,8 @@ impl FaultProxy {
             put_records_pause_ms: AtomicU32::new(0),
             put_records_now: AtomicU32::new(0),
             put_records_max: AtomicU32::new(0),
+            hold_upload_parts: AtomicBool::new(false),
+            held_upload_parts: AtomicU32::new(0),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
             tally: Mutex::new(Tally::default()),
         });
@@ -186,6 +192,16 @@ impl FaultProxy {
         self.control.put_records_max.load(Ordering::SeqCst)
     }
 
+    /// Every S3 UploadPart call is held unanswered (never forwarded) while on.
+    pub fn hold_upload_parts(&self, hold: bool) {
+        self.control.hold_upload_parts.store(hold, Ordering::SeqCst);
+    }
+
+    /// UploadPart calls held so far.
+    pub fn held_upload_parts(&self) -> u32 {
+        self.control.held_upload_parts.load(Ordering::SeqCst)
+    }
+
     pub fn tally(&self) -> Tally {
         self.control.tally.lock().unwrap().clone()
     }
@@ -238,6 +254,14 @@ async fn serve(mut client: TcpStream, control: &Control) -> std::io::Result<()> 
             &fault_response(Service::S3, Fault::UnavailableBefore),
         )
         .await;
+    }
+    if request.service == Service::S3
+        && control.hold_upload_parts.load(Ordering::SeqCst)
+        && request.head[0].contains("partNumber=")
+    {
+        control.held_upload_parts.fetch_add(1, Ordering::SeqCst);
+        // Until the caller is killed or the proxy stops: the connection is never answered.
+        std::future::pending::<()>().await;
     }
     if request.target.as_deref() == Some("Kinesis_20131202.GetRecords") {
         let every = u64::from(control.expire_every.load(Ordering::SeqCst));

@@ -5,6 +5,7 @@ mod backfill;
 mod cli;
 mod compose;
 mod console;
+mod crashes;
 mod fault_proxy;
 mod faults;
 mod generative;

@@ -21,7 +21,7 @@ const LIMIT: Duration = Duration::from_secs(240);
 const TARGET: u64 = 128 * 1024 * 1024;
 
 /// (article_id, content_sha256) of every summaries row, sorted: the table's rows as a multiset.
-async fn summaries_rows(settings: &Settings) -> Vec<(String, String)> {
+pub(crate) async fn summaries_rows(settings: &Settings) -> Vec<(String, String)> {
     let clients = clients(settings).await;
     let batches = parquet_under(&clients, &settings.lake.bucket, "lake/summaries/").await;
     let mut rows = pairs(&batches, "article_id", "content_sha256");
@@ -30,7 +30,7 @@ async fn summaries_rows(settings: &Settings) -> Vec<(String, String)> {
 }
 
 /// (article_id, sequence_number) of every articles row, sorted.
-async fn articles_rows(settings: &Settings) -> Vec<(String, String)> {
+pub(crate) async fn articles_rows(settings: &Settings) -> Vec<(String, String)> {
     let clients = clients(settings).await;
     let batches = parquet_under(&clients, &settings.lake.bucket, "lake/articles/").await;
     let mut rows = pairs(&batches, "article_id", "sequence_number");
@@ -54,7 +54,7 @@ fn pairs(batches: &[RecordBatch], a: &str, b: &str) -> Vec<(String, String)> {
 
 /// `count` articles over a year of publish dates on 2 shards, written by 5 runs: each run
 /// commits a chunk per shard, so the tables hold many small files.
-async fn small_files(test: &str, count: u64) -> Settings {
+pub(crate) async fn small_files(test: &str, count: u64) -> Settings {
     let mut settings = settings_for(test);
     settings.stream.shards = 2;
     for round in 0..5 {

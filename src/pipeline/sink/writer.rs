@@ -300,6 +300,7 @@ impl ChunkWriter {
             shard_table.chunk += 1;
             shard_table.position = Some(last.clone());
             shard_table.refreshed = Instant::now();
+            crate::crash::point(&format!("after-commit-{}", kind.name()));
         }
         // Every table is at least at the chunk's end now, including those it had nothing for; a
         // table a replay found ahead (a crash between two tables' commits) stays ahead.

@@ -415,6 +415,7 @@ impl ShardReader {
         checkpoint.positions = position.tables.positions();
         checkpoint.finished = closed;
         checkpoint.updated_at = Utc::now();
+        crate::crash::point("before-checkpoint");
         self.save_checkpoint(checkpoint).await?;
         let at = checkpoint.sequence_number.clone();
         self.stats.update_shard(&self.shard_id, |s| {
