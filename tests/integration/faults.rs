@@ -542,9 +542,7 @@ async fn credentials_refused_under_a_running_pipeline_stop_it_with_one_line_sayi
     let env = env_via(&settings, &proxy.endpoint);
     let mut env = borrowed(&env);
     env.push(("PRECIS_FLUSH_AGE_SECS", "1"));
-    let child = precis_command(&["run", "--no-ui"], &env)
-        .spawn()
-        .expect("spawn precis run");
+    let child = crate::support::Watched::spawn(&mut precis_command(&["run", "--no-ui"], &env));
     let clients = clients(&settings).await;
     wait_until_at_tip(&clients, &settings, Duration::from_secs(120)).await;
     proxy.set_credentials_refused(true);
@@ -553,7 +551,7 @@ async fn credentials_refused_under_a_running_pipeline_stop_it_with_one_line_sayi
     assert!(!output.status.success(), "{stderr}");
     assert!(proxy.tally().refused_credentials > 0);
     assert!(
-        waited < Duration::from_secs(60),
+        waited < crate::cli::CUT_OFF_STOP,
         "still running {waited:?} after the credentials were refused"
     );
     assert!(last.contains("credentials were refused"), "{stderr}");

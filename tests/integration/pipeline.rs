@@ -74,6 +74,14 @@ pub(crate) fn run_once(settings: &Settings, extra: &[&str]) -> std::process::Out
 }
 
 /// `precis run` in follow mode as a child process, its output captured.
+fn watch_follow(settings: &Settings) -> crate::support::Watched {
+    let env = env_for(settings);
+    crate::support::Watched::spawn(&mut crate::support::precis_command(
+        &["run", "--no-ui"],
+        &crate::support::borrowed(&env),
+    ))
+}
+
 fn spawn_follow(settings: &Settings, extra: &[&str]) -> std::process::Child {
     let env = env_for(settings);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -743,11 +751,15 @@ async fn sigterm_in_follow_mode_stops_at_once_and_the_next_start_writes_what_was
     let settings = settings_for("sigterm");
     seed(&settings, 500, 71).await;
     // Follow mode with the default 60 s flush age: nothing is committed before the stop.
-    let child = spawn_follow(&settings, &[]);
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut child = watch_follow(&settings);
+    child
+        .wait_for("the 500 records read", crate::cli::READ_LIMIT, |s| {
+            s.contains("records in 500 (")
+        })
+        .await;
     let clients = clients(&settings).await;
     let started = std::time::Instant::now();
-    let output = crate::support::terminate(child).await;
+    let output = child.terminate().await;
     assert!(started.elapsed() < Duration::from_secs(5), "slow stop");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
@@ -789,18 +801,24 @@ async fn an_outage_in_follow_mode_keeps_the_pipeline_up_and_a_stop_says_what_was
     env.push(("AWS_ENDPOINT_URL", server.endpoint.clone()));
     env.push(("PRECIS_AWS_TIMEOUT_SECS", "2".into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut child = crate::support::precis_command(&["run", "--no-ui"], &env)
-        .spawn()
-        .expect("spawn precis run");
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut child = crate::support::Watched::spawn(&mut crate::support::precis_command(
+        &["run", "--no-ui"],
+        &env,
+    ));
+    child
+        .wait_for("the 200 records read", crate::cli::READ_LIMIT, |s| {
+            s.contains("records in 200 (")
+        })
+        .await;
     drop(server);
     // Two shard-list refreshes (10 s apart) fail while readers retry: the run stays up.
-    tokio::time::sleep(Duration::from_secs(25)).await;
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "the pipeline gave up during the outage"
-    );
-    let output = crate::support::terminate(child).await;
+    child
+        .wait_for("two failed shard listings", Duration::from_secs(60), |s| {
+            s.matches("listing again in 10 s").count() >= 2
+        })
+        .await;
+    assert!(child.running(), "the pipeline gave up during the outage");
+    let output = child.terminate().await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("listing the shards of") && stderr.contains("listing again in 10 s"),

@@ -573,15 +573,20 @@ async fn in_follow_mode_a_fresh_article_is_summarized_and_committed_within_the_f
         .expect("spawn precis run");
     let clients = clients(&settings).await;
     // The backlog first: once it is committed, the pipeline is idle at the tip.
+    // Rows with a summary, not rows: a row committed without its summary is not the claim.
     let summarized = |n: usize| {
         let (clients, bucket) = (clients.clone(), settings.lake.bucket.clone());
         async move {
-            strings(
-                &parquet_under(&clients, &bucket, "lake/summaries/").await,
-                "summary",
-            )
-            .len()
-                >= n
+            let batches = parquet_under(&clients, &bucket, "lake/summaries/").await;
+            let with_summary: usize = batches
+                .iter()
+                .map(|b| {
+                    use arrow_array::Array as _;
+                    let column = b.column_by_name("summary").unwrap();
+                    column.len() - column.null_count()
+                })
+                .sum();
+            with_summary >= n
         }
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(300);
@@ -594,9 +599,12 @@ async fn in_follow_mode_a_fresh_article_is_summarized_and_committed_within_the_f
     }
     seed(&settings, 1, 64).await;
     let put = std::time::Instant::now();
+    // docs/performance.md aims at the flush age + 2 s; 6 s more is the margin for a loaded
+    // 2-core machine (the summary itself and moto's commits share the cores with other tests).
+    let bound = Duration::from_secs(FLUSH_AGE_SECS + 2 + 6);
     while !summarized(41).await {
         assert!(
-            put.elapsed() < Duration::from_secs(FLUSH_AGE_SECS + 15),
+            put.elapsed() < bound,
             "a fresh article not summarized and committed {:?} after its put",
             put.elapsed()
         );

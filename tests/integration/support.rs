@@ -319,3 +319,102 @@ pub async fn terminate(child: std::process::Child) -> Output {
     // The documented stop is within seconds; a minute is a hang.
     finish_within_async(child, Duration::from_secs(60), "precis after SIGTERM").await
 }
+
+/// A running child whose stderr is collected as it comes, so that a test waits for what the
+/// child says (its stats line, a warning) instead of sleeping a fixed time and hoping.
+pub struct Watched {
+    child: Child,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Watched {
+    pub fn spawn(command: &mut Command) -> Self {
+        use std::io::BufRead;
+        let mut child = command
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+        let pipe = child.stderr.take().expect("stderr piped");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut collected = sink.lock().unwrap();
+                collected.push_str(&line);
+                collected.push('\n');
+            }
+        });
+        Self {
+            child,
+            stderr,
+            reader,
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until the stderr so far satisfies `seen`; the test fails when the child ends first
+    /// or `limit` passes.
+    pub async fn wait_for(&mut self, what: &str, limit: Duration, seen: impl Fn(&str) -> bool) {
+        let began = Instant::now();
+        loop {
+            let stderr = self.stderr();
+            if seen(&stderr) {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("the child ended ({status}) before {what}:\n{stderr}");
+            }
+            if began.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("no {what} after {limit:?}:\n{stderr}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Whether the child is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the child to end within `limit` (see [`finish_within`]).
+    pub async fn finish_within(self, limit: Duration, what: &str) -> Output {
+        let Self {
+            child,
+            stderr,
+            reader,
+        } = self;
+        let mut output = finish_within_async(child, limit, what).await;
+        Self::with_stderr(&mut output, stderr, reader).await;
+        output
+    }
+
+    /// Sends SIGTERM and waits, as [`terminate`] does.
+    pub async fn terminate(self) -> Output {
+        let Self {
+            child,
+            stderr,
+            reader,
+        } = self;
+        let mut output = terminate(child).await;
+        Self::with_stderr(&mut output, stderr, reader).await;
+        output
+    }
+
+    async fn with_stderr(
+        output: &mut Output,
+        stderr: std::sync::Arc<std::sync::Mutex<String>>,
+        reader: std::thread::JoinHandle<()>,
+    ) {
+        // The pipe closes with the child: the reader ends at once.
+        tokio::task::spawn_blocking(move || reader.join())
+            .await
+            .expect("join task")
+            .expect("stderr reader");
+        output.stderr = stderr.lock().unwrap().clone().into_bytes();
+    }
+}
