@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use precis::summarize::extractive::{Candidates, Extractive, ExtractiveOptions};
-use precis::summarize::minilm::load_tokenizer;
 use precis::summarize::static_encoder::StaticEncoder;
+use precis::summarize::store::load_tokenizer;
 use precis::summarize::store::{cache_dir, resolve, MINILM};
 use precis::summarize::{Document, Summarizer};
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use aws_sdk_kinesis::types::ShardIteratorType;
 use precis::aws::AwsClients;
 use precis::config::Settings;
-use precis::pipeline::supervisor::list_shards;
+use precis::pipeline::source::lineage::list_shards;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -53,9 +53,6 @@ impl Engine {
     /// Checks that chunks have somewhere to wait, loads the model (a missing one fails before
     /// anything is read or written), checks the stream and the bucket, then starts reading.
     pub async fn start(settings: &Settings, once: bool) -> Result<Self> {
-        if let Some(warning) = crate::pipeline::sink::dedup::check_temp_dir()? {
-            warn!("{warning}");
-        }
         let leases = crate::lease::LeaseSettings::of(&settings.coordination, &settings.stream.name);
         if once && leases.is_some() {
             anyhow::bail!(

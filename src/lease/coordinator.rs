@@ -16,8 +16,8 @@ use super::rules::{choose, Observer, Take};
 use super::table::LeaseTable;
 use super::LeaseSettings;
 use crate::aws::AwsClients;
+use crate::pipeline::source::lineage::list_shards;
 use crate::pipeline::stats::Stats;
-use crate::pipeline::supervisor::list_shards;
 
 /// A lease this worker holds.
 #[derive(Debug, Clone, Copy)]

@@ -9,6 +9,29 @@ pub mod table;
 
 use std::time::Duration;
 
+use anyhow::Result;
+use futures::future::BoxFuture;
+
+use crate::pipeline::source::checkpoint::{Checkpoint, CheckpointStorage};
+
+/// Checkpoints kept in each shard's lease item: only the lease's owner can write one (the KCL's
+/// place for it, and a taker sees a shard's end in the same scan that decides what to take).
+#[derive(Debug)]
+pub struct LeaseCheckpoints {
+    pub table: table::LeaseTable,
+    pub worker: String,
+}
+
+impl CheckpointStorage for LeaseCheckpoints {
+    fn load<'a>(&'a self, shard_id: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>>> {
+        Box::pin(self.table.load_checkpoint(shard_id))
+    }
+
+    fn save<'a>(&'a self, checkpoint: &'a Checkpoint) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.table.save_checkpoint(checkpoint, &self.worker))
+    }
+}
+
 /// How a worker takes part in the lease table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseSettings {

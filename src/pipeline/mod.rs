@@ -6,6 +6,7 @@ pub mod parallel;
 pub mod record;
 pub mod retry;
 pub mod rows;
+pub mod sequence;
 pub mod sink;
 pub mod source;
 pub mod stats;

@@ -5,7 +5,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use super::features::{FeatureAverages, Features};
-use super::sink::writer::ChunkWritten;
+
+/// Counts of one written chunk.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ChunkWritten {
+    pub records: u64,
+    pub articles: u64,
+    pub exact_duplicates: u64,
+    pub quarantined: u64,
+    pub files: u64,
+    pub bytes: u64,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShardState {

@@ -16,7 +16,7 @@ use super::sink::dedup::{DedupIndex, DEDUP_WINDOW};
 use super::sink::lake::{recent_claims, Lake, TableKind};
 use super::sink::writer::ChunkWriter;
 use super::source::checkpoint::CheckpointStore;
-use super::source::lineage::{plan, ShardInfo, ShardPlan};
+use super::source::lineage::{list_shards, plan, ShardPlan};
 use super::source::reader::{FlushPolicy, ReaderExit, ShardReader};
 use super::stats::{ShardState, Stats};
 use crate::aws::AwsClients;
@@ -76,10 +76,10 @@ pub async fn run_pipeline(
     // keep the SDK's attempts, each round bounded by the renewal interval.
     let reading = clients.single_attempt();
     let store = match &options.leases {
-        Some(leases) => CheckpointStore::Lease {
+        Some(leases) => CheckpointStore::with(crate::lease::LeaseCheckpoints {
             table: LeaseTable::new(reading.clone(), &leases.table),
             worker: leases.worker.clone(),
-        },
+        }),
         None => CheckpointStore::new(reading.clone(), &options.bucket, &options.stream),
     };
     // Created here, before any reader: a lake that cannot be reached stops the run at once, and
@@ -397,12 +397,12 @@ async fn seeded_index(summaries: &deltalake::DeltaTable) -> Result<DedupIndex> {
                 &claim.article_id,
                 &claim.content_sha256,
                 &claim.sequence_number,
-            )?;
+            );
         }
-        anyhow::Ok(index)
+        index
     })
     .await
-    .context("seeding the duplicate index panicked")??;
+    .context("seeding the duplicate index panicked")?;
     if count > 0 {
         info!(
             "duplicate index: {count} article ids of lake/summaries in {:.1?}",
@@ -422,29 +422,4 @@ async fn read_shard(reader: ShardReader, delay: Duration) -> (String, Result<Rea
         }
     }
     (reader.shard_id.clone(), reader.run().await)
-}
-
-/// Every shard of the stream, following ListShards pagination.
-pub async fn list_shards(clients: &AwsClients, stream: &str) -> Result<Vec<ShardInfo>> {
-    let mut shards = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let request = match &token {
-            Some(t) => clients.kinesis.list_shards().next_token(t),
-            None => clients.kinesis.list_shards().stream_name(stream),
-        };
-        let page = request
-            .send()
-            .await
-            .map_err(|err| clients.explain(&format!("listing the shards of {stream}"), &err))?;
-        shards.extend(page.shards().iter().map(|s| ShardInfo {
-            shard_id: s.shard_id().to_string(),
-            parent: s.parent_shard_id().map(str::to_string),
-            adjacent_parent: s.adjacent_parent_shard_id().map(str::to_string),
-        }));
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(shards);
-        }
-    }
 }

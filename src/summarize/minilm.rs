@@ -12,10 +12,10 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Device as CandleDevice, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{Tokenizer, TruncationParams};
+use tokenizers::Tokenizer;
 
 use super::onnx::{OnnxEncoder, Precision};
-use super::store::{require_file, MINILM};
+use super::store::{load_tokenizer, require_file, MINILM};
 use crate::config::{Device, EncoderKind};
 use candle_core::utils::get_num_threads;
 
@@ -220,23 +220,6 @@ impl MiniLm {
             .clamp(1e-12f32, f32::MAX)?;
         Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
     }
-}
-
-/// MiniLM's tokenizer from the model directory, unpadded (the file pads every input to 128
-/// tokens; batches are padded to their own length where they are made), cut at `max_tokens`
-/// (with [CLS] and [SEP]) or not at all.
-pub fn load_tokenizer(dir: &Path, max_tokens: Option<usize>) -> Result<Tokenizer> {
-    let path = require_file(dir, "tokenizer.json", "BERT")?;
-    let mut tokenizer = Tokenizer::from_file(&path)
-        .map_err(|e| anyhow::anyhow!("loading {}: {e}", path.display()))?;
-    tokenizer.with_padding(None);
-    tokenizer
-        .with_truncation(max_tokens.map(|max_length| TruncationParams {
-            max_length,
-            ..TruncationParams::default()
-        }))
-        .map_err(|e| anyhow::anyhow!("setting the tokenizer's truncation: {e}"))?;
-    Ok(tokenizer)
 }
 
 /// Dot product; the cosine similarity of two unit vectors.

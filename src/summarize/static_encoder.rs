@@ -18,7 +18,7 @@ use safetensors::{Dtype, SafeTensors};
 use sha2::{Digest, Sha256};
 use tokenizers::Tokenizer;
 
-use super::minilm::load_tokenizer;
+use super::store::load_tokenizer;
 
 /// The table's file in the MiniLM model directory.
 pub const TABLE_FILE: &str = "static256.safetensors";

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use tokenizers::{Tokenizer, TruncationParams};
+
 /// A model précis knows by name, with what `scripts/fetch-models` installs for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KnownModel {
@@ -117,6 +119,23 @@ pub fn resolve(spec: &str, cache: &Path) -> Result<PathBuf, ModelError> {
             fetch_arg: model.fetch_arg,
         })
     }
+}
+
+/// MiniLM's tokenizer from the model directory, unpadded (the file pads every input to 128
+/// tokens; batches are padded to their own length where they are made), cut at `max_tokens`
+/// (with [CLS] and [SEP]) or not at all.
+pub fn load_tokenizer(dir: &Path, max_tokens: Option<usize>) -> anyhow::Result<Tokenizer> {
+    let path = require_file(dir, "tokenizer.json", "BERT")?;
+    let mut tokenizer = Tokenizer::from_file(&path)
+        .map_err(|e| anyhow::anyhow!("loading {}: {e}", path.display()))?;
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(max_tokens.map(|max_length| TruncationParams {
+            max_length,
+            ..TruncationParams::default()
+        }))
+        .map_err(|e| anyhow::anyhow!("setting the tokenizer's truncation: {e}"))?;
+    Ok(tokenizer)
 }
 
 /// A file a model directory must hold.

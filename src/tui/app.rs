@@ -20,46 +20,7 @@ use crate::pipeline::stats::{Sample, Snapshot};
 use crate::summarize::pool::PoolSnapshot;
 use crate::telemetry::LogLine;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    Dashboard,
-    Shards,
-    Samples,
-    Partitions,
-    Logs,
-    Tables,
-}
-
-impl View {
-    pub const ALL: [View; 6] = [
-        View::Dashboard,
-        View::Shards,
-        View::Samples,
-        View::Partitions,
-        View::Logs,
-        View::Tables,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            View::Dashboard => "Dashboard",
-            View::Shards => "Shards",
-            View::Samples => "Samples",
-            View::Partitions => "Partitions",
-            View::Logs => "Logs",
-            View::Tables => "Tables",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        View::ALL.iter().position(|v| *v == self).unwrap_or(0)
-    }
-
-    fn step(self, by: isize) -> View {
-        let n = View::ALL.len() as isize;
-        View::ALL[(self.index() as isize + by).rem_euclid(n) as usize]
-    }
-}
+pub use super::view::View;
 
 /// Work the event loop starts for the app (network, the pipeline's switches).
 #[derive(Debug, Clone, PartialEq, Eq)]

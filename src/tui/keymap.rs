@@ -3,7 +3,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::app::View;
+use super::view::View;
 
 /// What a key asks for; [`super::app::App::apply`] decides what it means in the current state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod keymap;
 pub mod theme;
+pub mod view;
 pub mod views;
 
 use std::io::IsTerminal;

@@ -286,36 +286,6 @@ fn a_bad_theme_file_is_a_bad_setting_naming_the_key() {
     let _ = std::fs::remove_file(theme);
 }
 
-#[test]
-fn run_with_no_writable_temporary_directory_fails_at_start_naming_tmpdir() {
-    let endpoint = endpoint_nobody_listens_on();
-    let (output, took) = run_precis(
-        &[
-            "run",
-            "--once",
-            "--no-ui",
-            "--summarizer",
-            "none",
-            "--endpoint-url",
-            &endpoint,
-        ],
-        &[("TMPDIR", "/nonexistent/precis-spill")],
-        LIMIT,
-    );
-    let stderr = stderr_of(&output);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    let error_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(error_lines.len(), 1, "{stderr}");
-    assert!(
-        error_lines[0].contains("/nonexistent/precis-spill")
-            && error_lines[0].contains("set TMPDIR to a writable directory"),
-        "{stderr}"
-    );
-    // Before any AWS call: the unreachable endpoint is never mentioned.
-    assert!(!stderr.contains("cannot reach"), "{stderr}");
-    assert!(took < Duration::from_secs(30), "took {took:?}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_deleted_under_a_running_pipeline_stops_it_with_one_line_saying_so() {
     let settings = crate::support::settings_for("deleted-stream");

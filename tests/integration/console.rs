@@ -214,7 +214,7 @@ async fn the_console_shows_1000_written_browses_a_preview_and_quits_cleanly() {
             .iter()
             .filter(|(s, _)| s == shard)
             .map(|(_, r)| r.sequence_number().to_string())
-            .max_by(|a, b| precis::pipeline::source::reader::compare_sequence(a, b))
+            .max_by(|a, b| precis::pipeline::sequence::compare_sequence(a, b))
             .expect("records on each shard");
         let checkpoint = checkpoint_of(&clients, &settings, shard).await;
         assert_eq!(

@@ -410,7 +410,7 @@ async fn assert_checkpoints_within_the_table(
     shards: &[String],
     positions: &[Option<String>],
 ) {
-    use precis::pipeline::source::reader::compare_sequence;
+    use precis::pipeline::sequence::compare_sequence;
     let batches = parquet_under(clients, &settings.lake.bucket, "lake/articles/").await;
     let held: HashSet<(String, String)> = strings(&batches, "shard_id")
         .into_iter()

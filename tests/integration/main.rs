@@ -18,5 +18,6 @@ mod readers;
 mod reprocess;
 mod scale_out;
 mod security;
+mod structure;
 mod summarize;
 mod support;

@@ -7,7 +7,6 @@
 //! A table's rows at or before the position it already holds are left out: a chunk read again
 //! after a crash, however differently it is cut, adds nothing twice (docs/exactly-once.md).
 
-use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -30,22 +29,12 @@ use crate::pipeline::features::FeatureAverages;
 use crate::pipeline::parallel::map_in_order;
 use crate::pipeline::record::{Limits, Rejection};
 use crate::pipeline::rows::{process, quarantine, ArticleRow, Outcome, QuarantineRow, RawRecord};
+use crate::pipeline::sequence::{advanced, after, earliest, later};
 use crate::pipeline::source::checkpoint::Checkpoint;
-use crate::pipeline::source::reader::compare_sequence;
+use crate::pipeline::stats::ChunkWritten;
 use crate::pipeline::stats::{Sample, Stats};
 use crate::summarize::pool::{Cancel, SummarizerPool};
 use crate::summarize::Document;
-
-/// Counts of one written chunk.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ChunkWritten {
-    pub records: u64,
-    pub articles: u64,
-    pub exact_duplicates: u64,
-    pub quarantined: u64,
-    pub files: u64,
-    pub bytes: u64,
-}
 
 /// Below this many records a thread, parsing a page is not worth another thread.
 const PROCESS_PER_THREAD: usize = 64;
@@ -318,48 +307,11 @@ impl ChunkWriter {
 /// Handles that have not read their table's log for this long catch up before a commit.
 const STALE_HANDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The later of two positions (None: nothing).
-fn later(a: Option<String>, b: Option<String>) -> Option<String> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(if compare_sequence(&a, &b) == Ordering::Less {
-            b
-        } else {
-            a
-        }),
-        (a, b) => a.or(b),
-    }
-}
-
-/// A table's position once a chunk ending at `last` is committed: the chunk's end, unless the
-/// table was ahead (a replay after a crash between two tables' commits, cut differently).
-fn advanced(position: Option<String>, last: &str) -> Option<String> {
-    later(position, Some(last.to_string()))
-}
-
-/// The earliest of the positions; None (the shard's start) if any is None.
-fn earliest(positions: impl Iterator<Item = Option<String>>) -> Option<String> {
-    let mut lowest: Option<String> = None;
-    for position in positions {
-        let position = position?;
-        lowest = Some(match lowest {
-            Some(low) if compare_sequence(&low, &position) != Ordering::Greater => low,
-            _ => position,
-        });
-    }
-    lowest
-}
-
 /// Sequence numbers at or before which a table already holds the shard's records.
 struct Skip {
     articles: Option<String>,
     summaries: Option<String>,
     quarantine: Option<String>,
-}
-
-fn after(sequence: &str, position: &Option<String>) -> bool {
-    position
-        .as_deref()
-        .is_none_or(|p| compare_sequence(sequence, p) == Ordering::Greater)
 }
 
 /// A page's curated rows: batched already (summaries off) or waiting for their summaries.
@@ -427,7 +379,7 @@ impl Page {
                     &row.article.article_id,
                     &row.features.content_sha256,
                     &row.sequence_number,
-                )?;
+                );
                 match claim {
                     // Counted as written only where the table does not hold them already (a
                     // chunk read again after a crash).
@@ -675,38 +627,6 @@ mod tests {
     use crate::pipeline::rows::RawRecord;
     use arrow_array::cast::AsArray;
     use chrono::TimeZone;
-
-    fn some(s: &str) -> Option<String> {
-        Some(s.to_string())
-    }
-
-    #[test]
-    fn reading_resumes_after_the_earliest_table_position_compared_as_numbers() {
-        let positions = [some("100"), some("99"), some("250")];
-        assert_eq!(earliest(positions.into_iter()), some("99"));
-        // A table that holds nothing of the shard: from the start.
-        assert_eq!(earliest([some("100"), None].into_iter()), None);
-        assert_eq!(earliest([None, some("5")].into_iter()), None);
-    }
-
-    #[test]
-    fn a_committed_chunk_moves_a_table_forward_but_never_back() {
-        assert_eq!(advanced(None, "120"), some("120"));
-        assert_eq!(advanced(some("100"), "120"), some("120"));
-        // A replayed chunk that ends before what the table already holds.
-        assert_eq!(advanced(some("250"), "160"), some("250"));
-        assert_eq!(advanced(some("1000"), "999"), some("1000"));
-    }
-
-    #[test]
-    fn a_record_at_or_before_a_tables_position_is_left_out_of_it() {
-        assert!(after("101", &some("100")));
-        assert!(!after("100", &some("100")));
-        assert!(!after("99", &some("100")));
-        // Decimal sequence numbers of different lengths compare as numbers.
-        assert!(after("1000", &some("999")));
-        assert!(after("1", &None));
-    }
 
     fn rows(dates: &[Option<&str>]) -> Vec<RecordBatch> {
         let ctx = FileContext {

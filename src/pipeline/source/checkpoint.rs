@@ -12,8 +12,11 @@ use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
 use crate::aws::AwsClients;
-use crate::lease::table::LeaseTable;
 
 /// Where précis keeps its own state in the bucket (not data: no table lives here).
 pub const STATE_PREFIX: &str = "_state/";
@@ -52,49 +55,65 @@ impl Checkpoint {
     }
 }
 
-/// Where a shard's checkpoint is kept.
-#[derive(Clone, Debug)]
-pub enum CheckpointStore {
-    /// One process reads every shard: an object per shard in the lake's bucket.
-    Bucket {
-        clients: AwsClients,
-        bucket: String,
-        stream: String,
-    },
-    /// Workers share the shards: in the shard's lease, where only its owner can write it (the
-    /// KCL's place for it, and the taker sees a shard's end in the same scan).
-    Lease { table: LeaseTable, worker: String },
+/// Where a shard's checkpoint is kept: the lake's bucket when one process reads every shard
+/// ([`CheckpointStore::new`]), or the shard's lease when workers share the stream
+/// (`crate::lease::LeaseCheckpoints`, where only the shard's owner can write it).
+pub trait CheckpointStorage: Send + Sync + std::fmt::Debug {
+    fn load<'a>(&'a self, shard_id: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>>>;
+    fn save<'a>(&'a self, checkpoint: &'a Checkpoint) -> BoxFuture<'a, Result<()>>;
 }
 
+/// The checkpoint storage a pipeline's readers share.
+#[derive(Clone, Debug)]
+pub struct CheckpointStore(Arc<dyn CheckpointStorage>);
+
 impl CheckpointStore {
+    /// An object per shard in the lake's bucket.
     pub fn new(clients: AwsClients, bucket: &str, stream: &str) -> Self {
-        Self::Bucket {
+        Self::with(BucketCheckpoints {
             clients,
             bucket: bucket.to_string(),
             stream: stream.to_string(),
-        }
+        })
+    }
+
+    pub fn with(storage: impl CheckpointStorage + 'static) -> Self {
+        Self(Arc::new(storage))
     }
 
     pub async fn load(&self, shard_id: &str) -> Result<Option<Checkpoint>> {
-        match self {
-            Self::Bucket {
-                clients,
-                bucket,
-                stream,
-            } => load_object(clients, bucket, stream, shard_id).await,
-            Self::Lease { table, .. } => table.load_checkpoint(shard_id).await,
-        }
+        self.0.load(shard_id).await
     }
 
     pub async fn save(&self, checkpoint: &Checkpoint) -> Result<()> {
-        match self {
-            Self::Bucket {
-                clients,
-                bucket,
-                stream,
-            } => save_object(clients, bucket, stream, checkpoint).await,
-            Self::Lease { table, worker } => table.save_checkpoint(checkpoint, worker).await,
-        }
+        self.0.save(checkpoint).await
+    }
+}
+
+#[derive(Debug)]
+struct BucketCheckpoints {
+    clients: AwsClients,
+    bucket: String,
+    stream: String,
+}
+
+impl CheckpointStorage for BucketCheckpoints {
+    fn load<'a>(&'a self, shard_id: &'a str) -> BoxFuture<'a, Result<Option<Checkpoint>>> {
+        Box::pin(load_object(
+            &self.clients,
+            &self.bucket,
+            &self.stream,
+            shard_id,
+        ))
+    }
+
+    fn save<'a>(&'a self, checkpoint: &'a Checkpoint) -> BoxFuture<'a, Result<()>> {
+        Box::pin(save_object(
+            &self.clients,
+            &self.bucket,
+            &self.stream,
+            checkpoint,
+        ))
     }
 }
 

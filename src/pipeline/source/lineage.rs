@@ -1,4 +1,4 @@
-//! Which shards may be read now, from ListShards output and what is already finished.
+//! The stream's shards (ListShards), and which may be read now given what is already finished.
 //!
 //! After SplitShard or MergeShards, records of one partition key continue in a child shard. To
 //! keep their order, a child is read only once every parent it has is drained (KCL does the
@@ -6,6 +6,10 @@
 //! longer waited for.
 
 use std::collections::{BTreeMap, HashSet};
+
+use anyhow::Result;
+
+use crate::aws::AwsClients;
 
 /// What ListShards says about one shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +63,31 @@ pub fn plan(shards: &[ShardInfo], finished: &HashSet<String>) -> BTreeMap<String
             (shard.shard_id.clone(), plan)
         })
         .collect()
+}
+
+/// Every shard of the stream, following ListShards pagination.
+pub async fn list_shards(clients: &AwsClients, stream: &str) -> Result<Vec<ShardInfo>> {
+    let mut shards = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let request = match &token {
+            Some(t) => clients.kinesis.list_shards().next_token(t),
+            None => clients.kinesis.list_shards().stream_name(stream),
+        };
+        let page = request
+            .send()
+            .await
+            .map_err(|err| clients.explain(&format!("listing the shards of {stream}"), &err))?;
+        shards.extend(page.shards().iter().map(|s| ShardInfo {
+            shard_id: s.shard_id().to_string(),
+            parent: s.parent_shard_id().map(str::to_string),
+            adjacent_parent: s.adjacent_parent_shard_id().map(str::to_string),
+        }));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(shards);
+        }
+    }
 }
 
 #[cfg(test)]

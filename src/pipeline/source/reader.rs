@@ -1,7 +1,6 @@
 //! One shard, read and written: GetRecords in a loop, chunks cut by the flush policy, each chunk
 //! committed to the tables and then checkpointed. Reading resumes after what the tables hold.
 
-use std::cmp::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -512,13 +511,6 @@ fn caught_up(count: u64, asked: i32, millis_behind_latest: Option<i64>) -> bool 
     count > 0 && millis_behind_latest == Some(0) && u64::try_from(asked).is_ok_and(|a| count < a)
 }
 
-/// Sequence numbers are decimal strings of up to 128 bits: compare them as numbers.
-pub fn compare_sequence(a: &str, b: &str) -> Ordering {
-    let a = a.trim_start_matches('0');
-    let b = b.trim_start_matches('0');
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -578,18 +570,5 @@ mod tests {
         assert!(!caught_up(0, 2_560, Some(0)));
         assert!(!caught_up(300, 2_560, Some(15)));
         assert!(!caught_up(300, 2_560, None));
-    }
-
-    #[test]
-    fn sequence_numbers_compare_as_numbers() {
-        assert_eq!(compare_sequence("9", "10"), Ordering::Less);
-        assert_eq!(
-            compare_sequence(
-                "49590338271490256608559692538361571095921575989136588802",
-                "49590338271490256608559692538361571095921575989136588801"
-            ),
-            Ordering::Greater
-        );
-        assert_eq!(compare_sequence("007", "7"), Ordering::Equal);
     }
 }
