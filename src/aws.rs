@@ -253,17 +253,42 @@ pub fn is_terminal(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Whether an error (or one of its causes) is an AWS failure that may heal by itself.
+/// Whether an error (or one of its causes) is a failure that may heal by itself: an SDK call's
+/// (throttling, 5xx, timeouts, resets: [`ErrorKind::Retry`]), or the tables' object store's
+/// `Generic` error (5xx, timeouts and resets once the store's own retries are spent). Where
+/// delta-rs hands the store's error on as text only (its kernel's log reads), the text is read
+/// for the same failures.
 pub fn may_heal(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.downcast_ref::<AwsError>()
-            .is_some_and(|a| a.kind == ErrorKind::Retry)
+    let structured = err.chain().find_map(|e| {
+        if let Some(aws) = e.downcast_ref::<AwsError>() {
+            return Some(aws.kind == ErrorKind::Retry);
+        }
+        e.downcast_ref::<object_store::Error>()
+            .map(|store| matches!(store, object_store::Error::Generic { .. }))
+    });
+    structured.unwrap_or_else(|| {
+        let text = format!("{err:#}");
+        [
+            "Service Unavailable",
+            "SlowDown",
+            "Internal Server Error",
+            "InternalError",
+            "timed out",
+            "connection",
+            "Connection",
+            "error sending request",
+        ]
+        .iter()
+        .any(|marker| text.contains(marker))
     })
 }
 
-/// An error from outside the SDK (the Delta tables' object store) that names an S3 code retrying
-/// cannot fix, as a terminal [`AwsError`] with what to do.
-pub fn terminal_in_text(err: &anyhow::Error) -> Option<anyhow::Error> {
+/// A failure retrying cannot fix, as a terminal [`AwsError`] that says what to do: an SDK call's
+/// ([`ErrorKind::Stop`]), or the tables' object store refusing the credentials
+/// (`PermissionDenied`, `Unauthenticated`) or missing the bucket (`NotFound` naming
+/// NoSuchBucket). Where delta-rs hands the store's error on as text only, its S3 code is read
+/// from the text.
+pub fn terminal(err: &anyhow::Error) -> Option<anyhow::Error> {
     let text = format!("{err:#}");
     if is_terminal(err) {
         return Some(anyhow::Error::new(AwsError {
@@ -271,28 +296,37 @@ pub fn terminal_in_text(err: &anyhow::Error) -> Option<anyhow::Error> {
             message: text,
         }));
     }
-    [
+    const CODES: [&str; 5] = [
         "NoSuchBucket",
         "AccessDenied",
         "InvalidAccessKeyId",
         "SignatureDoesNotMatch",
         "ExpiredToken",
-    ]
-    .into_iter()
-    .find(|code| text.contains(code))
-    .and_then(|code| Some((code, classify(code, 0)?)))
-    .map(|(code, hint)| {
-        // The store's own text spans lines (it quotes S3's XML answer): one line instead.
-        let what = err
-            .chain()
-            .next()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        anyhow::Error::new(AwsError {
-            kind: ErrorKind::Stop,
-            message: format!("{what}: S3 answered {code}; {hint}"),
-        })
-    })
+    ];
+    let named = CODES.into_iter().find(|code| text.contains(code));
+    let store = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<object_store::Error>());
+    let code = match store {
+        Some(object_store::Error::PermissionDenied { .. })
+        | Some(object_store::Error::Unauthenticated { .. }) => named
+            .filter(|c| *c != "NoSuchBucket")
+            .unwrap_or("AccessDenied"),
+        Some(object_store::Error::NotFound { .. }) => named.filter(|c| *c == "NoSuchBucket")?,
+        Some(_) => return None,
+        None => named?,
+    };
+    let hint = classify(code, 0)?;
+    // The store's own text spans lines (it quotes S3's XML answer): one line instead.
+    let what = err
+        .chain()
+        .next()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    Some(anyhow::Error::new(AwsError {
+        kind: ErrorKind::Stop,
+        message: format!("{what}: S3 answered {code}; {hint}"),
+    }))
 }
 
 /// For an error code (or HTTP status) that retrying cannot fix, what to do about it.

@@ -65,27 +65,7 @@ impl Engine {
         let clients = AwsClients::connect(settings).await;
         let stream = settings.stream.name.clone();
         let bucket = settings.lake.bucket.clone();
-        let open_shards = require_stream(&clients, &stream).await?;
-        ensure_bucket(&clients, &bucket, &settings.aws.region).await?;
-        if let Some(leases) = &leases {
-            crate::lease::table::LeaseTable::new(clients.clone(), &leases.table)
-                .ensure()
-                .await?;
-            info!(
-                "worker {} shares {stream} through the lease table {}",
-                leases.worker, leases.table
-            );
-        }
-        info!(
-            "reading {stream} ({open_shards} open shard{}) at {} into s3://{bucket}/{}",
-            if open_shards == 1 { "" } else { "s" },
-            clients.target.label,
-            if once {
-                " until every shard is drained"
-            } else {
-                ""
-            }
-        );
+        let open_shards = check_resources(settings, &clients, leases.as_ref(), once).await?;
         let lake = Lake::new(settings);
         let stats = Arc::new(Stats::default());
         let (stop, stop_rx) = watch::channel(false);
@@ -118,28 +98,13 @@ impl Engine {
                 stop_rx.clone(),
             ))
         });
-        let task = {
-            let (clients, stats, failure) = (clients.clone(), stats.clone(), failure.clone());
-            tokio::spawn(async move {
-                // Its own task, so that a panic in it is a failure with a reason, not a silence.
-                let outcome =
-                    match tokio::spawn(run_pipeline(clients, options, stats, stop_rx)).await {
-                        Ok(outcome) => outcome,
-                        Err(join) => Err(anyhow::anyhow!("the pipeline panicked: {join}")),
-                    };
-                let why = match &outcome {
-                    Err(err) => Some(format!("{err:#}")),
-                    Ok(o) if o.failed_readers > 0 => {
-                        Some(format!("{} shard reader(s) failed", o.failed_readers))
-                    }
-                    Ok(_) => None,
-                };
-                if let (Some(why), Ok(mut slot)) = (why, failure.lock()) {
-                    *slot = Some(why);
-                }
-                outcome
-            })
-        };
+        let task = spawn_pipeline(
+            clients.clone(),
+            options,
+            stats.clone(),
+            stop_rx,
+            failure.clone(),
+        );
         Ok(Self {
             clients,
             lake,
@@ -241,6 +206,67 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// The stream, the bucket (made if missing) and the lease table (with leases), checked before
+/// anything is read; the stream's open shards.
+async fn check_resources(
+    settings: &Settings,
+    clients: &AwsClients,
+    leases: Option<&crate::lease::LeaseSettings>,
+    once: bool,
+) -> Result<u32> {
+    let (stream, bucket) = (&settings.stream.name, &settings.lake.bucket);
+    let open_shards = require_stream(clients, stream).await?;
+    ensure_bucket(clients, bucket, &settings.aws.region).await?;
+    if let Some(leases) = leases {
+        crate::lease::table::LeaseTable::new(clients.clone(), &leases.table)
+            .ensure()
+            .await?;
+        info!(
+            "worker {} shares {stream} through the lease table {}",
+            leases.worker, leases.table
+        );
+    }
+    info!(
+        "reading {stream} ({open_shards} open shard{}) at {} into s3://{bucket}/{}",
+        if open_shards == 1 { "" } else { "s" },
+        clients.target.label,
+        if once {
+            " until every shard is drained"
+        } else {
+            ""
+        }
+    );
+    Ok(open_shards)
+}
+
+/// The pipeline in its own task, so that a panic in it is a failure with a reason, not a
+/// silence; why it ended badly goes into `failure`.
+fn spawn_pipeline(
+    clients: AwsClients,
+    options: PipelineOptions,
+    stats: Arc<Stats>,
+    stop: watch::Receiver<bool>,
+    failure: Arc<Mutex<Option<String>>>,
+) -> JoinHandle<Result<RunOutcome>> {
+    tokio::spawn(async move {
+        let outcome = match tokio::spawn(run_pipeline(clients, options, stats, stop)).await {
+            Ok(outcome) => outcome,
+            Err(join) => Err(anyhow::anyhow!("the pipeline panicked: {join}")),
+        };
+        let why = match &outcome {
+            Err(err) => Some(format!("{err:#}")),
+            Ok(o) if o.failed_readers > 0 => {
+                Some(format!("{} shard reader(s) failed", o.failed_readers))
+            }
+            Ok(_) => None,
+        };
+        if let (Some(why), Ok(mut slot)) = (why, failure.lock()) {
+            *slot = Some(why);
+        }
+        outcome
+    })
 }
 
 /// The configured summarizer's worker pool, loaded off the reactor; None for `--summarizer none`.

@@ -50,21 +50,7 @@ fn main() -> ExitCode {
         _ => false,
     };
     let log_file = telemetry::default_log_file();
-    let output = if console {
-        LogOutput::File(log_file.clone())
-    } else {
-        LogOutput::Stderr
-    };
-    if let Some(warning) = telemetry::init(
-        cli.global.verbose,
-        cli.global.quiet,
-        cli.global.log_format,
-        &output,
-    ) {
-        eprintln!("warning: {warning}");
-        // Also where the console shows warnings.
-        tracing::warn!("{warning}");
-    }
+    init_logs(&cli, console, &log_file);
     let config_file = cli
         .global
         .config
@@ -82,18 +68,54 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     precis::summarize::pin_model_threads(settings.summarizer.workers_for(false));
-    let outcome = match &cli.command {
+    match dispatch(&cli, &settings, console, &log_file, config_file.as_deref()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr, or to the log file under the console.
+fn init_logs(cli: &Cli, console: bool, log_file: &std::path::Path) {
+    let output = if console {
+        LogOutput::File(log_file.to_path_buf())
+    } else {
+        LogOutput::Stderr
+    };
+    if let Some(warning) = telemetry::init(
+        cli.global.verbose,
+        cli.global.quiet,
+        cli.global.log_format,
+        &output,
+    ) {
+        eprintln!("warning: {warning}");
+        // Also where the console shows warnings.
+        tracing::warn!("{warning}");
+    }
+}
+
+/// Runs the subcommand.
+fn dispatch(
+    cli: &Cli,
+    settings: &Settings,
+    console: bool,
+    log_file: &std::path::Path,
+    config_file: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    match &cli.command {
         Command::Config => {
-            commands::stdout(format_args!("{}", commands::config::render(&settings)))
+            commands::stdout(format_args!("{}", commands::config::render(settings)))
                 .map(|()| ExitCode::SUCCESS)
                 .map_err(Into::into)
         }
-        Command::Eval(args) => commands::eval::run(&settings, args),
+        Command::Eval(args) => commands::eval::run(settings, args),
         Command::Produce(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::produce::run(&settings, args)))
+            runtime().and_then(|rt| rt.block_on(commands::produce::run(settings, args)))
         }
         Command::Run(args) | Command::Tui(args) if console => runtime().and_then(|rt| {
-            let outcome = rt.block_on(tui::run(&settings, args, &log_file.display().to_string()));
+            let outcome = rt.block_on(tui::run(settings, args, &log_file.display().to_string()));
             // The console's shutdown is bounded: blocking work still running (a summary batch,
             // a preview) is not waited for once the readers are done or given up on.
             rt.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -106,10 +128,10 @@ fn main() -> ExitCode {
             if !args.no_ui {
                 tracing::info!("no terminal: running headless (--no-ui)");
             }
-            runtime().and_then(|rt| rt.block_on(commands::run::run(&settings, args)))
+            runtime().and_then(|rt| rt.block_on(commands::run::run(settings, args)))
         }
         Command::Partitions(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::partitions::run(&settings, args)))
+            runtime().and_then(|rt| rt.block_on(commands::partitions::run(settings, args)))
         }
         Command::Preview(args) => {
             // polars reads its table layout from the environment; keep long text readable.
@@ -118,27 +140,20 @@ fn main() -> ExitCode {
                     std::env::set_var(key, value);
                 }
             }
-            runtime().and_then(|rt| rt.block_on(commands::preview::run(&settings, args)))
+            runtime().and_then(|rt| rt.block_on(commands::preview::run(settings, args)))
         }
         Command::Reprocess(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::reprocess::run(&settings, args)))
+            runtime().and_then(|rt| rt.block_on(commands::reprocess::run(settings, args)))
         }
-        Command::Backfill(args) => commands::backfill::run(&cli, config_file.as_deref(), args),
+        Command::Backfill(args) => commands::backfill::run(cli, config_file, args),
         Command::Compact(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::compact::run(&settings, args)))
+            runtime().and_then(|rt| rt.block_on(commands::compact::run(settings, args)))
         }
         Command::Vacuum(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::vacuum::run(&settings, args)))
+            runtime().and_then(|rt| rt.block_on(commands::vacuum::run(settings, args)))
         }
         Command::Tables(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::tables::run(&settings, args)))
-        }
-    };
-    match outcome {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            runtime().and_then(|rt| rt.block_on(commands::tables::run(settings, args)))
         }
     }
 }

@@ -469,45 +469,7 @@ pub async fn commit(lake: &Lake, plan: &Plan, adds: Vec<Add>) -> Result<Committe
         .open_at(&plan.target, None)
         .await?
         .with_context(|| format!("no table at s3://{}/{}", lake.bucket, plan.target))?;
-    let removes: Vec<_> = if plan.in_place() {
-        if let Some(read) = plan.rows_read() {
-            if read != rows {
-                bail!(
-                    "the job wrote {rows} rows for the {read} it read: nothing was committed; \
-                     run it again"
-                );
-            }
-        }
-        let pinned = lake
-            .open_at(&plan.target, Some(plan.version))
-            .await?
-            .context("the summaries table is gone")?;
-        let planned: std::collections::HashSet<&str> =
-            plan.files.iter().map(|f| f.path.as_str()).collect();
-        let removes: Vec<_> = table_files(&pinned)
-            .await?
-            .into_iter()
-            .filter(|f| planned.contains(f.path.as_str()))
-            .map(|f| f.remove)
-            .collect();
-        // Every file read is replaced, or the commit would hold its rows twice.
-        if removes.len() != plan.files.len() {
-            bail!(
-                "version {} of the summaries table holds {} of the job's {} files: nothing was \
-                 committed; run it again",
-                plan.version,
-                removes.len(),
-                plan.files.len()
-            );
-        }
-        removes
-    } else {
-        table_files(&target)
-            .await?
-            .into_iter()
-            .map(|f| f.remove)
-            .collect()
-    };
+    let removes = replaced(lake, plan, &target, rows).await?;
     let files_replaced = removes.len();
     let files_written = adds.len();
     let rewrite = Rewrite {
@@ -566,6 +528,55 @@ pub async fn commit(lake: &Lake, plan: &Plan, adds: Vec<Add>) -> Result<Committe
             Err(err) => Err(err.context(format!("committing the backfill of {}", plan.predicate))),
         },
     }
+}
+
+/// The files the commit removes: in place, exactly the files the job read, at the version it
+/// pinned (refused when one is gone, or when the rows written are not the rows read); into a
+/// candidate table, everything it holds (each job replaces its content).
+async fn replaced(
+    lake: &Lake,
+    plan: &Plan,
+    target: &deltalake::DeltaTable,
+    rows: u64,
+) -> Result<Vec<deltalake::kernel::Remove>> {
+    if !plan.in_place() {
+        return Ok(table_files(target)
+            .await?
+            .into_iter()
+            .map(|f| f.remove)
+            .collect());
+    }
+    if let Some(read) = plan.rows_read() {
+        if read != rows {
+            bail!(
+                "the job wrote {rows} rows for the {read} it read: nothing was committed; \
+                 run it again"
+            );
+        }
+    }
+    let pinned = lake
+        .open_at(&plan.target, Some(plan.version))
+        .await?
+        .context("the summaries table is gone")?;
+    let planned: std::collections::HashSet<&str> =
+        plan.files.iter().map(|f| f.path.as_str()).collect();
+    let removes: Vec<_> = table_files(&pinned)
+        .await?
+        .into_iter()
+        .filter(|f| planned.contains(f.path.as_str()))
+        .map(|f| f.remove)
+        .collect();
+    // Every file read is replaced, or the commit would hold its rows twice.
+    if removes.len() != plan.files.len() {
+        bail!(
+            "version {} of the summaries table holds {} of the job's {} files: nothing was \
+             committed; run it again",
+            plan.version,
+            removes.len(),
+            plan.files.len()
+        );
+    }
+    Ok(removes)
 }
 
 #[cfg(test)]

@@ -9,8 +9,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use deltalake::kernel::Add;
 use deltalake::protocol::DeltaOperation;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::DeltaTable;
+use parquet::file::properties::WriterProperties;
 use serde_json::json;
 
 use super::{commit_rewrite, file_batches, read_file, Rewrite};
@@ -174,35 +177,9 @@ pub async fn compact(
     let mut adds = Vec::new();
     let mut removes = Vec::new();
     for (done, bin) in bins.iter().enumerate() {
-        let mut batches = Vec::new();
-        for file in &bin.files {
-            let body = read_file(&table, &file.path).await?;
-            let file = file.clone();
-            batches.extend(
-                tokio::task::spawn_blocking(move || file_batches(kind, &file, body))
-                    .await
-                    .context("reading a file to compact panicked")??,
-            );
-        }
-        let order = publish_date_order(&batches)?;
-        report.rows += order.len() as u64;
-        // One writer per bin: its rows, sorted, end in files of their own.
-        let mut writer = RecordBatchWriter::for_table(&table)?
-            .with_writer_properties(properties.clone())
-            .with_target_file_size(target_bytes);
-        for slice in order.chunks(WRITE_SLICE_ROWS) {
-            let refs: Vec<&arrow_array::RecordBatch> = batches.iter().collect();
-            let rows = arrow_select::interleave::interleave_record_batch(&refs, slice)
-                .context("sorting a bin by publish date")?;
-            writer
-                .write(rows)
-                .await
-                .context("writing a compacted file")?;
-        }
-        drop(batches);
-        let written = writer.flush().await.context("finishing a compacted file")?;
-        for mut add in written {
-            add.data_change = false;
+        let (written, rows) = compact_bin(&table, kind, bin, &properties, target_bytes).await?;
+        report.rows += rows;
+        for add in written {
             report.bytes_written += add.size.max(0) as u64;
             adds.push(add);
         }
@@ -247,6 +224,46 @@ pub async fn compact(
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// One bin's files read, their rows sorted by publish date and written as new files of their
+/// own (marked as no data change); the files' add actions and the rows.
+async fn compact_bin(
+    table: &DeltaTable,
+    kind: TableKind,
+    bin: &Bin,
+    properties: &WriterProperties,
+    target_bytes: u64,
+) -> Result<(Vec<Add>, u64)> {
+    let mut batches = Vec::new();
+    for file in &bin.files {
+        let body = read_file(table, &file.path).await?;
+        let file = file.clone();
+        batches.extend(
+            tokio::task::spawn_blocking(move || file_batches(kind, &file, body))
+                .await
+                .context("reading a file to compact panicked")??,
+        );
+    }
+    let order = publish_date_order(&batches)?;
+    let mut writer = RecordBatchWriter::for_table(table)?
+        .with_writer_properties(properties.clone())
+        .with_target_file_size(target_bytes);
+    for slice in order.chunks(WRITE_SLICE_ROWS) {
+        let refs: Vec<&arrow_array::RecordBatch> = batches.iter().collect();
+        let rows = arrow_select::interleave::interleave_record_batch(&refs, slice)
+            .context("sorting a bin by publish date")?;
+        writer
+            .write(rows)
+            .await
+            .context("writing a compacted file")?;
+    }
+    drop(batches);
+    let mut written = writer.flush().await.context("finishing a compacted file")?;
+    for add in &mut written {
+        add.data_change = false;
+    }
+    Ok((written, order.len() as u64))
 }
 
 /// How often follow mode looks at the tables' small files: a look reads only the commits since

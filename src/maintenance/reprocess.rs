@@ -20,8 +20,10 @@ use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
+use deltalake::kernel::Add;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::DeltaTable;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{commit_rewrite, file_batches, read_file, Rewrite};
@@ -300,8 +302,9 @@ pub async fn reprocess(
         Ok(())
     };
     let bucket = &lake.bucket;
-    // Summaries first: the pipeline commits a chunk's articles before its summaries, so every
-    // summaries row of this snapshot has its source row in the later articles snapshot.
+    // Summaries first: the pipeline commits a chunk's articles before its summaries
+    // (TableKind::COMMIT_ORDER), so every summaries row of this snapshot has its source row in
+    // the later articles snapshot.
     let summaries = lake.open(TableKind::Summaries).await?;
     let articles = lake.open(TableKind::Articles).await?;
     let (Some(articles), Some(mut summaries)) = (articles, summaries) else {
@@ -310,169 +313,29 @@ pub async fn reprocess(
             crate::pipeline::sink::lake::LAKE_PREFIX
         );
     };
-
-    // The selected rows, and the other rows of their files.
-    let replaced: Vec<TableFile> = table_files(&summaries)
-        .await?
-        .into_iter()
-        .filter(|f| selection.may_hold(f, &current))
-        .collect();
-    let mut selected: Vec<(SourceKey, Option<i64>)> = Vec::new();
-    let mut kept: Vec<RecordBatch> = Vec::new();
-    for file in &replaced {
-        let body = read_file(&summaries, &file.path).await?;
-        let (file, selection, current) = (file.clone(), selection.clone(), current.clone());
-        let picked = tokio::task::spawn_blocking(move || {
-            select_rows(
-                file_batches(TableKind::Summaries, &file, body)?,
-                &selection,
-                &current,
-            )
-        })
-        .await
-        .context("reading a summaries file panicked")??;
-        selected.extend(picked.selected);
-        kept.extend(picked.kept);
-    }
-    if selected.is_empty() {
+    let picked = selected_rows(&summaries, selection, &current).await?;
+    if picked.selected.is_empty() {
         bail!(
             "no summaries row matches {predicate} in s3://{bucket}/{}: nothing to reprocess",
             TableKind::Summaries.path()
         );
     }
     cancelled()?;
-
-    // Their source rows: only articles files whose dates may hold them are read.
-    let dates: Vec<Option<i64>> = selected.iter().map(|(_, d)| *d).collect();
-    let (lo, hi) = if dates.iter().any(Option::is_none) {
-        (None, None)
-    } else {
-        (
-            dates
-                .iter()
-                .flatten()
-                .min()
-                .and_then(|&m| DateTime::from_timestamp_micros(m)),
-            dates
-                .iter()
-                .flatten()
-                .max()
-                .and_then(|&m| DateTime::from_timestamp_micros(m)),
-        )
-    };
-    let raw_files: Vec<TableFile> = table_files(&articles)
-        .await?
-        .into_iter()
-        .filter(|f| match (lo, hi, f.min_publish_date, f.max_publish_date) {
-            (Some(lo), Some(hi), Some(min), Some(max)) => min <= hi && lo <= max,
-            _ => true,
-        })
-        .collect();
-    progress(ReprocessProgress::Selected {
-        rows: selected.len() as u64,
-        files: replaced.len(),
-        raw_files: raw_files.len(),
-    });
-    let wanted: HashSet<SourceKey> = selected.iter().map(|(k, _)| k.clone()).collect();
-    let mut sources: HashMap<SourceKey, (String, ArticleRow)> = HashMap::new();
-    for (done, file) in raw_files.iter().enumerate() {
-        cancelled()?;
-        let body = read_file(&articles, &file.path).await?;
-        let path = file.path.clone();
-        let (stream, rows) = tokio::task::spawn_blocking(move || read_raw(&path, body))
-            .await
-            .context("reading an articles file panicked")??;
-        for row in rows {
-            let key = (row.shard_id.clone(), row.sequence_number.clone());
-            if wanted.contains(&key) {
-                sources.entry(key).or_insert_with(|| (stream.clone(), row));
-            }
-        }
-        progress(ReprocessProgress::ArticlesRead {
-            done: done + 1,
-            total: raw_files.len(),
-        });
-    }
-    let missing = wanted.len() - sources.len();
-    if missing > 0 {
-        bail!(
-            "{missing} of the {} selected rows have no source row in s3://{bucket}/{} (was the              articles table rewritten or cleaned by another tool?): nothing was committed",
-            wanted.len(),
-            TableKind::Articles.path()
-        );
-    }
-    let mut rows: Vec<(String, ArticleRow)> = selected
-        .iter()
-        .filter_map(|(key, _)| sources.remove(key))
-        .collect();
-
-    // Summaries, in batches, with a look at the cancel flag between them.
-    let total = rows.len() as u64;
-    let mut done = 0u64;
+    let (mut rows, raw_files) =
+        source_rows(&articles, &picked, bucket, progress, &cancelled).await?;
     if let Some(pool) = &summarizer {
-        for batch in rows.chunks_mut(SUMMARY_BATCH) {
-            cancelled()?;
-            let (pool, cancel_batch) = (pool.clone(), cancel.clone());
-            let mut owned: Vec<ArticleRow> = batch.iter().map(|(_, r)| r.clone()).collect();
-            let owned = tokio::task::spawn_blocking(move || -> Result<Vec<ArticleRow>> {
-                let docs: Vec<Document<'_>> = owned.iter().map(ArticleRow::document).collect();
-                let summaries = pool.summarize_blocking(&docs, &cancel_batch)?;
-                for (row, summary) in owned.iter_mut().zip(summaries) {
-                    row.summary = Some(summary);
-                }
-                Ok(owned)
-            })
-            .await
-            .context("summarizing panicked")?;
-            // A cancel during the batch says so in the reprocess's own words.
-            let owned = owned.or_else(|err| cancelled().and(Err(err)))?;
-            for ((_, row), summarized) in batch.iter_mut().zip(owned) {
-                *row = summarized;
-            }
-            done += batch.len() as u64;
-            progress(ReprocessProgress::Summarized { done, total });
-        }
+        summarize_rows(pool, &mut rows, progress, cancel, &cancelled).await?;
     }
     cancelled()?;
-
-    // The new rows, by stream (each row keeps its own lineage), then the kept ones.
-    let processed_at = Utc::now();
-    let mut by_stream: HashMap<&str, Vec<&ArticleRow>> = HashMap::new();
-    for (stream, row) in &rows {
-        by_stream.entry(stream.as_str()).or_default().push(row);
-    }
-    let mut fresh = Vec::new();
-    for (stream, rows) in by_stream {
-        fresh.push(curated_batch(
-            &rows,
-            &FileContext {
-                stream,
-                processed_at,
-            },
-        )?);
-    }
-    let mut batches = sorted_by_publish_date(fresh)?;
-    batches.extend(kept);
-    let mut writer = RecordBatchWriter::for_table(&summaries)?
-        .with_writer_properties(lake.layout.writer_properties()?)
-        .with_target_file_size(lake.layout.target_file_bytes);
-    for batch in batches {
-        writer
-            .write(batch)
-            .await
-            .context("writing a summaries file")?;
-    }
-    let adds = writer
-        .flush()
-        .await
-        .context("finishing the summaries files")?;
+    let total = rows.len() as u64;
+    let adds = write_rows(lake, &summaries, &rows, picked.kept).await?;
     let files_written = adds.len();
     progress(ReprocessProgress::Committing {
-        files: replaced.len(),
+        files: picked.replaced.len(),
     });
     cancelled()?;
     let rewrite = Rewrite {
-        removes: replaced.iter().map(|f| f.remove.clone()).collect(),
+        removes: picked.replaced.iter().map(|f| f.remove.clone()).collect(),
         adds,
         operation: DeltaOperation::Write {
             mode: SaveMode::Overwrite,
@@ -493,14 +356,199 @@ pub async fn reprocess(
     }
     Ok(ReprocessReport {
         predicate,
-        raw_files: raw_files.len(),
+        raw_files,
         rows: total,
         files_written,
-        files_replaced: replaced.len(),
+        files_replaced: picked.replaced.len(),
         version,
         summarizer: current,
         elapsed: started.elapsed(),
     })
+}
+
+/// The summaries files that may hold selected rows; their selected rows (source keys and
+/// publish dates) and the rows they keep.
+struct Picked {
+    replaced: Vec<TableFile>,
+    selected: Vec<(SourceKey, Option<i64>)>,
+    kept: Vec<RecordBatch>,
+}
+
+async fn selected_rows(
+    summaries: &DeltaTable,
+    selection: &Selection,
+    current: &str,
+) -> Result<Picked> {
+    let replaced: Vec<TableFile> = table_files(summaries)
+        .await?
+        .into_iter()
+        .filter(|f| selection.may_hold(f, current))
+        .collect();
+    let (mut selected, mut kept) = (Vec::new(), Vec::new());
+    for file in &replaced {
+        let body = read_file(summaries, &file.path).await?;
+        let (file, selection, current) = (file.clone(), selection.clone(), current.to_string());
+        let picked = tokio::task::spawn_blocking(move || {
+            select_rows(
+                file_batches(TableKind::Summaries, &file, body)?,
+                &selection,
+                &current,
+            )
+        })
+        .await
+        .context("reading a summaries file panicked")??;
+        selected.extend(picked.selected);
+        kept.extend(picked.kept);
+    }
+    Ok(Picked {
+        replaced,
+        selected,
+        kept,
+    })
+}
+
+/// The selected rows' source rows (with their stream), in selection order, read only from the
+/// articles files whose dates may hold them; and how many articles files were read.
+async fn source_rows(
+    articles: &DeltaTable,
+    picked: &Picked,
+    bucket: &str,
+    progress: &(dyn Fn(ReprocessProgress) + Send + Sync),
+    cancelled: &(dyn Fn() -> Result<()> + Sync),
+) -> Result<(Vec<(String, ArticleRow)>, usize)> {
+    let dates: Vec<Option<i64>> = picked.selected.iter().map(|(_, d)| *d).collect();
+    let (lo, hi) = if dates.iter().any(Option::is_none) {
+        (None, None)
+    } else {
+        let micros = |m: Option<&i64>| m.and_then(|&m| DateTime::from_timestamp_micros(m));
+        (
+            micros(dates.iter().flatten().min()),
+            micros(dates.iter().flatten().max()),
+        )
+    };
+    let raw_files: Vec<TableFile> = table_files(articles)
+        .await?
+        .into_iter()
+        .filter(|f| match (lo, hi, f.min_publish_date, f.max_publish_date) {
+            (Some(lo), Some(hi), Some(min), Some(max)) => min <= hi && lo <= max,
+            _ => true,
+        })
+        .collect();
+    progress(ReprocessProgress::Selected {
+        rows: picked.selected.len() as u64,
+        files: picked.replaced.len(),
+        raw_files: raw_files.len(),
+    });
+    let wanted: HashSet<SourceKey> = picked.selected.iter().map(|(k, _)| k.clone()).collect();
+    let mut sources: HashMap<SourceKey, (String, ArticleRow)> = HashMap::new();
+    for (done, file) in raw_files.iter().enumerate() {
+        cancelled()?;
+        let body = read_file(articles, &file.path).await?;
+        let path = file.path.clone();
+        let (stream, rows) = tokio::task::spawn_blocking(move || read_raw(&path, body))
+            .await
+            .context("reading an articles file panicked")??;
+        for row in rows {
+            let key = (row.shard_id.clone(), row.sequence_number.clone());
+            if wanted.contains(&key) {
+                sources.entry(key).or_insert_with(|| (stream.clone(), row));
+            }
+        }
+        progress(ReprocessProgress::ArticlesRead {
+            done: done + 1,
+            total: raw_files.len(),
+        });
+    }
+    let missing = wanted.len() - sources.len();
+    if missing > 0 {
+        bail!(
+            "{missing} of the {} selected rows have no source row in s3://{bucket}/{} (was the \
+             articles table rewritten or cleaned by another tool?): nothing was committed",
+            wanted.len(),
+            TableKind::Articles.path()
+        );
+    }
+    let rows = picked
+        .selected
+        .iter()
+        .filter_map(|(key, _)| sources.remove(key))
+        .collect();
+    Ok((rows, raw_files.len()))
+}
+
+/// Summarizes the rows in batches, with a look at the cancel flag between them.
+async fn summarize_rows(
+    pool: &Arc<SummarizerPool>,
+    rows: &mut [(String, ArticleRow)],
+    progress: &(dyn Fn(ReprocessProgress) + Send + Sync),
+    cancel: &Cancel,
+    cancelled: &(dyn Fn() -> Result<()> + Sync),
+) -> Result<()> {
+    let total = rows.len() as u64;
+    let mut done = 0u64;
+    for batch in rows.chunks_mut(SUMMARY_BATCH) {
+        cancelled()?;
+        let (pool, cancel_batch) = (pool.clone(), cancel.clone());
+        let mut owned: Vec<ArticleRow> = batch.iter().map(|(_, r)| r.clone()).collect();
+        let owned = tokio::task::spawn_blocking(move || -> Result<Vec<ArticleRow>> {
+            let docs: Vec<Document<'_>> = owned.iter().map(ArticleRow::document).collect();
+            let summaries = pool.summarize_blocking(&docs, &cancel_batch)?;
+            for (row, summary) in owned.iter_mut().zip(summaries) {
+                row.summary = Some(summary);
+            }
+            Ok(owned)
+        })
+        .await
+        .context("summarizing panicked")?;
+        // A cancel during the batch says so in the reprocess's own words.
+        let owned = owned.or_else(|err| cancelled().and(Err(err)))?;
+        for ((_, row), summarized) in batch.iter_mut().zip(owned) {
+            *row = summarized;
+        }
+        done += batch.len() as u64;
+        progress(ReprocessProgress::Summarized { done, total });
+    }
+    Ok(())
+}
+
+/// Writes the new rows (by stream: each row keeps its own lineage), sorted by publish date, then
+/// the kept ones, as the summaries table's new files; their add actions.
+async fn write_rows(
+    lake: &Lake,
+    summaries: &DeltaTable,
+    rows: &[(String, ArticleRow)],
+    kept: Vec<RecordBatch>,
+) -> Result<Vec<Add>> {
+    let processed_at = Utc::now();
+    let mut by_stream: HashMap<&str, Vec<&ArticleRow>> = HashMap::new();
+    for (stream, row) in rows {
+        by_stream.entry(stream.as_str()).or_default().push(row);
+    }
+    let mut fresh = Vec::new();
+    for (stream, rows) in by_stream {
+        fresh.push(curated_batch(
+            &rows,
+            &FileContext {
+                stream,
+                processed_at,
+            },
+        )?);
+    }
+    let mut batches = sorted_by_publish_date(fresh)?;
+    batches.extend(kept);
+    let mut writer = RecordBatchWriter::for_table(summaries)?
+        .with_writer_properties(lake.layout.writer_properties()?)
+        .with_target_file_size(lake.layout.target_file_bytes);
+    for batch in batches {
+        writer
+            .write(batch)
+            .await
+            .context("writing a summaries file")?;
+    }
+    writer
+        .flush()
+        .await
+        .context("finishing the summaries files")
 }
 
 /// An articles file's rows, as the pipeline had them before summarizing: the article as

@@ -7,6 +7,7 @@ pub mod record;
 pub mod retry;
 pub mod rows;
 pub mod sequence;
+pub mod shard;
 pub mod sink;
 pub mod source;
 pub mod stats;

@@ -1,11 +1,13 @@
-//! The pipeline's one retry layer for AWS calls.
+//! The pipeline's one retry policy, for every loop that retries: GetRecords, opening a shard,
+//! loading and saving checkpoints, committing a chunk, listing shards.
 //!
 //! The pipeline's clients make one attempt per call ([`AwsClients::single_attempt`]); what may
-//! heal (throttling, 5xx, timeouts, resets) is retried here, with backoff and jitter, for as long
-//! as it lasts, and what cannot (a deleted stream or bucket, refused credentials:
-//! [`crate::aws::is_terminal`]) only for a short grace, for eventual consistency, after which the
-//! error ends the run. A one-shot command has no loop of its own and keeps the SDK's retries
-//! instead: either way each call is retried in one place.
+//! heal (throttling, 5xx, timeouts, resets, from the SDK or from the tables' object store:
+//! [`crate::aws::may_heal`]) is retried here, with backoff and jitter, for as long as it lasts,
+//! and what cannot (a deleted stream or bucket, refused credentials: [`crate::aws::terminal`])
+//! only for a short grace, for eventual consistency, after which the error ends the run.
+//! Anything else is not retried: it fails the caller at once. A one-shot command has no loop of
+//! its own and keeps the SDK's retries instead: either way each call is retried in one place.
 //!
 //! [`AwsClients::single_attempt`]: crate::aws::AwsClients::single_attempt
 
@@ -30,7 +32,10 @@ const BACKOFF: Backoff = Backoff {
     min_fraction: 0.5,
 };
 
-/// The failures of one call (or one loop of calls) in a row.
+/// The failures of one call (or one loop of calls) in a row, under the one retry policy: what
+/// may heal is retried with backoff for as long as it lasts, what retrying cannot fix only for
+/// [`TERMINAL_GRACE`], and anything else (a conflict with another writer, a checkpoint that is
+/// not JSON) not at all.
 #[derive(Debug, Default)]
 pub struct Retrying {
     failures: u32,
@@ -41,9 +46,10 @@ pub struct Retrying {
 /// What to do after a failure.
 #[derive(Debug)]
 pub enum Next {
-    /// Try again after this pause.
-    Wait(Duration),
-    /// Give up: retrying cannot fix this one and its grace is over. The error says what to do.
+    /// Try again after this pause (the failure is handed back, for the log line).
+    Wait(Duration, anyhow::Error),
+    /// Give up with this error: it does not heal, or retrying cannot fix it and its grace is
+    /// over (the error then says what to do).
     Stop(anyhow::Error),
 }
 
@@ -57,28 +63,50 @@ impl Retrying {
     }
 
     /// Counts a failure in and says what follows it.
-    pub fn after(&mut self, err: &anyhow::Error) -> Next {
+    pub fn after(&mut self, err: anyhow::Error) -> Next {
         self.failures += 1;
-        // The SDK's errors are classified where they are explained; the tables' store names
-        // S3's code in its text only.
-        match crate::aws::terminal_in_text(err) {
-            Some(terminal) => {
-                let since = *self.terminal_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= TERMINAL_GRACE {
-                    return Next::Stop(terminal);
-                }
-                Next::Wait(BACKOFF.delay(self.failures).min(TERMINAL_GRACE / 4))
+        if let Some(terminal) = crate::aws::terminal(&err) {
+            let since = *self.terminal_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= TERMINAL_GRACE {
+                return Next::Stop(terminal);
             }
-            None => {
-                self.terminal_since = None;
-                Next::Wait(BACKOFF.delay(self.failures))
-            }
+            return Next::Wait(BACKOFF.delay(self.failures).min(TERMINAL_GRACE / 4), err);
         }
+        self.terminal_since = None;
+        if crate::aws::may_heal(&err) {
+            Next::Wait(BACKOFF.delay(self.failures), err)
+        } else {
+            Next::Stop(err)
+        }
+    }
+
+    /// After a failure of `what`: counts it in the stats, then waits the pause the policy gives
+    /// (logged) and returns, so that the caller tries again; or returns the error when the
+    /// policy gives up or a stop is requested.
+    pub async fn wait_after(
+        &mut self,
+        err: anyhow::Error,
+        what: &str,
+        stop: &watch::Receiver<bool>,
+        stats: &Stats,
+    ) -> Result<()> {
+        stats.error();
+        let (pause, err) = match self.after(err) {
+            Next::Wait(pause, err) => (pause, err),
+            Next::Stop(err) => return Err(err),
+        };
+        if *stop.borrow() {
+            return Err(err.context(format!("stopping before {what} succeeded")));
+        }
+        warn!("{err:#}; retrying {what} in {pause:.1?}");
+        if !sleep_unless_stopped(stop, pause).await {
+            return Err(err.context(format!("stopping before {what} succeeded")));
+        }
+        Ok(())
     }
 }
 
-/// Calls `call` until it succeeds, a stop is requested, or retrying cannot help; each failure is
-/// counted in the stats and logged with `what`.
+/// Calls `call` until it succeeds, a stop is requested, or the policy gives up ([`Retrying`]).
 pub async fn until_done<T, F, Fut>(
     what: &str,
     stop: &watch::Receiver<bool>,
@@ -91,26 +119,9 @@ where
 {
     let mut retrying = Retrying::default();
     loop {
-        let err = match call().await {
+        match call().await {
             Ok(value) => return Ok(value),
-            Err(err) => err,
-        };
-        stats.error();
-        // Only an AWS failure that may heal is retried here: anything else (a checkpoint that
-        // is not JSON) fails the caller at once, and the supervisor decides what follows.
-        if !crate::aws::is_terminal(&err) && !crate::aws::may_heal(&err) {
-            return Err(err);
-        }
-        let pause = match retrying.after(&err) {
-            Next::Wait(pause) => pause,
-            Next::Stop(terminal) => return Err(terminal),
-        };
-        if *stop.borrow() {
-            return Err(err.context(format!("stopping before {what} succeeded")));
-        }
-        warn!("{err:#}; retrying {what} in {pause:.1?}");
-        if !sleep_unless_stopped(stop, pause).await {
-            return Err(err.context(format!("stopping before {what} succeeded")));
+            Err(err) => retrying.wait_after(err, what, stop, stats).await?,
         }
     }
 }
@@ -138,8 +149,8 @@ mod tests {
         let mut retrying = Retrying::default();
         let mut last = Duration::ZERO;
         for n in 1..=40 {
-            match retrying.after(&aws(ErrorKind::Retry)) {
-                Next::Wait(pause) => {
+            match retrying.after(aws(ErrorKind::Retry)) {
+                Next::Wait(pause, _) => {
                     // Between half and all of 200 ms · 2ⁿ⁻¹, at most 30 s.
                     let ceiling = BACKOFF.ceiling(n);
                     assert!(pause <= ceiling && pause >= ceiling / 2, "{pause:?} at {n}");
@@ -156,24 +167,24 @@ mod tests {
     fn what_cannot_heal_stops_once_its_grace_is_over() {
         let mut retrying = Retrying::default();
         assert!(
-            matches!(retrying.after(&aws(ErrorKind::Stop)), Next::Wait(p) if p <= TERMINAL_GRACE / 4)
+            matches!(retrying.after(aws(ErrorKind::Stop)), Next::Wait(p, _) if p <= TERMINAL_GRACE / 4)
         );
         retrying.terminal_since = Some(Instant::now() - TERMINAL_GRACE);
-        match retrying.after(&aws(ErrorKind::Stop)) {
+        match retrying.after(aws(ErrorKind::Stop)) {
             Next::Stop(err) => assert!(crate::aws::is_terminal(&err), "{err:#}"),
-            Next::Wait(pause) => panic!("still waiting ({pause:?}) past the grace"),
+            Next::Wait(pause, _) => panic!("still waiting ({pause:?}) past the grace"),
         }
     }
 
     #[test]
     fn a_healing_error_in_between_restarts_the_grace() {
         let mut retrying = Retrying::default();
-        retrying.after(&aws(ErrorKind::Stop));
+        retrying.after(aws(ErrorKind::Stop));
         retrying.terminal_since = Some(Instant::now() - TERMINAL_GRACE);
-        retrying.after(&aws(ErrorKind::Retry));
+        retrying.after(aws(ErrorKind::Retry));
         assert!(matches!(
-            retrying.after(&aws(ErrorKind::Stop)),
-            Next::Wait(_)
+            retrying.after(aws(ErrorKind::Stop)),
+            Next::Wait(..)
         ));
     }
 
@@ -226,5 +237,71 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(value, 2);
+    }
+
+    fn store(error: object_store::Error) -> anyhow::Error {
+        anyhow::Error::new(deltalake::DeltaTableError::ObjectStore { source: error })
+            .context("committing a chunk to the summaries table")
+    }
+
+    fn source(text: &str) -> Box<dyn std::error::Error + Send + Sync> {
+        text.to_string().into()
+    }
+
+    #[test]
+    fn a_store_error_that_may_heal_is_retried() {
+        let err = store(object_store::Error::Generic {
+            store: "S3",
+            source: source("Server returned non-2xx status code: 503 Service Unavailable"),
+        });
+        assert!(matches!(Retrying::default().after(err), Next::Wait(..)));
+    }
+
+    #[test]
+    fn a_store_refusing_the_credentials_stops_after_the_grace_saying_what_to_do() {
+        let refused = || {
+            store(object_store::Error::PermissionDenied {
+                path: "lake/summaries/_delta_log".into(),
+                source: source("<Code>InvalidAccessKeyId</Code>"),
+            })
+        };
+        let mut retrying = Retrying::default();
+        assert!(matches!(retrying.after(refused()), Next::Wait(..)));
+        retrying.terminal_since = Some(Instant::now() - TERMINAL_GRACE);
+        match retrying.after(refused()) {
+            Next::Stop(err) => {
+                let text = format!("{err:#}");
+                assert!(text.contains("S3 answered InvalidAccessKeyId"), "{text}");
+                assert!(text.contains("the credentials were refused"), "{text}");
+            }
+            Next::Wait(..) => panic!("still waiting past the grace"),
+        }
+    }
+
+    #[test]
+    fn a_missing_bucket_is_terminal_and_a_missing_file_is_not_retried() {
+        let missing = |code: &str| {
+            store(object_store::Error::NotFound {
+                path: "lake/summaries/part-1.parquet".into(),
+                source: source(&format!("<Code>{code}</Code>")),
+            })
+        };
+        assert!(crate::aws::terminal(&missing("NoSuchBucket")).is_some());
+        let mut retrying = Retrying::default();
+        match retrying.after(missing("NoSuchKey")) {
+            Next::Stop(err) => assert!(!crate::aws::is_terminal(&err), "{err:#}"),
+            Next::Wait(..) => panic!("a missing file was retried"),
+        }
+    }
+
+    #[test]
+    fn another_writers_commit_of_the_chunk_is_not_retried() {
+        let mut retrying = Retrying::default();
+        let err = anyhow::anyhow!(
+            "chunk 3 of precis/s/shard-0 is in the table already: another writer committed \
+             this shard's chunks; this one stops"
+        );
+        assert!(matches!(retrying.after(err), Next::Stop(_)));
+        assert_eq!(retrying.failures(), 1);
     }
 }

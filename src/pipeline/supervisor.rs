@@ -12,12 +12,12 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use super::record::Limits;
+use super::shard::{FlushPolicy, ReaderExit, ShardTask};
 use super::sink::dedup::{DedupIndex, DEDUP_WINDOW};
 use super::sink::lake::{recent_claims, Lake, TableKind};
 use super::sink::writer::ChunkWriter;
 use super::source::checkpoint::CheckpointStore;
 use super::source::lineage::{list_shards, plan, ShardPlan};
-use super::source::reader::{FlushPolicy, ReaderExit, ShardReader};
 use super::stats::{ShardState, Stats};
 use crate::aws::AwsClients;
 use crate::backoff::Backoff;
@@ -85,7 +85,7 @@ pub async fn run_pipeline(
     // Created here, before any reader: a lake that cannot be reached stops the run at once, and
     // the readers do not race to create the tables.
     let mut tables = Vec::new();
-    for kind in TableKind::ALL {
+    for kind in TableKind::COMMIT_ORDER {
         tables.push((kind, options.lake.open_or_create(kind).await?));
     }
     let summaries = &tables
@@ -148,16 +148,9 @@ impl Supervisor<'_> {
         &self,
         mut held: Option<watch::Receiver<BTreeSet<String>>>,
     ) -> Result<RunOutcome> {
-        let (options, stats, stop) = (self.options, self.stats, self.stop);
+        let stop = self.stop;
         let mut outcome = RunOutcome::default();
-        let mut finished: HashSet<String> = HashSet::new();
-        // Shards not to start again in this run: at the tip (`--once`), closed, or given up on.
-        let mut done: HashSet<String> = HashSet::new();
-        let mut running: JoinSet<(String, Result<ReaderExit>)> = JoinSet::new();
-        // Each running reader's own stop: the run's stop, or its lease moving to another worker.
-        let mut readers: HashMap<String, ReaderStop> = HashMap::new();
-        // Per shard: failures in a row, and where its checkpoint stood at the last one.
-        let mut failures: HashMap<String, (u32, Option<String>)> = HashMap::new();
+        let mut tasks = Tasks::default();
         let mut stop_signal = stop.clone();
         let mut refresh = tokio::time::interval(SHARD_REFRESH);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -165,7 +158,7 @@ impl Supervisor<'_> {
         loop {
             let stopping = *stop.borrow();
             if stopping {
-                for reader_stop in readers.values().filter(|r| !r.requested()) {
+                for reader_stop in tasks.stops.values().filter(|r| !r.requested()) {
                     reader_stop.request();
                 }
             } else {
@@ -173,102 +166,42 @@ impl Supervisor<'_> {
                     Some(held) => held.borrow().iter().cloned().collect(),
                     // A stop does not wait for a slow listing: the loop comes round at once.
                     None => tokio::select! {
-                        readable = self.readable(&finished, !running.is_empty()) => {
+                        readable = self.readable(&tasks.finished, !tasks.running.is_empty()) => {
                             readable?.unwrap_or_default()
                         }
                         _ = stop_signal.wait_for(|s| *s) => continue,
                     },
                 };
                 for shard_id in &readable {
-                    if !readers.contains_key(shard_id) && !done.contains(shard_id) {
-                        let reader = self.reader(shard_id, &mut readers);
-                        running.spawn(read_shard(reader, Duration::ZERO));
+                    if !tasks.stops.contains_key(shard_id) && !tasks.done.contains(shard_id) {
+                        let task = self.reader(shard_id, &mut tasks.stops);
+                        tasks.running.spawn(read_shard(task, Duration::ZERO));
                     }
                 }
                 if held.is_some() {
-                    for (shard_id, reader_stop) in &readers {
+                    for (shard_id, reader_stop) in &tasks.stops {
                         if !readable.contains(shard_id) && !reader_stop.requested() {
                             info!("shard {shard_id}: its lease is another worker's now; stopping its reader");
                             reader_stop.request();
                         }
                     }
-                } else if running.is_empty() {
+                } else if tasks.running.is_empty() {
                     // Nothing readable is left: in --once mode the run is complete; in follow
                     // mode every shard is closed (a deleted or fully resharded-away stream).
                     info!("every readable shard is drained");
                     return Ok(outcome);
                 }
             }
-            if stopping && running.is_empty() {
+            if stopping && tasks.running.is_empty() {
                 outcome.stopped = true;
                 return Ok(outcome);
             }
 
             tokio::select! {
-                joined = running.join_next(), if !running.is_empty() => {
+                joined = tasks.running.join_next(), if !tasks.running.is_empty() => {
                     let Some(joined) = joined else { continue };
                     let (shard_id, result) = joined.context("a shard reader panicked")?;
-                    let lost = readers.remove(&shard_id).is_some_and(|s| s.requested()) && !*stop.borrow();
-                    match result {
-                        Ok(ReaderExit::Closed) => {
-                            finished.insert(shard_id.clone());
-                            done.insert(shard_id);
-                        }
-                        Ok(ReaderExit::AtTip) => { done.insert(shard_id); }
-                        Ok(ReaderExit::Stopped) => {
-                            if lost {
-                                stats.update_shard(&shard_id, |s| s.state = ShardState::Elsewhere);
-                            }
-                        }
-                        Err(err) if crate::aws::is_terminal(&err) => {
-                            // Retrying cannot fix it (the stream deleted, credentials refused):
-                            // the run stops, even when the lease went meanwhile (refused
-                            // credentials lose it too); what is committed is checkpointed.
-                            stats.error();
-                            return Err(err);
-                        }
-                        Err(err) if lost => {
-                            // Fenced at its commit, most likely: the new owner committed first.
-                            stats.update_shard(&shard_id, |s| s.state = ShardState::Elsewhere);
-                            info!("shard {shard_id}: its reader ended after the lease moved: {err:#}");
-                        }
-                        Err(err) => {
-                            stats.error();
-                            let checkpoint = stats
-                                .snapshot()
-                                .shards
-                                .get(&shard_id)
-                                .and_then(|s| s.checkpoint.clone());
-                            let (failed, at) = failures.entry(shard_id.clone()).or_default();
-                            // A shard that moved its checkpoint since its last failure is making
-                            // progress: count from one again.
-                            if *at != checkpoint {
-                                *failed = 0;
-                                *at = checkpoint;
-                            }
-                            *failed += 1;
-                            if *stop.borrow() || (options.once && *failed >= ONCE_MAX_FAILURES) {
-                                outcome.failed_readers += 1;
-                                error!("shard {shard_id}: {err:#}");
-                                // Not started again in this run; its checkpoint says what is
-                                // written.
-                                done.insert(shard_id);
-                            } else if held.as_ref().is_some_and(|h| !h.borrow().contains(&shard_id)) {
-                                // Its lease is gone meanwhile: its new owner reads it.
-                                stats.update_shard(&shard_id, |s| s.state = ShardState::Elsewhere);
-                                warn!("shard {shard_id}: {err:#}; its lease is another worker's now");
-                            } else {
-                                // A transient failure (the SDK's own retries ran out): the
-                                // reader starts again from its checkpoint, replaying any pending
-                                // chunk. It waits in its own task, so the other shards are not
-                                // held up.
-                                let pause = READER_RESTART.delay(*failed - 1);
-                                warn!("shard {shard_id}: {err:#}; reading it again from its checkpoint in {pause:.1?}");
-                                let reader = self.reader(&shard_id, &mut readers);
-                                running.spawn(read_shard(reader, pause));
-                            }
-                        }
-                    }
+                    self.ended(shard_id, result, &mut tasks, held.as_ref(), &mut outcome)?;
                 }
                 changed = async {
                     match held.as_mut() {
@@ -283,13 +216,88 @@ impl Supervisor<'_> {
                 _ = refresh.tick() => {}
                 _ = stop_signal.changed() => {
                     if *stop.borrow() {
-                        for reader_stop in readers.values() {
+                        for reader_stop in tasks.stops.values() {
                             reader_stop.request();
                         }
                     }
                 }
             }
         }
+    }
+
+    /// What follows a shard task's end: the shard done, a restart after a pause, or the run's
+    /// end (what retrying cannot fix).
+    fn ended(
+        &self,
+        shard_id: String,
+        result: Result<ReaderExit>,
+        tasks: &mut Tasks,
+        held: Option<&watch::Receiver<BTreeSet<String>>>,
+        outcome: &mut RunOutcome,
+    ) -> Result<()> {
+        let (options, stats, stop) = (self.options, self.stats, self.stop);
+        let lost = tasks.stops.remove(&shard_id).is_some_and(|s| s.requested()) && !*stop.borrow();
+        match result {
+            Ok(ReaderExit::Closed) => {
+                tasks.finished.insert(shard_id.clone());
+                tasks.done.insert(shard_id);
+            }
+            Ok(ReaderExit::AtTip) => {
+                tasks.done.insert(shard_id);
+            }
+            Ok(ReaderExit::Stopped) => {
+                if lost {
+                    stats.update_shard(&shard_id, |s| s.state = ShardState::Elsewhere);
+                }
+            }
+            Err(err) if crate::aws::is_terminal(&err) => {
+                // Retrying cannot fix it (the stream deleted, credentials refused): the run
+                // stops, even when the lease went meanwhile (refused credentials lose it too);
+                // what is committed is checkpointed.
+                stats.error();
+                return Err(err);
+            }
+            Err(err) if lost => {
+                // Fenced at its commit, most likely: the new owner committed first.
+                stats.update_shard(&shard_id, |s| s.state = ShardState::Elsewhere);
+                info!("shard {shard_id}: its reader ended after the lease moved: {err:#}");
+            }
+            Err(err) => {
+                stats.error();
+                let checkpoint = stats
+                    .snapshot()
+                    .shards
+                    .get(&shard_id)
+                    .and_then(|s| s.checkpoint.clone());
+                let (failed, at) = tasks.failures.entry(shard_id.clone()).or_default();
+                // A shard that moved its checkpoint since its last failure is making progress:
+                // count from one again.
+                if *at != checkpoint {
+                    *failed = 0;
+                    *at = checkpoint;
+                }
+                *failed += 1;
+                if *stop.borrow() || (options.once && *failed >= ONCE_MAX_FAILURES) {
+                    outcome.failed_readers += 1;
+                    error!("shard {shard_id}: {err:#}");
+                    // Not started again in this run; its checkpoint says what is written.
+                    tasks.done.insert(shard_id);
+                } else if held.is_some_and(|h| !h.borrow().contains(&shard_id)) {
+                    // Its lease is gone meanwhile: its new owner reads it.
+                    stats.update_shard(&shard_id, |s| s.state = ShardState::Elsewhere);
+                    warn!("shard {shard_id}: {err:#}; its lease is another worker's now");
+                } else {
+                    // A failure the retry policy does not retry: the task starts again from its
+                    // checkpoint, replaying any pending chunk. It waits in its own task, so the
+                    // other shards are not held up.
+                    let pause = READER_RESTART.delay(*failed - 1);
+                    warn!("shard {shard_id}: {err:#}; reading it again from its checkpoint in {pause:.1?}");
+                    let task = self.reader(&shard_id, &mut tasks.stops);
+                    tasks.running.spawn(read_shard(task, pause));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The shards to read now, children after their parents (one process reading every shard).
@@ -337,7 +345,7 @@ impl Supervisor<'_> {
     }
 
     /// A reader for the shard, with a stop of its own (kept in `readers`).
-    fn reader(&self, shard_id: &str, readers: &mut HashMap<String, ReaderStop>) -> ShardReader {
+    fn reader(&self, shard_id: &str, readers: &mut HashMap<String, ReaderStop>) -> ShardTask {
         let (sender, stop) = watch::channel(false);
         let reader_stop = ReaderStop {
             stop: sender,
@@ -348,7 +356,7 @@ impl Supervisor<'_> {
         }
         let cancel = reader_stop.cancel.clone();
         readers.insert(shard_id.to_string(), reader_stop);
-        ShardReader {
+        ShardTask {
             clients: self.clients.clone(),
             stream: self.options.stream.clone(),
             shard_id: shard_id.to_string(),
@@ -363,6 +371,20 @@ impl Supervisor<'_> {
             paused: self.options.paused.clone(),
         }
     }
+}
+
+/// The supervisor's shard tasks across its loop.
+#[derive(Default)]
+struct Tasks {
+    /// Shards read to their end.
+    finished: HashSet<String>,
+    /// Shards not to start again in this run: at the tip (`--once`), closed, or given up on.
+    done: HashSet<String>,
+    running: JoinSet<(String, Result<ReaderExit>)>,
+    /// Each running task's own stop: the run's stop, or its lease moving to another worker.
+    stops: HashMap<String, ReaderStop>,
+    /// Per shard: failures in a row, and where its checkpoint stood at the last one.
+    failures: HashMap<String, (u32, Option<String>)>,
 }
 
 /// How the supervisor stops one reader: its stop, and the summaries it queued dropped (its chunk
@@ -413,7 +435,7 @@ async fn seeded_index(summaries: &deltalake::DeltaTable) -> Result<DedupIndex> {
 }
 
 /// Runs a reader after `delay` (a restart's backoff), or not at all if a stop comes first.
-async fn read_shard(reader: ShardReader, delay: Duration) -> (String, Result<ReaderExit>) {
+async fn read_shard(reader: ShardTask, delay: Duration) -> (String, Result<ReaderExit>) {
     let mut stop = reader.stop.clone();
     if !delay.is_zero() {
         tokio::select! {

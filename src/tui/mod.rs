@@ -30,7 +30,7 @@ use crate::config::Settings;
 use crate::engine::Engine;
 use crate::maintenance::compact::{compact, CompactReport};
 use crate::maintenance::inventory::{summarize, summarize_candidates, TableSummary};
-use crate::maintenance::reprocess::{reprocess, ReprocessProgress, ReprocessReport};
+use crate::maintenance::reprocess::{reprocess, ReprocessProgress, ReprocessReport, Selection};
 use crate::pipeline::sink::lake::TableKind;
 use crate::summarize::pool::Cancel;
 
@@ -328,143 +328,159 @@ fn start(
     work: &mut Background,
 ) -> bool {
     match effect {
-        Effect::Quit => {
-            if engine.is_finished() && work.reprocess.is_none() {
-                return true;
-            }
-            if work.deadline.is_some() {
-                // A second q: stop waiting; what is not committed is read again next time.
-                work.deadline = Some(Instant::now());
-                return true;
-            }
-            work.deadline = Some(Instant::now() + SHUTDOWN_LIMIT);
-            work.reprocess_cancel.cancel();
-            app.state = RunState::Stopping;
-            app.set_status(
-                "stopping: nothing more is committed; what was read is read again on the next start",
-            );
-            engine.request_stop();
-            false
-        }
-        Effect::SetPaused(paused) => {
-            engine.set_paused(paused);
-            false
-        }
-        Effect::ListPartitions => {
-            let (lake, ui) = (engine.lake.clone(), ui.clone());
-            let listing = spawn_reporting("listing the tables", async move {
-                snapshot_listing(&lake).await.map_err(|e| format!("{e:#}"))
-            });
-            tokio::spawn(async move {
-                let listing = listing.await.unwrap_or_else(|e| Err(e.to_string()));
-                let _ = ui.send(UiEvent::Listing(listing)).await;
-            });
-            false
-        }
-        Effect::Preview(target) => {
-            let (clients, lake, ui) = (engine.clients.clone(), engine.lake.clone(), ui.clone());
-            let wanted = target.clone();
-            let loaded = spawn_reporting("the preview", async move {
-                preview::load(&clients, &lake, &wanted)
-                    .await
-                    .map(|p| PreviewData {
-                        target: p.target.clone(),
-                        table: p.table(PREVIEW_ROWS),
-                        stats: p.stats.clone(),
-                        files_read: p.files_read,
-                        files_total: p.files_total,
-                    })
-                    .map_err(|e| format!("{e:#}"))
-            });
-            tokio::spawn(async move {
-                let loaded = loaded.await.unwrap_or_else(|e| Err(e.to_string()));
-                let _ = ui.send(UiEvent::Preview(target, loaded)).await;
-            });
-            false
-        }
-        Effect::LoadTables => {
-            let (lake, ui) = (engine.lake.clone(), ui.clone());
-            let loaded = spawn_reporting("reading the tables", async move {
-                let mut tables = Vec::new();
-                for kind in TableKind::ALL {
-                    match summarize(&lake, kind, TABLE_COMMITS).await {
-                        Ok(Some(summary)) => tables.push(summary),
-                        Ok(None) => {}
-                        Err(err) => return Err(format!("{err:#}")),
-                    }
-                }
-                match summarize_candidates(&lake, TABLE_COMMITS).await {
-                    Ok(candidates) => tables.extend(candidates),
-                    Err(err) => return Err(format!("{err:#}")),
-                }
-                Ok(tables)
-            });
-            tokio::spawn(async move {
-                let loaded = loaded.await.unwrap_or_else(|e| Err(e.to_string()));
-                let _ = ui.send(UiEvent::Tables(loaded)).await;
-            });
-            false
-        }
-        Effect::Compact(kind) => {
-            // Not waited for at exit: a compaction dropped before its commit changes nothing.
-            let (lake, ui) = (engine.lake.clone(), ui.clone());
-            let target = lake.layout.target_file_bytes;
-            let done = spawn_reporting("the compaction", async move {
-                compact(&lake, kind, target, &|_| {})
-                    .await
-                    .map_err(|e| format!("{e:#}"))
-            });
-            tokio::spawn(async move {
-                let result = done.await.unwrap_or_else(|e| Err(e.to_string()));
-                let _ = ui.send(UiEvent::CompactEnd(kind, result)).await;
-            });
-            false
-        }
+        Effect::Quit => return quit(app, engine, work),
+        Effect::SetPaused(paused) => engine.set_paused(paused),
+        Effect::ListPartitions => list_partitions(engine, ui),
+        Effect::Preview(target) => load_preview(engine, ui, target),
+        Effect::LoadTables => load_tables(engine, ui),
+        Effect::Compact(kind) => compact_table(engine, ui, kind),
         Effect::Reprocess(_) if work.deadline.is_some() => {
             app.reprocess = None;
             app.set_status("stopping: no reprocess starts now");
-            false
         }
-        Effect::Reprocess(selection) => {
-            let predicate = app.predicate(&selection);
-            let (lake, ui) = (engine.lake.clone(), ui.clone());
-            let summarizer = engine.summarizer.clone();
-            work.reprocess_cancel = Cancel::default();
-            let cancel = work.reprocess_cancel.clone();
-            let progress_ui = ui.clone();
-            let result = spawn_reporting("the reprocess", async move {
-                let progress = move |p: ReprocessProgress| {
-                    // Progress is advisory: a full channel drops an update, never blocks the work.
-                    let _ = progress_ui.try_send(UiEvent::ReprocessProgress(p));
-                };
-                let result = reprocess(&lake, &selection, summarizer, &progress, &cancel)
-                    .await
-                    .map_err(|e| format!("{e:#}"));
-                match &result {
-                    Ok(report) => tracing::info!(
-                        "reprocessed {} rows where {}: {} articles files read, summarizer {}, {:.1} s",
-                        report.rows,
-                        report.predicate,
-                        report.raw_files,
-                        report.summarizer,
-                        report.elapsed.as_secs_f64()
-                    ),
-                    Err(why) => error!("reprocess: {why}"),
-                }
-                result
-            });
-            let end_predicate = predicate.clone();
-            let handle = tokio::spawn(async move {
-                let result = result.await.unwrap_or_else(|e| Err(e.to_string()));
-                let _ = ui
-                    .send(UiEvent::ReprocessEnd(end_predicate, result.clone()))
-                    .await;
-                result
-            });
-            work.reprocess = Some((predicate, handle));
-            false
-        }
+        Effect::Reprocess(selection) => start_reprocess(app, engine, ui, work, selection),
     }
+    false
+}
+
+/// `q`: the first stops the pipeline and waits (bounded); a second, or a finished run, ends now.
+fn quit(app: &mut App, engine: &Engine, work: &mut Background) -> bool {
+    if engine.is_finished() && work.reprocess.is_none() {
+        return true;
+    }
+    if work.deadline.is_some() {
+        // A second q: stop waiting; what is not committed is read again next time.
+        work.deadline = Some(Instant::now());
+        return true;
+    }
+    work.deadline = Some(Instant::now() + SHUTDOWN_LIMIT);
+    work.reprocess_cancel.cancel();
+    app.state = RunState::Stopping;
+    app.set_status(
+        "stopping: nothing more is committed; what was read is read again on the next start",
+    );
+    engine.request_stop();
+    false
+}
+
+/// Lists the tables' partitions in the background.
+fn list_partitions(engine: &Engine, ui: &mpsc::Sender<UiEvent>) {
+    let (lake, ui) = (engine.lake.clone(), ui.clone());
+    let listing = spawn_reporting("listing the tables", async move {
+        snapshot_listing(&lake).await.map_err(|e| format!("{e:#}"))
+    });
+    tokio::spawn(async move {
+        let listing = listing.await.unwrap_or_else(|e| Err(e.to_string()));
+        let _ = ui.send(UiEvent::Listing(listing)).await;
+    });
+}
+
+/// Loads a preview in the background.
+fn load_preview(engine: &Engine, ui: &mpsc::Sender<UiEvent>, target: String) {
+    let (clients, lake, ui) = (engine.clients.clone(), engine.lake.clone(), ui.clone());
+    let wanted = target.clone();
+    let loaded = spawn_reporting("the preview", async move {
+        preview::load(&clients, &lake, &wanted)
+            .await
+            .map(|p| PreviewData {
+                target: p.target.clone(),
+                table: p.table(PREVIEW_ROWS),
+                stats: p.stats.clone(),
+                files_read: p.files_read,
+                files_total: p.files_total,
+            })
+            .map_err(|e| format!("{e:#}"))
+    });
+    tokio::spawn(async move {
+        let loaded = loaded.await.unwrap_or_else(|e| Err(e.to_string()));
+        let _ = ui.send(UiEvent::Preview(target, loaded)).await;
+    });
+}
+
+/// Reads the tables' summaries (and candidate tables') in the background.
+fn load_tables(engine: &Engine, ui: &mpsc::Sender<UiEvent>) {
+    let (lake, ui) = (engine.lake.clone(), ui.clone());
+    let loaded = spawn_reporting("reading the tables", async move {
+        let mut tables = Vec::new();
+        for kind in TableKind::ALL {
+            match summarize(&lake, kind, TABLE_COMMITS).await {
+                Ok(Some(summary)) => tables.push(summary),
+                Ok(None) => {}
+                Err(err) => return Err(format!("{err:#}")),
+            }
+        }
+        match summarize_candidates(&lake, TABLE_COMMITS).await {
+            Ok(candidates) => tables.extend(candidates),
+            Err(err) => return Err(format!("{err:#}")),
+        }
+        Ok(tables)
+    });
+    tokio::spawn(async move {
+        let loaded = loaded.await.unwrap_or_else(|e| Err(e.to_string()));
+        let _ = ui.send(UiEvent::Tables(loaded)).await;
+    });
+}
+
+/// Compacts a table in the background.
+fn compact_table(engine: &Engine, ui: &mpsc::Sender<UiEvent>, kind: TableKind) {
+    // Not waited for at exit: a compaction dropped before its commit changes nothing.
+    let (lake, ui) = (engine.lake.clone(), ui.clone());
+    let target = lake.layout.target_file_bytes;
+    let done = spawn_reporting("the compaction", async move {
+        compact(&lake, kind, target, &|_| {})
+            .await
+            .map_err(|e| format!("{e:#}"))
+    });
+    tokio::spawn(async move {
+        let result = done.await.unwrap_or_else(|e| Err(e.to_string()));
+        let _ = ui.send(UiEvent::CompactEnd(kind, result)).await;
+    });
+}
+
+/// Starts a reprocess, cancellable, whose end the loop waits for at exit.
+fn start_reprocess(
+    app: &mut App,
+    engine: &Engine,
+    ui: &mpsc::Sender<UiEvent>,
+    work: &mut Background,
+    selection: Selection,
+) {
+    let predicate = app.predicate(&selection);
+    let (lake, ui) = (engine.lake.clone(), ui.clone());
+    let summarizer = engine.summarizer.clone();
+    work.reprocess_cancel = Cancel::default();
+    let cancel = work.reprocess_cancel.clone();
+    let progress_ui = ui.clone();
+    let result = spawn_reporting("the reprocess", async move {
+        let progress = move |p: ReprocessProgress| {
+            // Progress is advisory: a full channel drops an update, never blocks the work.
+            let _ = progress_ui.try_send(UiEvent::ReprocessProgress(p));
+        };
+        let result = reprocess(&lake, &selection, summarizer, &progress, &cancel)
+            .await
+            .map_err(|e| format!("{e:#}"));
+        match &result {
+            Ok(report) => tracing::info!(
+                "reprocessed {} rows where {}: {} articles files read, summarizer {}, {:.1} s",
+                report.rows,
+                report.predicate,
+                report.raw_files,
+                report.summarizer,
+                report.elapsed.as_secs_f64()
+            ),
+            Err(why) => error!("reprocess: {why}"),
+        }
+        result
+    });
+    let end_predicate = predicate.clone();
+    let handle = tokio::spawn(async move {
+        let result = result.await.unwrap_or_else(|e| Err(e.to_string()));
+        let _ = ui
+            .send(UiEvent::ReprocessEnd(end_predicate, result.clone()))
+            .await;
+        result
+    });
+    work.reprocess = Some((predicate, handle));
 }
 
 /// Commits listed per table in the Tables view.

@@ -27,10 +27,8 @@ fn modules(src: &Path) -> BTreeMap<String, PathBuf> {
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect();
-            if matches!(
-                parts.last().map(String::as_str),
-                Some("mod" | "lib" | "main")
-            ) {
+            // main.rs stays `main`: the binary is a crate of its own, beside the library.
+            if matches!(parts.last().map(String::as_str), Some("mod" | "lib")) {
                 parts.pop();
             }
             out.insert(parts.join("::"), path);
@@ -288,4 +286,51 @@ fn the_checker_finds_a_circle_and_resolves_braced_and_relative_imports() {
         "{paths:?}"
     );
     assert!(paths.contains(&"aws::AwsClients".to_string()), "{paths:?}");
+}
+
+/// Functions of `src/` and their lengths in lines, from the `fn` line to the closing brace at
+/// its indentation (rustfmt's layout).
+fn function_lengths() -> Vec<(usize, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = Vec::new();
+    for (module, file) in modules(&src) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            let line = lines[i];
+            let code = line.trim_start();
+            let indent = &line[..line.len() - code.len()];
+            let is_fn = [
+                "fn ",
+                "pub fn ",
+                "async fn ",
+                "pub async fn ",
+                "pub(crate) fn ",
+            ]
+            .iter()
+            .any(|p| code.starts_with(p));
+            if is_fn && !code.ends_with(';') && !code.ends_with("{}") {
+                let close = format!("{indent}}}");
+                let end = (i + 1..lines.len())
+                    .find(|&j| lines[j] == close)
+                    .unwrap_or(lines.len() - 1);
+                let name = code.split('(').next().unwrap_or(code).to_string();
+                out.push((end - i + 1, format!("{module}: {name}")));
+                i = end;
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_in_src_is_longer_than_100_lines() {
+    let long: Vec<String> = function_lengths()
+        .into_iter()
+        .filter(|(lines, _)| *lines > 100)
+        .map(|(lines, name)| format!("{name} ({lines} lines)"))
+        .collect();
+    assert!(long.is_empty(), "split into steps:\n{}", long.join("\n"));
 }

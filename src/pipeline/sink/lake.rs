@@ -41,6 +41,16 @@ impl TableKind {
         TableKind::Quarantine,
     ];
 
+    /// The order a chunk is committed in. Articles before summaries: then every summaries row of
+    /// a snapshot has its source row in any later articles snapshot, which reprocessing and
+    /// backfills rely on (they read summaries first, then their sources). Quarantine last:
+    /// nothing reads it with the others.
+    pub const COMMIT_ORDER: [TableKind; 3] = [
+        TableKind::Articles,
+        TableKind::Summaries,
+        TableKind::Quarantine,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             TableKind::Articles => "articles",
@@ -376,18 +386,12 @@ pub enum CommitOutcome {
     AlreadyCommitted,
 }
 
-/// Writes the batches as the table's files and commits them as one transaction carrying the
-/// chunk's application transaction. On a retry, a chunk the table already holds is skipped,
-/// never written twice (a first attempt needs no look: the shard's chunk numbers were read
-/// from the table at start and only this writer adds to them). A concurrent writer committing
-/// the same shard's chunks makes this fail: delta-rs refuses a commit whose snapshot predates
-/// another commit of the same application id, which fences a stale owner.
-pub async fn commit_chunk(
+/// Before a chunk's commit: whether an earlier attempt already made it (a retry whose answer was
+/// lost), or another writer committed the shard's chunk (this writer is fenced: an error).
+async fn committed_already(
     table: &mut DeltaTable,
-    layout: &FileLayout,
     chunk: &ChunkCommit<'_>,
-    batches: Vec<RecordBatch>,
-) -> Result<CommitOutcome> {
+) -> Result<Option<CommitOutcome>> {
     // No refresh before a first attempt: the commit itself finds the table's latest version and
     // rebases onto the commits it has not seen (other shards' appends never conflict).
     if chunk.retry || chunk.stale {
@@ -399,7 +403,7 @@ pub async fn commit_chunk(
     if chunk.retry {
         if let Some(committed) = last_committed(table, chunk.app_id).await? {
             if committed.chunk == chunk.chunk && committed.last_sequence == chunk.last_sequence {
-                return Ok(CommitOutcome::AlreadyCommitted);
+                return Ok(Some(CommitOutcome::AlreadyCommitted));
             }
             if committed.chunk >= chunk.chunk {
                 bail!(
@@ -429,6 +433,24 @@ pub async fn commit_chunk(
                 chunk.app_id
             );
         }
+    }
+    Ok(None)
+}
+
+/// Writes the batches as the table's files and commits them as one transaction carrying the
+/// chunk's application transaction. On a retry, a chunk the table already holds is skipped,
+/// never written twice (a first attempt needs no look: the shard's chunk numbers were read
+/// from the table at start and only this writer adds to them). A concurrent writer committing
+/// the same shard's chunks makes this fail: delta-rs refuses a commit whose snapshot predates
+/// another commit of the same application id, which fences a stale owner.
+pub async fn commit_chunk(
+    table: &mut DeltaTable,
+    layout: &FileLayout,
+    chunk: &ChunkCommit<'_>,
+    batches: Vec<RecordBatch>,
+) -> Result<CommitOutcome> {
+    if let Some(done) = committed_already(table, chunk).await? {
+        return Ok(done);
     }
     let mut writer = RecordBatchWriter::for_table(table)?
         .with_writer_properties(layout.writer_properties()?)

@@ -223,7 +223,7 @@ impl ChunkWriter {
         Ok(())
     }
 
-    /// Commits the chunk: quarantine, then articles, then summaries, each one commit carrying
+    /// Commits the chunk to each table in [`TableKind::COMMIT_ORDER`], each one commit carrying
     /// the shard's application transaction (a table with no rows of the chunk gets no commit).
     /// It can be called again after a failure: a table that already holds the chunk is skipped.
     pub async fn commit(

@@ -1,23 +1,21 @@
-//! One shard, read and written: GetRecords in a loop, chunks cut by the flush policy, each chunk
-//! committed to the tables and then checkpointed. Reading resumes after what the tables hold.
+//! Reading one shard: GetRecords in a loop, page by page, from a position, at most 5 calls a
+//! second, renewing an expired iterator and retrying what may heal. It knows no sink: what a
+//! page holds is the shard task's (`pipeline::shard`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use aws_sdk_kinesis::types::{Record, ShardIteratorType};
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tracing::debug;
 
-use super::checkpoint::{Checkpoint, CheckpointStore};
 use crate::aws::AwsClients;
 use crate::config::StartPosition;
-use crate::pipeline::retry::{self, Next, Retrying};
+use crate::pipeline::retry::{self, Retrying};
 use crate::pipeline::rows::RawRecord;
-use crate::pipeline::sink::writer::{ChunkParts, ChunkWriter, ShardTables};
-use crate::pipeline::stats::{ShardState, Stats};
-use crate::summarize::pool::Cancel;
+use crate::pipeline::stats::Stats;
 
 /// Kinesis allows 5 GetRecords calls per second per shard.
 const MIN_CALL_INTERVAL: Duration = Duration::from_millis(200);
@@ -30,77 +28,6 @@ const MIN_RECORDS_PER_CALL: i32 = 1_000;
 const CALL_BYTES: usize = 4 * 1024 * 1024;
 /// Record size assumed before the first call: a news article of a few hundred words.
 const ASSUMED_RECORD_BYTES: usize = 4 * 1024;
-/// Attempts at committing a chunk or saving a checkpoint before the reader fails and the
-/// supervisor starts it again from its checkpoint: about a minute and a half of backoff. A
-/// failure that is not an outage (a table the commit cannot read) would otherwise stall the
-/// shard for good.
-const WRITE_ATTEMPTS: u32 = 10;
-/// Pause between polls of a shard that is at its tip, in follow mode.
-const IDLE_POLL: Duration = Duration::from_millis(1000);
-
-/// When a chunk is cut: at a record count, a size, or an age, whichever comes first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlushPolicy {
-    pub max_records: usize,
-    pub max_bytes: usize,
-    pub max_age: Duration,
-}
-
-impl From<&crate::config::PipelineSettings> for FlushPolicy {
-    fn from(settings: &crate::config::PipelineSettings) -> Self {
-        Self {
-            max_records: settings.flush_records,
-            max_bytes: settings.flush_mib * 1024 * 1024,
-            max_age: Duration::from_secs(settings.flush_age_secs),
-        }
-    }
-}
-
-impl FlushPolicy {
-    /// `oldest` is when the first record of the pending chunk was read.
-    pub fn should_flush(
-        &self,
-        records: usize,
-        bytes: usize,
-        oldest: Option<Instant>,
-        now: Instant,
-    ) -> bool {
-        records > 0
-            && (records >= self.max_records
-                || bytes >= self.max_bytes
-                || oldest.is_some_and(|t| now.saturating_duration_since(t) >= self.max_age))
-    }
-}
-
-/// Why a reader stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReaderExit {
-    /// `--once`: everything up to the tip is written.
-    AtTip,
-    /// The shard is closed and every record of it is written.
-    Closed,
-    /// A stop was requested; what was read but not committed is read again on the next start.
-    Stopped,
-}
-
-pub struct ShardReader {
-    pub clients: AwsClients,
-    pub stream: String,
-    pub shard_id: String,
-    pub store: CheckpointStore,
-    pub writer: ChunkWriter,
-    pub stats: Arc<Stats>,
-    pub policy: FlushPolicy,
-    pub start: StartPosition,
-    pub once: bool,
-    pub stop: watch::Receiver<bool>,
-    /// Set with `stop`: the summaries this reader queued are dropped, since its chunk in hand
-    /// will not be committed.
-    pub cancel: Cancel,
-    /// True while the operator has paused reading.
-    pub paused: watch::Receiver<bool>,
-}
-
 /// Records and payload bytes this reader has read, for sizing its calls.
 #[derive(Debug, Default)]
 struct ReadSoFar {
@@ -118,90 +45,88 @@ impl ReadSoFar {
     }
 }
 
-/// The chunk being read: its records already parsed, and what the flush policy looks at.
-#[derive(Default)]
-struct Pending {
-    parts: ChunkParts,
-    bytes: usize,
-    oldest: Option<Instant>,
+/// One GetRecords answer.
+pub struct Page {
+    pub records: Vec<RawRecord>,
+    /// The records' payload bytes.
+    pub bytes: usize,
+    pub millis_behind_latest: Option<i64>,
+    /// The shard is closed and this was its last page.
+    pub closed: bool,
+    /// Whether the answer says the shard was caught up with records in it (see [`caught_up`]).
+    pub caught_up: bool,
 }
 
-/// A shard's position: its checkpoint and its tables.
-struct Position {
-    checkpoint: Checkpoint,
-    tables: ShardTables,
+impl Page {
+    /// An empty answer at the tip: nothing more to read for now.
+    pub fn at_tip(&self) -> bool {
+        self.records.is_empty() && self.millis_behind_latest.unwrap_or(0) == 0
+    }
+}
+
+pub struct ShardReader {
+    clients: AwsClients,
+    stream: String,
+    shard_id: String,
+    start: StartPosition,
+    stats: Arc<Stats>,
+    stop: watch::Receiver<bool>,
+    iterator: String,
+    last_read: Option<String>,
+    last_call: Instant,
+    read: ReadSoFar,
+    retrying: Retrying,
 }
 
 impl ShardReader {
-    /// Reads the shard until its tip (`--once`), its end, or a stop. An error once a stop was
-    /// requested is a stop (summaries cancelled, a commit cut short): nothing of the chunk in
-    /// hand was committed, and the next start reads it again.
-    pub async fn run(self) -> Result<ReaderExit> {
-        match self.read().await {
-            Err(err) if *self.stop.borrow() => {
-                info!(shard = %self.shard_id, "stopped: {err:#}");
-                Ok(ReaderExit::Stopped)
-            }
-            other => other,
-        }
+    /// A reader of `shard_id` after `after` (a sequence number), or from `start` with none.
+    pub async fn open(
+        clients: AwsClients,
+        stream: &str,
+        shard_id: &str,
+        start: StartPosition,
+        after: Option<String>,
+        stats: Arc<Stats>,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Self> {
+        let mut reader = Self {
+            clients,
+            stream: stream.to_string(),
+            shard_id: shard_id.to_string(),
+            start,
+            stats,
+            stop,
+            iterator: String::new(),
+            last_read: after,
+            last_call: Instant::now() - MIN_CALL_INTERVAL,
+            read: ReadSoFar::default(),
+            retrying: Retrying::default(),
+        };
+        reader.iterator = reader.iterator_after(reader.last_read.as_deref()).await?;
+        Ok(reader)
     }
 
-    async fn read(&self) -> Result<ReaderExit> {
-        let checkpoint =
-            retry::until_done("loading the checkpoint", &self.stop, &self.stats, || {
-                self.store.load(&self.shard_id)
-            })
-            .await?
-            .unwrap_or_else(|| Checkpoint::new(&self.shard_id));
-        self.stats.update_shard(&self.shard_id, |s| {
-            s.checkpoint = checkpoint.sequence_number.clone();
-            s.state = ShardState::Reading;
-        });
-        if checkpoint.finished {
-            self.stats
-                .update_shard(&self.shard_id, |s| s.state = ShardState::Finished);
-            return Ok(ReaderExit::Closed);
-        }
-        let tables = self
-            .writer
-            .shard_tables(&self.shard_id, &checkpoint)
-            .await?;
-        let mut last_read = tables.resume_after();
-        let mut position = Position { checkpoint, tables };
-        let mut iterator = self.iterator_after(last_read.as_deref()).await?;
-        let mut pending = Pending::default();
-        let mut last_call = Instant::now() - MIN_CALL_INTERVAL;
-        let mut retrying = Retrying::default();
-        let mut read = ReadSoFar::default();
-        // `--once` cuts at most one chunk early (below): on a stream still being written every
-        // page may be short and caught up, and a chunk per page would be a flood of tiny files.
-        let mut flushed_early = false;
+    /// The next page, asking for about `chunk_records` records; None when a stop was requested
+    /// while a failure was being retried.
+    pub async fn next_page(&mut self, chunk_records: usize) -> Result<Option<Page>> {
         loop {
-            if *self.stop.borrow() {
-                self.abandon(&pending);
-                return Ok(ReaderExit::Stopped);
-            }
-            if *self.paused.borrow() {
-                self.pause(&mut pending, &mut position).await?;
-                continue;
-            }
-            let wait = MIN_CALL_INTERVAL.saturating_sub(last_call.elapsed());
+            let wait = MIN_CALL_INTERVAL.saturating_sub(self.last_call.elapsed());
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
-            last_call = Instant::now();
-            let limit = records_per_call(self.policy.max_records, &read);
+            self.last_call = Instant::now();
+            let limit = records_per_call(chunk_records, &self.read);
             let response = self
                 .clients
                 .kinesis
                 .get_records()
-                .shard_iterator(&iterator)
+                .shard_iterator(&self.iterator)
                 .limit(limit)
                 .send()
                 .await;
             let mut output = match response {
                 Ok(output) => {
-                    retrying.succeeded();
+                    self.retrying.succeeded();
                     output
                 }
                 Err(err)
@@ -210,113 +135,54 @@ impl ShardReader {
                         .is_some_and(|e| e.is_expired_iterator_exception()) =>
                 {
                     debug!(shard = %self.shard_id, "shard iterator expired; renewing");
-                    iterator = self.iterator_after(last_read.as_deref()).await?;
+                    self.iterator = self.iterator_after(self.last_read.as_deref()).await?;
                     continue;
                 }
                 Err(err) => {
-                    self.stats.error();
                     let error = self
                         .clients
                         .explain(&format!("reading shard {}", self.shard_id), &err);
-                    let pause = match retrying.after(&error) {
-                        Next::Wait(pause) => pause,
-                        Next::Stop(terminal) => return Err(terminal),
-                    };
-                    warn!("{error:#}; retrying in {pause:.1?}");
-                    retry::sleep_unless_stopped(&self.stop, pause).await;
-                    continue;
+                    let waited = self
+                        .retrying
+                        .wait_after(error, "reading the shard", &self.stop, &self.stats)
+                        .await;
+                    match waited {
+                        Ok(()) => continue,
+                        Err(_) if *self.stop.borrow() => return Ok(None),
+                        Err(err) => return Err(err),
+                    }
                 }
             };
-
             // Moved, not copied, out of the response: a full call holds megabytes.
             let records = std::mem::take(&mut output.records);
-            let count = records.len() as u64;
-            let bytes = read.add(&records);
-            self.stats.records_read(count, bytes as u64);
+            let bytes = self.read.add(&records);
+            self.stats.records_read(records.len() as u64, bytes as u64);
             if let Some(last) = records.last() {
-                last_read = Some(last.sequence_number().to_string());
+                self.last_read = Some(last.sequence_number().to_string());
             }
-            if pending.oldest.is_none() && count > 0 {
-                pending.oldest = Some(Instant::now());
-            }
-            pending.bytes += bytes;
-            let records = records.into_iter().map(|r| self.raw_record(r)).collect();
-            let added = self
-                .writer
-                .add(&mut pending.parts, &position.tables, records, &self.cancel)
-                .await;
-            if let Err(err) = added {
-                if *self.stop.borrow() {
-                    // Summaries cancelled by the stop: nothing of this chunk is committed.
-                    self.abandon(&pending);
-                    return Ok(ReaderExit::Stopped);
+            let millis_behind_latest = output.millis_behind_latest();
+            let caught_up = caught_up(records.len() as u64, limit, millis_behind_latest);
+            let closed = match output.next_shard_iterator() {
+                Some(next) => {
+                    self.iterator = next.to_string();
+                    false
                 }
-                return Err(err);
-            }
-            let reported_lag = output.millis_behind_latest();
-            let lag = reported_lag.unwrap_or(0);
-            self.stats.update_shard(&self.shard_id, |s| {
-                s.records += count;
-                s.millis_behind_latest = lag;
-                s.last_sequence = last_read.clone();
-            });
-
-            let Some(next) = output.next_shard_iterator().map(str::to_string) else {
-                self.flush(&mut pending, &mut position, true).await?;
-                self.stats
-                    .update_shard(&self.shard_id, |s| s.state = ShardState::Finished);
-                info!(shard = %self.shard_id, "shard closed and fully written");
-                return Ok(ReaderExit::Closed);
+                None => true,
             };
-            iterator = next;
-            let at_tip = count == 0 && lag == 0;
-            let early = self.once && !flushed_early && caught_up(count, limit, reported_lag);
-            flushed_early |= early;
-            if self.policy.should_flush(
-                pending.parts.records(),
-                pending.bytes,
-                pending.oldest,
-                Instant::now(),
-            ) || (self.once && at_tip)
-                || early
-            {
-                self.flush(&mut pending, &mut position, false).await?;
-            }
-            // The run ends only on an empty answer: a closed shard's last records come with an
-            // iterator still, and only the next (empty) answer says the shard is closed.
-            if at_tip {
-                if self.once {
-                    self.stats
-                        .update_shard(&self.shard_id, |s| s.state = ShardState::AtTip);
-                    return Ok(ReaderExit::AtTip);
-                }
-                let mut stop = self.stop.clone();
-                tokio::select! {
-                    _ = tokio::time::sleep(IDLE_POLL) => {}
-                    _ = stop.changed() => {}
-                }
-            }
+            let records = records.into_iter().map(|r| self.raw_record(r)).collect();
+            return Ok(Some(Page {
+                records,
+                bytes,
+                millis_behind_latest,
+                closed,
+                caught_up,
+            }));
         }
     }
 
-    /// Writes what was read, then waits for a resume or a stop. A long pause may outlive the
-    /// shard iterator; the loop renews an expired one.
-    async fn pause(&self, pending: &mut Pending, position: &mut Position) -> Result<()> {
-        self.flush(pending, position, false).await?;
-        self.stats
-            .update_shard(&self.shard_id, |s| s.state = ShardState::Paused);
-        let (mut paused, mut stop) = (self.paused.clone(), self.stop.clone());
-        let resumed = tokio::select! {
-            r = paused.wait_for(|p| !*p) => r.is_ok(),
-            r = stop.wait_for(|s| *s) => r.is_ok(),
-        };
-        if !resumed {
-            // The controls are gone (the engine is shutting down): do not spin.
-            tokio::time::sleep(IDLE_POLL).await;
-        }
-        self.stats
-            .update_shard(&self.shard_id, |s| s.state = ShardState::Reading);
-        Ok(())
+    /// The last sequence number read.
+    pub fn last_read(&self) -> Option<&str> {
+        self.last_read.as_deref()
     }
 
     fn raw_record(&self, r: Record) -> RawRecord {
@@ -330,125 +196,6 @@ impl ShardReader {
             partition_key: r.partition_key.unwrap_or_default(),
             arrival_time,
             data: r.data.into_inner(),
-        }
-    }
-
-    /// On a stop: what was read but not committed is let go. The checkpoint never passed it,
-    /// so the next start reads it again.
-    fn abandon(&self, pending: &Pending) {
-        let records = pending.parts.records();
-        if records > 0 {
-            info!(shard = %self.shard_id, records,
-                  "stopping with records read but not committed; the next start reads them again");
-            self.stats
-                .update_shard(&self.shard_id, |s| s.uncommitted = records as u64);
-        }
-    }
-
-    /// Commits the chunk read so far (retrying with backoff until every table holds it, a stop
-    /// is requested or [`WRITE_ATTEMPTS`] failed), then moves the checkpoint to its end.
-    async fn flush(
-        &self,
-        pending: &mut Pending,
-        position: &mut Position,
-        closed: bool,
-    ) -> Result<()> {
-        let mut taken = std::mem::take(pending);
-        let Some(last) = taken.parts.last_sequence().map(str::to_string) else {
-            if closed && !position.checkpoint.finished {
-                position.checkpoint.finished = true;
-                position.checkpoint.updated_at = Utc::now();
-                self.save_checkpoint(&position.checkpoint).await?;
-            }
-            return Ok(());
-        };
-        let records = taken.parts.records();
-        if let Err(err) = taken.parts.finish_summaries().await {
-            if *self.stop.borrow() {
-                self.abandon(&taken);
-            }
-            return Err(err);
-        }
-        let tables = &mut position.tables;
-        let mut retrying = Retrying::default();
-        let result = loop {
-            match self.writer.commit(tables, &mut taken.parts).await {
-                Ok(written) => break Ok(written),
-                Err(err) => {
-                    self.stats.error();
-                    let pause = match retrying.after(&err) {
-                        Next::Wait(pause) => pause,
-                        Next::Stop(terminal) => {
-                            self.abandon(&taken);
-                            break Err(terminal);
-                        }
-                    };
-                    let attempt = retrying.failures();
-                    if attempt >= WRITE_ATTEMPTS {
-                        break Err(err.context(format!(
-                            "a chunk of {records} records uncommitted after {attempt} attempts; \
-                             the checkpoint stays put and the records are read again"
-                        )));
-                    }
-                    if *self.stop.borrow() {
-                        self.abandon(&taken);
-                        break Err(err.context(
-                            "stopping with a chunk uncommitted; the next start reads it again",
-                        ));
-                    }
-                    warn!("{err:#}; retrying the chunk's commit in {pause:.1?}");
-                    if !retry::sleep_unless_stopped(&self.stop, pause).await {
-                        self.abandon(&taken);
-                        break Err(err.context(
-                            "stopping with a chunk uncommitted; the next start reads it again",
-                        ));
-                    }
-                }
-            }
-        };
-        let written = result?;
-        debug!(shard = %self.shard_id, records = written.records, files = written.files, "chunk committed");
-        let checkpoint = &mut position.checkpoint;
-        checkpoint.sequence_number = Some(last);
-        checkpoint.chunks = position.tables.chunks();
-        checkpoint.positions = position.tables.positions();
-        checkpoint.finished = closed;
-        checkpoint.updated_at = Utc::now();
-        crate::crash::point("before-checkpoint");
-        self.save_checkpoint(checkpoint).await?;
-        let at = checkpoint.sequence_number.clone();
-        self.stats.update_shard(&self.shard_id, |s| {
-            s.checkpoint = at;
-            s.uncommitted = 0;
-        });
-        Ok(())
-    }
-
-    /// Saves the checkpoint, retrying with backoff (each failure counted in the stats and
-    /// logged): one failed PUT must not end the reader and make it read its chunk again. Gives
-    /// up after [`WRITE_ATTEMPTS`] failures, or at once when a stop is requested; the tables
-    /// then still say where the shard stands.
-    async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
-        let mut retrying = Retrying::default();
-        loop {
-            let Err(err) = self.store.save(checkpoint).await else {
-                return Ok(());
-            };
-            self.stats.error();
-            let pause = match retrying.after(&err) {
-                Next::Wait(pause) => pause,
-                Next::Stop(terminal) => return Err(terminal),
-            };
-            let failures = retrying.failures();
-            if failures >= WRITE_ATTEMPTS {
-                return Err(
-                    err.context(format!("the checkpoint unsaved after {failures} attempts"))
-                );
-            }
-            warn!("{err:#}; retrying the checkpoint in {pause:.1?}");
-            if !retry::sleep_unless_stopped(&self.stop, pause).await {
-                return Err(err.context("stopping with the checkpoint unsaved"));
-            }
         }
     }
 
@@ -514,21 +261,6 @@ fn caught_up(count: u64, asked: i32, millis_behind_latest: Option<i64>) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn flush_happens_at_count_size_or_age() {
-        let policy = FlushPolicy {
-            max_records: 10,
-            max_bytes: 1000,
-            max_age: Duration::from_secs(5),
-        };
-        let now = Instant::now();
-        assert!(!policy.should_flush(0, 0, None, now));
-        assert!(!policy.should_flush(9, 999, Some(now), now));
-        assert!(policy.should_flush(10, 1, Some(now), now));
-        assert!(policy.should_flush(1, 1000, Some(now), now));
-        assert!(policy.should_flush(1, 1, Some(now), now + Duration::from_secs(5)));
-    }
 
     /// What a reader has read: `records` of `each` bytes.
     fn read(records: usize, each: usize) -> ReadSoFar {
