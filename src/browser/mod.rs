@@ -10,7 +10,8 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::aws::AwsClients;
-use crate::pipeline::sink::lake::{table_files, Lake, TableKind};
+use crate::maintenance::files::table_files;
+use crate::pipeline::sink::lake::{Lake, TableKind};
 
 /// One object of the bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,8 @@ use polars::prelude::{
 
 use super::{fetch_object, snapshot_listing};
 use crate::aws::AwsClients;
-use crate::pipeline::sink::lake::{table_files, Lake, LAKE_PREFIX};
+use crate::maintenance::files::table_files;
+use crate::pipeline::sink::lake::{Lake, LAKE_PREFIX};
 
 /// Stop fetching files of a partition once this much is read; stats then say how many files
 /// they cover.

@@ -31,12 +31,13 @@ use object_store::{ObjectStoreExt as _, PutPayload};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::files::{table_files, TableFile};
 use super::reprocess::{RawColumns, Selection};
 use super::{
     commit_rewrite, file_batches, read_file as read_table_file, AlreadyCommitted, Rewrite,
 };
 use crate::pipeline::rows::ArticleRow;
-use crate::pipeline::sink::lake::{table_files, Lake, TableFile, TableKind, LAKE_PREFIX};
+use crate::pipeline::sink::lake::{Lake, TableKind, LAKE_PREFIX};
 use crate::pipeline::sink::parquet::{
     curated_batch, sorted_by_publish_date, FileContext, NO_SUMMARIZER,
 };

@@ -11,8 +11,9 @@ use anyhow::{Context, Result};
 use deltalake::DeltaTable;
 use object_store::ObjectStoreExt as _;
 
+use super::files::table_files;
 use super::inventory::{summarize_listed, TableSummary};
-use crate::pipeline::sink::lake::{table_files, TableKind};
+use crate::pipeline::sink::lake::TableKind;
 
 /// The card's name at the table's root: it starts with `_`, which readers that open the folder
 /// as Parquet skip (pyarrow, Spark, Hive-style readers), as they skip `_delta_log`.

@@ -16,9 +16,10 @@ use deltalake::DeltaTable;
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
 
+use super::files::{table_files, TableFile};
 use super::{commit_rewrite, file_batches, read_file, Rewrite};
 use crate::lease::table::LeaseTable;
-use crate::pipeline::sink::lake::{table_files, Lake, TableFile, TableKind};
+use crate::pipeline::sink::lake::{Lake, TableKind};
 use crate::pipeline::sink::parquet::publish_date_order;
 
 /// Rows written at a time from a bin's sorted order.

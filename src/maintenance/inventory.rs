@@ -9,9 +9,9 @@ use deltalake::DeltaTable;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
-use crate::pipeline::sink::lake::{
-    table_files, Lake, TableFile, TableKind, META_APP_ID, META_FIRST_SEQUENCE,
-};
+use super::files::{table_files, TableFile};
+use crate::pipeline::sink::commit::{META_APP_ID, META_FIRST_SEQUENCE};
+use crate::pipeline::sink::lake::{Lake, TableKind};
 use crate::pipeline::sink::parquet::SPLIT_COLUMN;
 
 /// Upper bounds of the file-size histogram's buckets, in MiB (the last bucket is open).

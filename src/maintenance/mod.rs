@@ -6,6 +6,7 @@
 pub mod backfill;
 pub mod card;
 pub mod compact;
+pub mod files;
 pub mod inventory;
 pub mod reprocess;
 pub mod vacuum;
@@ -29,7 +30,8 @@ use object_store::ObjectStoreExt as _;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-use crate::pipeline::sink::lake::{table_files, TableFile, TableKind};
+use crate::pipeline::sink::lake::TableKind;
+use files::{table_files, TableFile};
 
 /// A whole file of the table.
 pub async fn read_file(table: &DeltaTable, path: &str) -> Result<Bytes> {

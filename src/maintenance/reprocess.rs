@@ -26,11 +26,12 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::DeltaTable;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use super::files::{table_files, TableFile};
 use super::{commit_rewrite, file_batches, read_file, Rewrite};
 use crate::pipeline::features::Features;
 use crate::pipeline::record::ValidArticle;
 use crate::pipeline::rows::ArticleRow;
-use crate::pipeline::sink::lake::{table_files, Lake, TableFile, TableKind};
+use crate::pipeline::sink::lake::{Lake, TableKind};
 use crate::pipeline::sink::parquet::{
     curated_batch, sorted_by_publish_date, FileContext, NO_SUMMARIZER, SPLIT_COLUMN,
 };

@@ -14,7 +14,7 @@ use tracing::{error, info, warn};
 use super::record::Limits;
 use super::shard::{FlushPolicy, ReaderExit, ShardTask};
 use super::sink::dedup::{DedupIndex, DEDUP_WINDOW};
-use super::sink::lake::{recent_claims, Lake, TableKind};
+use super::sink::lake::{Lake, TableKind};
 use super::sink::writer::ChunkWriter;
 use super::source::checkpoint::CheckpointStore;
 use super::source::lineage::{list_shards, plan, ShardPlan};
@@ -25,6 +25,7 @@ use crate::config::StartPosition;
 use crate::lease::coordinator::Coordinator;
 use crate::lease::table::LeaseTable;
 use crate::lease::LeaseSettings;
+use crate::maintenance::files::recent_claims;
 use crate::summarize::pool::{Cancel, SummarizerPool};
 
 /// How often the shard list is refreshed, to notice reshards.

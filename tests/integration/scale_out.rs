@@ -113,7 +113,7 @@ async fn summary_rows(settings: &Settings) -> u64 {
     else {
         return 0;
     };
-    precis::pipeline::sink::lake::table_files(&table)
+    precis::maintenance::files::table_files(&table)
         .await
         .map(|files| files.iter().filter_map(|f| f.rows).sum())
         .unwrap_or(0)
@@ -336,8 +336,8 @@ fn one_quarantined(sequence: &str) -> Vec<arrow_array::RecordBatch> {
 }
 
 /// A chunk of `shard-0` that ends at `last`.
-fn chunk(number: i64, last: &str, stale: bool) -> precis::pipeline::sink::lake::ChunkCommit<'_> {
-    precis::pipeline::sink::lake::ChunkCommit {
+fn chunk(number: i64, last: &str, stale: bool) -> precis::pipeline::sink::commit::ChunkCommit<'_> {
+    precis::pipeline::sink::commit::ChunkCommit {
         app_id: "precis/s/shard-0",
         chunk: number,
         first_sequence: last,
@@ -349,7 +349,8 @@ fn chunk(number: i64, last: &str, stale: bool) -> precis::pipeline::sink::lake::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_owner_cannot_commit_a_chunk_the_new_owner_committed_first() {
-    use precis::pipeline::sink::lake::{commit_chunk, Lake, TableKind};
+    use precis::pipeline::sink::commit::commit_chunk;
+    use precis::pipeline::sink::lake::{Lake, TableKind};
     let settings = settings_for("fence");
     precis::resources::ensure_bucket(
         &clients(&settings).await,
@@ -400,7 +401,7 @@ async fn an_old_owner_cannot_commit_a_chunk_the_new_owner_committed_first() {
     );
 
     let table = lake.open(TableKind::Quarantine).await.unwrap().unwrap();
-    let files = precis::pipeline::sink::lake::table_files(&table)
+    let files = precis::maintenance::files::table_files(&table)
         .await
         .unwrap();
     assert_eq!(files.iter().filter_map(|f| f.rows).sum::<u64>(), 1);

@@ -1,5 +1,6 @@
 //! Turning processed records into rows of the lake's Delta tables.
 
+pub mod commit;
 pub mod dedup;
 pub mod lake;
 pub mod parquet;

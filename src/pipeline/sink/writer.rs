@@ -18,10 +18,9 @@ use deltalake::DeltaTable;
 use tokio::task::JoinHandle;
 use tracing::info;
 
+use super::commit::{app_id, commit_chunk, last_committed, ChunkCommit, CommitOutcome};
 use super::dedup::{Claim, DedupIndex};
-use super::lake::{
-    app_id, commit_chunk, last_committed, ChunkCommit, CommitOutcome, Lake, TableKind,
-};
+use super::lake::{Lake, TableKind};
 use super::parquet::{
     curated_batch, quarantine_batch, raw_batch, sorted_by_publish_date, FileContext, NO_SUMMARIZER,
 };
