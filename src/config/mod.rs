@@ -1,23 +1,37 @@
 //! Settings: one serde struct per section, filled from, in rising priority, built-in defaults, a
 //! TOML file, the environment, and command-line flags (`sources.rs`).
 //!
-//! Adding a setting: a field in its section (with the reader that checks it, `values.rs`), its
-//! default, and a row in [`SETTINGS`] naming its variable, flag and accepted form. The pipeline
+//! Each section is a file of its own (`aws.rs`, `stream.rs`, `lake.rs`, `coordination.rs`,
+//! `pipeline.rs`, `summarizer.rs`, `ui.rs`, `produce.rs`). Adding a setting: a field in its
+//! section (with the reader that checks it, `values.rs`), its default, and a row in [`SETTINGS`]
+//! naming its variable, flag and accepted form. The pipeline
 //! imports these types; this module imports nothing from the pipeline.
 
+mod aws;
+mod coordination;
+mod lake;
+mod pipeline;
+mod produce;
 mod sources;
+mod stream;
+mod summarizer;
+mod ui;
 mod values;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use aws::{AwsSettings, Service};
+pub use coordination::{CoordinationMode, CoordinationSettings};
+pub use lake::LakeSettings;
+pub use pipeline::{PipelineSettings, StartPosition};
+pub use produce::ProduceSettings;
 pub use sources::{ConfigError, FlagValue, Origin, Sources, DEFAULT_CONFIG_FILE};
-use values::*;
+pub use stream::StreamSettings;
+pub use summarizer::{Device, EncoderKind, SummarizerKind, SummarizerSettings};
+pub use ui::UiSettings;
 pub use values::{is_local_endpoint, redact_key_id, redact_url};
 
 /// One setting everybody can name: its key in the TOML file, the environment variables that set
@@ -236,395 +250,6 @@ pub const SETTINGS: &[SettingSpec] = &[
     },
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AwsSettings {
-    #[serde(deserialize_with = "region")]
-    pub region: String,
-    /// Every service's endpoint, unless the service has its own below.
-    #[serde(deserialize_with = "endpoint")]
-    pub endpoint_url: Option<String>,
-    #[serde(deserialize_with = "endpoint")]
-    pub endpoint_url_kinesis: Option<String>,
-    #[serde(deserialize_with = "endpoint")]
-    pub endpoint_url_s3: Option<String>,
-    #[serde(deserialize_with = "endpoint")]
-    pub endpoint_url_dynamodb: Option<String>,
-    #[serde(deserialize_with = "some_non_empty")]
-    pub profile: Option<String>,
-    /// Limit on one attempt of one AWS call; with the SDK's retries it bounds how long an
-    /// unreachable endpoint can stall a command.
-    #[serde(deserialize_with = "whole::<_, _, 1, 600>")]
-    pub timeout_secs: u64,
-}
-
-impl Default for AwsSettings {
-    fn default() -> Self {
-        Self {
-            region: "us-east-1".into(),
-            endpoint_url: None,
-            endpoint_url_kinesis: None,
-            endpoint_url_s3: None,
-            endpoint_url_dynamodb: None,
-            profile: None,
-            timeout_secs: 20,
-        }
-    }
-}
-
-/// The AWS services précis talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    Kinesis,
-    S3,
-    DynamoDb,
-}
-
-impl AwsSettings {
-    /// Where a service's calls go: its own endpoint (the SDKs' `AWS_ENDPOINT_URL_<SERVICE>`),
-    /// else the global one; None is real AWS.
-    pub fn endpoint(&self, service: Service) -> Option<&str> {
-        let own = match service {
-            Service::Kinesis => &self.endpoint_url_kinesis,
-            Service::S3 => &self.endpoint_url_s3,
-            Service::DynamoDb => &self.endpoint_url_dynamodb,
-        };
-        own.as_deref().or(self.endpoint_url.as_deref())
-    }
-
-    /// The stream and the lake are both on local emulators: dummy credentials are fine there.
-    pub fn is_local(&self) -> bool {
-        [Service::Kinesis, Service::S3]
-            .iter()
-            .all(|s| self.endpoint(*s).is_some_and(is_local_endpoint))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StreamSettings {
-    #[serde(deserialize_with = "stream_name")]
-    pub name: String,
-    /// Shard count used when `produce` creates the stream; an existing stream keeps its own.
-    #[serde(deserialize_with = "whole::<_, _, 1, 500>")]
-    pub shards: u32,
-}
-
-impl Default for StreamSettings {
-    /// The original challenge's stream.
-    fn default() -> Self {
-        Self {
-            name: "MyStream".into(),
-            shards: 1,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LakeSettings {
-    #[serde(deserialize_with = "bucket_name")]
-    pub bucket: String,
-    /// A table file is closed and a new one started past this size (docs/schema.md).
-    #[serde(deserialize_with = "whole::<_, _, 1, 4096>")]
-    pub target_file_mib: u64,
-    /// A row group is closed past this much data in memory (docs/schema.md).
-    #[serde(deserialize_with = "whole::<_, _, 1, 1024>")]
-    pub row_group_mib: usize,
-    /// Follow mode compacts a table when one of its partitions holds more small files than
-    /// this; 0 never.
-    #[serde(deserialize_with = "whole::<_, _, 0, 100_000>")]
-    pub compact_small_files: usize,
-}
-
-impl Default for LakeSettings {
-    fn default() -> Self {
-        Self {
-            // The original challenge's bucket.
-            bucket: "my-bucket".into(),
-            target_file_mib: 128,
-            row_group_mib: 32,
-            compact_small_files: 32,
-        }
-    }
-}
-
-/// Whether workers share the stream through a lease table (docs/scale-out.md).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CoordinationSettings {
-    /// None: on exactly when a lease table is configured.
-    #[serde(deserialize_with = "some_named")]
-    pub mode: Option<CoordinationMode>,
-    /// None: `precis-<stream>`.
-    #[serde(deserialize_with = "table_name")]
-    pub lease_table: Option<String>,
-    /// A lease not renewed for this long is free to take.
-    #[serde(deserialize_with = "whole::<_, _, 3, 600>")]
-    pub lease_secs: u64,
-    /// How often a worker looks for leases to take.
-    #[serde(deserialize_with = "whole::<_, _, 1, 600>")]
-    pub take_secs: u64,
-}
-
-impl Default for CoordinationSettings {
-    fn default() -> Self {
-        Self {
-            mode: None,
-            lease_table: None,
-            // The KCL's failover time, and its taker's pace (twice that).
-            lease_secs: 10,
-            take_secs: 20,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CoordinationMode {
-    /// This process reads every shard; checkpoints in the bucket.
-    None,
-    /// Workers share the shards through a DynamoDB lease table.
-    DynamoDb,
-}
-
-impl CoordinationSettings {
-    pub fn mode(&self) -> CoordinationMode {
-        self.mode.unwrap_or(if self.lease_table.is_some() {
-            CoordinationMode::DynamoDb
-        } else {
-            CoordinationMode::None
-        })
-    }
-
-    pub fn table_for(&self, stream: &str) -> String {
-        self.lease_table
-            .clone()
-            .unwrap_or_else(|| format!("precis-{stream}"))
-    }
-}
-
-/// Where shards without a checkpoint start reading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartPosition {
-    TrimHorizon,
-    Latest,
-    AtTimestamp(DateTime<Utc>),
-}
-
-impl FromStr for StartPosition {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "trim-horizon" => Ok(StartPosition::TrimHorizon),
-            "latest" => Ok(StartPosition::Latest),
-            _ => s
-                .strip_prefix("at-timestamp=")
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| StartPosition::AtTimestamp(t.with_timezone(&Utc)))
-                .ok_or_else(|| {
-                    "expected trim-horizon, latest or at-timestamp=RFC3339 (e.g. at-timestamp=2026-11-23T08:00:00Z)"
-                        .to_string()
-                }),
-        }
-    }
-}
-
-impl fmt::Display for StartPosition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StartPosition::TrimHorizon => f.write_str("trim-horizon"),
-            StartPosition::Latest => f.write_str("latest"),
-            StartPosition::AtTimestamp(t) => write!(f, "at-timestamp={}", t.to_rfc3339()),
-        }
-    }
-}
-
-/// How the pipeline reads and when it cuts chunks (Firehose-like: whichever limit comes first).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PipelineSettings {
-    /// Where shards without a checkpoint start.
-    #[serde(deserialize_with = "parsed", serialize_with = "as_text")]
-    pub from: StartPosition,
-    #[serde(deserialize_with = "whole::<_, _, 1, 1_000_000>")]
-    pub flush_records: usize,
-    #[serde(deserialize_with = "whole::<_, _, 1, 1024>")]
-    pub flush_mib: usize,
-    #[serde(deserialize_with = "whole::<_, _, 1, 3600>")]
-    pub flush_age_secs: u64,
-    /// Articles with more content than this go to quarantine.
-    #[serde(deserialize_with = "whole::<_, _, 1, 1024>")]
-    pub max_content_kib: usize,
-}
-
-impl Default for PipelineSettings {
-    fn default() -> Self {
-        Self {
-            // The stream's backlog (the ~1000 seeded articles) is read, not skipped.
-            from: StartPosition::TrimHorizon,
-            flush_records: 10_000,
-            flush_mib: 32,
-            flush_age_secs: 60,
-            max_content_kib: 512,
-        }
-    }
-}
-
-/// Which summarizer writes the `summary` column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SummarizerKind {
-    /// Sentences of the article picked with MiniLM embeddings (the default: offline, faithful).
-    Extractive,
-    /// An instruction LLM in GGUF (SmolLM2) or a T5 checkpoint.
-    Generative,
-    /// No summaries: curated rows carry the features, with a null summary.
-    None,
-}
-
-impl SummarizerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SummarizerKind::Extractive => "extractive",
-            SummarizerKind::Generative => "generative",
-            SummarizerKind::None => "none",
-        }
-    }
-}
-
-/// Which implementation runs the extractive summarizer's sentence encoder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EncoderKind {
-    /// Static token vectors distilled from MiniLM: no model runs (summarize/static_encoder.rs).
-    Static,
-    /// ONNX Runtime with int8 weights.
-    Onnx,
-    OnnxFp32,
-    /// candle's BERT: pure Rust, needs nothing but the weights.
-    Candle,
-}
-
-/// Where the sentence encoder runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Device {
-    Cpu,
-    Cuda,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SummarizerSettings {
-    #[serde(deserialize_with = "named")]
-    pub kind: SummarizerKind,
-    /// None: the kind's default model (all-minilm-l6-v2, smollm2-135m-instruct).
-    #[serde(deserialize_with = "some_non_empty")]
-    pub model: Option<String>,
-    /// None: the static table when installed, else ONNX (int8), else candle.
-    #[serde(deserialize_with = "some_named")]
-    pub encoder: Option<EncoderKind>,
-    #[serde(deserialize_with = "named")]
-    pub device: Device,
-    /// None: one for the static encoder, else one per core (at most 8); see
-    /// [`SummarizerSettings::workers_for`].
-    #[serde(deserialize_with = "some_whole::<_, _, 1, 64>")]
-    pub workers: Option<usize>,
-    #[serde(deserialize_with = "whole::<_, _, 1, 50>")]
-    pub sentences: usize,
-    /// None: only the sentence count limits a summary.
-    #[serde(deserialize_with = "word_limit", serialize_with = "word_limit_out")]
-    pub max_words: Option<usize>,
-    #[serde(deserialize_with = "whole::<_, _, 1, 2048>")]
-    pub max_new_tokens: usize,
-}
-
-impl Default for SummarizerSettings {
-    fn default() -> Self {
-        Self {
-            kind: SummarizerKind::Extractive,
-            model: None,
-            encoder: None,
-            device: Device::Cpu,
-            workers: None,
-            sentences: 3,
-            max_words: Some(75),
-            max_new_tokens: 96,
-        }
-    }
-}
-
-impl SummarizerSettings {
-    /// Summarizer worker threads: the configured number, else one for the static encoder (an
-    /// article costs it less than handing the article to another thread does, and threads
-    /// allocating at that rate contend for précis's one malloc arena), else one per core, at
-    /// most 8 (one single-threaded model per core beats one model using both; measured).
-    pub fn workers_for(&self, static_encoder: bool) -> usize {
-        self.workers.unwrap_or_else(|| {
-            if static_encoder {
-                1
-            } else {
-                std::thread::available_parallelism()
-                    .map_or(2, |n| n.get())
-                    .min(8)
-            }
-        })
-    }
-
-    /// The model to load: the one configured, or the kind's default.
-    pub fn model_spec(&self) -> &str {
-        match (&self.model, self.kind) {
-            (Some(model), _) => model,
-            (None, SummarizerKind::Generative) => "smollm2-135m-instruct",
-            (None, _) => "all-minilm-l6-v2",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct UiSettings {
-    /// A built-in theme name or a theme file; checked when the binary starts
-    /// (`tui::theme::check_setting`).
-    #[serde(deserialize_with = "non_empty")]
-    pub theme: String,
-}
-
-impl Default for UiSettings {
-    fn default() -> Self {
-        Self {
-            theme: "dark".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ProduceSettings {
-    #[serde(deserialize_with = "whole::<_, _, 0, 100_000_000>")]
-    pub records: u64,
-    /// None: a fresh seed each run (printed, so the run can be repeated).
-    #[serde(deserialize_with = "seed", serialize_with = "seed_out")]
-    pub seed: Option<u64>,
-    #[serde(deserialize_with = "whole::<_, _, 1, 64>")]
-    pub in_flight: usize,
-}
-
-impl Default for ProduceSettings {
-    fn default() -> Self {
-        Self {
-            // The original challenge's count.
-            records: 1000,
-            seed: None,
-            // One call in flight already puts thousands of records a second: more than a
-            // stream of a few shards accepts.
-            in_flight: 1,
-        }
-    }
-}
-
 /// The effective configuration, with where each value came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -680,7 +305,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn load(
+    pub(super) fn load(
         file: Option<&Path>,
         env: &[(&str, &str)],
         flags: &[(&'static str, &str)],
@@ -719,77 +344,6 @@ mod tests {
         assert_eq!(s.produce.records, 1000);
         assert_eq!(s.stream.shards, 1);
         assert_eq!(s.origin("stream.name"), Origin::Default);
-    }
-
-    #[test]
-    fn one_process_reads_every_shard_unless_a_lease_table_or_dynamodb_is_chosen() {
-        let s = load(None, &[], &[]).unwrap();
-        assert_eq!(s.coordination.mode(), CoordinationMode::None);
-
-        let s = load(None, &[("PRECIS_LEASE_TABLE", "team-leases")], &[]).unwrap();
-        assert_eq!(s.coordination.mode(), CoordinationMode::DynamoDb);
-        assert_eq!(s.coordination.table_for("MyStream"), "team-leases");
-        assert_eq!(s.coordination.lease_secs, 10);
-
-        let s = load(None, &[], &[("coordination.mode", "dynamodb")]).unwrap();
-        assert_eq!(s.coordination.mode(), CoordinationMode::DynamoDb);
-        assert_eq!(s.coordination.table_for("MyStream"), "precis-MyStream");
-    }
-
-    #[test]
-    fn a_services_own_endpoint_wins_over_the_global_one_for_that_service_only() {
-        let s = load(
-            None,
-            &[
-                ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-                ("AWS_ENDPOINT_URL_S3", "http://minio:9000/"),
-            ],
-            &[],
-        )
-        .unwrap();
-        assert_eq!(s.aws.endpoint(Service::S3), Some("http://minio:9000"));
-        assert_eq!(
-            s.aws.endpoint(Service::Kinesis),
-            Some("http://127.0.0.1:4566")
-        );
-        assert_eq!(
-            s.aws.endpoint(Service::DynamoDb),
-            Some("http://127.0.0.1:4566")
-        );
-        assert!(s.aws.is_local());
-    }
-
-    #[test]
-    fn a_local_stream_with_the_lake_on_aws_is_not_local() {
-        let s = load(
-            None,
-            &[("AWS_ENDPOINT_URL_KINESIS", "http://127.0.0.1:4566")],
-            &[],
-        )
-        .unwrap();
-        assert_eq!(s.aws.endpoint(Service::S3), None);
-        assert!(!s.aws.is_local());
-    }
-
-    #[test]
-    fn coordination_none_wins_over_a_configured_lease_table() {
-        let s = load(
-            None,
-            &[("PRECIS_LEASE_TABLE", "team-leases")],
-            &[("coordination.mode", "none")],
-        )
-        .unwrap();
-        assert_eq!(s.coordination.mode(), CoordinationMode::None);
-    }
-
-    #[test]
-    fn a_lease_table_name_dynamodb_would_refuse_is_a_bad_setting() {
-        let err = load(None, &[("PRECIS_LEASE_TABLE", "no spaces")], &[]).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("invalid coordination.lease_table"),
-            "{err}"
-        );
     }
 
     #[test]
@@ -1066,16 +620,5 @@ mod tests {
         assert_eq!(s.summarizer.encoder, Some(EncoderKind::OnnxFp32));
         assert_eq!(s.summarizer.kind, SummarizerKind::None);
         assert!(load(None, &[("PRECIS_DEVICE", "tpu")], &[]).is_err());
-    }
-
-    #[test]
-    fn start_positions_read_as_documented() {
-        assert_eq!("trim-horizon".parse(), Ok(StartPosition::TrimHorizon));
-        assert_eq!("latest".parse(), Ok(StartPosition::Latest));
-        let at: StartPosition = "at-timestamp=2026-11-23T08:00:00Z".parse().unwrap();
-        assert!(matches!(at, StartPosition::AtTimestamp(t) if t.timestamp() == 1_795_420_800));
-        assert_eq!(at.to_string().parse(), Ok(at));
-        assert!("at-timestamp=yesterday".parse::<StartPosition>().is_err());
-        assert!("earliest".parse::<StartPosition>().is_err());
     }
 }
