@@ -221,13 +221,6 @@ fn summarizers(rows: &[(String, String, String)]) -> HashSet<&str> {
         .collect()
 }
 
-fn reprocess_env(settings: &Settings) -> Vec<(&'static str, String)> {
-    let mut env = env_for(settings);
-    env.retain(|(k, _)| *k != "PRECIS_SUMMARIZER");
-    env.push(("PRECIS_SUMMARIZER", "extractive".to_string()));
-    env
-}
-
 /// The day's rows are exactly `ids`, once each.
 fn assert_rows_are(rows: &[(String, String, String)], ids: &[String]) {
     let seen: Vec<&String> = rows.iter().map(|(id, _, _)| id).collect();
@@ -240,7 +233,7 @@ fn assert_rows_are(rows: &[(String, String, String)], ids: &[String]) {
 async fn a_crash_before_a_reprocess_commit_keeps_the_old_summaries_and_a_rerun_replaces_them_once()
 {
     let (settings, clients, ids) = day_written_without_summaries("crash-reprocess", 30, 1).await;
-    let env = reprocess_env(&settings);
+    let env = crate::reprocess::env(&settings, "extractive");
     let args = ["reprocess", "--dt", DAY];
 
     crash_at("before-rewrite-commit", &env, &args);
@@ -257,7 +250,7 @@ async fn a_crash_before_a_reprocess_commit_keeps_the_old_summaries_and_a_rerun_r
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_right_after_a_reprocess_commit_keeps_it_and_a_rerun_leaves_each_row_once() {
     let (settings, clients, ids) = day_written_without_summaries("crash-reprocessed", 30, 1).await;
-    let env = reprocess_env(&settings);
+    let env = crate::reprocess::env(&settings, "extractive");
     let args = ["reprocess", "--dt", DAY];
 
     crash_at("after-rewrite-commit", &env, &args);

@@ -65,7 +65,7 @@ async fn day_written_in(
     (settings, clients, ids)
 }
 
-fn env(settings: &Settings, summarizer: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn env(settings: &Settings, summarizer: &str) -> Vec<(&'static str, String)> {
     let mut env = env_for(settings);
     env.retain(|(k, _)| *k != "PRECIS_SUMMARIZER");
     env.push(("PRECIS_SUMMARIZER", summarizer.to_string()));
