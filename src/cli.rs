@@ -3,12 +3,14 @@
 //! Setting flags are taken as text and validated by [`crate::config`], so that a bad value reads
 //! the same whether it came from a flag, a variable or the config file.
 
+use std::marker::PhantomData;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use clap::{Args, Parser, Subcommand};
 
-use crate::config::FlagValue;
+use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
+
+use crate::config::{specs, FlagScope, FlagValue, SettingSpec};
 use crate::produce::newsgen::DATE_WINDOW_DAYS;
 
 #[derive(Debug, Parser)]
@@ -34,33 +36,8 @@ pub struct GlobalArgs {
     /// TOML config file [default: precis.toml in the working directory, if present; env PRECIS_CONFIG]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// AWS endpoint, e.g. http://127.0.0.1:4566 for local AWS [env AWS_ENDPOINT_URL]
-    #[arg(long, global = true, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// Kinesis's own endpoint, over --endpoint-url [env AWS_ENDPOINT_URL_KINESIS]
-    #[arg(long, global = true, value_name = "URL")]
-    pub endpoint_url_kinesis: Option<String>,
-    /// S3's own endpoint (MinIO, say), over --endpoint-url [env AWS_ENDPOINT_URL_S3]
-    #[arg(long, global = true, value_name = "URL")]
-    pub endpoint_url_s3: Option<String>,
-    /// DynamoDB's own endpoint (the lease table), over --endpoint-url [env AWS_ENDPOINT_URL_DYNAMODB]
-    #[arg(long, global = true, value_name = "URL")]
-    pub endpoint_url_dynamodb: Option<String>,
-    /// AWS region [env AWS_REGION; default us-east-1]
-    #[arg(long, global = true, value_name = "REGION")]
-    pub region: Option<String>,
-    /// AWS profile for credentials [env AWS_PROFILE]
-    #[arg(long, global = true, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// Seconds one AWS call attempt may take before it is retried or fails [default: 20]
-    #[arg(long, global = true, value_name = "SECS")]
-    pub aws_timeout_secs: Option<String>,
-    /// Kinesis stream name [env PRECIS_STREAM; default MyStream]
-    #[arg(long, global = true, value_name = "NAME")]
-    pub stream: Option<String>,
-    /// S3 bucket of the lake [env PRECIS_BUCKET; default my-bucket]
-    #[arg(long, global = true, value_name = "NAME")]
-    pub bucket: Option<String>,
+    #[command(flatten)]
+    pub settings: SettingFlags<GlobalScope>,
     /// More log detail (-v debug, -vv trace) [env PRECIS_LOG takes a full filter]
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -109,55 +86,8 @@ pub enum Command {
     Eval(EvalArgs),
 }
 
-/// Which summarizer and how long its summaries are; shared by `run` and `eval`.
-#[derive(Debug, Args, Default)]
-#[command(next_help_heading = "Summarizer")]
-pub struct SummarizerArgs {
-    /// extractive (MiniLM, the default), generative (SmolLM2 GGUF or a T5 directory), or none
-    /// [env PRECIS_SUMMARIZER]
-    #[arg(long, value_name = "KIND")]
-    pub summarizer: Option<String>,
-    /// Model directory or file, or a known name (all-minilm-l6-v2, smollm2-135m-instruct);
-    /// `scripts/fetch-models` installs the known ones [env PRECIS_MODEL]
-    #[arg(long, value_name = "DIR|NAME")]
-    pub model: Option<String>,
-    /// The extractive summarizer's sentence encoder: static, onnx (int8), onnx-fp32 or candle
-    /// [env PRECIS_ENCODER; default: static when `scripts/fetch-models minilm` installed it]
-    #[arg(long, value_name = "ENCODER")]
-    pub encoder: Option<String>,
-    /// Where the ONNX encoder runs: cpu or cuda [env PRECIS_DEVICE; default cpu]
-    #[arg(long, value_name = "DEVICE")]
-    pub device: Option<String>,
-    /// Summarizer worker threads, one model each [env PRECIS_SUMMARIZER_WORKERS; default: 1 for
-    /// the static encoder, else cores]
-    #[arg(long, value_name = "N")]
-    pub summarizer_workers: Option<String>,
-    /// Sentences per summary at most (extractive) [env PRECIS_SUMMARY_SENTENCES; default 3]
-    #[arg(long, value_name = "N")]
-    pub summary_sentences: Option<String>,
-    /// Words per summary at most, 0 for no limit; the first sentence is always kept
-    /// (extractive) [env PRECIS_SUMMARY_WORDS; default 75]
-    #[arg(long, value_name = "N")]
-    pub summary_words: Option<String>,
-    /// Tokens a generative model may write per summary [env PRECIS_MAX_NEW_TOKENS; default 96]
-    #[arg(long, value_name = "N")]
-    pub max_new_tokens: Option<String>,
-}
-
-impl SummarizerArgs {
-    fn flags(&self) -> [(&'static str, &Option<String>); 8] {
-        [
-            ("summarizer.kind", &self.summarizer),
-            ("summarizer.model", &self.model),
-            ("summarizer.encoder", &self.encoder),
-            ("summarizer.device", &self.device),
-            ("summarizer.workers", &self.summarizer_workers),
-            ("summarizer.sentences", &self.summary_sentences),
-            ("summarizer.max_words", &self.summary_words),
-            ("summarizer.max_new_tokens", &self.max_new_tokens),
-        ]
-    }
-}
+/// Which summarizer and how long its summaries are: the flags of every command that summarizes.
+pub type SummarizerArgs = SettingFlags<SummarizerScope>;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -187,50 +117,8 @@ pub struct RunArgs {
     /// Headless: logs and a stats line instead of the console (the default without a terminal)
     #[arg(long)]
     pub no_ui: bool,
-    /// Console theme: dark, light, high-contrast, or a theme file [env PRECIS_THEME; default dark]
-    #[arg(long, value_name = "NAME|PATH")]
-    pub theme: Option<String>,
-    /// Where shards without a checkpoint start: trim-horizon, latest, at-timestamp=RFC3339
-    /// [env PRECIS_FROM; default trim-horizon]
-    #[arg(long, value_name = "POSITION")]
-    pub from: Option<String>,
-    /// Cut a file after this many records per shard [env PRECIS_FLUSH_RECORDS; default 10000]
-    #[arg(long, value_name = "N")]
-    pub flush_records: Option<String>,
-    /// ... or this many MiB [env PRECIS_FLUSH_MIB; default 32]
-    #[arg(long, value_name = "MIB")]
-    pub flush_mib: Option<String>,
-    /// ... or when the oldest buffered record is this old [env PRECIS_FLUSH_AGE_SECS; default 60]
-    #[arg(long, value_name = "SECS")]
-    pub flush_age_secs: Option<String>,
-    /// Articles with more content go to quarantine [env PRECIS_MAX_CONTENT_KIB; default 512]
-    #[arg(long, value_name = "KIB")]
-    pub max_content_kib: Option<String>,
-    /// A table file is closed past this size [env PRECIS_TARGET_FILE_MIB; default 128]
-    #[arg(long, value_name = "MIB")]
-    pub target_file_mib: Option<String>,
-    /// A row group is closed past this much data [env PRECIS_ROW_GROUP_MIB; default 32]
-    #[arg(long, value_name = "MIB")]
-    pub row_group_mib: Option<String>,
-    /// Follow mode compacts a table in the background when a partition holds more small files
-    /// than this; 0 never [env PRECIS_COMPACT_SMALL_FILES; default 32]
-    #[arg(long, value_name = "N")]
-    pub compact_small_files: Option<String>,
-    /// none: this process reads every shard; dynamodb: workers share the shards through a lease
-    /// table [env PRECIS_COORDINATION; default: dynamodb when a lease table is set]
-    #[arg(long, value_name = "MODE")]
-    pub coordination: Option<String>,
-    /// The DynamoDB lease table, created if missing; setting it turns leases on
-    /// [env PRECIS_LEASE_TABLE; default precis-<stream>]
-    #[arg(long, value_name = "NAME")]
-    pub lease_table: Option<String>,
-    /// A lease not renewed for this long is taken by another worker [env PRECIS_LEASE_SECS;
-    /// default 10]
-    #[arg(long, value_name = "SECS")]
-    pub lease_secs: Option<String>,
-    /// How often a worker looks for leases to take [env PRECIS_LEASE_TAKE_SECS; default 20]
-    #[arg(long, value_name = "SECS")]
-    pub lease_take_secs: Option<String>,
+    #[command(flatten)]
+    pub settings: SettingFlags<RunScope>,
     #[command(flatten)]
     pub summarizer: SummarizerArgs,
 }
@@ -342,9 +230,8 @@ pub struct CompactArgs {
     /// Only this table [default: all three]
     #[arg(long, value_enum)]
     pub table: Option<TableArg>,
-    /// Size of the merged files [env PRECIS_TARGET_FILE_MIB; default 128]
-    #[arg(long, value_name = "MIB")]
-    pub target_mib: Option<String>,
+    #[command(flatten)]
+    pub settings: SettingFlags<CompactScope>,
 }
 
 #[derive(Debug, Args)]
@@ -380,17 +267,8 @@ pub struct TablesArgs {
 
 #[derive(Debug, Args)]
 pub struct ProduceArgs {
-    /// Number of articles to put [env NUM_RECORDS; default 1000]. With --from-file: at most
-    /// this many lines, if given
-    #[arg(long, short = 'n', value_name = "N")]
-    pub records: Option<String>,
-    /// Shard count when the stream has to be created [env PRECIS_SHARDS; default 1]
-    #[arg(long, value_name = "N")]
-    pub shards: Option<String>,
-    /// Seed of the article generator; the same seed and --as-of give the same articles
-    /// [env PRECIS_SEED; default: a fresh one, printed]
-    #[arg(long, value_name = "N")]
-    pub seed: Option<String>,
+    #[command(flatten)]
+    pub settings: SettingFlags<ProduceScope>,
     /// Publish dates end on this date [default: today, UTC]
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<NaiveDate>,
@@ -402,69 +280,134 @@ pub struct ProduceArgs {
     /// Replay a JSON Lines file (one article per line, sent byte for byte) instead of generating
     #[arg(long, value_name = "FILE.jsonl")]
     pub from_file: Option<PathBuf>,
-    /// Concurrent PutRecords calls [env PRECIS_IN_FLIGHT; default 1]; more for large real streams
-    #[arg(long, value_name = "N")]
-    pub in_flight: Option<String>,
 }
 
 impl Cli {
     /// Setting values given as flags, for the config loader.
     pub fn setting_flags(&self) -> Vec<FlagValue> {
-        let g = &self.global;
-        let mut flags = vec![
-            ("aws.endpoint_url", &g.endpoint_url),
-            ("aws.endpoint_url_kinesis", &g.endpoint_url_kinesis),
-            ("aws.endpoint_url_s3", &g.endpoint_url_s3),
-            ("aws.endpoint_url_dynamodb", &g.endpoint_url_dynamodb),
-            ("aws.region", &g.region),
-            ("aws.profile", &g.profile),
-            ("aws.timeout_secs", &g.aws_timeout_secs),
-            ("stream.name", &g.stream),
-            ("lake.bucket", &g.bucket),
-        ];
+        let mut flags = self.global.settings.values.clone();
+        let mut add = |more: &[FlagValue]| flags.extend_from_slice(more);
         match &self.command {
-            Command::Produce(p) => flags.extend([
-                ("produce.records", &p.records),
-                ("stream.shards", &p.shards),
-                ("produce.seed", &p.seed),
-                ("produce.in_flight", &p.in_flight),
-            ]),
+            Command::Produce(p) => add(&p.settings.values),
             Command::Run(r) | Command::Tui(r) => {
-                flags.extend(r.summarizer.flags().into_iter().chain([
-                    ("ui.theme", &r.theme),
-                    ("pipeline.from", &r.from),
-                    ("pipeline.flush_records", &r.flush_records),
-                    ("pipeline.flush_mib", &r.flush_mib),
-                    ("pipeline.flush_age_secs", &r.flush_age_secs),
-                    ("pipeline.max_content_kib", &r.max_content_kib),
-                    ("lake.target_file_mib", &r.target_file_mib),
-                    ("lake.row_group_mib", &r.row_group_mib),
-                    ("lake.compact_small_files", &r.compact_small_files),
-                    ("coordination.mode", &r.coordination),
-                    ("coordination.lease_table", &r.lease_table),
-                    ("coordination.lease_secs", &r.lease_secs),
-                    ("coordination.take_secs", &r.lease_take_secs),
-                ]))
+                add(&r.settings.values);
+                add(&r.summarizer.values);
             }
-            Command::Compact(c) => flags.push(("lake.target_file_mib", &c.target_mib)),
+            Command::Compact(c) => add(&c.settings.values),
+            Command::Eval(e) => add(&e.summarizer.values),
+            Command::Reprocess(r) => add(&r.summarizer.values),
+            Command::Backfill(b) => add(&b.summarizer.values),
             Command::Config
             | Command::Partitions(_)
             | Command::Preview(_)
             | Command::Vacuum(_)
             | Command::Tables(_) => {}
-            Command::Eval(e) => flags.extend(e.summarizer.flags()),
-            Command::Reprocess(r) => flags.extend(r.summarizer.flags()),
-            Command::Backfill(b) => flags.extend(b.summarizer.flags()),
         }
         flags
-            .into_iter()
-            .filter_map(|(key, value)| {
-                value.as_ref().map(|value| FlagValue {
-                    key,
+    }
+}
+
+/// The setting flags of one scope, built from the settings rows (`config::settings`), so that a
+/// setting's flag, help and default are written once, in its row. Values stay text: the config
+/// loader reads them, as it reads the file and the environment.
+#[derive(Debug)]
+pub struct SettingFlags<S> {
+    pub values: Vec<FlagValue>,
+    scope: PhantomData<S>,
+}
+
+/// Which rows a [`SettingFlags`] takes, and the help heading they go under.
+pub trait Scope {
+    const SCOPE: FlagScope;
+    const HEADING: Option<&'static str> = None;
+}
+
+#[derive(Debug)]
+pub struct GlobalScope;
+#[derive(Debug)]
+pub struct ProduceScope;
+#[derive(Debug)]
+pub struct RunScope;
+#[derive(Debug)]
+pub struct SummarizerScope;
+#[derive(Debug)]
+pub struct CompactScope;
+
+impl Scope for GlobalScope {
+    const SCOPE: FlagScope = FlagScope::Global;
+}
+impl Scope for ProduceScope {
+    const SCOPE: FlagScope = FlagScope::Produce;
+}
+impl Scope for RunScope {
+    const SCOPE: FlagScope = FlagScope::Run;
+}
+impl Scope for SummarizerScope {
+    const SCOPE: FlagScope = FlagScope::Summarizer;
+    const HEADING: Option<&'static str> = Some("Summarizer");
+}
+impl Scope for CompactScope {
+    const SCOPE: FlagScope = FlagScope::Compact;
+}
+
+impl<S> Default for SettingFlags<S> {
+    fn default() -> Self {
+        Self {
+            values: Vec::new(),
+            scope: PhantomData,
+        }
+    }
+}
+
+fn rows_of(scope: FlagScope) -> impl Iterator<Item = &'static SettingSpec> {
+    specs().filter(move |spec| spec.scopes.contains(&scope))
+}
+
+impl<S: Scope> Args for SettingFlags<S> {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        if let Some(heading) = S::HEADING {
+            cmd = cmd.next_help_heading(heading);
+        }
+        rows_of(S::SCOPE).fold(cmd, |cmd, spec| {
+            let help = format!(
+                "{} [env {}; default: {}]",
+                spec.help,
+                spec.env.join(", "),
+                spec.default_text()
+            );
+            cmd.arg(
+                Arg::new(spec.key)
+                    .long(spec.flag.trim_start_matches("--"))
+                    .value_name(spec.value_name)
+                    .help(help)
+                    .global(S::SCOPE == FlagScope::Global),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl<S: Scope> FromArgMatches for SettingFlags<S> {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = Self::default();
+        flags.update_from_arg_matches(matches)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for spec in rows_of(S::SCOPE) {
+            if let Some(value) = matches.get_one::<String>(spec.key) {
+                self.values.retain(|flag| flag.key != spec.key);
+                self.values.push(FlagValue {
+                    key: spec.key,
                     value: value.clone(),
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -558,14 +501,7 @@ mod tests {
         .unwrap();
         flags.extend(run.setting_flags());
         let keys: std::collections::HashSet<&str> = flags.iter().map(|f| f.key).collect();
-        assert_eq!(keys.len(), crate::config::SETTINGS.len());
-        for flag in flags {
-            let spec = crate::config::SETTINGS
-                .iter()
-                .find(|s| s.key == flag.key)
-                .unwrap();
-            assert!(spec.flag.is_some(), "{} has no flag name", flag.key);
-        }
+        assert_eq!(keys.len(), specs().count());
     }
 
     #[test]

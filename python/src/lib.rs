@@ -13,7 +13,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use precis::config::{FlagValue, Settings, SETTINGS};
+use precis::config::{spec, FlagValue, Settings};
 use precis::maintenance::backfill::{self, Committed, Plan, Planned};
 use precis::maintenance::reprocess::Selection;
 use precis::pipeline::sink::lake::Lake;
@@ -56,7 +56,7 @@ fn load_settings(
     let flags = overrides
         .into_iter()
         .map(|(key, value)| {
-            let spec = SETTINGS.iter().find(|s| s.key == key).ok_or_else(|| {
+            let spec = spec(&key).ok_or_else(|| {
                 PyValueError::new_err(format!(
                     "{key} is not a précis setting (`precis config` lists them)"
                 ))

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::config::{redact_key_id, value_in, Settings, SETTINGS};
+use crate::config::{redact_key_id, specs, value_in, Settings};
 
 pub fn render(settings: &Settings) -> String {
     render_with_env(settings, &|name| std::env::var(name).ok())
@@ -22,7 +22,7 @@ pub fn render_with_env(settings: &Settings, env: &dyn Fn(&str) -> Option<String>
     let _ = writeln!(out, "# config file: {file}");
     let values = settings.values();
     let mut section = "";
-    for spec in SETTINGS {
+    for spec in specs() {
         let (this_section, name) = spec.key.split_once('.').unwrap_or(("", spec.key));
         if this_section != section {
             section = this_section;
@@ -40,7 +40,11 @@ pub fn render_with_env(settings: &Settings, env: &dyn Fn(&str) -> Option<String>
                 let _ = writeln!(out, "{name} = {value}  # {origin}");
             }
             None => {
-                let _ = writeln!(out, "# {name} is not set  ({})", unset_note(spec.key));
+                let _ = writeln!(
+                    out,
+                    "# {name} is not set  ({})",
+                    spec.default_note.unwrap_or("default")
+                );
             }
         }
     }
@@ -51,24 +55,13 @@ pub fn render_with_env(settings: &Settings, env: &dyn Fn(&str) -> Option<String>
 /// The settings reference of docs/configuration.md, from the same table the loader reads, so
 /// the document cannot drift from the code (a test compares them).
 pub fn reference() -> String {
-    let defaults = Settings::default().values();
     let mut out = String::from(
         "| setting | default | environment | flag | accepted |\n| --- | --- | --- | --- | --- |\n",
     );
-    for spec in SETTINGS {
-        let default = match (spec.key, value_in(&defaults, spec.key)) {
-            // Depends on the encoder and the machine.
-            ("summarizer.workers", _) => {
-                "1 for the static encoder, else the number of cores, at most 8".to_string()
-            }
-            // Follows the stream's name.
-            ("coordination.lease_table", _) => "`precis-<stream.name>`".to_string(),
-            ("coordination.mode", _) => "`dynamodb` when a lease table is set, else `none`".into(),
-            ("summarizer.model", _) => {
-                "the kind's: `all-minilm-l6-v2`, `smollm2-135m-instruct`".into()
-            }
-            (_, Some(value)) => format!("`{value}`"),
-            (key, None) => unset_note(key).to_string(),
+    for spec in specs() {
+        let default = match spec.default_note {
+            Some(note) => note.to_string(),
+            None => format!("`{}`", spec.default_text()),
         };
         let code = |names: &[&str]| {
             names
@@ -82,26 +75,11 @@ pub fn reference() -> String {
             "| `{}` | {default} | {} | {} | {} |",
             spec.key,
             code(spec.env),
-            code(&spec.flag.into_iter().collect::<Vec<_>>()),
+            code(&[spec.flag]),
             spec.accepted.replace('|', "\\|"),
         );
     }
     out
-}
-
-fn unset_note(key: &str) -> &'static str {
-    match key {
-        "aws.endpoint_url" => "real AWS endpoints for the region",
-        "aws.endpoint_url_kinesis" | "aws.endpoint_url_s3" | "aws.endpoint_url_dynamodb" => {
-            "aws.endpoint_url, the profile's services section, or real AWS"
-        }
-        "aws.profile" => "default credential chain",
-        "produce.seed" => "a fresh seed each run, printed",
-        "summarizer.encoder" => {
-            "static when scripts/fetch-models installed it, else onnx, else candle"
-        }
-        _ => "default",
-    }
 }
 
 /// Which credentials a command will use, without resolving the chain (that may take seconds on
@@ -169,7 +147,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("bucket = \"my-bucket\"  # default"), "{text}");
-        for spec in SETTINGS {
+        for spec in specs() {
             let name = spec.key.split_once('.').unwrap().1;
             assert!(text.contains(name), "{} missing:\n{text}", spec.key);
         }
@@ -219,7 +197,7 @@ mod tests {
             flags: &[],
         })
         .unwrap();
-        for spec in SETTINGS {
+        for spec in specs() {
             assert_eq!(
                 again.value_of(spec.key),
                 s.value_of(spec.key),

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::values::*;
+use super::{FlagScope, SettingSpec};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -67,6 +68,80 @@ impl AwsSettings {
             .all(|s| self.endpoint(*s).is_some_and(is_local_endpoint))
     }
 }
+
+/// This section's settings: names, flags and forms (the fields above hold the values).
+pub(super) const SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        key: "aws.region",
+        env: &["AWS_REGION", "AWS_DEFAULT_REGION"],
+        flag: "--region",
+        value_name: "REGION",
+        help: "AWS region",
+        accepted: "an AWS region name such as us-east-1",
+        default_note: None,
+        scopes: &[FlagScope::Global],
+    },
+    SettingSpec {
+        key: "aws.endpoint_url",
+        env: &["AWS_ENDPOINT_URL"],
+        flag: "--endpoint-url",
+        value_name: "URL",
+        help: "AWS endpoint, e.g. http://127.0.0.1:4566 for local AWS",
+        accepted: "an http:// or https:// URL such as http://127.0.0.1:4566",
+        default_note: Some("real AWS endpoints for the region"),
+        scopes: &[FlagScope::Global],
+    },
+    SettingSpec {
+        key: "aws.endpoint_url_kinesis",
+        env: &["AWS_ENDPOINT_URL_KINESIS"],
+        flag: "--endpoint-url-kinesis",
+        value_name: "URL",
+        help: "Kinesis's own endpoint, over --endpoint-url",
+        accepted: "an http:// or https:// URL for Kinesis alone (wins over aws.endpoint_url)",
+        default_note: Some("aws.endpoint_url, the profile's services section, or real AWS"),
+        scopes: &[FlagScope::Global],
+    },
+    SettingSpec {
+        key: "aws.endpoint_url_s3",
+        env: &["AWS_ENDPOINT_URL_S3"],
+        flag: "--endpoint-url-s3",
+        value_name: "URL",
+        help: "S3's own endpoint (MinIO, say), over --endpoint-url",
+        accepted: "an http:// or https:// URL for S3 alone (wins over aws.endpoint_url)",
+        default_note: Some("aws.endpoint_url, the profile's services section, or real AWS"),
+        scopes: &[FlagScope::Global],
+    },
+    SettingSpec {
+        key: "aws.endpoint_url_dynamodb",
+        env: &["AWS_ENDPOINT_URL_DYNAMODB"],
+        flag: "--endpoint-url-dynamodb",
+        value_name: "URL",
+        help: "DynamoDB's own endpoint (the lease table), over --endpoint-url",
+        accepted: "an http:// or https:// URL for DynamoDB alone (wins over aws.endpoint_url)",
+        default_note: Some("aws.endpoint_url, the profile's services section, or real AWS"),
+        scopes: &[FlagScope::Global],
+    },
+    SettingSpec {
+        key: "aws.profile",
+        env: &["AWS_PROFILE"],
+        flag: "--profile",
+        value_name: "NAME",
+        help: "AWS profile for credentials",
+        accepted: "a profile name from ~/.aws/config",
+        default_note: Some("the default credential chain"),
+        scopes: &[FlagScope::Global],
+    },
+    SettingSpec {
+        key: "aws.timeout_secs",
+        env: &["PRECIS_AWS_TIMEOUT_SECS"],
+        flag: "--aws-timeout-secs",
+        value_name: "SECS",
+        help: "Seconds one AWS call attempt may take before it is retried or fails",
+        accepted: "a whole number of seconds from 1 to 600",
+        default_note: None,
+        scopes: &[FlagScope::Global],
+    },
+];
 
 #[cfg(test)]
 mod tests {

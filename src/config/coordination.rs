@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::values::*;
+use super::{FlagScope, SettingSpec};
 
 /// Whether workers share the stream through a lease table (docs/scale-out.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +59,50 @@ impl CoordinationSettings {
             .unwrap_or_else(|| format!("precis-{stream}"))
     }
 }
+
+/// This section's settings: names, flags and forms (the fields above hold the values).
+pub(super) const SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        key: "coordination.mode",
+        env: &["PRECIS_COORDINATION"],
+        flag: "--coordination",
+        value_name: "MODE",
+        help: "none: this process reads every shard; dynamodb: workers share the shards through a lease table",
+        accepted: "none (this process reads every shard) or dynamodb (workers share the shards through a lease table)",
+        default_note: Some("dynamodb when a lease table is set, else none"),
+        scopes: &[FlagScope::Run],
+    },
+    SettingSpec {
+        key: "coordination.lease_table",
+        env: &["PRECIS_LEASE_TABLE"],
+        flag: "--lease-table",
+        value_name: "NAME",
+        help: "The DynamoDB lease table, created if missing; setting it turns leases on",
+        accepted: "a DynamoDB table name: 3-255 characters from a-z, A-Z, 0-9, '_', '-', '.'",
+        default_note: Some("precis-STREAM, after stream.name"),
+        scopes: &[FlagScope::Run],
+    },
+    SettingSpec {
+        key: "coordination.lease_secs",
+        env: &["PRECIS_LEASE_SECS"],
+        flag: "--lease-secs",
+        value_name: "SECS",
+        help: "A lease not renewed for this long is taken by another worker",
+        accepted: "a whole number of seconds from 3 to 600",
+        default_note: None,
+        scopes: &[FlagScope::Run],
+    },
+    SettingSpec {
+        key: "coordination.take_secs",
+        env: &["PRECIS_LEASE_TAKE_SECS"],
+        flag: "--lease-take-secs",
+        value_name: "SECS",
+        help: "How often a worker looks for leases to take",
+        accepted: "a whole number of seconds from 1 to 600",
+        default_note: None,
+        scopes: &[FlagScope::Run],
+    },
+];
 
 #[cfg(test)]
 mod tests {

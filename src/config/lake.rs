@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::values::*;
+use super::{FlagScope, SettingSpec};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -32,3 +33,47 @@ impl Default for LakeSettings {
         }
     }
 }
+
+/// This section's settings: names, flags and forms (the fields above hold the values).
+pub(super) const SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        key: "lake.bucket",
+        env: &["PRECIS_BUCKET"],
+        flag: "--bucket",
+        value_name: "NAME",
+        help: "S3 bucket of the lake",
+        accepted: "an S3 bucket name: 3-63 characters from a-z, 0-9, '-', '.', starting and ending with a letter or digit",
+        default_note: None,
+        scopes: &[FlagScope::Global],
+    },
+    SettingSpec {
+        key: "lake.target_file_mib",
+        env: &["PRECIS_TARGET_FILE_MIB"],
+        flag: "--target-file-mib",
+        value_name: "MIB",
+        help: "A table file is closed past this size",
+        accepted: "a whole number of MiB from 1 to 4096",
+        default_note: None,
+        scopes: &[FlagScope::Run, FlagScope::Compact],
+    },
+    SettingSpec {
+        key: "lake.row_group_mib",
+        env: &["PRECIS_ROW_GROUP_MIB"],
+        flag: "--row-group-mib",
+        value_name: "MIB",
+        help: "A row group is closed past this much data",
+        accepted: "a whole number of MiB from 1 to 1024",
+        default_note: None,
+        scopes: &[FlagScope::Run],
+    },
+    SettingSpec {
+        key: "lake.compact_small_files",
+        env: &["PRECIS_COMPACT_SMALL_FILES"],
+        flag: "--compact-small-files",
+        value_name: "N",
+        help: "Follow mode compacts a table in the background when a partition holds more small files than this; 0 never",
+        accepted: "a whole number from 0 (never) to 100000",
+        default_note: None,
+        scopes: &[FlagScope::Run],
+    },
+];

@@ -2,9 +2,10 @@
 //! TOML file, the environment, and command-line flags (`sources.rs`).
 //!
 //! Each section is a file of its own (`aws.rs`, `stream.rs`, `lake.rs`, `coordination.rs`,
-//! `pipeline.rs`, `summarizer.rs`, `ui.rs`, `produce.rs`). Adding a setting: a field in its
-//! section (with the reader that checks it, `values.rs`), its default, and a row in [`SETTINGS`]
-//! naming its variable, flag and accepted form. The pipeline
+//! `pipeline.rs`, `summarizer.rs`, `ui.rs`, `produce.rs`). Adding a setting is one file: a field
+//! in its section (with the reader that checks it, `values.rs`), its default, and its row in the
+//! section's `SETTINGS` naming its variable, flag, help and accepted form; the command line and
+//! `docs/configuration.md` are built from the rows. The pipeline
 //! imports these types; this module imports nothing from the pipeline.
 
 mod aws;
@@ -34,221 +35,73 @@ pub use summarizer::{Device, EncoderKind, SummarizerKind, SummarizerSettings};
 pub use ui::UiSettings;
 pub use values::{is_local_endpoint, redact_key_id, redact_url};
 
-/// One setting everybody can name: its key in the TOML file, the environment variables that set
-/// it (first listed wins), its flag, and the form it accepts.
+/// One setting everybody can name, written once in its section's file next to its field: its
+/// key in the TOML file, the environment variables that set it (first listed wins), its flag
+/// (the command line is built from these rows, `cli::SettingFlags`), and the form it accepts.
+#[derive(Debug)]
 pub struct SettingSpec {
     pub key: &'static str,
     pub env: &'static [&'static str],
-    pub flag: Option<&'static str>,
+    pub flag: &'static str,
+    pub value_name: &'static str,
+    /// What it does, for the flag's help.
+    pub help: &'static str,
+    /// The form it accepts, for errors, the help and the reference.
     pub accepted: &'static str,
+    /// The default in words where it is not one value: it follows other settings, or unset
+    /// means something.
+    pub default_note: Option<&'static str>,
+    /// Which commands take the flag.
+    pub scopes: &'static [FlagScope],
 }
 
-pub const SETTINGS: &[SettingSpec] = &[
-    SettingSpec {
-        key: "aws.region",
-        env: &["AWS_REGION", "AWS_DEFAULT_REGION"],
-        flag: Some("--region"),
-        accepted: "an AWS region name such as us-east-1",
-    },
-    SettingSpec {
-        key: "aws.endpoint_url",
-        env: &["AWS_ENDPOINT_URL"],
-        flag: Some("--endpoint-url"),
-        accepted: "an http:// or https:// URL such as http://127.0.0.1:4566",
-    },
-    SettingSpec {
-        key: "aws.endpoint_url_kinesis",
-        env: &["AWS_ENDPOINT_URL_KINESIS"],
-        flag: Some("--endpoint-url-kinesis"),
-        accepted: "an http:// or https:// URL for Kinesis alone (wins over aws.endpoint_url)",
-    },
-    SettingSpec {
-        key: "aws.endpoint_url_s3",
-        env: &["AWS_ENDPOINT_URL_S3"],
-        flag: Some("--endpoint-url-s3"),
-        accepted: "an http:// or https:// URL for S3 alone (wins over aws.endpoint_url)",
-    },
-    SettingSpec {
-        key: "aws.endpoint_url_dynamodb",
-        env: &["AWS_ENDPOINT_URL_DYNAMODB"],
-        flag: Some("--endpoint-url-dynamodb"),
-        accepted: "an http:// or https:// URL for DynamoDB alone (wins over aws.endpoint_url)",
-    },
-    SettingSpec {
-        key: "aws.profile",
-        env: &["AWS_PROFILE"],
-        flag: Some("--profile"),
-        accepted: "a profile name from ~/.aws/config",
-    },
-    SettingSpec {
-        key: "aws.timeout_secs",
-        env: &["PRECIS_AWS_TIMEOUT_SECS"],
-        flag: Some("--aws-timeout-secs"),
-        accepted: "a whole number of seconds from 1 to 600",
-    },
-    SettingSpec {
-        key: "stream.name",
-        env: &["PRECIS_STREAM"],
-        flag: Some("--stream"),
-        accepted: "1-128 characters from a-z, A-Z, 0-9, '_', '-', '.'",
-    },
-    SettingSpec {
-        key: "stream.shards",
-        env: &["PRECIS_SHARDS"],
-        flag: Some("--shards"),
-        accepted: "a whole number from 1 to 500",
-    },
-    SettingSpec {
-        key: "lake.bucket",
-        env: &["PRECIS_BUCKET"],
-        flag: Some("--bucket"),
-        accepted: "an S3 bucket name: 3-63 characters from a-z, 0-9, '-', '.', starting and ending with a letter or digit",
-    },
-    SettingSpec {
-        key: "lake.target_file_mib",
-        env: &["PRECIS_TARGET_FILE_MIB"],
-        flag: Some("--target-file-mib"),
-        accepted: "a whole number of MiB from 1 to 4096",
-    },
-    SettingSpec {
-        key: "lake.row_group_mib",
-        env: &["PRECIS_ROW_GROUP_MIB"],
-        flag: Some("--row-group-mib"),
-        accepted: "a whole number of MiB from 1 to 1024",
-    },
-    SettingSpec {
-        key: "lake.compact_small_files",
-        env: &["PRECIS_COMPACT_SMALL_FILES"],
-        flag: Some("--compact-small-files"),
-        accepted: "a whole number from 0 (never) to 100000",
-    },
-    SettingSpec {
-        key: "coordination.mode",
-        env: &["PRECIS_COORDINATION"],
-        flag: Some("--coordination"),
-        accepted: "none (this process reads every shard) or dynamodb (workers share the shards through a lease table)",
-    },
-    SettingSpec {
-        key: "coordination.lease_table",
-        env: &["PRECIS_LEASE_TABLE"],
-        flag: Some("--lease-table"),
-        accepted: "a DynamoDB table name: 3-255 characters from a-z, A-Z, 0-9, '_', '-', '.'",
-    },
-    SettingSpec {
-        key: "coordination.lease_secs",
-        env: &["PRECIS_LEASE_SECS"],
-        flag: Some("--lease-secs"),
-        accepted: "a whole number of seconds from 3 to 600",
-    },
-    SettingSpec {
-        key: "coordination.take_secs",
-        env: &["PRECIS_LEASE_TAKE_SECS"],
-        flag: Some("--lease-take-secs"),
-        accepted: "a whole number of seconds from 1 to 600",
-    },
-    SettingSpec {
-        key: "pipeline.from",
-        env: &["PRECIS_FROM"],
-        flag: Some("--from"),
-        accepted: "trim-horizon, latest or at-timestamp=RFC3339 (e.g. at-timestamp=2026-11-23T08:00:00Z)",
-    },
-    SettingSpec {
-        key: "pipeline.flush_records",
-        env: &["PRECIS_FLUSH_RECORDS"],
-        flag: Some("--flush-records"),
-        accepted: "a whole number of records from 1 to 1000000",
-    },
-    SettingSpec {
-        key: "pipeline.flush_mib",
-        env: &["PRECIS_FLUSH_MIB"],
-        flag: Some("--flush-mib"),
-        accepted: "a whole number of MiB from 1 to 1024",
-    },
-    SettingSpec {
-        key: "pipeline.flush_age_secs",
-        env: &["PRECIS_FLUSH_AGE_SECS"],
-        flag: Some("--flush-age-secs"),
-        accepted: "a whole number of seconds from 1 to 3600",
-    },
-    SettingSpec {
-        key: "pipeline.max_content_kib",
-        env: &["PRECIS_MAX_CONTENT_KIB"],
-        flag: Some("--max-content-kib"),
-        accepted: "a whole number of KiB from 1 to 1024",
-    },
-    SettingSpec {
-        key: "summarizer.kind",
-        env: &["PRECIS_SUMMARIZER"],
-        flag: Some("--summarizer"),
-        accepted: "extractive, generative or none",
-    },
-    SettingSpec {
-        key: "summarizer.model",
-        env: &["PRECIS_MODEL"],
-        flag: Some("--model"),
-        accepted: "a model directory (or GGUF file), or a known name: all-minilm-l6-v2, smollm2-135m-instruct",
-    },
-    SettingSpec {
-        key: "summarizer.encoder",
-        env: &["PRECIS_ENCODER"],
-        flag: Some("--encoder"),
-        accepted: "static (MiniLM distilled into token vectors: no model runs), onnx (ONNX Runtime, int8 weights), onnx-fp32, or candle (pure Rust, slower)",
-    },
-    SettingSpec {
-        key: "summarizer.device",
-        env: &["PRECIS_DEVICE"],
-        flag: Some("--device"),
-        accepted: "cpu, or cuda (the ONNX encoder on ONNX Runtime's CUDA provider: a GPU build of ONNX Runtime in ORT_DYLIB_PATH)",
-    },
-    SettingSpec {
-        key: "summarizer.workers",
-        env: &["PRECIS_SUMMARIZER_WORKERS"],
-        flag: Some("--summarizer-workers"),
-        accepted: "a whole number of worker threads from 1 to 64",
-    },
-    SettingSpec {
-        key: "summarizer.sentences",
-        env: &["PRECIS_SUMMARY_SENTENCES"],
-        flag: Some("--summary-sentences"),
-        accepted: "a whole number of sentences from 1 to 50",
-    },
-    SettingSpec {
-        key: "summarizer.max_words",
-        env: &["PRECIS_SUMMARY_WORDS"],
-        flag: Some("--summary-words"),
-        accepted: "a whole number of words from 1 to 10000, or 0 for no word limit",
-    },
-    SettingSpec {
-        key: "summarizer.max_new_tokens",
-        env: &["PRECIS_MAX_NEW_TOKENS"],
-        flag: Some("--max-new-tokens"),
-        accepted: "a whole number of tokens from 1 to 2048",
-    },
-    SettingSpec {
-        key: "ui.theme",
-        env: &["PRECIS_THEME"],
-        flag: Some("--theme"),
-        accepted: "a console theme: dark, light, high-contrast, or the path of a theme .toml file",
-    },
-    SettingSpec {
-        key: "produce.records",
-        env: &["NUM_RECORDS", "PRECIS_RECORDS"],
-        flag: Some("--records"),
-        accepted: "a whole number from 0 to 100000000",
-    },
-    SettingSpec {
-        key: "produce.seed",
-        env: &["PRECIS_SEED"],
-        flag: Some("--seed"),
-        accepted: "a whole number from 0 to 18446744073709551615",
-    },
-    SettingSpec {
-        key: "produce.in_flight",
-        env: &["PRECIS_IN_FLIGHT"],
-        flag: Some("--in-flight"),
-        accepted: "a whole number of concurrent PutRecords calls from 1 to 64",
-    },
-];
+/// The commands a setting's flag belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagScope {
+    /// Every command.
+    Global,
+    Produce,
+    /// `run` and `tui`.
+    Run,
+    /// The commands that summarize: `run`, `tui`, `eval`, `reprocess`, `backfill`.
+    Summarizer,
+    Compact,
+}
+
+/// Every setting, section by section in the order `precis config` prints them.
+pub fn specs() -> impl Iterator<Item = &'static SettingSpec> {
+    [
+        aws::SETTINGS,
+        stream::SETTINGS,
+        lake::SETTINGS,
+        coordination::SETTINGS,
+        pipeline::SETTINGS,
+        summarizer::SETTINGS,
+        ui::SETTINGS,
+        produce::SETTINGS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The setting named `key` (`section.name`).
+pub fn spec(key: &str) -> Option<&'static SettingSpec> {
+    specs().find(|s| s.key == key)
+}
+
+impl SettingSpec {
+    /// The default as a user reads it: the note, or the value TOML would write.
+    pub fn default_text(&self) -> String {
+        match self.default_note {
+            Some(note) => note.to_string(),
+            None => match Settings::default().value_of(self.key) {
+                Some(toml::Value::String(text)) => text,
+                Some(value) => value.to_string(),
+                None => "unset".into(),
+            },
+        }
+    }
+}
 
 /// The effective configuration, with where each value came from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -521,7 +374,7 @@ mod tests {
             },
             ..Settings::default()
         };
-        for spec in SETTINGS {
+        for spec in specs() {
             assert!(s.value_of(spec.key).is_some(), "{}", spec.key);
         }
     }
@@ -559,11 +412,11 @@ mod tests {
         for (section, body) in &table {
             for name in body.as_table().unwrap().keys() {
                 let key = format!("{section}.{name}");
-                assert!(SETTINGS.iter().any(|s| s.key == key), "{key} has no row");
+                assert!(spec(&key).is_some(), "{key} has no row");
                 fields += 1;
             }
         }
-        assert_eq!(fields, SETTINGS.len());
+        assert_eq!(fields, specs().count());
     }
 
     #[test]
@@ -592,7 +445,7 @@ mod tests {
                 key: "lake.bucket",
                 value: "My_Bucket".into(),
                 origin: Origin::File(f.path().to_path_buf()),
-                accepted: super::sources::spec("lake.bucket").accepted,
+                accepted: spec("lake.bucket").unwrap().accepted,
             }
         );
     }

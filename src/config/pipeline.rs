@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::values::*;
+use super::{FlagScope, SettingSpec};
 
 /// Where shards without a checkpoint start reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +76,61 @@ impl Default for PipelineSettings {
         }
     }
 }
+
+/// This section's settings: names, flags and forms (the fields above hold the values).
+pub(super) const SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        key: "pipeline.from",
+        env: &["PRECIS_FROM"],
+        flag: "--from",
+        value_name: "POSITION",
+        help: "Where shards without a checkpoint start: trim-horizon, latest, at-timestamp=RFC3339",
+        accepted:
+            "trim-horizon, latest or at-timestamp=RFC3339 (e.g. at-timestamp=2026-11-23T08:00:00Z)",
+        default_note: None,
+        scopes: &[FlagScope::Run],
+    },
+    SettingSpec {
+        key: "pipeline.flush_records",
+        env: &["PRECIS_FLUSH_RECORDS"],
+        flag: "--flush-records",
+        value_name: "N",
+        help: "Cut a file after this many records per shard",
+        accepted: "a whole number of records from 1 to 1000000",
+        default_note: None,
+        scopes: &[FlagScope::Run],
+    },
+    SettingSpec {
+        key: "pipeline.flush_mib",
+        env: &["PRECIS_FLUSH_MIB"],
+        flag: "--flush-mib",
+        value_name: "MIB",
+        help: "... or this many MiB",
+        accepted: "a whole number of MiB from 1 to 1024",
+        default_note: None,
+        scopes: &[FlagScope::Run],
+    },
+    SettingSpec {
+        key: "pipeline.flush_age_secs",
+        env: &["PRECIS_FLUSH_AGE_SECS"],
+        flag: "--flush-age-secs",
+        value_name: "SECS",
+        help: "... or when the oldest buffered record is this old",
+        accepted: "a whole number of seconds from 1 to 3600",
+        default_note: None,
+        scopes: &[FlagScope::Run],
+    },
+    SettingSpec {
+        key: "pipeline.max_content_kib",
+        env: &["PRECIS_MAX_CONTENT_KIB"],
+        flag: "--max-content-kib",
+        value_name: "KIB",
+        help: "Articles with more content go to quarantine",
+        accepted: "a whole number of KiB from 1 to 1024",
+        default_note: None,
+        scopes: &[FlagScope::Run],
+    },
+];
 
 #[cfg(test)]
 mod tests {

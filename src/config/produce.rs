@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::values::*;
+use super::{FlagScope, SettingSpec};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -28,3 +29,37 @@ impl Default for ProduceSettings {
         }
     }
 }
+
+/// This section's settings: names, flags and forms (the fields above hold the values).
+pub(super) const SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        key: "produce.records",
+        env: &["NUM_RECORDS", "PRECIS_RECORDS"],
+        flag: "--records",
+        value_name: "N",
+        help: "Number of articles to put; with --from-file, at most this many lines, if given",
+        accepted: "a whole number from 0 to 100000000",
+        default_note: None,
+        scopes: &[FlagScope::Produce],
+    },
+    SettingSpec {
+        key: "produce.seed",
+        env: &["PRECIS_SEED"],
+        flag: "--seed",
+        value_name: "N",
+        help: "Seed of the article generator; the same seed and --as-of give the same articles",
+        accepted: "a whole number from 0 to 18446744073709551615",
+        default_note: Some("a fresh seed each run, printed"),
+        scopes: &[FlagScope::Produce],
+    },
+    SettingSpec {
+        key: "produce.in_flight",
+        env: &["PRECIS_IN_FLIGHT"],
+        flag: "--in-flight",
+        value_name: "N",
+        help: "Concurrent PutRecords calls; more for large real streams",
+        accepted: "a whole number of concurrent PutRecords calls from 1 to 64",
+        default_note: None,
+        scopes: &[FlagScope::Produce],
+    },
+];

@@ -10,7 +10,7 @@ use figment::error::Kind;
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 
-use super::{SettingSpec, Settings, SETTINGS};
+use super::{spec, specs, SettingSpec, Settings};
 
 /// Config file read when `--config` is not given, if it exists in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "precis.toml";
@@ -132,14 +132,13 @@ fn origin_of(metadata: &Metadata) -> Origin {
         _ => return Origin::Default,
     };
     let named = |names: fn(&'static SettingSpec) -> Vec<&'static str>| {
-        SETTINGS
-            .iter()
+        specs()
             .flat_map(names)
             .find(|candidate| *candidate == custom)
     };
     let found = match metadata.name.as_ref() {
         "env" => named(|s| s.env.to_vec()).map(Origin::Env),
-        "flag" => named(|s| s.flag.into_iter().collect()).map(Origin::Flag),
+        "flag" => named(|s| vec![s.flag]).map(Origin::Flag),
         _ => None,
     };
     found.unwrap_or(Origin::Default)
@@ -155,7 +154,7 @@ impl Settings {
         if let Some(path) = &file {
             figment = figment.merge(Layer::file(path)?);
         }
-        for spec in SETTINGS {
+        for spec in specs() {
             // The first variable listed wins; an empty one counts as unset.
             let found = spec.env.iter().find_map(|var| {
                 (sources.env)(var)
@@ -167,15 +166,15 @@ impl Settings {
             }
         }
         for flag in sources.flags {
-            let spec = spec(flag.key);
-            let origin = Origin::Flag(spec.flag.unwrap_or(spec.key));
+            let spec =
+                spec(flag.key).unwrap_or_else(|| panic!("flag for unknown setting {}", flag.key));
+            let origin = Origin::Flag(spec.flag);
             figment = figment.merge(Layer::one(origin, spec.key, &flag.value));
         }
         let mut settings: Settings = figment
             .extract()
             .map_err(|e| explain(&figment, e, file.as_deref()))?;
-        settings.origins = SETTINGS
-            .iter()
+        settings.origins = specs()
             .filter_map(|s| Some((s.key, origin_of(figment.find_metadata(s.key)?))))
             .collect();
         settings.config_file = file;
@@ -196,13 +195,6 @@ impl Settings {
     }
 }
 
-pub(super) fn spec(key: &str) -> &'static SettingSpec {
-    SETTINGS
-        .iter()
-        .find(|s| s.key == key)
-        .unwrap_or_else(|| panic!("flag for unknown setting {key}"))
-}
-
 /// figment's error, in précis's words: which setting, the value, where it came from, and what
 /// is accepted.
 fn explain(figment: &Figment, error: figment::Error, file: Option<&Path>) -> ConfigError {
@@ -221,14 +213,10 @@ fn explain(figment: &Figment, error: figment::Error, file: Option<&Path>) -> Con
         return ConfigError::UnknownKey {
             key,
             path: file.map(Path::to_path_buf).unwrap_or_default(),
-            known: SETTINGS
-                .iter()
-                .map(|s| s.key)
-                .collect::<Vec<_>>()
-                .join(", "),
+            known: specs().map(|s| s.key).collect::<Vec<_>>().join(", "),
         };
     }
-    let Some(spec) = SETTINGS.iter().find(|s| s.key == at) else {
+    let Some(spec) = spec(&at) else {
         // A section that is not a table, say: only the file can hold one.
         return file_error(format!("`{at}`: {}", error.kind));
     };

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::values::*;
+use super::{FlagScope, SettingSpec};
 
 /// Which summarizer writes the `summary` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,3 +115,87 @@ impl SummarizerSettings {
         }
     }
 }
+
+/// This section's settings: names, flags and forms (the fields above hold the values).
+pub(super) const SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        key: "summarizer.kind",
+        env: &["PRECIS_SUMMARIZER"],
+        flag: "--summarizer",
+        value_name: "KIND",
+        help: "extractive (MiniLM), generative (SmolLM2 GGUF or a T5 directory), or none",
+        accepted: "extractive, generative or none",
+        default_note: None,
+        scopes: &[FlagScope::Summarizer],
+    },
+    SettingSpec {
+        key: "summarizer.model",
+        env: &["PRECIS_MODEL"],
+        flag: "--model",
+        value_name: "DIR|NAME",
+        help: "Model directory or file, or a known name (all-minilm-l6-v2, smollm2-135m-instruct); `scripts/fetch-models` installs the known ones",
+        accepted: "a model directory (or GGUF file), or a known name: all-minilm-l6-v2, smollm2-135m-instruct",
+        default_note: Some("the kind's: all-minilm-l6-v2, smollm2-135m-instruct"),
+        scopes: &[FlagScope::Summarizer],
+    },
+    SettingSpec {
+        key: "summarizer.encoder",
+        env: &["PRECIS_ENCODER"],
+        flag: "--encoder",
+        value_name: "ENCODER",
+        help: "The extractive summarizer's sentence encoder: static, onnx (int8), onnx-fp32 or candle",
+        accepted: "static (MiniLM distilled into token vectors: no model runs), onnx (ONNX Runtime, int8 weights), onnx-fp32, or candle (pure Rust, slower)",
+        default_note: Some("static when scripts/fetch-models installed it, else onnx, else candle"),
+        scopes: &[FlagScope::Summarizer],
+    },
+    SettingSpec {
+        key: "summarizer.device",
+        env: &["PRECIS_DEVICE"],
+        flag: "--device",
+        value_name: "DEVICE",
+        help: "Where the ONNX encoder runs: cpu or cuda",
+        accepted: "cpu, or cuda (the ONNX encoder on ONNX Runtime's CUDA provider: a GPU build of ONNX Runtime in ORT_DYLIB_PATH)",
+        default_note: None,
+        scopes: &[FlagScope::Summarizer],
+    },
+    SettingSpec {
+        key: "summarizer.workers",
+        env: &["PRECIS_SUMMARIZER_WORKERS"],
+        flag: "--summarizer-workers",
+        value_name: "N",
+        help: "Summarizer worker threads, one model each",
+        accepted: "a whole number of worker threads from 1 to 64",
+        default_note: Some("1 for the static encoder, else the number of cores, at most 8"),
+        scopes: &[FlagScope::Summarizer],
+    },
+    SettingSpec {
+        key: "summarizer.sentences",
+        env: &["PRECIS_SUMMARY_SENTENCES"],
+        flag: "--summary-sentences",
+        value_name: "N",
+        help: "Sentences per summary at most (extractive)",
+        accepted: "a whole number of sentences from 1 to 50",
+        default_note: None,
+        scopes: &[FlagScope::Summarizer],
+    },
+    SettingSpec {
+        key: "summarizer.max_words",
+        env: &["PRECIS_SUMMARY_WORDS"],
+        flag: "--summary-words",
+        value_name: "N",
+        help: "Words per summary at most, 0 for no limit; the first sentence is always kept (extractive)",
+        accepted: "a whole number of words from 1 to 10000, or 0 for no word limit",
+        default_note: None,
+        scopes: &[FlagScope::Summarizer],
+    },
+    SettingSpec {
+        key: "summarizer.max_new_tokens",
+        env: &["PRECIS_MAX_NEW_TOKENS"],
+        flag: "--max-new-tokens",
+        value_name: "N",
+        help: "Tokens a generative model may write per summary",
+        accepted: "a whole number of tokens from 1 to 2048",
+        default_note: None,
+        scopes: &[FlagScope::Summarizer],
+    },
+];

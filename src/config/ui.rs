@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::values::*;
+use super::{FlagScope, SettingSpec};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -20,3 +21,15 @@ impl Default for UiSettings {
         }
     }
 }
+
+/// This section's settings: names, flags and forms (the fields above hold the values).
+pub(super) const SETTINGS: &[SettingSpec] = &[SettingSpec {
+    key: "ui.theme",
+    env: &["PRECIS_THEME"],
+    flag: "--theme",
+    value_name: "NAME|PATH",
+    help: "Console theme: dark, light, high-contrast, or a theme file",
+    accepted: "a console theme: dark, light, high-contrast, or the path of a theme .toml file",
+    default_note: None,
+    scopes: &[FlagScope::Run],
+}];
