@@ -80,6 +80,19 @@ pub enum Command {
     Vacuum(VacuumArgs),
     /// Each table's version, rows per split, files and last commits; rows added since a version
     Tables(TablesArgs),
+    /// Every version of a table, newest first: its operation (stream, compaction, reprocess,
+    /// backfill, vacuum), rows and files added and removed, and who wrote it
+    History(HistoryArgs),
+    /// Two summarizers on the same rows, side by side with aggregate figures: a reprocess's or
+    /// backfill's version against the rows it replaced (lake/summaries@V), or a candidate table
+    /// against the summaries table (lake/NAME)
+    Compare(CompareArgs),
+    /// A shard's records as JSON lines, with the reason précis would quarantine one; reads
+    /// with its own iterators: no checkpoint moves, nothing is committed
+    Inspect(InspectArgs),
+    /// A table's rows to JSON Lines, Parquet or CSV (by the file's extension); quarantine to
+    /// JSON Lines gives the payloads, which `produce --from-file` sends again
+    Export(ExportArgs),
     /// Print the effective settings and where each came from (secrets redacted)
     Config,
     /// Score a summarizer with ROUGE against reference summaries, next to the lead-3 baseline
@@ -266,6 +279,54 @@ pub struct TablesArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Only this shard [default: every shard, in id order]
+    #[arg(long, value_name = "ID")]
+    pub shard: Option<String>,
+    /// Where to start: trim-horizon, latest, a time (2026-11-23T08:00:00Z) or a sequence number
+    #[arg(long, value_name = "POSITION", default_value = "trim-horizon")]
+    pub from: String,
+    /// Records to print at most
+    #[arg(short = 'n', long = "records", value_name = "N", default_value_t = 10)]
+    pub limit: usize,
+    /// Only records whose payload, partition key or sequence number holds this text (any case)
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// lake/summaries, lake/articles, lake/quarantine or a candidate table lake/NAME; @VERSION
+    /// for an older version
+    #[arg(value_name = "TABLE[@VERSION]")]
+    pub table: String,
+    /// Only the rows where this holds: comparisons joined by AND, e.g. "split = 'train' AND
+    /// publish_date >= '2026-03-01'", "summary IS NULL"
+    #[arg(long = "where", value_name = "PREDICATE")]
+    pub r#where: Option<String>,
+    /// The file to write: .jsonl, .parquet or .csv
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// lake/articles, lake/summaries, lake/quarantine, or a candidate table lake/NAME
+    #[arg(value_name = "TABLE")]
+    pub table: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// A rewrite's version (lake/summaries@12) or a candidate table (lake/NAME)
+    #[arg(value_name = "TABLE@VERSION|CANDIDATE")]
+    pub target: String,
+    /// Rows to print side by side, the changed ones first
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 10)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
 pub struct ProduceArgs {
     #[command(flatten)]
     pub settings: SettingFlags<ProduceScope>,
@@ -301,7 +362,11 @@ impl Cli {
             | Command::Partitions(_)
             | Command::Preview(_)
             | Command::Vacuum(_)
-            | Command::Tables(_) => {}
+            | Command::Tables(_)
+            | Command::History(_)
+            | Command::Compare(_)
+            | Command::Export(_)
+            | Command::Inspect(_) => {}
         }
         flags
     }

@@ -155,6 +155,18 @@ fn dispatch(
         Command::Tables(args) => {
             runtime().and_then(|rt| rt.block_on(commands::tables::run(settings, args)))
         }
+        Command::History(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::history::run_history(settings, args)))
+        }
+        Command::Inspect(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::inspect::run(settings, args)))
+        }
+        Command::Export(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::export::run(settings, args)))
+        }
+        Command::Compare(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::history::run_compare(settings, args)))
+        }
     }
 }
 

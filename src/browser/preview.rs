@@ -15,7 +15,8 @@ use polars::prelude::{
 use super::{fetch_object, snapshot_listing};
 use crate::aws::AwsClients;
 use crate::maintenance::files::table_files;
-use crate::pipeline::sink::lake::{Lake, LAKE_PREFIX};
+use crate::maintenance::inventory::{summarize, summarize_candidates, TableSummary};
+use crate::pipeline::sink::lake::{Lake, TableKind, LAKE_PREFIX};
 
 /// Stop fetching files of a partition once this much is read; stats then say how many files
 /// they cover.
@@ -73,6 +74,9 @@ pub struct PreviewTable {
 /// Reads what `target` names in the tables' current snapshots — one file, or every file under
 /// a folder (a table or a partition).
 pub async fn load(clients: &AwsClients, lake: &Lake, target: &str) -> Result<Preview> {
+    if matches!(target.trim_end_matches('/'), "" | "lake") {
+        return tables_overview(lake, target).await;
+    }
     let bucket = &lake.bucket;
     let (keys, version) = match target.split_once('@') {
         Some((table, version)) => at_version(lake, table, version).await?,
@@ -138,6 +142,45 @@ pub async fn load(clients: &AwsClients, lake: &Lake, target: &str) -> Result<Pre
         target: target.to_string(),
         files_read,
         files_total,
+        frame,
+        stats,
+    })
+}
+
+/// The lake's root holds tables of three schemas, not rows of one: its preview lists the tables.
+async fn tables_overview(lake: &Lake, target: &str) -> Result<Preview> {
+    let mut tables = Vec::new();
+    for kind in TableKind::ALL {
+        tables.extend(summarize(lake, kind, 0).await?);
+    }
+    tables.extend(summarize_candidates(lake, 0).await?);
+    if tables.is_empty() {
+        bail!(
+            "no table in s3://{}/{LAKE_PREFIX} yet: the pipeline creates them as it starts",
+            lake.bucket
+        );
+    }
+    let column = |name: &str, values: Vec<String>| Column::new(name.into(), values);
+    let text = |f: fn(&TableSummary) -> String| tables.iter().map(f).collect::<Vec<_>>();
+    let frame = DataFrame::new(
+        tables.len(),
+        vec![
+            column("table", text(|t| t.path.clone())),
+            column("version", text(|t| t.version.to_string())),
+            column("rows", text(|t| t.total.rows.to_string())),
+            column("files", text(|t| t.total.files.to_string())),
+            column(
+                "size",
+                text(|t| format!("{:.1} MiB", t.total.bytes as f64 / (1024.0 * 1024.0))),
+            ),
+        ],
+    )?;
+    let stats = stats(&frame);
+    Ok(Preview {
+        version: None,
+        target: target.to_string(),
+        files_read: 0,
+        files_total: 0,
         frame,
         stats,
     })
@@ -297,7 +340,9 @@ fn preferred_count(frame: &DataFrame) -> usize {
                 .count()
         })
         .max()
-        .unwrap_or(0)
+        .filter(|&n| n > 0)
+        // A frame of none of the layers (the tables overview): every column.
+        .unwrap_or(names.len())
         .max(1)
 }
 

@@ -20,6 +20,10 @@ pub async fn run(settings: &Settings, args: &PreviewArgs) -> Result<ExitCode> {
     let preview = load(&clients, &lake, &args.target).await?;
     outln!("{}", preview.head(args.limit, args.all_columns)?)?;
     let s = &preview.stats;
+    if preview.files_total == 0 {
+        outln!("{} tables under s3://{bucket}/{}", s.rows, preview.target)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let version = preview
         .version
         .map_or(String::new(), |v| format!(" (table version {v})"));

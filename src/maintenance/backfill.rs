@@ -35,6 +35,7 @@ use super::files::{table_files, TableFile};
 use super::reprocess::{RawColumns, Selection};
 use super::{
     commit_rewrite, file_batches, read_file as read_table_file, AlreadyCommitted, Rewrite,
+    META_BACKFILL, META_REPROCESS, META_SUMMARIZER,
 };
 use crate::pipeline::rows::ArticleRow;
 use crate::pipeline::sink::lake::{Lake, TableKind, LAKE_PREFIX};
@@ -47,9 +48,6 @@ use crate::summarize::Document;
 /// Where a plan keeps its pin, under the source table's root (readers and vacuum skip paths
 /// that start with `_`).
 const RECORDS: &str = "_precis_backfill";
-
-/// Commit metadata keys of a backfill.
-pub const META_BACKFILL: &str = "precis.backfill";
 
 /// One file the job reads, as the pinned snapshot lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -488,11 +486,11 @@ pub async fn commit(lake: &Lake, plan: &Plan, adds: Vec<Add>) -> Result<Committe
             ),
             (META_BACKFILL.to_string(), serde_json::json!(plan.job)),
             (
-                "precis.reprocess".to_string(),
+                META_REPROCESS.to_string(),
                 serde_json::json!(plan.predicate),
             ),
             (
-                "precis.summarizer".to_string(),
+                META_SUMMARIZER.to_string(),
                 serde_json::json!(plan.summarizer),
             ),
         ],

@@ -10,7 +10,8 @@ use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
 use super::files::{table_files, TableFile};
-use crate::pipeline::sink::commit::{META_APP_ID, META_FIRST_SEQUENCE};
+use super::{META_BACKFILL, META_REPROCESS, META_SUMMARIZER};
+use crate::pipeline::sink::commit::{META_APP_ID, META_FIRST_SEQUENCE, META_WORKER};
 use crate::pipeline::sink::lake::{Lake, TableKind};
 use crate::pipeline::sink::parquet::SPLIT_COLUMN;
 
@@ -61,6 +62,67 @@ pub struct CommitSummary {
     pub new_rows_by_split: BTreeMap<String, u64>,
     /// The pipeline's chunk this commit holds: its application id and first sequence number.
     pub chunk: Option<(String, String)>,
+    /// What made it.
+    pub kind: CommitKind,
+    /// The process that wrote a stream commit (its lease-table name).
+    pub worker: Option<String>,
+    /// The rows a rewrite (reprocess, backfill) selected, as SQL.
+    pub predicate: Option<String>,
+    /// The summarizer a rewrite wrote with.
+    pub summarizer: Option<String>,
+}
+
+/// What made a commit, read from the commit's own metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitKind {
+    Create,
+    /// A chunk of a shard, from the pipeline.
+    Stream,
+    Compaction,
+    Reprocess,
+    Backfill,
+    Vacuum,
+    /// Another writer's operation, as Delta names it.
+    Other(String),
+}
+
+impl CommitKind {
+    pub fn name(&self) -> &str {
+        match self {
+            CommitKind::Create => "create",
+            CommitKind::Stream => "stream",
+            CommitKind::Compaction => "compaction",
+            CommitKind::Reprocess => "reprocess",
+            CommitKind::Backfill => "backfill",
+            CommitKind::Vacuum => "vacuum",
+            CommitKind::Other(operation) => operation,
+        }
+    }
+
+    /// A commit that replaced rows with others of new content (not a compaction, which only
+    /// moves rows between files).
+    pub fn is_rewrite(&self) -> bool {
+        matches!(self, CommitKind::Reprocess | CommitKind::Backfill)
+    }
+
+    fn of(operation: &str, info: &Value) -> Self {
+        let has = |key: &str| info.get(key).is_some();
+        if has(META_APP_ID) {
+            CommitKind::Stream
+        } else if has(META_BACKFILL) {
+            CommitKind::Backfill
+        } else if has(META_REPROCESS) {
+            CommitKind::Reprocess
+        } else if operation == "OPTIMIZE" {
+            CommitKind::Compaction
+        } else if operation.starts_with("VACUUM") {
+            CommitKind::Vacuum
+        } else if operation == "CREATE TABLE" {
+            CommitKind::Create
+        } else {
+            CommitKind::Other(operation.to_lowercase())
+        }
+    }
 }
 
 fn table_version(table: &DeltaTable) -> Result<i64> {
@@ -216,6 +278,10 @@ pub fn commit_summary(version: i64, entry: &[u8]) -> Result<CommitSummary> {
         new_rows: 0,
         new_rows_by_split: BTreeMap::new(),
         chunk: None,
+        kind: CommitKind::Other(String::new()),
+        worker: None,
+        predicate: None,
+        summarizer: None,
     };
     for line in entry.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let action: Value = serde_json::from_slice(line)
@@ -258,6 +324,10 @@ pub fn commit_summary(version: i64, entry: &[u8]) -> Result<CommitSummary> {
             if let (Some(app), Some(first)) = (text(META_APP_ID), text(META_FIRST_SEQUENCE)) {
                 summary.chunk = Some((app, first));
             }
+            summary.kind = CommitKind::of(&summary.operation, info);
+            summary.worker = text(META_WORKER);
+            summary.predicate = text(META_REPROCESS);
+            summary.summarizer = text(META_SUMMARIZER);
         }
     }
     Ok(summary)
@@ -384,6 +454,35 @@ mod tests {
         assert_eq!((c.files_added, c.files_removed), (1, 2));
         assert_eq!((c.rows_added, c.new_rows), (7, 0));
         assert!(c.chunk.is_none());
+        assert_eq!(c.kind, CommitKind::Compaction);
+    }
+
+    #[test]
+    fn a_commit_is_named_by_what_made_it() {
+        let kind = |info: &str| {
+            let entry = format!("{{\"commitInfo\":{info}}}\n");
+            commit_summary(1, entry.as_bytes()).unwrap().kind
+        };
+        assert_eq!(kind(r#"{"operation":"CREATE TABLE"}"#), CommitKind::Create);
+        assert_eq!(
+            kind(
+                r#"{"operation":"WRITE","precis.app_id":"precis/S/shardId-1","precis.first_sequence":"1"}"#
+            ),
+            CommitKind::Stream
+        );
+        assert_eq!(
+            kind(r#"{"operation":"WRITE","precis.reprocess":"dt = '2026-01-01'"}"#),
+            CommitKind::Reprocess
+        );
+        assert_eq!(
+            kind(r#"{"operation":"WRITE","precis.reprocess":"TRUE","precis.backfill":"j"}"#),
+            CommitKind::Backfill
+        );
+        assert_eq!(kind(r#"{"operation":"VACUUM END"}"#), CommitKind::Vacuum);
+        assert_eq!(
+            kind(r#"{"operation":"MERGE"}"#),
+            CommitKind::Other("merge".into())
+        );
     }
 
     #[test]
@@ -393,6 +492,7 @@ mod tests {
 "#;
         let c = commit_summary(9, entry).unwrap();
         assert_eq!(c.chunk, Some(("precis/S/shardId-1".into(), "0042".into())));
+        assert_eq!(c.kind, CommitKind::Stream);
         assert_eq!(c.new_rows_by_split.get("test"), Some(&5));
     }
 

@@ -6,8 +6,11 @@
 pub mod backfill;
 pub mod card;
 pub mod compact;
+pub mod export;
 pub mod files;
+pub mod history;
 pub mod inventory;
+pub mod predicate;
 pub mod reprocess;
 pub mod vacuum;
 
@@ -80,6 +83,12 @@ pub fn file_batches(kind: TableKind, file: &TableFile, body: Bytes) -> Result<Ve
     }
     Ok(out)
 }
+
+/// A rewrite's commit metadata: the rows it selected (SQL), the summarizer it wrote with, and a
+/// backfill's job; the table's history reads them back.
+pub const META_REPROCESS: &str = "precis.reprocess";
+pub const META_SUMMARIZER: &str = "precis.summarizer";
+pub const META_BACKFILL: &str = "precis.backfill";
 
 /// One commit that takes files out of a table and puts others in.
 pub struct Rewrite {

@@ -27,7 +27,7 @@ use deltalake::DeltaTable;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::files::{table_files, TableFile};
-use super::{commit_rewrite, file_batches, read_file, Rewrite};
+use super::{commit_rewrite, file_batches, read_file, Rewrite, META_REPROCESS, META_SUMMARIZER};
 use crate::pipeline::features::Features;
 use crate::pipeline::record::ValidArticle;
 use crate::pipeline::rows::ArticleRow;
@@ -345,8 +345,8 @@ pub async fn reprocess(
         },
         txn: None,
         metadata: vec![
-            ("precis.reprocess".to_string(), serde_json::json!(predicate)),
-            ("precis.summarizer".to_string(), serde_json::json!(current)),
+            (META_REPROCESS.to_string(), serde_json::json!(predicate)),
+            (META_SUMMARIZER.to_string(), serde_json::json!(current)),
         ],
     };
     let version = commit_rewrite(&mut summaries, rewrite)

@@ -118,10 +118,7 @@ async fn backfill_commits(settings: &Settings) -> usize {
     let history: Vec<_> = table.history(None).try_collect().await.unwrap();
     history
         .iter()
-        .filter(|c| {
-            c.info
-                .contains_key(precis::maintenance::backfill::META_BACKFILL)
-        })
+        .filter(|c| c.info.contains_key(precis::maintenance::META_BACKFILL))
         .count()
 }
 

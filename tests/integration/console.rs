@@ -15,8 +15,8 @@ use crate::support::{
 
 const WAIT: Duration = Duration::from_secs(180);
 
-/// A tmux server of its own (its own socket), running one session of `precis tui`.
-struct Tmux {
+/// A tmux server of its own (its own socket), running one session of `precis`.
+pub(crate) struct Tmux {
     socket: String,
     session: String,
     log_file: PathBuf,
@@ -27,6 +27,13 @@ struct Tmux {
 impl Tmux {
     /// Starts `precis tui <args>` in a 100×30 pane with a clean environment plus `env`.
     fn start(args: &[&str], env: &[(&'static str, String)]) -> Tmux {
+        let mut all = vec!["tui"];
+        all.extend_from_slice(args);
+        Tmux::start_command(&all, env)
+    }
+
+    /// Starts `precis <args>` in a 100×30 pane with a clean environment plus `env`.
+    pub(crate) fn start_command(args: &[&str], env: &[(&'static str, String)]) -> Tmux {
         let socket = unique_name("precis-tmux");
         let session = "console".to_string();
         let log_file = std::env::temp_dir().join(format!("{socket}.log"));
@@ -47,26 +54,25 @@ impl Tmux {
         ];
         command.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
         command.push(env!("CARGO_BIN_EXE_precis").to_string());
-        command.push("tui".into());
         command.extend(args.iter().map(|a| a.to_string()));
         let status = Command::new("tmux")
             .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
             .args(["-s", &session, "-x", "100", "-y", "30"])
             .args(&command)
+            // Keep the pane after precis exits, to read its exit status and final screen: set
+            // in the same call, before a quick command can end and take the pane with it.
+            .args([";", "set-option", "-t", &session, "remain-on-exit", "on"])
             .status()
             .expect(
                 "tmux is needed for the console tests (.ci/run installs it): apt-get install tmux",
             );
         assert!(status.success(), "tmux new-session failed");
-        let tmux = Tmux {
+        Tmux {
             socket,
             session,
             log_file,
             status_file,
-        };
-        // Keep the pane after precis exits, to read its exit status and final screen.
-        tmux.run(&["set-option", "-t", &tmux.session, "remain-on-exit", "on"]);
-        tmux
+        }
     }
 
     fn run(&self, args: &[&str]) -> String {
@@ -78,8 +84,13 @@ impl Tmux {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         self.run(&["capture-pane", "-p", "-t", &self.session])
+    }
+
+    /// Everything the pane printed, scrolled off or not, wrapped lines joined.
+    pub(crate) fn output(&self) -> String {
+        self.run(&["capture-pane", "-p", "-J", "-S", "-", "-t", &self.session])
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -108,7 +119,7 @@ impl Tmux {
     }
 
     /// precis' exit status, once it has ended.
-    fn wait_for_exit(&self) -> i32 {
+    pub(crate) fn wait_for_exit(&self) -> i32 {
         let started = Instant::now();
         loop {
             if let Some(status) = std::fs::read_to_string(&self.status_file)

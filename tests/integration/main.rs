@@ -12,6 +12,7 @@ mod generative;
 #[path = "../fixtures/hostile_corpus.rs"]
 mod hostile_corpus;
 mod maintenance;
+mod operator;
 mod pipeline;
 mod produce;
 mod readers;

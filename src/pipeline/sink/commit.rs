@@ -30,6 +30,8 @@ pub const META_APP_ID: &str = "precis.app_id";
 pub const META_CHUNK: &str = "precis.chunk";
 pub const META_FIRST_SEQUENCE: &str = "precis.first_sequence";
 pub const META_LAST_SEQUENCE: &str = "precis.last_sequence";
+/// The process that committed (its lease-table name), for the table's history.
+pub const META_WORKER: &str = "precis.worker";
 
 /// The application id of one shard's chunks: the same in every table.
 pub fn app_id(stream: &str, shard_id: &str) -> String {
@@ -181,11 +183,12 @@ pub async fn commit_chunk(
         .context("finishing the table's files")?;
     let files = adds.len() as u64;
     let bytes = adds.iter().map(|a| a.size.max(0) as u64).sum();
-    let metadata: [(String, Value); 4] = [
+    let metadata: [(String, Value); 5] = [
         (META_APP_ID.into(), chunk.app_id.into()),
         (META_CHUNK.into(), chunk.chunk.into()),
         (META_FIRST_SEQUENCE.into(), chunk.first_sequence.into()),
         (META_LAST_SEQUENCE.into(), chunk.last_sequence.into()),
+        (META_WORKER.into(), crate::lease::worker_name().into()),
     ];
     let properties = CommitProperties::default()
         .with_application_transaction(Transaction::new(chunk.app_id, chunk.chunk))

@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use super::panel;
 use crate::browser::human_bytes;
-use crate::maintenance::inventory::{bucket_labels, TableSummary, SIZE_BUCKETS_MIB};
+use crate::maintenance::inventory::{bucket_labels, CommitSummary, TableSummary, SIZE_BUCKETS_MIB};
 use crate::tui::app::{App, View};
 
 /// Histogram buckets under this size (MiB) are drawn as a warning: files a trainer pays for.
@@ -152,6 +152,22 @@ fn render_files(frame: &mut Frame, area: Rect, app: &App, table: &TableSummary) 
     );
 }
 
+/// Who wrote a commit, short: a stream commit's shard (`shardId-000000000001` as `shard 1`), a
+/// rewrite's summarizer.
+fn writer(c: &CommitSummary) -> String {
+    match (&c.chunk, &c.summarizer) {
+        (Some((app, _)), _) => {
+            let shard = app.rsplit('/').next().unwrap_or(app);
+            match shard.strip_prefix("shardId-") {
+                Some(n) => format!("shard {}", n.trim_start_matches('0').max("0")),
+                None => shard.to_string(),
+            }
+        }
+        (None, Some(summarizer)) => summarizer.clone(),
+        _ => String::new(),
+    }
+}
+
 fn render_commits(frame: &mut Frame, area: Rect, app: &App, table: &TableSummary) {
     let theme = app.theme();
     let chosen = app.time_travel_version();
@@ -165,9 +181,10 @@ fn render_commits(frame: &mut Frame, area: Rect, app: &App, table: &TableSummary
                     c.when
                         .map_or("?".into(), |w| w.format("%m-%d %H:%M:%S").to_string()),
                 ),
-                Cell::from(c.operation.clone()),
+                Cell::from(c.kind.name().to_string()),
                 Cell::from(format!("+{} -{}", c.files_added, c.files_removed)),
                 Cell::from(c.rows_added.to_string()),
+                Cell::from(writer(c)),
             ]);
             if Some(c.version) == chosen {
                 row.style(theme.accent())
@@ -181,12 +198,23 @@ fn render_commits(frame: &mut Frame, area: Rect, app: &App, table: &TableSummary
         [
             Constraint::Length(7),
             Constraint::Length(15),
-            Constraint::Min(8),
-            Constraint::Length(9),
+            Constraint::Length(10),
             Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Min(8),
         ],
     )
-    .header(Row::new(["version", "when (UTC)", "operation", "files", "rows"]).style(theme.title()))
+    .header(
+        Row::new([
+            "version",
+            "when (UTC)",
+            "operation",
+            "files",
+            "rows",
+            "writer",
+        ])
+        .style(theme.title()),
+    )
     .style(theme.base())
     .block(panel(theme, "last commits", false));
     frame.render_widget(commits, area);

@@ -11,7 +11,7 @@ use ratatui::Terminal;
 
 use crate::browser::preview::{read_file, stats, Preview};
 use crate::browser::{ObjectInfo, Tree};
-use crate::maintenance::inventory::{CommitSummary, Part, TableSummary};
+use crate::maintenance::inventory::{CommitKind, CommitSummary, Part, TableSummary};
 use crate::maintenance::reprocess::Selection;
 use crate::pipeline::features::{FeatureAverages, Features};
 use crate::pipeline::record::Limits;
@@ -825,7 +825,15 @@ fn table_summary(kind: crate::pipeline::sink::lake::TableKind, version: i64) -> 
         rows_added: 900,
         new_rows: if operation == "OPTIMIZE" { 0 } else { 900 },
         new_rows_by_split: BTreeMap::new(),
-        chunk: None,
+        chunk: (operation == "WRITE").then(|| ("precis/S/shardId-000000000001".into(), "1".into())),
+        kind: if operation == "OPTIMIZE" {
+            CommitKind::Compaction
+        } else {
+            CommitKind::Stream
+        },
+        worker: None,
+        predicate: None,
+        summarizer: None,
     };
     TableSummary {
         kind,
@@ -870,7 +878,9 @@ fn the_tables_view_shows_versions_rows_file_sizes_and_last_commits() {
         "split=train",
         "files by size (MiB)",
         "last commits",
-        "OPTIMIZE",
+        "compaction",
+        "stream",
+        "shard 1",
         "+2 -30",
     ] {
         assert!(text.contains(expected), "{expected}:\n{text}");

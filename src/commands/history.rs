@@ -1,0 +1,176 @@
+//! `precis history TABLE`: every version of a table with what made it; `precis compare TARGET`:
+//! two summarizers on the same rows, from a rewrite's version or a candidate table.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use deltalake::DeltaTable;
+
+use crate::aws::AwsClients;
+use crate::cli::{CompareArgs, HistoryArgs};
+use crate::config::Settings;
+use crate::maintenance::history::{
+    candidate_comparison, history, rewrite_comparison, Comparison, Side,
+};
+use crate::maintenance::inventory::CommitSummary;
+use crate::pipeline::sink::lake::{Lake, TableKind, LAKE_PREFIX};
+use crate::resources::require_bucket;
+
+/// A table as a user names it (`summaries`, `lake/summaries/`, `lake/NAME`), as its path.
+pub fn table_path(name: &str) -> Result<String> {
+    let name = name.trim().trim_end_matches('/');
+    let bare = name.strip_prefix(LAKE_PREFIX).unwrap_or(name);
+    if bare.is_empty()
+        || bare == LAKE_PREFIX.trim_end_matches('/')
+        || bare.contains('/')
+        || bare.starts_with('_')
+    {
+        bail!(
+            "{name} is not a table: name lake/articles, lake/summaries, lake/quarantine or a \
+             candidate table lake/NAME (`precis tables` lists them)"
+        );
+    }
+    Ok(format!("{LAKE_PREFIX}{bare}"))
+}
+
+async fn open(lake: &Lake, path: &str) -> Result<DeltaTable> {
+    lake.open_at(path, None)
+        .await?
+        .with_context(|| format!("no table at s3://{}/{path} yet", lake.bucket))
+}
+
+/// One commit as a line of the history.
+pub fn commit_line(c: &CommitSummary) -> String {
+    let when = c.when.map_or("?".to_string(), |w| {
+        w.format("%Y-%m-%d %H:%M:%S").to_string()
+    });
+    let writer = match (&c.chunk, &c.worker, &c.predicate, &c.summarizer) {
+        (Some((app, _)), Some(worker), _, _) => format!("{app} on {worker}"),
+        (Some((app, _)), None, _, _) => app.clone(),
+        (None, _, Some(predicate), Some(summarizer)) => {
+            format!("where {predicate} with {summarizer}")
+        }
+        _ => String::new(),
+    };
+    format!(
+        "{:>7}  {when}  {:<10} {:>8} {:>6} {:>6}  {writer}",
+        c.version,
+        c.kind.name(),
+        c.rows_added,
+        c.files_added,
+        c.files_removed
+    )
+}
+
+pub async fn run_history(settings: &Settings, args: &HistoryArgs) -> Result<ExitCode> {
+    let clients = AwsClients::connect(settings).await;
+    require_bucket(&clients, &settings.lake.bucket).await?;
+    let lake = Lake::new(settings);
+    let path = table_path(&args.table)?;
+    let table = open(&lake, &path).await?;
+    let commits = history(&table).await?;
+    outln!(
+        "{:>7}  {:<19}  {:<10} {:>8} {:>6} {:>6}  writer",
+        "version",
+        "time (UTC)",
+        "operation",
+        "rows+",
+        "files+",
+        "files-"
+    )?;
+    for commit in commits.iter().rev() {
+        outln!("{}", commit_line(commit))?;
+    }
+    let rewrites: Vec<i64> = commits
+        .iter()
+        .filter(|c| c.kind.is_rewrite())
+        .map(|c| c.version)
+        .collect();
+    if let Some(last) = rewrites.last() {
+        outln!("`precis compare {path}@{last}` shows what a rewrite changed, row by row")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn side_text(side: &Side) -> String {
+    let by: Vec<String> = side
+        .summarizers
+        .iter()
+        .map(|(s, n)| format!("{s} ({n})"))
+        .collect();
+    format!(
+        "{}; mean {:.1} words, compression {:.3}, {} without a summary",
+        by.join(", "),
+        side.mean_words,
+        side.mean_compression,
+        side.empty
+    )
+}
+
+/// The figures and the first `limit` pairs.
+pub fn comparison_text(c: &Comparison, limit: usize) -> String {
+    let mut out = format!(
+        "{} rows on both sides, {} changed ({:.1}%)\nold: {}\nnew: {}\n",
+        c.rows,
+        c.changed,
+        100.0 * c.changed_share(),
+        side_text(&c.old),
+        side_text(&c.new)
+    );
+    for pair in c.pairs.iter().take(limit) {
+        let text = |s: &Option<String>| s.clone().unwrap_or_else(|| "(none)".into());
+        out.push_str(&format!(
+            "\n{} {}\n  old: {}\n  new: {}\n",
+            pair.article_id,
+            pair.title.as_deref().unwrap_or(""),
+            text(&pair.old),
+            text(&pair.new)
+        ));
+    }
+    out
+}
+
+pub async fn run_compare(settings: &Settings, args: &CompareArgs) -> Result<ExitCode> {
+    let clients = AwsClients::connect(settings).await;
+    require_bucket(&clients, &settings.lake.bucket).await?;
+    let lake = Lake::new(settings);
+    let comparison = match args.target.split_once('@') {
+        Some((name, version)) => {
+            let version: i64 = version
+                .parse()
+                .with_context(|| format!("{version} is not a table version (a whole number)"))?;
+            let table = open(&lake, &table_path(name)?).await?;
+            rewrite_comparison(&table, version).await?
+        }
+        None => {
+            let path = table_path(&args.target)?;
+            if TableKind::parse(path.trim_start_matches(LAKE_PREFIX)).is_some() {
+                bail!(
+                    "{path} is one of précis's tables: compare a version of it that a reprocess \
+                     or backfill wrote ({path}@VERSION, `precis history {path}` lists them), or \
+                     a candidate table lake/NAME"
+                );
+            }
+            let candidate = open(&lake, &path).await?;
+            let summaries = open(&lake, &TableKind::Summaries.path()).await?;
+            candidate_comparison(&summaries, &candidate).await?
+        }
+    };
+    out!("{}", comparison_text(&comparison, args.limit))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_is_named_with_or_without_its_folder() {
+        assert_eq!(table_path("summaries").unwrap(), "lake/summaries");
+        assert_eq!(table_path("lake/summaries/").unwrap(), "lake/summaries");
+        assert_eq!(table_path("lake/minilm").unwrap(), "lake/minilm");
+        assert!(table_path("lake/").is_err());
+        assert!(table_path("lake/summaries/split=train").is_err());
+        assert!(table_path("lake/_delta_log").is_err());
+    }
+}
