@@ -50,8 +50,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Checks that chunks have somewhere to wait, loads the model (a missing one fails before
-    /// anything is read or written), checks the stream and the bucket, then starts reading.
+    /// Loads the model (a missing one fails before anything is read or written), checks the
+    /// stream and the bucket, then starts reading.
     pub async fn start(settings: &Settings, once: bool) -> Result<Self> {
         let leases = crate::lease::LeaseSettings::of(&settings.coordination, &settings.stream.name);
         if once && leases.is_some() {

@@ -112,7 +112,7 @@ fn dispatch(
         }
         Command::Eval(args) => commands::eval::run(settings, args),
         Command::Produce(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::produce::run(settings, args)))
+            block_on(commands::produce::run(settings, args))
         }
         Command::Run(args) | Command::Tui(args) if console => runtime().and_then(|rt| {
             let outcome = rt.block_on(tui::run(settings, args, &log_file.display().to_string()));
@@ -128,10 +128,10 @@ fn dispatch(
             if !args.no_ui {
                 tracing::info!("no terminal: running headless (--no-ui)");
             }
-            runtime().and_then(|rt| rt.block_on(commands::run::run(settings, args)))
+            block_on(commands::run::run(settings, args))
         }
         Command::Partitions(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::partitions::run(settings, args)))
+            block_on(commands::partitions::run(settings, args))
         }
         Command::Preview(args) => {
             // polars reads its table layout from the environment; keep long text readable.
@@ -140,34 +140,41 @@ fn dispatch(
                     std::env::set_var(key, value);
                 }
             }
-            runtime().and_then(|rt| rt.block_on(commands::preview::run(settings, args)))
+            block_on(commands::preview::run(settings, args))
         }
         Command::Reprocess(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::reprocess::run(settings, args)))
+            block_on(commands::reprocess::run(settings, args))
         }
         Command::Backfill(args) => commands::backfill::run(cli, config_file, args),
         Command::Compact(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::compact::run(settings, args)))
+            block_on(commands::compact::run(settings, args))
         }
         Command::Vacuum(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::vacuum::run(settings, args)))
+            block_on(commands::vacuum::run(settings, args))
         }
         Command::Tables(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::tables::run(settings, args)))
+            block_on(commands::tables::run(settings, args))
         }
         Command::History(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::history::run_history(settings, args)))
+            block_on(commands::history::run_history(settings, args))
         }
         Command::Inspect(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::inspect::run(settings, args)))
+            block_on(commands::inspect::run(settings, args))
         }
         Command::Export(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::export::run(settings, args)))
+            block_on(commands::export::run(settings, args))
         }
         Command::Compare(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::history::run_compare(settings, args)))
+            block_on(commands::history::run_compare(settings, args))
         }
     }
+}
+
+/// Runs a command's future on a fresh runtime.
+fn block_on(
+    command: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(command)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

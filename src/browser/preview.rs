@@ -15,8 +15,8 @@ use polars::prelude::{
 use super::{fetch_object, snapshot_listing};
 use crate::aws::AwsClients;
 use crate::maintenance::files::table_files;
-use crate::maintenance::inventory::{summarize, summarize_candidates, TableSummary};
-use crate::pipeline::sink::lake::{Lake, TableKind, LAKE_PREFIX};
+use crate::maintenance::inventory::{summarize_all, TableSummary};
+use crate::pipeline::sink::lake::{Lake, LAKE_PREFIX};
 
 /// Stop fetching files of a partition once this much is read; stats then say how many files
 /// they cover.
@@ -74,7 +74,7 @@ pub struct PreviewTable {
 /// Reads what `target` names in the tables' current snapshots — one file, or every file under
 /// a folder (a table or a partition).
 pub async fn load(clients: &AwsClients, lake: &Lake, target: &str) -> Result<Preview> {
-    if matches!(target.trim_end_matches('/'), "" | "lake") {
+    if lists_tables(target) {
         return tables_overview(lake, target).await;
     }
     let bucket = &lake.bucket;
@@ -147,13 +147,15 @@ pub async fn load(clients: &AwsClients, lake: &Lake, target: &str) -> Result<Pre
     })
 }
 
+/// Whether `target` is the lake's root (or the bucket's), whose preview lists the tables.
+pub fn lists_tables(target: &str) -> bool {
+    let target = target.trim_end_matches('/');
+    target.is_empty() || target == LAKE_PREFIX.trim_end_matches('/')
+}
+
 /// The lake's root holds tables of three schemas, not rows of one: its preview lists the tables.
 async fn tables_overview(lake: &Lake, target: &str) -> Result<Preview> {
-    let mut tables = Vec::new();
-    for kind in TableKind::ALL {
-        tables.extend(summarize(lake, kind, 0).await?);
-    }
-    tables.extend(summarize_candidates(lake, 0).await?);
+    let tables = summarize_all(lake, 0).await?;
     if tables.is_empty() {
         bail!(
             "no table in s3://{}/{LAKE_PREFIX} yet: the pipeline creates them as it starts",
@@ -169,10 +171,7 @@ async fn tables_overview(lake: &Lake, target: &str) -> Result<Preview> {
             column("version", text(|t| t.version.to_string())),
             column("rows", text(|t| t.total.rows.to_string())),
             column("files", text(|t| t.total.files.to_string())),
-            column(
-                "size",
-                text(|t| format!("{:.1} MiB", t.total.bytes as f64 / (1024.0 * 1024.0))),
-            ),
+            column("size", text(|t| super::human_bytes(t.total.bytes))),
         ],
     )?;
     let stats = stats(&frame);

@@ -59,8 +59,9 @@ pub fn reference() -> String {
         "| setting | default | environment | flag | accepted |\n| --- | --- | --- | --- | --- |\n",
     );
     for spec in specs() {
+        // A note is words, a value is code.
         let default = match spec.default_note {
-            Some(note) => note.to_string(),
+            Some(_) => spec.default_text(),
             None => format!("`{}`", spec.default_text()),
         };
         let code = |names: &[&str]| {

@@ -3,40 +3,30 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use indicatif::ProgressStyle;
 
 use crate::aws::AwsClients;
 use crate::cli::ExportArgs;
-use crate::commands::history::table_path;
 use crate::commands::progress::terminal_bar;
 use crate::config::Settings;
-use crate::maintenance::export::{export, ExportJob};
+use crate::maintenance::export::{export, ExportJob, Format};
 use crate::maintenance::predicate::Predicate;
-use crate::pipeline::sink::lake::Lake;
+use crate::pipeline::sink::lake::{table_at, Lake};
 use crate::resources::require_bucket;
 
 /// Sequence numbers of payloads left out, listed before the rest are counted.
 const LISTED: usize = 10;
 
 pub async fn run(settings: &Settings, args: &ExportArgs) -> Result<ExitCode> {
-    let (name, version) =
-        match args.table.split_once('@') {
-            Some((name, version)) => (
-                name,
-                Some(version.parse::<i64>().with_context(|| {
-                    format!("{version} is not a table version (a whole number)")
-                })?),
-            ),
-            None => (args.table.as_str(), None),
-        };
+    let (path, version) = table_at(&args.table)?;
     let job = ExportJob {
-        path: table_path(name)?,
+        path,
         version,
         predicate: args.r#where.as_deref().map(Predicate::parse).transpose()?,
+        format: Format::of(&args.to)?,
         to: args.to.clone(),
     };
-    crate::maintenance::export::Format::of(&job.to)?;
     let clients = AwsClients::connect(settings).await;
     require_bucket(&clients, &settings.lake.bucket).await?;
     let lake = Lake::new(settings);

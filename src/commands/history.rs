@@ -3,8 +3,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
-use deltalake::DeltaTable;
+use anyhow::{bail, Result};
 
 use crate::aws::AwsClients;
 use crate::cli::{CompareArgs, HistoryArgs};
@@ -13,31 +12,8 @@ use crate::maintenance::history::{
     candidate_comparison, history, rewrite_comparison, Comparison, Side,
 };
 use crate::maintenance::inventory::CommitSummary;
-use crate::pipeline::sink::lake::{Lake, TableKind, LAKE_PREFIX};
+use crate::pipeline::sink::lake::{table_at, table_path, Lake, TableKind, LAKE_PREFIX};
 use crate::resources::require_bucket;
-
-/// A table as a user names it (`summaries`, `lake/summaries/`, `lake/NAME`), as its path.
-pub fn table_path(name: &str) -> Result<String> {
-    let name = name.trim().trim_end_matches('/');
-    let bare = name.strip_prefix(LAKE_PREFIX).unwrap_or(name);
-    if bare.is_empty()
-        || bare == LAKE_PREFIX.trim_end_matches('/')
-        || bare.contains('/')
-        || bare.starts_with('_')
-    {
-        bail!(
-            "{name} is not a table: name lake/articles, lake/summaries, lake/quarantine or a \
-             candidate table lake/NAME (`precis tables` lists them)"
-        );
-    }
-    Ok(format!("{LAKE_PREFIX}{bare}"))
-}
-
-async fn open(lake: &Lake, path: &str) -> Result<DeltaTable> {
-    lake.open_at(path, None)
-        .await?
-        .with_context(|| format!("no table at s3://{}/{path} yet", lake.bucket))
-}
 
 /// One commit as a line of the history.
 pub fn commit_line(c: &CommitSummary) -> String {
@@ -67,7 +43,7 @@ pub async fn run_history(settings: &Settings, args: &HistoryArgs) -> Result<Exit
     require_bucket(&clients, &settings.lake.bucket).await?;
     let lake = Lake::new(settings);
     let path = table_path(&args.table)?;
-    let table = open(&lake, &path).await?;
+    let table = lake.open_existing(&path, None).await?;
     let commits = history(&table).await?;
     outln!(
         "{:>7}  {:<19}  {:<10} {:>8} {:>6} {:>6}  writer",
@@ -134,16 +110,12 @@ pub async fn run_compare(settings: &Settings, args: &CompareArgs) -> Result<Exit
     let clients = AwsClients::connect(settings).await;
     require_bucket(&clients, &settings.lake.bucket).await?;
     let lake = Lake::new(settings);
-    let comparison = match args.target.split_once('@') {
-        Some((name, version)) => {
-            let version: i64 = version
-                .parse()
-                .with_context(|| format!("{version} is not a table version (a whole number)"))?;
-            let table = open(&lake, &table_path(name)?).await?;
+    let comparison = match table_at(&args.target)? {
+        (path, Some(version)) => {
+            let table = lake.open_existing(&path, None).await?;
             rewrite_comparison(&table, version).await?
         }
-        None => {
-            let path = table_path(&args.target)?;
+        (path, None) => {
             if TableKind::parse(path.trim_start_matches(LAKE_PREFIX)).is_some() {
                 bail!(
                     "{path} is one of précis's tables: compare a version of it that a reprocess \
@@ -151,26 +123,13 @@ pub async fn run_compare(settings: &Settings, args: &CompareArgs) -> Result<Exit
                      a candidate table lake/NAME"
                 );
             }
-            let candidate = open(&lake, &path).await?;
-            let summaries = open(&lake, &TableKind::Summaries.path()).await?;
+            let candidate = lake.open_existing(&path, None).await?;
+            let summaries = lake
+                .open_existing(&TableKind::Summaries.path(), None)
+                .await?;
             candidate_comparison(&summaries, &candidate).await?
         }
     };
     out!("{}", comparison_text(&comparison, args.limit))?;
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_table_is_named_with_or_without_its_folder() {
-        assert_eq!(table_path("summaries").unwrap(), "lake/summaries");
-        assert_eq!(table_path("lake/summaries/").unwrap(), "lake/summaries");
-        assert_eq!(table_path("lake/minilm").unwrap(), "lake/minilm");
-        assert!(table_path("lake/").is_err());
-        assert!(table_path("lake/summaries/split=train").is_err());
-        assert!(table_path("lake/_delta_log").is_err());
-    }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::aws::AwsClients;
-use crate::browser::preview::load;
+use crate::browser::preview::{lists_tables, load};
 use crate::cli::PreviewArgs;
 use crate::config::Settings;
 use crate::pipeline::sink::lake::Lake;
@@ -20,7 +20,7 @@ pub async fn run(settings: &Settings, args: &PreviewArgs) -> Result<ExitCode> {
     let preview = load(&clients, &lake, &args.target).await?;
     outln!("{}", preview.head(args.limit, args.all_columns)?)?;
     let s = &preview.stats;
-    if preview.files_total == 0 {
+    if lists_tables(&preview.target) {
         outln!("{} tables under s3://{bucket}/{}", s.rows, preview.target)?;
         return Ok(ExitCode::SUCCESS);
     }

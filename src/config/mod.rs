@@ -92,9 +92,12 @@ pub fn spec(key: &str) -> Option<&'static SettingSpec> {
 impl SettingSpec {
     /// The default as a user reads it: the note, or the value TOML would write.
     pub fn default_text(&self) -> String {
+        // Every flag's help asks, each time the command line is built: serialized once.
+        static DEFAULTS: std::sync::LazyLock<toml::Table> =
+            std::sync::LazyLock::new(|| Settings::default().values());
         match self.default_note {
             Some(note) => note.to_string(),
-            None => match Settings::default().value_of(self.key) {
+            None => match value_in(&DEFAULTS, self.key) {
                 Some(toml::Value::String(text)) => text,
                 Some(value) => value.to_string(),
                 None => "unset".into(),

@@ -50,7 +50,7 @@ impl LeaseSettings {
     pub fn of(settings: &crate::config::CoordinationSettings, stream: &str) -> Option<Self> {
         (settings.mode() == crate::config::CoordinationMode::DynamoDb).then(|| Self {
             table: settings.table_for(stream),
-            worker: worker_name().to_string(),
+            worker: worker_name(),
             duration: Duration::from_secs(settings.lease_secs),
             take_every: Duration::from_secs(settings.take_secs),
         })
@@ -64,14 +64,8 @@ impl LeaseSettings {
 
 /// A name for this process in the lease table: the host (the pod's name on Kubernetes), the
 /// process id, and a random tag, so that a restarted process is a new owner and waits for its
-/// previous self's leases to expire rather than reading beside it. The same all the process
-/// long: the table's history names it too.
-pub fn worker_name() -> &'static str {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(new_worker_name)
-}
-
-fn new_worker_name() -> String {
+/// previous self's leases to expire rather than reading beside it.
+pub fn worker_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())

@@ -250,8 +250,8 @@ async fn compact_bin(
     let mut writer = RecordBatchWriter::for_table(table)?
         .with_writer_properties(properties.clone())
         .with_target_file_size(target_bytes);
+    let refs: Vec<&arrow_array::RecordBatch> = batches.iter().collect();
     for slice in order.chunks(WRITE_SLICE_ROWS) {
-        let refs: Vec<&arrow_array::RecordBatch> = batches.iter().collect();
         let rows = arrow_select::interleave::interleave_record_batch(&refs, slice)
             .context("sorting a bin by publish date")?;
         writer
@@ -259,6 +259,7 @@ async fn compact_bin(
             .await
             .context("writing a compacted file")?;
     }
+    drop(refs);
     drop(batches);
     let mut written = writer.flush().await.context("finishing a compacted file")?;
     for add in &mut written {

@@ -51,6 +51,8 @@ pub struct ExportJob {
     pub path: String,
     pub version: Option<i64>,
     pub predicate: Option<Predicate>,
+    /// [`Format::of`] the file.
+    pub format: Format,
     pub to: PathBuf,
 }
 
@@ -142,27 +144,16 @@ pub async fn export(
     job: &ExportJob,
     progress: &dyn Fn(usize, usize),
 ) -> Result<ExportReport> {
-    let format = Format::of(&job.to)?;
     let bare = job.path.trim_start_matches(LAKE_PREFIX);
     // A candidate table has the summaries table's schema.
     let kind = TableKind::parse(bare).unwrap_or(TableKind::Summaries);
-    let table = lake
-        .open_at(&job.path, job.version)
-        .await
-        .with_context(|| match job.version {
-            Some(v) => format!(
-                "reading version {v} of {} (versions past the log's retention are gone)",
-                job.path
-            ),
-            None => format!("reading {}", job.path),
-        })?
-        .with_context(|| format!("no table at s3://{}/{} yet", lake.bucket, job.path))?;
+    let table = lake.open_existing(&job.path, job.version).await?;
     let version = table.version().map_or(0, |v| v as i64);
     let files = table_files(&table).await?;
     let temp = partial(&job.to);
     let file = File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
     let schema = kind.schema();
-    let mut writer = match (format, kind) {
+    let mut writer = match (job.format, kind) {
         (Format::JsonLines, TableKind::Quarantine) => Writer::Payloads(BufWriter::new(file)),
         (Format::JsonLines, _) => {
             Writer::Json(arrow_json::LineDelimitedWriter::new(BufWriter::new(file)))

@@ -8,40 +8,22 @@ use anyhow::{bail, Context, Result};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type};
 use arrow_array::{Array, RecordBatch};
-use bytes::Bytes;
 use deltalake::DeltaTable;
-use futures::{StreamExt, TryStreamExt};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
-use serde_json::Value;
 
 use super::files::table_files;
-use super::inventory::{commit_summary, CommitSummary};
+use super::inventory::{commit_entries, commit_summary, log_actions, CommitSummary};
 use super::read_file;
 
 /// Every commit the table's log still holds, oldest first. Commits older than the log's
 /// retention are gone and skipped (the table starts at its oldest checkpoint then).
 pub async fn history(table: &DeltaTable) -> Result<Vec<CommitSummary>> {
     let latest = table.version().context("the table has no version")?;
-    let store = table.log_store();
-    let entries: Vec<Option<(i64, Bytes)>> = futures::stream::iter(0..=latest)
-        .map(|version| {
-            let store = store.clone();
-            async move {
-                let entry = store
-                    .read_commit_entry(version)
-                    .await
-                    .with_context(|| format!("reading commit {version} of the table's log"))?;
-                Ok::<_, anyhow::Error>(entry.map(|e| (version as i64, e)))
-            }
-        })
-        .buffered(16)
-        .try_collect()
-        .await?;
-    entries
+    commit_entries(table, 0, i64::try_from(latest).unwrap_or(i64::MAX))
+        .await?
         .into_iter()
-        .flatten()
-        .map(|(version, entry)| commit_summary(version, &entry))
+        .filter_map(|(version, entry)| Some(commit_summary(version, &entry?)))
         .collect()
 }
 
@@ -200,16 +182,13 @@ pub fn compare(old: &[SummaryRow], new: &[SummaryRow]) -> Comparison {
 
 /// The files a commit removed and added, from its log entry.
 async fn commit_files(table: &DeltaTable, version: i64) -> Result<(Vec<String>, Vec<String>)> {
-    let entry = table
-        .log_store()
-        .read_commit_entry(u64::try_from(version).context("a version is not negative")?)
-        .await
-        .with_context(|| format!("reading commit {version} of the table's log"))?
+    let entry = commit_entries(table, version, version)
+        .await?
+        .pop()
+        .and_then(|(_, entry)| entry)
         .with_context(|| format!("commit {version} is not in the table's log"))?;
     let (mut removed, mut added) = (Vec::new(), Vec::new());
-    for line in entry.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let action: Value = serde_json::from_slice(line)
-            .with_context(|| format!("commit {version} of the log is not JSON lines"))?;
+    for action in log_actions(version, &entry)? {
         let path = |kind: &str| Some(action.get(kind)?.get("path")?.as_str()?.to_string());
         if let Some(path) = path("remove") {
             removed.push(path);

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use deltalake::DeltaTable;
 use futures::{StreamExt, TryStreamExt};
@@ -11,7 +12,7 @@ use serde_json::Value;
 
 use super::files::{table_files, TableFile};
 use super::{META_BACKFILL, META_REPROCESS, META_SUMMARIZER};
-use crate::pipeline::sink::commit::{META_APP_ID, META_FIRST_SEQUENCE, META_WORKER};
+use crate::pipeline::sink::commit::{parse_app_id, META_APP_ID, META_FIRST_SEQUENCE, META_WORKER};
 use crate::pipeline::sink::lake::{Lake, TableKind};
 use crate::pipeline::sink::parquet::SPLIT_COLUMN;
 
@@ -193,6 +194,17 @@ pub async fn summarize_table(
     summarize_listed(table, kind, &files, recent).await
 }
 
+/// Every table that exists, précis's three then the candidates, each with its `recent`
+/// newest commits.
+pub async fn summarize_all(lake: &Lake, recent: usize) -> Result<Vec<TableSummary>> {
+    let mut tables = Vec::new();
+    for kind in TableKind::ALL {
+        tables.extend(summarize(lake, kind, recent).await?);
+    }
+    tables.extend(summarize_candidates(lake, recent).await?);
+    Ok(tables)
+}
+
 /// The summaries of the candidate tables a backfill wrote (`lake/<name>`), named
 /// `<name> (candidate)`.
 pub async fn summarize_candidates(lake: &Lake, recent: usize) -> Result<Vec<TableSummary>> {
@@ -241,8 +253,28 @@ pub async fn summarize_listed(
     })
 }
 
-/// Commits `from..=to`, oldest first, read from the log (a few at a time).
+/// Commits `from..=to`, oldest first, read from the log.
 pub async fn commits(table: &DeltaTable, from: i64, to: i64) -> Result<Vec<CommitSummary>> {
+    commit_entries(table, from, to)
+        .await?
+        .into_iter()
+        .map(|(version, entry)| match entry {
+            Some(entry) => commit_summary(version, &entry),
+            None => bail!(
+                "commit {version} is no longer in the table's log (commits older than the log \
+                 retention, 30 days by default, are cleaned up)"
+            ),
+        })
+        .collect()
+}
+
+/// Each commit's log entry `from..=to`, oldest first (read a few at a time); None for a commit
+/// the log no longer holds.
+pub async fn commit_entries(
+    table: &DeltaTable,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, Option<Bytes>)>> {
     let store = table.log_store();
     futures::stream::iter(from.max(0)..=to)
         .map(|version| {
@@ -252,18 +284,24 @@ pub async fn commits(table: &DeltaTable, from: i64, to: i64) -> Result<Vec<Commi
                     .read_commit_entry(version as u64)
                     .await
                     .with_context(|| format!("reading commit {version} of the table's log"))?;
-                let Some(entry) = entry else {
-                    bail!(
-                        "commit {version} is no longer in the table's log (commits older than \
-                         the log retention, 30 days by default, are cleaned up)"
-                    );
-                };
-                commit_summary(version, &entry)
+                Ok::<_, anyhow::Error>((version, entry))
             }
         })
         .buffered(16)
         .try_collect()
         .await
+}
+
+/// One commit's actions: its JSON lines.
+pub fn log_actions(version: i64, entry: &[u8]) -> Result<Vec<Value>> {
+    entry
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            serde_json::from_slice(line)
+                .with_context(|| format!("commit {version} of the log is not JSON lines"))
+        })
+        .collect()
 }
 
 /// One commit's JSON lines, summarized.
@@ -283,9 +321,7 @@ pub fn commit_summary(version: i64, entry: &[u8]) -> Result<CommitSummary> {
         predicate: None,
         summarizer: None,
     };
-    for line in entry.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let action: Value = serde_json::from_slice(line)
-            .with_context(|| format!("commit {version} of the log is not JSON lines"))?;
+    for action in log_actions(version, entry)? {
         if let Some(add) = action.get("add") {
             summary.files_added += 1;
             let rows = add
@@ -405,18 +441,13 @@ pub async fn since(table: &DeltaTable, version: i64) -> Result<Since> {
     }
     let watermarks = first
         .into_iter()
-        .map(|(app, first_sequence)| {
-            // precis/<stream>/<shard>: a stream name has no '/'.
-            let mut parts = app.splitn(3, '/');
-            let (_, stream, shard_id) = (parts.next(), parts.next(), parts.next());
-            match (stream, shard_id) {
-                (Some(stream), Some(shard_id)) => Ok(Watermark {
-                    stream: stream.to_string(),
-                    shard_id: shard_id.to_string(),
-                    first_sequence,
-                }),
-                _ => bail!("{app} is not an application id précis writes"),
-            }
+        .map(|(app, first_sequence)| match parse_app_id(&app) {
+            Some((stream, shard_id)) => Ok(Watermark {
+                stream: stream.to_string(),
+                shard_id: shard_id.to_string(),
+                first_sequence,
+            }),
+            None => bail!("{app} is not an application id précis writes"),
         })
         .collect::<Result<_>>()?;
     Ok(Since {

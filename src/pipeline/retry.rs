@@ -45,7 +45,7 @@ pub struct Retrying {
 
 /// What to do after a failure.
 #[derive(Debug)]
-pub enum Next {
+enum Next {
     /// Try again after this pause (the failure is handed back, for the log line).
     Wait(Duration, anyhow::Error),
     /// Give up with this error: it does not heal, or retrying cannot fix it and its grace is
@@ -58,12 +58,13 @@ impl Retrying {
         *self = Self::default();
     }
 
-    pub fn failures(&self) -> u32 {
+    #[cfg(test)]
+    fn failures(&self) -> u32 {
         self.failures
     }
 
     /// Counts a failure in and says what follows it.
-    pub fn after(&mut self, err: anyhow::Error) -> Next {
+    fn after(&mut self, err: anyhow::Error) -> Next {
         self.failures += 1;
         if let Some(terminal) = crate::aws::terminal(&err) {
             let since = *self.terminal_since.get_or_insert_with(Instant::now);
@@ -95,11 +96,11 @@ impl Retrying {
             Next::Wait(pause, err) => (pause, err),
             Next::Stop(err) => return Err(err),
         };
-        if *stop.borrow() {
-            return Err(err.context(format!("stopping before {what} succeeded")));
-        }
-        warn!("{err:#}; retrying {what} in {pause:.1?}");
-        if !sleep_unless_stopped(stop, pause).await {
+        let stopped = *stop.borrow() || {
+            warn!("{err:#}; retrying {what} in {pause:.1?}");
+            !sleep_unless_stopped(stop, pause).await
+        };
+        if stopped {
             return Err(err.context(format!("stopping before {what} succeeded")));
         }
         Ok(())
@@ -127,7 +128,7 @@ where
 }
 
 /// Waits `pause`; false when a stop was requested before or during it.
-pub async fn sleep_unless_stopped(stop: &watch::Receiver<bool>, pause: Duration) -> bool {
+async fn sleep_unless_stopped(stop: &watch::Receiver<bool>, pause: Duration) -> bool {
     let mut watching = stop.clone();
     tokio::select! {
         _ = tokio::time::sleep(pause) => !*stop.borrow(),

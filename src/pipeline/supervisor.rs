@@ -86,7 +86,7 @@ pub async fn run_pipeline(
     // Created here, before any reader: a lake that cannot be reached stops the run at once, and
     // the readers do not race to create the tables.
     let mut tables = Vec::new();
-    for kind in TableKind::COMMIT_ORDER {
+    for kind in TableKind::ALL {
         tables.push((kind, options.lake.open_or_create(kind).await?));
     }
     let summaries = &tables
@@ -103,6 +103,10 @@ pub async fn run_pipeline(
         stats: stats.clone(),
         dedup: Arc::new(Mutex::new(dedup)),
         summarizer: options.summarizer.clone(),
+        worker: options
+            .leases
+            .as_ref()
+            .map_or_else(crate::lease::worker_name, |leases| leases.worker.clone()),
     };
     // With a lease table, this worker reads the shards whose leases it holds; they are given
     // back once its readers have ended, after their last commit.

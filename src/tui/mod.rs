@@ -29,7 +29,7 @@ use crate::cli::RunArgs;
 use crate::config::Settings;
 use crate::engine::Engine;
 use crate::maintenance::compact::{compact, CompactReport};
-use crate::maintenance::inventory::{summarize, summarize_candidates, TableSummary};
+use crate::maintenance::inventory::{summarize_all, TableSummary};
 use crate::maintenance::reprocess::{reprocess, ReprocessProgress, ReprocessReport, Selection};
 use crate::pipeline::sink::lake::TableKind;
 use crate::summarize::pool::Cancel;
@@ -311,12 +311,32 @@ where
     T: Send + 'static,
     F: std::future::Future<Output = Result<T, String>> + Send + 'static,
 {
+    tokio::spawn(async move { reported(what, tokio::spawn(work).await) })
+}
+
+/// A task's result; its panic as an error.
+fn reported<T>(
+    what: &str,
+    joined: Result<Result<T, String>, tokio::task::JoinError>,
+) -> Result<T, String> {
+    joined.unwrap_or_else(|join| Err(format!("{what} failed unexpectedly ({join}); see the log")))
+}
+
+/// Runs `work` as its own task and sends its result to the loop as the event `event` makes.
+fn spawn_to_ui<T, F>(
+    ui: &mpsc::Sender<UiEvent>,
+    what: &'static str,
+    work: F,
+    event: impl FnOnce(Result<T, String>) -> UiEvent + Send + 'static,
+) where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, String>> + Send + 'static,
+{
+    let ui = ui.clone();
     tokio::spawn(async move {
-        match tokio::spawn(work).await {
-            Ok(result) => result,
-            Err(join) => Err(format!("{what} failed unexpectedly ({join}); see the log")),
-        }
-    })
+        let result = reported(what, tokio::spawn(work).await);
+        let _ = ui.send(event(result)).await;
+    });
 }
 
 /// Starts what an effect asks for. True when the loop should end now.
@@ -365,21 +385,16 @@ fn quit(app: &mut App, engine: &Engine, work: &mut Background) -> bool {
 
 /// Lists the tables' partitions in the background.
 fn list_partitions(engine: &Engine, ui: &mpsc::Sender<UiEvent>) {
-    let (lake, ui) = (engine.lake.clone(), ui.clone());
-    let listing = spawn_reporting("listing the tables", async move {
-        snapshot_listing(&lake).await.map_err(|e| format!("{e:#}"))
-    });
-    tokio::spawn(async move {
-        let listing = listing.await.unwrap_or_else(|e| Err(e.to_string()));
-        let _ = ui.send(UiEvent::Listing(listing)).await;
-    });
+    let lake = engine.lake.clone();
+    let listing = async move { snapshot_listing(&lake).await.map_err(|e| format!("{e:#}")) };
+    spawn_to_ui(ui, "listing the tables", listing, UiEvent::Listing);
 }
 
 /// Loads a preview in the background.
 fn load_preview(engine: &Engine, ui: &mpsc::Sender<UiEvent>, target: String) {
-    let (clients, lake, ui) = (engine.clients.clone(), engine.lake.clone(), ui.clone());
+    let (clients, lake) = (engine.clients.clone(), engine.lake.clone());
     let wanted = target.clone();
-    let loaded = spawn_reporting("the preview", async move {
+    let loaded = async move {
         preview::load(&clients, &lake, &wanted)
             .await
             .map(|p| PreviewData {
@@ -390,50 +405,35 @@ fn load_preview(engine: &Engine, ui: &mpsc::Sender<UiEvent>, target: String) {
                 files_total: p.files_total,
             })
             .map_err(|e| format!("{e:#}"))
-    });
-    tokio::spawn(async move {
-        let loaded = loaded.await.unwrap_or_else(|e| Err(e.to_string()));
-        let _ = ui.send(UiEvent::Preview(target, loaded)).await;
+    };
+    spawn_to_ui(ui, "the preview", loaded, |loaded| {
+        UiEvent::Preview(target, loaded)
     });
 }
 
 /// Reads the tables' summaries (and candidate tables') in the background.
 fn load_tables(engine: &Engine, ui: &mpsc::Sender<UiEvent>) {
-    let (lake, ui) = (engine.lake.clone(), ui.clone());
-    let loaded = spawn_reporting("reading the tables", async move {
-        let mut tables = Vec::new();
-        for kind in TableKind::ALL {
-            match summarize(&lake, kind, TABLE_COMMITS).await {
-                Ok(Some(summary)) => tables.push(summary),
-                Ok(None) => {}
-                Err(err) => return Err(format!("{err:#}")),
-            }
-        }
-        match summarize_candidates(&lake, TABLE_COMMITS).await {
-            Ok(candidates) => tables.extend(candidates),
-            Err(err) => return Err(format!("{err:#}")),
-        }
-        Ok(tables)
-    });
-    tokio::spawn(async move {
-        let loaded = loaded.await.unwrap_or_else(|e| Err(e.to_string()));
-        let _ = ui.send(UiEvent::Tables(loaded)).await;
-    });
+    let lake = engine.lake.clone();
+    let loaded = async move {
+        summarize_all(&lake, TABLE_COMMITS)
+            .await
+            .map_err(|err| format!("{err:#}"))
+    };
+    spawn_to_ui(ui, "reading the tables", loaded, UiEvent::Tables);
 }
 
 /// Compacts a table in the background.
 fn compact_table(engine: &Engine, ui: &mpsc::Sender<UiEvent>, kind: TableKind) {
     // Not waited for at exit: a compaction dropped before its commit changes nothing.
-    let (lake, ui) = (engine.lake.clone(), ui.clone());
+    let lake = engine.lake.clone();
     let target = lake.layout.target_file_bytes;
-    let done = spawn_reporting("the compaction", async move {
+    let done = async move {
         compact(&lake, kind, target, &|_| {})
             .await
             .map_err(|e| format!("{e:#}"))
-    });
-    tokio::spawn(async move {
-        let result = done.await.unwrap_or_else(|e| Err(e.to_string()));
-        let _ = ui.send(UiEvent::CompactEnd(kind, result)).await;
+    };
+    spawn_to_ui(ui, "the compaction", done, move |result| {
+        UiEvent::CompactEnd(kind, result)
     });
 }
 

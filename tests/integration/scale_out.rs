@@ -342,6 +342,7 @@ fn chunk(number: i64, last: &str, stale: bool) -> precis::pipeline::sink::commit
         chunk: number,
         first_sequence: last,
         last_sequence: last,
+        worker: "test-worker",
         retry: false,
         stale,
     }

@@ -38,16 +38,31 @@ pub fn app_id(stream: &str, shard_id: &str) -> String {
     format!("precis/{stream}/{shard_id}")
 }
 
-/// The last chunk of `app` committed to `table`, with where it ends in its shard.
-pub async fn last_committed(table: &DeltaTable, app: &str) -> Result<Option<Committed>> {
-    let snapshot = table.snapshot().context("the table has no snapshot")?;
-    let Some(chunk) = snapshot
+/// The stream and the shard of an [`app_id`] (a stream name has no '/').
+pub fn parse_app_id(app: &str) -> Option<(&str, &str)> {
+    app.strip_prefix("precis/")?.split_once('/')
+}
+
+/// The last chunk of `app` the table's snapshot holds (its application transaction).
+pub async fn chunk_in(table: &DeltaTable, app: &str) -> Result<Option<i64>> {
+    table
+        .snapshot()
+        .context("the table has no snapshot")?
         .transaction_version(table.log_store().as_ref(), app)
         .await
-        .context("reading the table's application transactions")?
-    else {
-        return Ok(None);
-    };
+        .context("reading the table's application transactions")
+}
+
+/// The last chunk of `app` committed to `table`, with where it ends in its shard.
+pub async fn last_committed(table: &DeltaTable, app: &str) -> Result<Option<Committed>> {
+    match chunk_in(table, app).await? {
+        Some(chunk) => commit_ending(table, app, chunk).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Where chunk `chunk` of `app` ends, from its commit's metadata.
+pub async fn commit_ending(table: &DeltaTable, app: &str, chunk: i64) -> Result<Committed> {
     // The commit is almost always among the newest: look there first, then further back.
     for limit in [64, 1024, usize::MAX] {
         let limit = (limit != usize::MAX).then_some(limit);
@@ -63,10 +78,10 @@ pub async fn last_committed(table: &DeltaTable, app: &str) -> Result<Option<Comm
                 .flatten()
         });
         if let Some(last_sequence) = found {
-            return Ok(Some(Committed {
+            return Ok(Committed {
                 chunk,
                 last_sequence,
-            }));
+            });
         }
         if limit.is_none_or(|l| infos.len() < l) {
             break;
@@ -85,6 +100,8 @@ pub struct ChunkCommit<'a> {
     pub chunk: i64,
     pub first_sequence: &'a str,
     pub last_sequence: &'a str,
+    /// The process committing, for the table's history.
+    pub worker: &'a str,
     /// An earlier attempt at this commit failed, and may have committed all the same (an
     /// answer lost on the way back): the table's application transaction is asked first.
     pub retry: bool,
@@ -140,11 +157,7 @@ async fn committed_already(
         // The refreshed snapshot holds every commit so far: a chunk of this shard committed by
         // another writer (a worker that took the shard's lease) would not conflict with this
         // commit any more, so it is looked for here.
-        let snapshot = table.snapshot().context("the table has no snapshot")?;
-        let committed = snapshot
-            .transaction_version(table.log_store().as_ref(), chunk.app_id)
-            .await
-            .context("reading the table's application transactions")?;
+        let committed = chunk_in(table, chunk.app_id).await?;
         if let Some(committed) = committed.filter(|c| *c >= chunk.chunk) {
             bail!(
                 "chunk {committed} of {} is in the table already: another writer committed this \
@@ -188,7 +201,7 @@ pub async fn commit_chunk(
         (META_CHUNK.into(), chunk.chunk.into()),
         (META_FIRST_SEQUENCE.into(), chunk.first_sequence.into()),
         (META_LAST_SEQUENCE.into(), chunk.last_sequence.into()),
-        (META_WORKER.into(), crate::lease::worker_name().into()),
+        (META_WORKER.into(), chunk.worker.into()),
     ];
     let properties = CommitProperties::default()
         .with_application_transaction(Transaction::new(chunk.app_id, chunk.chunk))

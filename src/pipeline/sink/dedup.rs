@@ -61,7 +61,7 @@ pub struct DedupIndex {
     window: usize,
 }
 
-/// Counts, not the claims: a full window is 450,000 of them.
+/// Counts, not the claims: a full window is [`DEDUP_WINDOW`] of them.
 impl std::fmt::Debug for DedupIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DedupIndex")

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use arrow_schema::SchemaRef;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::CommitProperties;
@@ -44,6 +44,15 @@ impl TableKind {
         TableKind::Summaries,
         TableKind::Quarantine,
     ];
+
+    /// The crash point just after this table's commit of a chunk (`crate::crash`).
+    pub fn after_commit_point(self) -> &'static str {
+        match self {
+            TableKind::Articles => "after-commit-articles",
+            TableKind::Summaries => "after-commit-summaries",
+            TableKind::Quarantine => "after-commit-quarantine",
+        }
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -93,6 +102,36 @@ impl TableKind {
                 "reason_code,stream,shard_id,sequence_number,arrival_time,processed_at"
             }
         }
+    }
+}
+
+/// A table as a user names it (`summaries`, `lake/summaries/`, `lake/NAME`), as its path.
+pub fn table_path(name: &str) -> Result<String> {
+    let name = name.trim().trim_end_matches('/');
+    let bare = name.strip_prefix(LAKE_PREFIX).unwrap_or(name);
+    if bare.is_empty()
+        || bare == LAKE_PREFIX.trim_end_matches('/')
+        || bare.contains('/')
+        || bare.starts_with('_')
+    {
+        bail!(
+            "{name} is not a table: name lake/articles, lake/summaries, lake/quarantine or a \
+             candidate table lake/NAME (`precis tables` lists them)"
+        );
+    }
+    Ok(format!("{LAKE_PREFIX}{bare}"))
+}
+
+/// `TABLE[@VERSION]` as the table's path and the version.
+pub fn table_at(target: &str) -> Result<(String, Option<i64>)> {
+    match target.split_once('@') {
+        Some((name, version)) => {
+            let version = version
+                .parse()
+                .with_context(|| format!("{version} is not a table version (a whole number)"))?;
+            Ok((table_path(name)?, Some(version)))
+        }
+        None => Ok((table_path(target)?, None)),
     }
 }
 
@@ -204,6 +243,20 @@ impl Lake {
         }
     }
 
+    /// A table that must exist, at its latest version or at `version`: the error says which
+    /// of the two is missing.
+    pub async fn open_existing(&self, path: &str, version: Option<i64>) -> Result<DeltaTable> {
+        self.open_at(path, version)
+            .await
+            .with_context(|| match version {
+                Some(v) => format!(
+                    "reading version {v} of {path} (versions past the log's retention are gone)"
+                ),
+                None => format!("reading {path}"),
+            })?
+            .with_context(|| format!("no table at s3://{}/{path} yet", self.bucket))
+    }
+
     /// The candidate tables a backfill wrote beside précis's own (`lake/<name>` holding a Delta
     /// log), by path, sorted.
     pub async fn candidate_tables(&self) -> Result<Vec<String>> {
@@ -288,5 +341,25 @@ impl Lake {
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_is_named_with_or_without_its_folder_and_an_older_version_after_an_at() {
+        assert_eq!(table_path("summaries").unwrap(), "lake/summaries");
+        assert_eq!(table_path("lake/summaries/").unwrap(), "lake/summaries");
+        assert_eq!(table_path("lake/minilm").unwrap(), "lake/minilm");
+        assert!(table_path("lake/").is_err());
+        assert!(table_path("lake/summaries/split=train").is_err());
+        assert!(table_path("lake/_delta_log").is_err());
+        assert_eq!(
+            table_at("lake/summaries@12").unwrap(),
+            ("lake/summaries".to_string(), Some(12))
+        );
+        assert!(table_at("lake/summaries@latest").is_err());
     }
 }

@@ -18,7 +18,7 @@ use deltalake::DeltaTable;
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use super::commit::{app_id, commit_chunk, last_committed, ChunkCommit, CommitOutcome};
+use super::commit::{app_id, chunk_in, commit_chunk, commit_ending, ChunkCommit, CommitOutcome};
 use super::dedup::{Claim, DedupIndex};
 use super::lake::{Lake, TableKind};
 use super::parquet::{
@@ -57,6 +57,8 @@ pub struct ChunkWriter {
     pub dedup: Arc<Mutex<DedupIndex>>,
     /// None: summaries turned off.
     pub summarizer: Option<Arc<SummarizerPool>>,
+    /// This process's name (its lease-table name), which each commit records.
+    pub worker: String,
 }
 
 /// One table as a shard sees it: the last chunk of the shard it holds, and the last record.
@@ -119,17 +121,19 @@ impl ChunkWriter {
     ) -> Result<ShardTables> {
         let app = app_id(&self.stream, shard_id);
         let mut tables = Vec::new();
-        for (kind, table) in self.tables.iter() {
-            let (kind, mut table) = (*kind, table.clone());
+        // In the commit order, which `commit` follows.
+        for kind in TableKind::COMMIT_ORDER {
+            let mut table = self
+                .tables
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, table)| table.clone())
+                .with_context(|| format!("the {} table was not opened", kind.name()))?;
             table
                 .update_state()
                 .await
                 .with_context(|| format!("loading the {} table", kind.name()))?;
-            let snapshot = table.snapshot().context("the table has no snapshot")?;
-            let chunk = snapshot
-                .transaction_version(table.log_store().as_ref(), &app)
-                .await
-                .context("reading the table's application transactions")?;
+            let chunk = chunk_in(&table, &app).await?;
             let known = checkpoint.chunks.get(kind.name()).copied();
             // What the checkpoint says this table holds: at least its sequence number, more
             // where the table was ahead of the others when it was saved.
@@ -140,10 +144,8 @@ impl ChunkWriter {
             let (chunk, position) = match chunk {
                 None => (-1, saved),
                 Some(chunk) if known == Some(chunk) => (chunk, saved),
-                Some(_) => {
-                    let committed = last_committed(&table, &app)
-                        .await?
-                        .context("a table's transaction without its commit")?;
+                Some(chunk) => {
+                    let committed = commit_ending(&table, &app, chunk).await?;
                     info!(shard = %shard_id, table = kind.name(), chunk = committed.chunk,
                           last = %committed.last_sequence,
                           "the table holds a chunk the checkpoint does not know: resuming after it");
@@ -259,7 +261,8 @@ impl ChunkWriter {
             }
             // Encoding the files is CPU work: on a blocking thread, off the reactor.
             let mut table = shard_table.table.clone();
-            let (layout, app) = (self.lake.layout, tables.app_id.clone());
+            let (layout, app, worker) =
+                (self.lake.layout, tables.app_id.clone(), self.worker.clone());
             let (first_sequence, last_sequence) = (first.clone(), last.clone());
             let chunk = shard_table.chunk + 1;
             let stale = shard_table.refreshed.elapsed() > STALE_HANDLE;
@@ -270,6 +273,7 @@ impl ChunkWriter {
                     chunk,
                     first_sequence: &first_sequence,
                     last_sequence: &last_sequence,
+                    worker: &worker,
                     retry,
                     stale,
                 };
@@ -288,7 +292,7 @@ impl ChunkWriter {
             shard_table.chunk += 1;
             shard_table.position = Some(last.clone());
             shard_table.refreshed = Instant::now();
-            crate::crash::point(&format!("after-commit-{}", kind.name()));
+            crate::crash::point(kind.after_commit_point());
         }
         // Every table is at least at the chunk's end now, including those it had nothing for; a
         // table a replay found ahead (a crash between two tables' commits) stays ahead.
@@ -503,10 +507,6 @@ pub struct ChunkParts {
 impl ChunkParts {
     pub fn records(&self) -> usize {
         self.counts.records as usize
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.first_sequence.is_none()
     }
 
     pub fn last_sequence(&self) -> Option<&str> {

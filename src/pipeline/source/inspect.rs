@@ -1,9 +1,8 @@
 //! Looking at a shard's records without taking them: the inspector opens iterators of its own,
 //! reads no checkpoint and writes none, and commits nothing, so the pipeline's position is the
-//! same before and after. For `precis inspect` and the console's Inspect view.
+//! same before and after (`precis inspect`).
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use aws_sdk_kinesis::types::ShardIteratorType;
@@ -13,15 +12,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::lineage::list_shards;
+use super::reader::{raw_record, starting_at, MIN_CALL_INTERVAL};
 use crate::aws::AwsClients;
+use crate::config::StartPosition;
 use crate::pipeline::record::{parse_article, Limits};
+use crate::pipeline::rows::RawRecord;
 
-/// Where the inspector starts in a shard.
+/// Where the inspector starts in a shard: where a pipeline can start, or at a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Position {
-    TrimHorizon,
-    Latest,
-    AtTimestamp(DateTime<Utc>),
+    Start(StartPosition),
     /// The record with this sequence number, and those after it.
     AtSequence(String),
 }
@@ -31,22 +31,19 @@ impl FromStr for Position {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let timestamp = text.strip_prefix("at-timestamp=").unwrap_or(text);
-        match text {
-            "trim-horizon" => Ok(Position::TrimHorizon),
-            "latest" => Ok(Position::Latest),
-            _ if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
-                Ok(Position::AtSequence(text.to_string()))
-            }
-            _ => DateTime::parse_from_rfc3339(timestamp)
-                .map(|t| Position::AtTimestamp(t.with_timezone(&Utc)))
-                .map_err(|_| {
-                    format!(
-                        "{text} is not a position: trim-horizon, latest, a time \
-                         (2026-11-23T08:00:00Z) or a sequence number"
-                    )
-                }),
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(Position::AtSequence(text.to_string()));
         }
+        // A bare time reads as `at-timestamp=` one.
+        text.parse()
+            .or_else(|_| format!("at-timestamp={text}").parse())
+            .map(Position::Start)
+            .map_err(|_: String| {
+                format!(
+                    "{text} is not a position: trim-horizon, latest, a time \
+                     (2026-11-23T08:00:00Z) or a sequence number"
+                )
+            })
     }
 }
 
@@ -71,17 +68,6 @@ impl Payload {
             Err(_) => Payload::Base64(base64::engine::general_purpose::STANDARD.encode(data)),
         }
     }
-
-    /// Pretty-printed, for the console.
-    pub fn pretty(&self) -> String {
-        match self {
-            Payload::Json(value) => {
-                serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-            }
-            Payload::Text(text) => text.clone(),
-            Payload::Base64(bytes) => format!("(not UTF-8; base64) {bytes}"),
-        }
-    }
 }
 
 /// Why the pipeline would quarantine a record.
@@ -104,21 +90,19 @@ pub struct Inspected {
 }
 
 impl Inspected {
-    fn of(shard_id: &str, record: aws_sdk_kinesis::types::Record, limits: &Limits) -> Self {
-        let data = record.data.into_inner();
-        let quarantine = parse_article(&data, limits).err().map(|r| Quarantine {
-            reason_code: r.code(),
-            reason: r.to_string(),
-        });
+    fn of(record: RawRecord, limits: &Limits) -> Self {
+        let quarantine = parse_article(&record.data, limits)
+            .err()
+            .map(|r| Quarantine {
+                reason_code: r.code(),
+                reason: r.to_string(),
+            });
         Inspected {
-            shard_id: shard_id.to_string(),
+            data: Payload::of(&record.data),
+            shard_id: record.shard_id,
             sequence_number: record.sequence_number,
-            arrival_time: record
-                .approximate_arrival_timestamp
-                .and_then(|t| DateTime::from_timestamp_millis(t.to_millis().ok()?))
-                .unwrap_or(DateTime::UNIX_EPOCH),
-            partition_key: record.partition_key.unwrap_or_default(),
-            data: Payload::of(&data),
+            arrival_time: record.arrival_time,
+            partition_key: record.partition_key,
             quarantine,
         }
     }
@@ -152,8 +136,6 @@ pub struct Request {
 
 /// Records asked for per call.
 const CALL_RECORDS: i32 = 1_000;
-/// Kinesis allows 5 GetRecords calls a second per shard.
-const CALL_SPACING: Duration = Duration::from_millis(200);
 /// Calls per shard at most: a filter that matches nothing in a long shard gives up here.
 const MAX_CALLS: usize = 200;
 
@@ -205,7 +187,7 @@ async fn read_shard(
             break;
         };
         if call > 0 {
-            tokio::time::sleep(CALL_SPACING).await;
+            tokio::time::sleep(MIN_CALL_INTERVAL).await;
         }
         let page = clients
             .kinesis
@@ -219,7 +201,7 @@ async fn read_shard(
         let empty = page.records().is_empty();
         iterator = page.next_shard_iterator().map(str::to_string);
         for record in page.records {
-            let record = Inspected::of(shard, record, limits);
+            let record = Inspected::of(raw_record(shard, record), limits);
             if record.matches(&request.filter) {
                 out.push(record);
                 if out.len() == want {
@@ -241,13 +223,7 @@ async fn open(clients: &AwsClients, stream: &str, shard: &str, from: &Position) 
         .stream_name(stream)
         .shard_id(shard);
     let request = match from {
-        Position::TrimHorizon => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
-        Position::Latest => request.shard_iterator_type(ShardIteratorType::Latest),
-        Position::AtTimestamp(t) => request
-            .shard_iterator_type(ShardIteratorType::AtTimestamp)
-            .timestamp(aws_sdk_kinesis::primitives::DateTime::from_millis(
-                t.timestamp_millis(),
-            )),
+        Position::Start(start) => starting_at(request, start),
         Position::AtSequence(seq) => request
             .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
             .starting_sequence_number(seq),
@@ -268,8 +244,11 @@ mod tests {
 
     #[test]
     fn positions_read_as_documented() {
-        assert_eq!("trim-horizon".parse(), Ok(Position::TrimHorizon));
-        assert_eq!("latest".parse(), Ok(Position::Latest));
+        assert_eq!(
+            "trim-horizon".parse(),
+            Ok(Position::Start(StartPosition::TrimHorizon))
+        );
+        assert_eq!("latest".parse(), Ok(Position::Start(StartPosition::Latest)));
         assert_eq!(
             "49590338271490256608559692538361571095921575989136588898".parse(),
             Ok(Position::AtSequence(
@@ -277,7 +256,9 @@ mod tests {
             ))
         );
         let at: Position = "2026-11-23T08:00:00Z".parse().unwrap();
-        assert!(matches!(at, Position::AtTimestamp(t) if t.timestamp() == 1_795_420_800));
+        assert!(
+            matches!(at, Position::Start(StartPosition::AtTimestamp(t)) if t.timestamp() == 1_795_420_800)
+        );
         assert_eq!("at-timestamp=2026-11-23T08:00:00Z".parse(), Ok(at));
         assert!("yesterday".parse::<Position>().is_err());
     }
@@ -294,13 +275,14 @@ mod tests {
 
     #[test]
     fn a_record_the_pipeline_would_reject_carries_the_reason() {
-        let record = aws_sdk_kinesis::types::Record::builder()
-            .sequence_number("1")
-            .partition_key("k")
-            .data(aws_sdk_kinesis::primitives::Blob::new(b"{}".to_vec()))
-            .build()
-            .unwrap();
-        let inspected = Inspected::of("s", record, &Limits::default());
+        let record = RawRecord {
+            shard_id: "s".into(),
+            sequence_number: "1".into(),
+            partition_key: "k".into(),
+            arrival_time: DateTime::UNIX_EPOCH,
+            data: b"{}".to_vec(),
+        };
+        let inspected = Inspected::of(record, &Limits::default());
         let quarantine = inspected.quarantine.as_ref().unwrap();
         assert_eq!(quarantine.reason_code, "missing_field");
         assert!(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use aws_sdk_kinesis::operation::get_shard_iterator::builders::GetShardIteratorFluentBuilder as GetShardIterator;
 use aws_sdk_kinesis::types::{Record, ShardIteratorType};
 use chrono::DateTime;
 use tokio::sync::watch;
@@ -18,7 +19,7 @@ use crate::pipeline::rows::RawRecord;
 use crate::pipeline::stats::Stats;
 
 /// Kinesis allows 5 GetRecords calls per second per shard.
-const MIN_CALL_INTERVAL: Duration = Duration::from_millis(200);
+pub(super) const MIN_CALL_INTERVAL: Duration = Duration::from_millis(200);
 const MAX_RECORDS_PER_CALL: i32 = 10_000;
 const MIN_RECORDS_PER_CALL: i32 = 1_000;
 /// What one GetRecords response should hold. Kinesis caps an answer at 10 MiB (emulators may
@@ -169,7 +170,10 @@ impl ShardReader {
                 }
                 None => true,
             };
-            let records = records.into_iter().map(|r| self.raw_record(r)).collect();
+            let records = records
+                .into_iter()
+                .map(|r| raw_record(&self.shard_id, r))
+                .collect();
             return Ok(Some(Page {
                 records,
                 bytes,
@@ -185,20 +189,6 @@ impl ShardReader {
         self.last_read.as_deref()
     }
 
-    fn raw_record(&self, r: Record) -> RawRecord {
-        let arrival_time = r
-            .approximate_arrival_timestamp
-            .and_then(|t| DateTime::from_timestamp_millis(t.to_millis().ok()?))
-            .unwrap_or(DateTime::UNIX_EPOCH);
-        RawRecord {
-            shard_id: self.shard_id.clone(),
-            sequence_number: r.sequence_number,
-            partition_key: r.partition_key.unwrap_or_default(),
-            arrival_time,
-            data: r.data.into_inner(),
-        }
-    }
-
     async fn iterator_after(&self, sequence: Option<&str>) -> Result<String> {
         let mut request = self
             .clients
@@ -206,19 +196,11 @@ impl ShardReader {
             .get_shard_iterator()
             .stream_name(&self.stream)
             .shard_id(&self.shard_id);
-        request = match (sequence, self.start) {
-            (Some(seq), _) => request
+        request = match sequence {
+            Some(seq) => request
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
                 .starting_sequence_number(seq),
-            (None, StartPosition::TrimHorizon) => {
-                request.shard_iterator_type(ShardIteratorType::TrimHorizon)
-            }
-            (None, StartPosition::Latest) => request.shard_iterator_type(ShardIteratorType::Latest),
-            (None, StartPosition::AtTimestamp(t)) => request
-                .shard_iterator_type(ShardIteratorType::AtTimestamp)
-                .timestamp(aws_sdk_kinesis::primitives::DateTime::from_millis(
-                    t.timestamp_millis(),
-                )),
+            None => starting_at(request, &self.start),
         };
         let output = retry::until_done("opening the shard", &self.stop, &self.stats, || async {
             request.clone().send().await.map_err(|err| {
@@ -231,6 +213,34 @@ impl ShardReader {
             .shard_iterator()
             .map(str::to_string)
             .context("GetShardIterator answered without an iterator")
+    }
+}
+
+/// A record as the pipeline reads it.
+pub(super) fn raw_record(shard_id: &str, r: Record) -> RawRecord {
+    let arrival_time = r
+        .approximate_arrival_timestamp
+        .and_then(|t| DateTime::from_timestamp_millis(t.to_millis().ok()?))
+        .unwrap_or(DateTime::UNIX_EPOCH);
+    RawRecord {
+        shard_id: shard_id.to_string(),
+        sequence_number: r.sequence_number,
+        partition_key: r.partition_key.unwrap_or_default(),
+        arrival_time,
+        data: r.data.into_inner(),
+    }
+}
+
+/// An iterator request that starts at `start`.
+pub(super) fn starting_at(request: GetShardIterator, start: &StartPosition) -> GetShardIterator {
+    match start {
+        StartPosition::TrimHorizon => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        StartPosition::Latest => request.shard_iterator_type(ShardIteratorType::Latest),
+        StartPosition::AtTimestamp(t) => request
+            .shard_iterator_type(ShardIteratorType::AtTimestamp)
+            .timestamp(aws_sdk_kinesis::primitives::DateTime::from_millis(
+                t.timestamp_millis(),
+            )),
     }
 }
 

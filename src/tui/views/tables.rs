@@ -10,6 +10,7 @@ use ratatui::Frame;
 use super::panel;
 use crate::browser::human_bytes;
 use crate::maintenance::inventory::{bucket_labels, CommitSummary, TableSummary, SIZE_BUCKETS_MIB};
+use crate::pipeline::sink::commit::parse_app_id;
 use crate::tui::app::{App, View};
 
 /// Histogram buckets under this size (MiB) are drawn as a warning: files a trainer pays for.
@@ -157,7 +158,7 @@ fn render_files(frame: &mut Frame, area: Rect, app: &App, table: &TableSummary) 
 fn writer(c: &CommitSummary) -> String {
     match (&c.chunk, &c.summarizer) {
         (Some((app, _)), _) => {
-            let shard = app.rsplit('/').next().unwrap_or(app);
+            let shard = parse_app_id(app).map_or(app.as_str(), |(_, shard)| shard);
             match shard.strip_prefix("shardId-") {
                 Some(n) => format!("shard {}", n.trim_start_matches('0').max("0")),
                 None => shard.to_string(),
