@@ -291,16 +291,8 @@ async fn a_stream_deleted_under_a_running_pipeline_stops_it_with_one_line_saying
     let settings = crate::support::settings_for("deleted-stream");
     crate::pipeline::seed_one_day(&settings, 50, 301).await;
     let clients = crate::support::clients(&settings).await;
-    let env = crate::pipeline::env_for(&settings);
-    let mut child = Watched::spawn(&mut precis_command(
-        &["run", "--no-ui"],
-        &crate::support::borrowed(&env),
-    ));
-    child
-        .wait_for("the 50 records read", READ_LIMIT, |s| {
-            s.contains("records in 50 (")
-        })
-        .await;
+    let mut child = crate::pipeline::watch_follow(&settings);
+    child.wait_for_records(50).await;
     clients
         .kinesis
         .delete_stream()
@@ -331,11 +323,7 @@ async fn a_bucket_deleted_under_a_running_pipeline_stops_it_with_one_line_saying
     let mut env = crate::support::borrowed(&env);
     env.push(("PRECIS_FLUSH_AGE_SECS", "1"));
     let mut child = Watched::spawn(&mut precis_command(&["run", "--no-ui"], &env));
-    child
-        .wait_for("the 50 records read", READ_LIMIT, |s| {
-            s.contains("records in 50 (")
-        })
-        .await;
+    child.wait_for_records(50).await;
     // Emptied, then deleted (S3 deletes only empty buckets).
     let bucket = &settings.lake.bucket;
     let listed = clients

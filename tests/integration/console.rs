@@ -5,10 +5,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use precis::config::Settings;
-
-use crate::pipeline::{checkpoint_of, env_for, parquet_under, seed, strings};
-use crate::reprocess::{assert_exactly_once, curated_day, day_written_without_summaries, DAY};
+use crate::pipeline::{checkpoint_of, parquet_under, seed, strings};
+use crate::reprocess::{assert_exactly_once, curated_day, day_written_without_summaries, env, DAY};
 use crate::support::{
     borrowed, clients, model_dir, read_stream, run_precis, settings_for, unique_name,
 };
@@ -160,19 +158,12 @@ impl Drop for Tmux {
     }
 }
 
-fn console_env(settings: &Settings, summarizer: &str) -> Vec<(&'static str, String)> {
-    let mut env = env_for(settings);
-    env.retain(|(k, _)| *k != "PRECIS_SUMMARIZER");
-    env.push(("PRECIS_SUMMARIZER", summarizer.to_string()));
-    env
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_shows_1000_written_browses_a_preview_and_quits_cleanly() {
     let mut settings = settings_for("console");
     settings.stream.shards = 2;
     seed(&settings, 1000, 11).await;
-    let tmux = Tmux::start(&["--flush-age-secs", "2"], &console_env(&settings, "none"));
+    let tmux = Tmux::start(&["--flush-age-secs", "2"], &env(&settings, "none"));
 
     let dashboard = tmux.wait_for("written       1000");
     assert!(dashboard.contains("1 Dashboard"), "{dashboard}");
@@ -246,7 +237,7 @@ async fn the_console_on_an_empty_bucket_shows_no_error_line() {
     precis::resources::ensure_stream(&clients, &settings.stream.name, 1)
         .await
         .unwrap();
-    let tmux = Tmux::start(&[], &console_env(&settings, "none"));
+    let tmux = Tmux::start(&[], &env(&settings, "none"));
     tmux.wait_for("1 Dashboard");
     // The Partitions and Tables views list the tables, none of which exists yet.
     tmux.keys(&["4"]);
@@ -266,10 +257,7 @@ async fn the_console_on_an_empty_bucket_shows_no_error_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r_in_the_console_reprocesses_the_previewed_day_with_the_console_summarizer() {
     let (settings, clients, ids) = day_written_without_summaries("console-reprocess", 30, 2).await;
-    let tmux = Tmux::start(
-        &["--summary-sentences", "1"],
-        &console_env(&settings, "extractive"),
-    );
+    let tmux = Tmux::start(&["--summary-sentences", "1"], &env(&settings, "extractive"));
     tmux.wait_for("1 Dashboard");
     tmux.keys(&["4"]);
     tmux.wait_for("lake/");
@@ -309,7 +297,7 @@ async fn q_with_300_articles_being_summarized_exits_within_5_s_and_the_next_star
     seed(&settings, 300, 12).await;
     // Summaries on, the default 60 s flush age: at the q, articles are queued for the model
     // and nothing is committed.
-    let tmux = Tmux::start(&[], &console_env(&settings, "extractive"));
+    let tmux = Tmux::start(&[], &env(&settings, "extractive"));
     tmux.wait_for("read          300");
     let started = Instant::now();
     tmux.keys(&["q"]);
@@ -324,7 +312,7 @@ async fn q_with_300_articles_being_summarized_exits_within_5_s_and_the_next_star
 
     let (output, _) = run_precis(
         &["run", "--once", "--no-ui"],
-        &borrowed(&console_env(&settings, "extractive")),
+        &borrowed(&env(&settings, "extractive")),
         Duration::from_secs(600),
     );
     assert!(

@@ -14,13 +14,17 @@ use rand::{Rng, SeedableRng};
 
 use crate::fault_proxy::FaultProxy;
 use crate::faults::assert_every_article_once;
+use crate::faults::env_via;
 use crate::maintenance::{articles_rows, small_files, summaries_rows};
 use crate::pipeline::{
-    assert_checkpoints_at_tip, checkpoint_of, env_for, put_raw, seed_one_day, table_file_count,
-    tips,
+    assert_checkpoints_at_tip, checkpoint_of, env_for, put_raw, run_once, seed_one_day,
+    table_file_count, tips,
 };
-use crate::reprocess::{curated_day, day_written_without_summaries, DAY};
-use crate::support::{borrowed, clients, precis_command, run_precis, settings_for};
+use crate::reprocess::{assert_exactly_once, curated_day, day_written_without_summaries, DAY};
+use crate::support::{
+    borrowed, clients, precis_command, precis_ok, run_precis, settings_for, Watched,
+};
+use precis::aws::AwsClients;
 
 const LIMIT: Duration = Duration::from_secs(240);
 
@@ -41,16 +45,6 @@ fn crash_at(point: &str, env: &[(&'static str, String)], args: &[&str]) {
         stderr.contains(&format!("crash point {name}")),
         "killed, but not at {point}:\n{stderr}"
     );
-}
-
-fn ok(env: &[(&'static str, String)], args: &[&str]) -> String {
-    let (output, _) = run_precis(args, &borrowed(env), LIMIT);
-    assert!(
-        output.status.success(),
-        "precis {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// A call asks for at least a thousand records: 1,500 records on one shard are two chunks.
@@ -74,7 +68,7 @@ async fn a_crash_between_the_articles_and_the_summaries_commit_is_made_whole_by_
     // The second chunk is in the articles table and not in the summaries table.
     assert_eq!(rows(&settings).await, (1_500, 1_000));
 
-    ok(&env, &RUN);
+    precis_ok(&env, &RUN);
     let clients = clients(&settings).await;
     assert_every_article_once(&clients, &settings, 1_500).await;
     assert_checkpoints_at_tip(&clients, &settings).await;
@@ -104,7 +98,7 @@ async fn a_crash_after_the_commits_and_before_the_checkpoint_is_made_whole_by_th
     );
     assert_ne!(checkpoint.sequence_number.as_deref(), Some(tip.as_str()));
 
-    ok(&env, &RUN);
+    precis_ok(&env, &RUN);
     assert_every_article_once(&clients, &settings, 1_500).await;
     assert_checkpoints_at_tip(&clients, &settings).await;
 }
@@ -150,19 +144,15 @@ async fn a_kill_in_the_middle_of_a_multipart_upload_leaves_no_row_and_the_next_s
     }
     let proxy = FaultProxy::start(&crate::support::moto().endpoint, 0.0, 0);
     proxy.hold_upload_parts(true);
-    let mut env = env_for(&settings);
-    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
-    env.push(("AWS_ENDPOINT_URL", proxy.endpoint.clone()));
-    let args = ["run", "--once", "--no-ui", "--flush-records", "1000"];
-    let mut child = precis_command(&args, &borrowed(&env))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn precis run");
+    let env = env_via(&settings, &proxy.endpoint);
+    let mut child = Watched::spawn(&mut precis_command(&RUN, &borrowed(&env)));
     let began = Instant::now();
     while proxy.held_upload_parts() == 0 {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("precis ended ({status}) without a multipart upload");
+        if let Some(status) = child.try_wait() {
+            panic!(
+                "precis ended ({status}) without a multipart upload:\n{}",
+                child.stderr()
+            );
         }
         assert!(
             began.elapsed() < Duration::from_secs(120),
@@ -170,8 +160,7 @@ async fn a_kill_in_the_middle_of_a_multipart_upload_leaves_no_row_and_the_next_s
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    child.kill().unwrap(); // SIGKILL, with an upload part in flight
-    child.wait().unwrap();
+    child.kill(); // SIGKILL, with an upload part in flight
 
     let uploads = clients
         .s3
@@ -187,7 +176,7 @@ async fn a_kill_in_the_middle_of_a_multipart_upload_leaves_no_row_and_the_next_s
     assert_eq!(rows(&settings).await, (0, 0));
 
     drop(proxy);
-    ok(&env_for(&settings), &["run", "--once", "--no-ui"]);
+    run_once(&settings, &[]);
     assert_every_article_once(&clients, &settings, 200).await;
     assert_checkpoints_at_tip(&clients, &settings).await;
 }
@@ -209,7 +198,7 @@ async fn a_crash_before_a_compactions_commit_leaves_the_table_as_it_was_and_a_re
     assert_eq!(table_file_count(bucket, TableKind::Articles).await, files);
     assert_eq!(articles_rows(&settings).await, articles);
 
-    ok(&env, &["compact"]);
+    precis_ok(&env, &["compact"]);
     assert_eq!(table_file_count(bucket, TableKind::Articles).await, 1);
     assert_eq!(articles_rows(&settings).await, articles);
     assert_eq!(summaries_rows(&settings).await, summaries);
@@ -221,45 +210,50 @@ fn summarizers(rows: &[(String, String, String)]) -> HashSet<&str> {
         .collect()
 }
 
-/// The day's rows are exactly `ids`, once each.
-fn assert_rows_are(rows: &[(String, String, String)], ids: &[String]) {
-    let seen: Vec<&String> = rows.iter().map(|(id, _, _)| id).collect();
-    let distinct: HashSet<&String> = seen.iter().copied().collect();
-    assert_eq!((seen.len(), distinct.len()), (ids.len(), ids.len()));
-    assert_eq!(distinct, ids.iter().collect());
+/// The day's summaries rows after a reprocess of it (30 rows on one shard, written without
+/// summaries) was killed at `point`; the test's settings, clients, the day's ids, the
+/// reprocess's environment and arguments.
+async fn reprocess_crashed_at(
+    test: &str,
+    point: &str,
+) -> (
+    Settings,
+    AwsClients,
+    Vec<String>,
+    Vec<(&'static str, String)>,
+    Vec<(String, String, String)>,
+) {
+    let (settings, clients, ids) = day_written_without_summaries(test, 30, 1).await;
+    let env = crate::reprocess::env(&settings, "extractive");
+    crash_at(point, &env, &REPROCESS);
+    let rows = curated_day(&clients, &settings).await;
+    assert_exactly_once(&rows, &ids);
+    (settings, clients, ids, env, rows)
 }
+
+const REPROCESS: [&str; 3] = ["reprocess", "--dt", DAY];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_before_a_reprocess_commit_keeps_the_old_summaries_and_a_rerun_replaces_them_once()
 {
-    let (settings, clients, ids) = day_written_without_summaries("crash-reprocess", 30, 1).await;
-    let env = crate::reprocess::env(&settings, "extractive");
-    let args = ["reprocess", "--dt", DAY];
-
-    crash_at("before-rewrite-commit", &env, &args);
-    let rows = curated_day(&clients, &settings).await;
-    assert_rows_are(&rows, &ids);
+    let (settings, clients, ids, env, rows) =
+        reprocess_crashed_at("crash-reprocess", "before-rewrite-commit").await;
     assert_eq!(summarizers(&rows), HashSet::from(["none"]));
 
-    ok(&env, &args);
+    precis_ok(&env, &REPROCESS);
     let rows = curated_day(&clients, &settings).await;
-    assert_rows_are(&rows, &ids);
+    assert_exactly_once(&rows, &ids);
     assert_eq!(summarizers(&rows), HashSet::from(["extractive"]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_right_after_a_reprocess_commit_keeps_it_and_a_rerun_leaves_each_row_once() {
-    let (settings, clients, ids) = day_written_without_summaries("crash-reprocessed", 30, 1).await;
-    let env = crate::reprocess::env(&settings, "extractive");
-    let args = ["reprocess", "--dt", DAY];
-
-    crash_at("after-rewrite-commit", &env, &args);
-    let rows = curated_day(&clients, &settings).await;
-    assert_rows_are(&rows, &ids);
+    let (settings, clients, ids, env, rows) =
+        reprocess_crashed_at("crash-reprocessed", "after-rewrite-commit").await;
     assert_eq!(summarizers(&rows), HashSet::from(["extractive"]));
 
-    ok(&env, &args);
+    precis_ok(&env, &REPROCESS);
     let after = curated_day(&clients, &settings).await;
-    assert_rows_are(&after, &ids);
+    assert_exactly_once(&after, &ids);
     assert_eq!(after.iter().collect::<HashSet<_>>(), rows.iter().collect());
 }

@@ -69,7 +69,7 @@ async fn assert_summaries_verbatim(clients: &AwsClients, settings: &Settings) {
 }
 
 /// The pipeline's environment with the endpoint pointed at `endpoint` (the proxy).
-fn env_via(settings: &Settings, endpoint: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn env_via(settings: &Settings, endpoint: &str) -> Vec<(&'static str, String)> {
     let mut env = env_for(settings);
     env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL");
     env.push(("AWS_ENDPOINT_URL", endpoint.to_string()));

@@ -65,14 +65,7 @@ pub(crate) async fn small_files(test: &str, count: u64) -> Settings {
 }
 
 fn precis_ok(settings: &Settings, args: &[&str]) -> String {
-    let env = env_for(settings);
-    let (output, _) = run_precis(args, &borrowed(&env), LIMIT);
-    assert!(
-        output.status.success(),
-        "precis {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    crate::support::precis_ok(&env_for(settings), args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

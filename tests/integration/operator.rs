@@ -2,17 +2,24 @@
 //! the stream, a table's history, compare two summarizers, export rows.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use precis::config::Settings;
 
 use crate::console::Tmux;
-use crate::maintenance::summaries_rows;
-use crate::pipeline::{env_for, keys_under, object, put_raw, run_once, seed, strings};
+use crate::pipeline::{
+    env_for, keys_under, lake_of, object, parquet_under, put_raw, run_once, seed, strings,
+};
 use crate::reprocess::{day_written_without_summaries, env, DAY};
-use crate::support::{borrowed, clients, read_stream, run_precis, settings_for, unique_name};
+use crate::support::{clients, precis_ok, read_stream, settings_for, unique_name};
+use precis::maintenance::files::table_files;
+use precis::pipeline::sink::lake::TableKind;
 
-const LIMIT: Duration = Duration::from_secs(240);
+/// Each line of `text` as JSON.
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
 
 /// `precis ARGS` in a terminal of its own; its screen once it has exited 0.
 fn in_terminal(args: &[&str], env: &[(&'static str, String)]) -> String {
@@ -45,17 +52,10 @@ async fn inspect_prints_5_json_lines_of_a_drained_stream_and_moves_no_checkpoint
     assert_eq!(before.len(), 2, "one checkpoint a shard: {before:?}");
 
     let env = env_for(&settings);
-    let (output, _) = run_precis(
+    let lines = json_lines(&precis_ok(
+        &env,
         &["inspect", "-n", "5", "--from", "trim-horizon"],
-        &borrowed(&env),
-        LIMIT,
-    );
-    assert!(output.status.success(), "{output:?}");
-    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
+    ));
     assert_eq!(lines.len(), 5);
     for line in &lines {
         assert!(line["sequence_number"].as_str().is_some(), "{line}");
@@ -99,13 +99,7 @@ async fn inspect_reads_from_a_sequence_number_filters_and_gives_the_quarantine_r
     let records = read_stream(&clients, &settings.stream.name).await;
     let second = records[1].1.sequence_number().to_string();
     let env = env_for(&settings);
-    let (output, _) = run_precis(&["inspect", "--from", &second], &borrowed(&env), LIMIT);
-    assert!(output.status.success(), "{output:?}");
-    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&precis_ok(&env, &["inspect", "--from", &second]));
     assert_eq!(lines.len(), 2, "from the second record on: {lines:?}");
     assert_eq!(lines[0]["data"]["encoding"], "base64");
     assert_eq!(lines[0]["quarantine"]["reason_code"], "not_utf8");
@@ -115,8 +109,7 @@ async fn inspect_reads_from_a_sequence_number_filters_and_gives_the_quarantine_r
     );
     assert_eq!(lines[1]["quarantine"]["reason_code"], "not_json");
 
-    let (output, _) = run_precis(&["inspect", "--filter", "A1"], &borrowed(&env), LIMIT);
-    let text = String::from_utf8(output.stdout).unwrap();
+    let text = precis_ok(&env, &["inspect", "--filter", "A1"]);
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("missing_field"), "{text}");
 }
@@ -125,19 +118,11 @@ async fn inspect_reads_from_a_sequence_number_filters_and_gives_the_quarantine_r
 async fn history_after_a_run_a_compaction_and_a_reprocess_lists_those_three_operations() {
     let (settings, _clients, _ids) = day_written_without_summaries("history", 20, 2).await;
     let env_none = env(&settings, "none");
-    let (output, _) = run_precis(
-        &["compact", "--table", "summaries"],
-        &borrowed(&env_none),
-        LIMIT,
-    );
-    assert!(output.status.success(), "{output:?}");
-    let env_extractive = env(&settings, "extractive");
-    let (output, _) = run_precis(
+    precis_ok(&env_none, &["compact", "--table", "summaries"]);
+    precis_ok(
+        &env(&settings, "extractive"),
         &["reprocess", "--dt", DAY, "--summary-sentences", "1"],
-        &borrowed(&env_extractive),
-        LIMIT,
     );
-    assert!(output.status.success(), "{output:?}");
 
     let screen = in_terminal(&["history", "lake/summaries"], &env_none);
     let operations: Vec<&str> = screen
@@ -150,10 +135,15 @@ async fn history_after_a_run_a_compaction_and_a_reprocess_lists_those_three_oper
         "one stream commit a shard:\n{screen}"
     );
     // Newest first: the reprocess, then the compaction, then the stream's commits.
-    let at = |name: &str| operations.iter().position(|o| *o == name);
+    let at = |name: &str| {
+        operations
+            .iter()
+            .position(|o| *o == name)
+            .unwrap_or_else(|| panic!("no {name} in:\n{screen}"))
+    };
     assert!(at("reprocess") < at("compaction"), "{screen}");
     assert!(at("compaction") < at("stream"), "{screen}");
-    assert!(at("create").is_some(), "{screen}");
+    assert!(at("stream") < at("create"), "{screen}");
     assert!(
         screen.contains("precis/"),
         "the stream commits name their shard:\n{screen}"
@@ -170,27 +160,18 @@ async fn history_after_a_run_a_compaction_and_a_reprocess_lists_those_three_oper
 async fn compare_on_a_reprocess_shows_the_old_and_new_summaries_of_the_rows_it_changed() {
     let (settings, _clients, ids) = day_written_without_summaries("compare", 12, 1).await;
     let env_extractive = env(&settings, "extractive");
-    let (output, _) = run_precis(
-        &["reprocess", "--dt", DAY],
-        &borrowed(&env_extractive),
-        LIMIT,
-    );
-    assert!(output.status.success(), "{output:?}");
-    let (output, _) = run_precis(&["history", "summaries"], &borrowed(&env_extractive), LIMIT);
-    let history = String::from_utf8(output.stdout).unwrap();
+    precis_ok(&env_extractive, &["reprocess", "--dt", DAY]);
+    let history = precis_ok(&env_extractive, &["history", "summaries"]);
     let version = history
         .lines()
         .find(|l| l.split_whitespace().nth(3) == Some("reprocess"))
         .and_then(|l| l.split_whitespace().next())
         .unwrap_or_else(|| panic!("no reprocess in:\n{history}"))
         .to_string();
-    let (output, _) = run_precis(
+    let text = precis_ok(
+        &env_extractive,
         &["compare", &format!("lake/summaries@{version}"), "-n", "3"],
-        &borrowed(&env_extractive),
-        LIMIT,
     );
-    assert!(output.status.success(), "{output:?}");
-    let text = String::from_utf8(output.stdout).unwrap();
     // The rewritten files hold the day's rows (changed) and rows of the next day that share a
     // file with them (kept as they were).
     let rows: usize = text.split_whitespace().next().unwrap().parse().unwrap();
@@ -208,15 +189,40 @@ async fn compare_on_a_reprocess_shows_the_old_and_new_summaries_of_the_rows_it_c
     );
 }
 
+/// The article ids of the summaries table's train split, from the files under `split=train/`.
+async fn train_ids(settings: &Settings) -> Vec<String> {
+    let clients = clients(settings).await;
+    let bucket = &settings.lake.bucket;
+    let table = lake_of(bucket)
+        .open(TableKind::Summaries)
+        .await
+        .unwrap()
+        .expect("the summaries table");
+    let mut ids = Vec::new();
+    for file in table_files(&table).await.unwrap() {
+        if file.partition.contains(&("split".into(), "train".into())) {
+            let key = format!("lake/summaries/{}", file.path);
+            let batches: Vec<_> =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                    object(&clients, bucket, &key).await,
+                )
+                .unwrap()
+                .build()
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            ids.extend(strings(&batches, "article_id"));
+        }
+    }
+    ids.sort();
+    ids
+}
+
 /// Reads a JSON Lines file's `article_id`s.
 fn ids_in(path: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let row: serde_json::Value = serde_json::from_str(l).unwrap();
-            row["article_id"].as_str().unwrap().to_string()
-        })
+    json_lines(&std::fs::read_to_string(path).unwrap())
+        .iter()
+        .map(|row| row["article_id"].as_str().unwrap().to_string())
         .collect()
 }
 
@@ -226,12 +232,15 @@ async fn export_writes_every_summaries_row_once_as_json_lines_parquet_or_csv() {
     settings.stream.shards = 2;
     seed(&settings, 60, 8).await;
     run_once(&settings, &[]);
-    let expected: Vec<String> = summaries_rows(&settings)
-        .await
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let clients = clients(&settings).await;
+    let bucket = &settings.lake.bucket;
+    let mut expected = strings(
+        &parquet_under(&clients, bucket, "lake/summaries/").await,
+        "article_id",
+    );
+    expected.sort();
     assert_eq!(expected.len(), 60);
+    let trains = train_ids(&settings).await;
     let dir = tempfile::tempdir().unwrap();
     let env = env_for(&settings);
 
@@ -246,12 +255,10 @@ async fn export_writes_every_summaries_row_once_as_json_lines_parquet_or_csv() {
     assert_eq!(ids, expected);
 
     let parquet = dir.path().join("rows.parquet");
-    let (output, _) = run_precis(
+    precis_ok(
+        &env,
         &["export", "summaries", "--to", parquet.to_str().unwrap()],
-        &borrowed(&env),
-        LIMIT,
     );
-    assert!(output.status.success(), "{output:?}");
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
         std::fs::File::open(&parquet).unwrap(),
     )
@@ -264,7 +271,8 @@ async fn export_writes_every_summaries_row_once_as_json_lines_parquet_or_csv() {
     assert_eq!(ids, expected);
 
     let csv = dir.path().join("train.csv");
-    let (output, _) = run_precis(
+    precis_ok(
+        &env,
         &[
             "export",
             "lake/summaries",
@@ -273,10 +281,7 @@ async fn export_writes_every_summaries_row_once_as_json_lines_parquet_or_csv() {
             "--to",
             csv.to_str().unwrap(),
         ],
-        &borrowed(&env),
-        LIMIT,
     );
-    assert!(output.status.success(), "{output:?}");
     let file = std::fs::File::open(&csv).unwrap();
     let (schema, _) = arrow_csv::reader::Format::default()
         .with_header(true)
@@ -287,14 +292,11 @@ async fn export_writes_every_summaries_row_once_as_json_lines_parquet_or_csv() {
         .build(std::fs::File::open(&csv).unwrap())
         .unwrap();
     let batches: Vec<_> = reader.map(Result::unwrap).collect();
-    let splits = strings(&batches, "split");
-    let trains = summaries_rows(&settings).await.len();
-    assert!(
-        !splits.is_empty() && splits.len() < trains,
-        "{} train rows",
-        splits.len()
-    );
-    assert!(splits.iter().all(|s| s == "train"), "{splits:?}");
+    assert!(strings(&batches, "split").iter().all(|s| s == "train"));
+    let mut exported = strings(&batches, "article_id");
+    exported.sort();
+    assert!(!trains.is_empty() && trains.len() < expected.len());
+    assert_eq!(exported, trains, "every train row, once, and no other");
     assert!(!dir.path().join("train.csv.partial").exists());
 }
 
@@ -334,12 +336,10 @@ async fn exported_quarantine_produced_again_round_trips_the_payloads_byte_for_by
     let mut again = settings.clone();
     again.stream.name = unique_name("again");
     let env_again = env_for(&again);
-    let (output, _) = run_precis(
+    precis_ok(
+        &env_again,
         &["produce", "--from-file", file.to_str().unwrap()],
-        &borrowed(&env_again),
-        LIMIT,
     );
-    assert!(output.status.success(), "{output:?}");
     let mut sent: Vec<Vec<u8>> = read_stream(&clients, &again.stream.name)
         .await
         .into_iter()
@@ -357,9 +357,7 @@ async fn a_preview_of_the_lake_root_lists_the_tables_instead_of_mixing_their_row
     seed(&settings, 20, 3).await;
     run_once(&settings, &[]);
     let env = env_for(&settings);
-    let (output, _) = run_precis(&["preview", "lake/"], &borrowed(&env), LIMIT);
-    assert!(output.status.success(), "{output:?}");
-    let text = String::from_utf8(output.stdout).unwrap();
+    let text = precis_ok(&env, &["preview", "lake/"]);
     for table in ["lake/articles", "lake/summaries", "lake/quarantine"] {
         assert!(text.contains(table), "{table}:\n{text}");
     }

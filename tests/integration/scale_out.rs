@@ -24,10 +24,10 @@ fn setup(test: &str) -> (Settings, String) {
     (settings, unique_name("leases"))
 }
 
-/// A worker: follow mode, leases in `table`, summaries off.
 /// The workers' taking rounds, one a second, so that a test's shards move quickly.
 const TAKE_SECS: u64 = 1;
 
+/// A worker: follow mode, leases in `table`, summaries off.
 fn worker(settings: &Settings, table: &str, lease_secs: u64) -> Child {
     let mut env = env_for(settings);
     env.extend([

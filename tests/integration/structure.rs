@@ -288,6 +288,22 @@ fn the_checker_finds_a_circle_and_resolves_braced_and_relative_imports() {
     assert!(paths.contains(&"aws::AwsClients".to_string()), "{paths:?}");
 }
 
+/// Whether a line (indentation removed) opens a function: `fn`, after any visibility
+/// (`pub`, `pub(crate)`, `pub(super)`, …) and qualifiers (`const`, `async`, `unsafe`).
+fn is_fn_line(code: &str) -> bool {
+    let mut rest = code;
+    if let Some(after) = rest.strip_prefix("pub") {
+        rest = match after.strip_prefix('(') {
+            Some(scope) => scope.split_once(") ").map_or("", |(_, r)| r),
+            None => after.trim_start(),
+        };
+    }
+    for qualifier in ["const ", "async ", "unsafe "] {
+        rest = rest.strip_prefix(qualifier).unwrap_or(rest);
+    }
+    rest.starts_with("fn ")
+}
+
 /// Functions of `src/` and their lengths in lines, from the `fn` line to the closing brace at
 /// its indentation (rustfmt's layout).
 fn function_lengths() -> Vec<(usize, String)> {
@@ -301,15 +317,7 @@ fn function_lengths() -> Vec<(usize, String)> {
             let line = lines[i];
             let code = line.trim_start();
             let indent = &line[..line.len() - code.len()];
-            let is_fn = [
-                "fn ",
-                "pub fn ",
-                "async fn ",
-                "pub async fn ",
-                "pub(crate) fn ",
-            ]
-            .iter()
-            .any(|p| code.starts_with(p));
+            let is_fn = is_fn_line(code);
             if is_fn && !code.ends_with(';') && !code.ends_with("{}") {
                 let close = format!("{indent}}}");
                 let end = (i + 1..lines.len())
@@ -333,4 +341,26 @@ fn no_function_in_src_is_longer_than_100_lines() {
         .map(|(lines, name)| format!("{name} ({lines} lines)"))
         .collect();
     assert!(long.is_empty(), "split into steps:\n{}", long.join("\n"));
+}
+
+#[test]
+fn a_function_is_found_whatever_its_visibility_and_qualifiers() {
+    for line in [
+        "fn a() {",
+        "pub fn a() {",
+        "pub(crate) async fn a() {",
+        "pub(super) fn a() {",
+        "pub(in crate::x) const fn a() {",
+        "async unsafe fn a() {",
+    ] {
+        assert!(is_fn_line(line), "{line}");
+    }
+    for line in [
+        "let fn_name = 1;",
+        "pub struct F;",
+        "// fn in a comment",
+        "pub(crate) struct S;",
+    ] {
+        assert!(!is_fn_line(line), "{line}");
+    }
 }

@@ -258,6 +258,17 @@ pub fn run_precis(args: &[&str], env: &[(&str, &str)], limit: Duration) -> (Outp
     (output, started.elapsed())
 }
 
+/// `precis <args>` with `env`, which must succeed within 4 minutes; its stdout.
+pub fn precis_ok(env: &[(&'static str, String)], args: &[&str]) -> String {
+    let (output, _) = run_precis(args, &borrowed(env), Duration::from_secs(240));
+    assert!(
+        output.status.success(),
+        "precis {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// Waits for a child process to end, reading its output meanwhile; one still running after
 /// `limit` is killed and fails the test (a hang must not hang CI).
 pub fn finish_within(child: std::process::Child, limit: Duration, what: &str) -> Output {
@@ -321,11 +332,13 @@ pub async fn terminate(child: std::process::Child) -> Output {
 }
 
 /// A running child whose stderr is collected as it comes, so that a test waits for what the
-/// child says (its stats line, a warning) instead of sleeping a fixed time and hoping.
+/// child says (its stats line, a warning) instead of sleeping a fixed time and hoping. A test
+/// that fails while it runs kills it (drop), rather than leave it reading beside later tests.
 pub struct Watched {
-    child: Child,
+    /// None once finished.
+    child: Option<Child>,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
-    reader: std::thread::JoinHandle<()>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Watched {
@@ -346,10 +359,14 @@ impl Watched {
             }
         });
         Self {
-            child,
+            child: Some(child),
             stderr,
-            reader,
+            reader: Some(reader),
         }
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.child.as_mut().expect("the child is running")
     }
 
     pub fn stderr(&self) -> String {
@@ -365,56 +382,76 @@ impl Watched {
             if seen(&stderr) {
                 return;
             }
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.child().try_wait().unwrap() {
                 panic!("the child ended ({status}) before {what}:\n{stderr}");
             }
             if began.elapsed() > limit {
-                let _ = self.child.kill();
                 panic!("no {what} after {limit:?}:\n{stderr}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
+    /// Waits until the pipeline's stats line counts `records` read.
+    pub async fn wait_for_records(&mut self, records: u64) {
+        let pattern = format!("records in {records} (");
+        self.wait_for(
+            &format!("the {records} records read"),
+            crate::cli::READ_LIMIT,
+            |s| s.contains(&pattern),
+        )
+        .await;
+    }
+
     /// Whether the child is still running.
     pub fn running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        self.child().try_wait().unwrap().is_none()
+    }
+
+    /// Whether the child has ended, and how.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child().try_wait().unwrap()
+    }
+
+    /// SIGKILL, and waits for the process to be gone; what it said stays in [`Self::stderr`].
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("the child is running");
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     /// Waits for the child to end within `limit` (see [`finish_within`]).
-    pub async fn finish_within(self, limit: Duration, what: &str) -> Output {
-        let Self {
-            child,
-            stderr,
-            reader,
-        } = self;
+    pub async fn finish_within(mut self, limit: Duration, what: &str) -> Output {
+        let child = self.child.take().expect("the child is running");
         let mut output = finish_within_async(child, limit, what).await;
-        Self::with_stderr(&mut output, stderr, reader).await;
+        self.with_stderr(&mut output).await;
         output
     }
 
     /// Sends SIGTERM and waits, as [`terminate`] does.
-    pub async fn terminate(self) -> Output {
-        let Self {
-            child,
-            stderr,
-            reader,
-        } = self;
+    pub async fn terminate(mut self) -> Output {
+        let child = self.child.take().expect("the child is running");
         let mut output = terminate(child).await;
-        Self::with_stderr(&mut output, stderr, reader).await;
+        self.with_stderr(&mut output).await;
         output
     }
 
-    async fn with_stderr(
-        output: &mut Output,
-        stderr: std::sync::Arc<std::sync::Mutex<String>>,
-        reader: std::thread::JoinHandle<()>,
-    ) {
+    async fn with_stderr(&mut self, output: &mut Output) {
+        let reader = self.reader.take().expect("one reader");
         // The pipe closes with the child: the reader ends at once.
         tokio::task::spawn_blocking(move || reader.join())
             .await
             .expect("join task")
             .expect("stderr reader");
-        output.stderr = stderr.lock().unwrap().clone().into_bytes();
+        output.stderr = self.stderr().into_bytes();
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
