@@ -12,7 +12,7 @@ use precis::pipeline::source::lineage::list_shards;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::from_process(None, &[])?;
+    let settings = Settings::from_process(None, None, &[])?;
     let clients = AwsClients::connect(&settings).await;
     let stream = &settings.stream.name;
     let started = Instant::now();

@@ -17,7 +17,7 @@ fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let count: usize = args.next().map_or(Ok(1000), |n| n.parse())?;
     let seed: u64 = args.next().map_or(Ok(1), |n| n.parse())?;
-    let settings = Settings::from_process(None, &[])?;
+    let settings = Settings::from_process(None, None, &[])?;
     precis::summarize::pin_model_threads(settings.summarizer.workers_for(false));
     let as_of = NaiveDate::from_ymd_opt(2026, 11, 23).context("date")?;
     let articles: Vec<_> = NewsGenerator::new(seed, as_of).take(count).collect();

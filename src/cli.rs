@@ -36,6 +36,10 @@ pub struct GlobalArgs {
     /// TOML config file [default: precis.toml in the working directory, if present; env PRECIS_CONFIG]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// A named connection context of the config file, [contexts.NAME] (stream, bucket, region,
+    /// endpoints, AWS profile), over the file's own values [env PRECIS_CONTEXT]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
     #[command(flatten)]
     pub settings: SettingFlags<GlobalScope>,
     /// More log detail (-v debug, -vv trace) [env PRECIS_LOG takes a full filter]

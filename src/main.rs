@@ -56,7 +56,11 @@ fn main() -> ExitCode {
         .config
         .clone()
         .or_else(|| std::env::var_os("PRECIS_CONFIG").map(PathBuf::from));
-    let settings = match Settings::from_process(config_file.as_deref(), &cli.setting_flags()) {
+    let settings = match Settings::from_process(
+        config_file.as_deref(),
+        cli.global.context.as_deref(),
+        &cli.setting_flags(),
+    ) {
         Ok(settings) => settings,
         Err(err) => {
             eprintln!("error: {err}");

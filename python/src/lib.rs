@@ -40,7 +40,8 @@ fn settings_from(toml_text: Option<&str>) -> PyResult<Settings> {
         Some(text) => {
             toml::from_str(text).map_err(|e| PyValueError::new_err(format!("précis settings: {e}")))
         }
-        None => Settings::from_process(None, &[]).map_err(|e| PyValueError::new_err(e.to_string())),
+        None => Settings::from_process(None, None, &[])
+            .map_err(|e| PyValueError::new_err(e.to_string())),
     }
 }
 
@@ -67,7 +68,7 @@ fn load_settings(
             })
         })
         .collect::<PyResult<Vec<_>>>()?;
-    let settings = Settings::from_process(config_file.as_deref(), &flags)
+    let settings = Settings::from_process(config_file.as_deref(), None, &flags)
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     toml::to_string(&settings).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }

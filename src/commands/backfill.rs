@@ -66,8 +66,13 @@ pub fn run(cli: &Cli, config_file: Option<&Path>, args: &BackfillArgs) -> Result
             python.display()
         ),
     }
-    let status = Command::new(&python)
-        .args(job_args(cli, config_file, args))
+    let mut job = Command::new(&python);
+    job.args(job_args(cli, config_file, args));
+    // The job loads its settings as this process did: the same context.
+    if let Some(context) = &cli.global.context {
+        job.env(crate::config::CONTEXT_VAR, context);
+    }
+    let status = job
         .status()
         .with_context(|| format!("running the backfill job with {}", python.display()))?;
     Ok(match status.code() {

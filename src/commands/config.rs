@@ -17,9 +17,12 @@ pub fn render_with_env(settings: &Settings, env: &dyn Fn(&str) -> Option<String>
     };
     let _ = writeln!(
         out,
-        "# effective settings: flag > environment > config file > default"
+        "# effective settings: flag > environment > context > config file > default"
     );
     let _ = writeln!(out, "# config file: {file}");
+    if let Some(context) = settings.context() {
+        let _ = writeln!(out, "# context: {context}");
+    }
     let values = settings.values();
     let mut section = "";
     for spec in specs() {
@@ -132,6 +135,7 @@ mod tests {
         let flags: Vec<FlagValue> = Vec::new();
         let s = Settings::load(&Sources {
             config_file: None,
+            context: None,
             env: &lookup,
             flags: &flags,
         })
@@ -194,6 +198,7 @@ mod tests {
         let none = |_: &str| None;
         let again = Settings::load(&Sources {
             config_file: Some(file.path()),
+            context: None,
             env: &none,
             flags: &[],
         })

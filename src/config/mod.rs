@@ -29,7 +29,7 @@ pub use coordination::{CoordinationMode, CoordinationSettings};
 pub use lake::LakeSettings;
 pub use pipeline::{PipelineSettings, StartPosition};
 pub use produce::ProduceSettings;
-pub use sources::{ConfigError, FlagValue, Origin, Sources, DEFAULT_CONFIG_FILE};
+pub use sources::{ConfigError, FlagValue, Origin, Sources, CONTEXT_VAR, DEFAULT_CONFIG_FILE};
 pub use stream::StreamSettings;
 pub use summarizer::{Device, EncoderKind, SummarizerKind, SummarizerSettings};
 pub use ui::UiSettings;
@@ -122,6 +122,8 @@ pub struct Settings {
     origins: BTreeMap<&'static str, Origin>,
     #[serde(skip)]
     config_file: Option<PathBuf>,
+    #[serde(skip)]
+    context: Option<String>,
 }
 
 impl Settings {
@@ -132,6 +134,11 @@ impl Settings {
 
     pub fn config_file(&self) -> Option<&Path> {
         self.config_file.as_deref()
+    }
+
+    /// The context of the config file in use (`--context`), if any.
+    pub fn context(&self) -> Option<&str> {
+        self.context.as_deref()
     }
 
     /// Every set value as TOML would write it, by section, with the defaults that depend on
@@ -166,6 +173,16 @@ mod tests {
         env: &[(&str, &str)],
         flags: &[(&'static str, &str)],
     ) -> Result<Settings, ConfigError> {
+        load_in(None, file, env, flags)
+    }
+
+    /// [`load`] with `--context`.
+    fn load_in(
+        context: Option<&str>,
+        file: Option<&Path>,
+        env: &[(&str, &str)],
+        flags: &[(&'static str, &str)],
+    ) -> Result<Settings, ConfigError> {
         let env: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -180,6 +197,7 @@ mod tests {
             .collect();
         Settings::load(&Sources {
             config_file: file,
+            context,
             env: &lookup,
             flags: &flags,
         })
@@ -476,5 +494,87 @@ mod tests {
         assert_eq!(s.summarizer.encoder, Some(EncoderKind::OnnxFp32));
         assert_eq!(s.summarizer.kind, SummarizerKind::None);
         assert!(load(None, &[("PRECIS_DEVICE", "tpu")], &[]).is_err());
+    }
+
+    const CONTEXTS: &str = "[stream]\nname = \"FromFile\"\n[aws]\nregion = \"eu-west-1\"\n\
+        [contexts.prod.stream]\nname = \"Prod\"\n[contexts.prod.lake]\nbucket = \"prod-lake\"\n\
+        [contexts.local.aws]\nendpoint_url = \"http://127.0.0.1:4566\"\n";
+
+    #[test]
+    fn a_context_of_the_file_wins_over_the_file_and_yields_to_the_environment() {
+        let f = write_file(CONTEXTS);
+        let s = load_in(
+            Some("prod"),
+            Some(f.path()),
+            &[("PRECIS_BUCKET", "env-lake")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.stream.name, "Prod");
+        assert_eq!(s.origin("stream.name"), Origin::Context("prod".into()));
+        assert_eq!(s.lake.bucket, "env-lake");
+        assert_eq!(
+            s.aws.region, "eu-west-1",
+            "what the context does not set stays the file's"
+        );
+        assert_eq!(s.context(), Some("prod"));
+        let plain = load(Some(f.path()), &[], &[]).unwrap();
+        assert_eq!(
+            (plain.stream.name.as_str(), plain.context()),
+            ("FromFile", None)
+        );
+    }
+
+    #[test]
+    fn precis_context_names_the_context_and_the_flag_wins_over_it() {
+        let f = write_file(CONTEXTS);
+        let s = load(Some(f.path()), &[("PRECIS_CONTEXT", "local")], &[]).unwrap();
+        assert_eq!(s.aws.endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
+        let s = load_in(
+            Some("prod"),
+            Some(f.path()),
+            &[("PRECIS_CONTEXT", "local")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            (s.context(), s.aws.endpoint_url.as_deref()),
+            (Some("prod"), None)
+        );
+    }
+
+    #[test]
+    fn an_unknown_context_names_the_ones_the_file_has() {
+        let f = write_file(CONTEXTS);
+        let err = load_in(Some("staging"), Some(f.path()), &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("context staging: "), "{err}");
+        assert!(err.ends_with("its contexts: local, prod"), "{err}");
+        let err = load_in(Some("prod"), None, &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no config file"), "{err}");
+    }
+
+    #[test]
+    fn a_context_holds_connection_settings_only() {
+        let f = write_file("[contexts.fast.pipeline]\nflush_records = 10\n");
+        let err = load_in(Some("fast"), Some(f.path()), &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("pipeline.flush_records is not a connection setting"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_in_a_context_names_the_context() {
+        let f = write_file("[contexts.bad.lake]\nbucket = \"Not_A_Bucket\"\n");
+        let err = load_in(Some("bad"), Some(f.path()), &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("(from context bad)"), "{err}");
     }
 }

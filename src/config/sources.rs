@@ -1,5 +1,5 @@
-//! Layering: defaults < config file < environment < flags, each value kept with where it came
-//! from. figment merges the layers and remembers which one gave each value; the layers are built
+//! Layering: defaults < config file < the chosen context of the file < environment < flags,
+//! each value kept with where it came from. figment merges the layers and remembers which one gave each value; the layers are built
 //! here because précis's variables and flags are not named after their keys (`AWS_REGION`,
 //! `NUM_RECORDS`, `--summary-words`).
 
@@ -10,16 +10,23 @@ use figment::error::Kind;
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 
-use super::{spec, specs, SettingSpec, Settings};
+use super::{spec, specs, FlagScope, SettingSpec, Settings};
 
 /// Config file read when `--config` is not given, if it exists in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "precis.toml";
+/// The variable that names a context when `--context` is not given.
+pub const CONTEXT_VAR: &str = "PRECIS_CONTEXT";
+/// The config file's table of named contexts: `[contexts.NAME.aws]`, `[contexts.NAME.stream]`,
+/// `[contexts.NAME.lake]`.
+const CONTEXTS: &str = "contexts";
 
 /// Where a setting's value came from; shown by `precis config` and in error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     Default,
     File(PathBuf),
+    /// A named context of the config file (`--context`).
+    Context(String),
     Env(&'static str),
     Flag(&'static str),
 }
@@ -29,6 +36,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::Default => write!(f, "default"),
             Origin::File(path) => write!(f, "file {}", path.display()),
+            Origin::Context(name) => write!(f, "context {name}"),
             Origin::Env(var) => write!(f, "env {var}"),
             Origin::Flag(flag) => write!(f, "flag {flag}"),
         }
@@ -53,6 +61,8 @@ pub enum ConfigError {
     },
     #[error("cannot read config file {path}: {reason}")]
     File { path: PathBuf, reason: String },
+    #[error("context {name}: {reason}")]
+    Context { name: String, reason: String },
     /// A theme that cannot be used; the reason names the file and the key.
     #[error("invalid ui.theme (from {origin}): {reason}")]
     Theme { origin: Origin, reason: String },
@@ -69,6 +79,8 @@ pub struct FlagValue {
 pub struct Sources<'a> {
     /// `--config`; when None, [`DEFAULT_CONFIG_FILE`] is read if it exists.
     pub config_file: Option<&'a Path>,
+    /// `--context`; when None, [`CONTEXT_VAR`] names one, if set.
+    pub context: Option<&'a str>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub flags: &'a [FlagValue],
 }
@@ -89,24 +101,82 @@ impl Layer {
         }
     }
 
-    fn file(path: &Path) -> Result<Self, ConfigError> {
+    /// The file's settings, and its contexts apart.
+    fn file(path: &Path) -> Result<(Self, toml::Table), ConfigError> {
         let error = |reason: String| ConfigError::File {
             path: path.to_path_buf(),
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-        let table: toml::Table = text
+        let mut table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| error(one_line_toml_error(&text, &e)))?;
-        let values = Value::serialize(&table)
-            .map_err(|e| error(e.to_string()))?
-            .into_dict()
-            .unwrap_or_default();
-        Ok(Self {
+        let contexts = match table.remove(CONTEXTS) {
+            None => toml::Table::new(),
+            Some(toml::Value::Table(contexts)) => contexts,
+            Some(_) => return Err(error(format!("`{CONTEXTS}` must be a table of contexts"))),
+        };
+        let layer = Self {
             origin: Origin::File(path.to_path_buf()),
-            values,
+            values: dict(&table).map_err(error)?,
+        };
+        Ok((layer, contexts))
+    }
+
+    /// The context `name` of the file: connection settings only (every command's own: AWS,
+    /// the stream's name, the bucket).
+    fn context(
+        name: &str,
+        contexts: &toml::Table,
+        file: Option<&Path>,
+    ) -> Result<Self, ConfigError> {
+        let refuse = |reason: String| ConfigError::Context {
+            name: name.to_string(),
+            reason,
+        };
+        let Some(file) = file else {
+            return Err(refuse(format!(
+                "no config file to read it from (--config, PRECIS_CONFIG or ./{DEFAULT_CONFIG_FILE})"
+            )));
+        };
+        let Some(table) = contexts.get(name).and_then(toml::Value::as_table) else {
+            let known: Vec<&str> = contexts.keys().map(String::as_str).collect();
+            return Err(refuse(format!(
+                "{} has no [{CONTEXTS}.{name}]; its contexts: {}",
+                file.display(),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        for (section, body) in table {
+            let keys: Vec<String> = match body.as_table() {
+                Some(body) => body.keys().map(|k| format!("{section}.{k}")).collect(),
+                None => vec![section.clone()],
+            };
+            for key in keys {
+                if !super::spec(&key).is_some_and(|s| s.scopes.contains(&FlagScope::Global)) {
+                    return Err(refuse(format!(
+                        "{key} is not a connection setting: a context holds aws.*, stream.name \
+                         and lake.bucket"
+                    )));
+                }
+            }
+        }
+        Ok(Self {
+            origin: Origin::Context(name.to_string()),
+            values: dict(table).map_err(refuse)?,
         })
     }
+}
+
+fn dict(table: &toml::Table) -> Result<Dict, String> {
+    Ok(Value::serialize(table)
+        .map_err(|e| e.to_string())?
+        .into_dict()
+        .unwrap_or_default())
 }
 
 impl Provider for Layer {
@@ -114,6 +184,7 @@ impl Provider for Layer {
         match &self.origin {
             Origin::Default => Metadata::named("default"),
             Origin::File(path) => Metadata::from("file", Source::File(path.clone())),
+            Origin::Context(name) => Metadata::from("context", Source::Custom(name.clone())),
             Origin::Env(var) => Metadata::from("env", Source::Custom(var.to_string())),
             Origin::Flag(flag) => Metadata::from("flag", Source::Custom(flag.to_string())),
         }
@@ -139,6 +210,7 @@ fn origin_of(metadata: &Metadata) -> Origin {
     let found = match metadata.name.as_ref() {
         "env" => named(|s| s.env.to_vec()).map(Origin::Env),
         "flag" => named(|s| vec![s.flag]).map(Origin::Flag),
+        "context" => return Origin::Context(custom.to_string()),
         _ => None,
     };
     found.unwrap_or(Origin::Default)
@@ -151,8 +223,18 @@ impl Settings {
             None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
         };
         let mut figment = Figment::new();
+        let mut contexts = toml::Table::new();
         if let Some(path) = &file {
-            figment = figment.merge(Layer::file(path)?);
+            let (layer, its_contexts) = Layer::file(path)?;
+            figment = figment.merge(layer);
+            contexts = its_contexts;
+        }
+        let context = match sources.context {
+            Some(name) => Some(name.to_string()),
+            None => (sources.env)(CONTEXT_VAR).filter(|name| !name.trim().is_empty()),
+        };
+        if let Some(name) = &context {
+            figment = figment.merge(Layer::context(name, &contexts, file.as_deref())?);
         }
         for spec in specs() {
             // The first variable listed wins; an empty one counts as unset.
@@ -178,17 +260,20 @@ impl Settings {
             .filter_map(|s| Some((s.key, origin_of(figment.find_metadata(s.key)?))))
             .collect();
         settings.config_file = file;
+        settings.context = context;
         Ok(settings)
     }
 
     /// Reads the process environment; the entry point for the binary.
     pub fn from_process(
         config_file: Option<&Path>,
+        context: Option<&str>,
         flags: &[FlagValue],
     ) -> Result<Self, ConfigError> {
         let env = |name: &str| std::env::var(name).ok();
         Self::load(&Sources {
             config_file,
+            context,
             env: &env,
             flags,
         })

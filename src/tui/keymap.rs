@@ -224,7 +224,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         &[key(KeyCode::Enter), key(KeyCode::Right), ch('l')],
         "Enter → l",
-        "open folder / preview file",
+        "open folder, file, top row",
         Action::Open,
         In(View::Partitions),
     ),

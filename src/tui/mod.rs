@@ -6,7 +6,11 @@
 //! [`FRAME_HZ`] times a second, never from the data path.
 
 pub mod app;
+pub mod effect;
 pub mod keymap;
+pub mod list;
+pub mod live;
+pub mod screen;
 pub mod theme;
 pub mod view;
 pub mod views;
@@ -21,8 +25,10 @@ use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 use tracing::{error, warn};
 
-use self::app::{App, Effect, EngineInfo, PreviewData, RunState};
+use self::app::{App, Effect};
+use self::live::{EngineInfo, RunState};
 use self::theme::Theme;
+use self::views::partitions::{PreviewData, ReprocessState};
 use crate::browser::preview;
 use crate::browser::{snapshot_listing, Tree};
 use crate::cli::RunArgs;
@@ -94,6 +100,7 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
     );
     let engine = Engine::start(settings, args.once).await?;
     let info = EngineInfo {
+        context: settings.context().map(str::to_string),
         stream: engine.stream.clone(),
         bucket: engine.bucket.clone(),
         summarizer: engine.summarizer_id().to_string(),
@@ -133,7 +140,7 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
         }
     }
     // A reprocess that ended badly while the console ran: say so where it stays readable.
-    if let Some(app::ReprocessState::Failed { error, .. }) = &app.reprocess {
+    if let Some(ReprocessState::Failed { error, .. }) = &app.partitions.reprocess {
         eprintln!("warning: {error}");
     }
     let stats = engine.stats.clone();
@@ -212,9 +219,9 @@ async fn event_loop(
                 dirty = true;
                 match event {
                     UiEvent::Listing(listing) => { app.on_listing(listing); None }
-                    UiEvent::Preview(target, preview) => { app.on_preview(target, preview); None }
-                    UiEvent::ReprocessProgress(p) => { app.on_reprocess_progress(p); None }
-                    UiEvent::Tables(tables) => { app.on_tables(tables); None }
+                    UiEvent::Preview(target, preview) => { app.partitions.on_preview(target, preview); None }
+                    UiEvent::ReprocessProgress(p) => { app.partitions.on_reprocess_progress(p); None }
+                    UiEvent::Tables(tables) => { app.tables.on_tables(tables); None }
                     UiEvent::CompactEnd(kind, result) => app.on_compact_end(kind, result),
                     UiEvent::ReprocessEnd(predicate, result) => {
                         work.reprocess = None;
@@ -234,7 +241,7 @@ async fn event_loop(
                     let samples = if app.view == app::View::Samples {
                         engine.stats.samples()
                     } else {
-                        std::mem::take(&mut app.samples)
+                        std::mem::take(&mut app.live.samples)
                     };
                     app.observe(
                         engine.stats.snapshot(),
@@ -266,7 +273,7 @@ async fn event_loop(
                     dirty = true;
                 }
                 if dirty {
-                    terminal.draw(|f| views::draw(f, app)).context("drawing the console")?;
+                    terminal.draw(|f| screen::draw(f, app)).context("drawing the console")?;
                     dirty = false;
                 }
                 None
@@ -355,7 +362,7 @@ fn start(
         Effect::LoadTables => load_tables(engine, ui),
         Effect::Compact(kind) => compact_table(engine, ui, kind),
         Effect::Reprocess(_) if work.deadline.is_some() => {
-            app.reprocess = None;
+            app.partitions.reprocess = None;
             app.set_status("stopping: no reprocess starts now");
         }
         Effect::Reprocess(selection) => start_reprocess(app, engine, ui, work, selection),
@@ -445,7 +452,7 @@ fn start_reprocess(
     work: &mut Background,
     selection: Selection,
 ) {
-    let predicate = app.predicate(&selection);
+    let predicate = selection.predicate(&app.info.summarizer);
     let (lake, ui) = (engine.lake.clone(), ui.clone());
     let summarizer = engine.summarizer.clone();
     work.reprocess_cancel = Cancel::default();

@@ -250,6 +250,7 @@ mod tests {
         }];
         let settings = crate::config::Settings::load(&crate::config::Sources {
             config_file: None,
+            context: None,
             env: &|_| None,
             flags: &flags,
         })

@@ -394,3 +394,60 @@ pub(crate) async fn wait_for_the_stop(child: Watched) -> (std::process::Output, 
     eprintln!("stopped {waited:?} after it was cut off: {last}");
     (output, waited, last)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_of_the_config_file_points_every_command_at_its_stream_and_bucket() {
+    let settings = crate::support::settings_for("context");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("precis.toml");
+    // The file's own endpoint leads nowhere: only the context's reaches moto.
+    std::fs::write(
+        &file,
+        format!(
+            "[aws]\nendpoint_url = \"{}\"\n\n[contexts.local.aws]\nendpoint_url = \"{}\"\n\
+             [contexts.local.stream]\nname = \"{}\"\n[contexts.local.lake]\nbucket = \"{}\"\n",
+            endpoint_nobody_listens_on(),
+            moto().endpoint,
+            settings.stream.name,
+            settings.lake.bucket
+        ),
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let with_flag = |args: &[&str]| {
+        let mut all = vec!["--config", config, "--context", "local"];
+        all.extend_from_slice(args);
+        crate::support::precis_ok(&[], &all)
+    };
+    with_flag(&["produce", "--records", "5"]);
+    let clients = crate::support::clients(&settings).await;
+    assert_eq!(read_stream(&clients, &settings.stream.name).await.len(), 5);
+
+    let shown = with_flag(&["config"]);
+    assert!(shown.contains("# context: local"), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "name = \"{}\"  # context local",
+            settings.stream.name
+        )),
+        "{shown}"
+    );
+
+    // PRECIS_CONTEXT names it too, for every command.
+    let env = [("PRECIS_CONTEXT", "local".to_string())];
+    let lines = crate::support::precis_ok(&env, &["--config", config, "inspect", "-n", "2"]);
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+
+    let (output, _) = run_precis(
+        &["--config", config, "--context", "prod", "config"],
+        &[],
+        LIMIT,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("context prod: ")
+            && stderr_of(&output).contains("its contexts: local"),
+        "{}",
+        stderr_of(&output)
+    );
+}

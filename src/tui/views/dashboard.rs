@@ -6,11 +6,11 @@ use ratatui::widgets::{Paragraph, Sparkline};
 use ratatui::Frame;
 use tracing::Level;
 
-use super::{field, fit, panel};
+use super::widgets::{field, fit, panel};
 use crate::browser::human_bytes;
-use crate::tui::app::App;
+use crate::tui::list::Ctx;
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     // On a small terminal the charts give up lines first, so every total stays visible.
     let roomy = area.height >= 26;
     let [charts, totals, errors] = Layout::vertical([
@@ -19,26 +19,31 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(if roomy { 5 } else { 4 }),
     ])
     .areas(area);
-    render_charts(frame, charts, app);
+    render_charts(frame, charts, ctx);
     let [pipeline, articles] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(totals);
-    render_pipeline(frame, pipeline, app);
-    render_articles(frame, articles, app);
-    render_errors(frame, errors, app);
+    render_pipeline(frame, pipeline, ctx);
+    render_articles(frame, articles, ctx);
+    render_errors(frame, errors, ctx);
 }
 
-fn render_charts(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = app.theme();
+fn render_charts(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let theme = ctx.theme;
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
     for (area, values, unit, color) in [
         (
             left,
-            &app.history.records_per_sec,
+            &ctx.live.history.records_per_sec,
             "records/s",
             theme.chart_records,
         ),
-        (right, &app.history.kib_per_sec, "KiB/s", theme.chart_bytes),
+        (
+            right,
+            &ctx.live.history.kib_per_sec,
+            "KiB/s",
+            theme.chart_bytes,
+        ),
     ] {
         let now = values.back().copied().unwrap_or(0);
         let peak = values.iter().copied().max().unwrap_or(0);
@@ -60,16 +65,17 @@ fn render_charts(frame: &mut Frame, area: Rect, app: &App) {
     }
 }
 
-fn render_pipeline(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = app.theme();
+fn render_pipeline(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let theme = ctx.theme;
     let text = theme.base();
-    let lines = match &app.snapshot {
+    let lines = match &ctx.live.snapshot {
         None => vec![Line::from(Span::styled(
             "waiting for the first counters…",
             theme.muted(),
         ))],
         Some(s) => {
-            let summarized = app
+            let summarized = ctx
+                .live
                 .pool
                 .map_or("off".to_string(), |p| p.summarized.to_string());
             let errors_style = if s.errors > 0 { theme.error() } else { text };
@@ -107,11 +113,11 @@ fn render_pipeline(frame: &mut Frame, area: Rect, app: &App) {
                     format!("{} ms", s.max_lag_millis()),
                     theme.lag(s.max_lag_millis()),
                 ),
-                field(theme, "uptime", uptime(app.uptime.as_secs()), text),
+                field(theme, "uptime", uptime(ctx.live.uptime.as_secs()), text),
             ]
         }
     };
-    let title = format!("pipeline {} → s3://{}", app.info.stream, app.info.bucket);
+    let title = format!("pipeline {} → s3://{}", ctx.info.stream, ctx.info.bucket);
     frame.render_widget(
         Paragraph::new(lines).block(panel(
             theme,
@@ -122,11 +128,11 @@ fn render_pipeline(frame: &mut Frame, area: Rect, app: &App) {
     );
 }
 
-fn render_articles(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = app.theme();
+fn render_articles(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let theme = ctx.theme;
     let text = theme.base();
     let mut lines = Vec::new();
-    if let Some(s) = &app.snapshot {
+    if let Some(s) = &ctx.live.snapshot {
         let a = &s.averages;
         lines.extend([
             field(
@@ -154,21 +160,21 @@ fn render_articles(frame: &mut Frame, area: Rect, app: &App) {
     lines.push(field(
         theme,
         "summarizer",
-        fit(&app.info.summarizer, width),
+        fit(&ctx.info.summarizer, width),
         text,
     ));
-    match app.pool {
+    match ctx.live.pool {
         Some(p) => {
             lines.push(field(
                 theme,
                 "summarizing",
-                format!("{:.1} articles/s now", app.history.summaries_per_sec),
+                format!("{:.1} articles/s now", ctx.live.history.summaries_per_sec),
                 text,
             ));
             // What the workers do while busy: the rate this summarizer can sustain.
             let busy = p.busy.as_secs_f64();
             let capacity = if busy > 0.0 {
-                p.summarized as f64 / busy * app.info.workers.max(1) as f64
+                p.summarized as f64 / busy * ctx.info.workers.max(1) as f64
             } else {
                 0.0
             };
@@ -177,8 +183,8 @@ fn render_articles(frame: &mut Frame, area: Rect, app: &App) {
                 "capacity",
                 format!(
                     "{capacity:.1} articles/s ({} worker{})",
-                    app.info.workers,
-                    if app.info.workers == 1 { "" } else { "s" }
+                    ctx.info.workers,
+                    if ctx.info.workers == 1 { "" } else { "s" }
                 ),
                 text,
             ));
@@ -202,17 +208,18 @@ fn render_articles(frame: &mut Frame, area: Rect, app: &App) {
     );
 }
 
-fn render_errors(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = app.theme();
+fn render_errors(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let theme = ctx.theme;
     let rows = area.height.saturating_sub(2) as usize;
     let width = area.width.saturating_sub(13) as usize;
-    let lines: Vec<Line> = if app.logs.is_empty() {
+    let lines: Vec<Line> = if ctx.live.logs.is_empty() {
         vec![Line::from(Span::styled(
             "no warnings or errors",
             theme.muted(),
         ))]
     } else {
-        app.logs
+        ctx.live
+            .logs
             .iter()
             .rev()
             .take(rows)

@@ -5,12 +5,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
-use super::{centered, panel};
-use crate::tui::app::{App, View};
+use super::widgets::{centered, panel};
 use crate::tui::keymap::{Scope, BINDINGS, CONFIRM_HELP};
+use crate::tui::theme::Theme;
+use crate::tui::view::View;
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = app.theme();
+pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
     let popup = centered(area, 80, 31);
     frame.render_widget(Clear, popup);
     let block = panel(theme, "keys · any key closes", true).style(theme.base());

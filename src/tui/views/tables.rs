@@ -7,150 +7,331 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
-use super::panel;
+use super::widgets::panel;
 use crate::browser::human_bytes;
+use crate::maintenance::compact::CompactReport;
 use crate::maintenance::inventory::{bucket_labels, CommitSummary, TableSummary, SIZE_BUCKETS_MIB};
 use crate::pipeline::sink::commit::parse_app_id;
-use crate::tui::app::{App, View};
+use crate::pipeline::sink::lake::TableKind;
+use crate::tui::effect::{Effect, Reply};
+use crate::tui::keymap::Action;
+use crate::tui::list::{Ctx, Cursor};
 
 /// Histogram buckets under this size (MiB) are drawn as a warning: files a trainer pays for.
 const SMALL_MIB: u64 = 32;
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = app.theme();
-    let pane = &app.tables;
-    if pane.tables.is_empty() {
-        let message = match (&pane.error, pane.loading) {
-            (Some(error), _) => Span::styled(
-                format!("reading the tables failed: {error} (u retries)"),
-                theme.error(),
-            ),
-            (None, true) => Span::styled("reading the tables…", theme.muted()),
-            (None, false) => Span::styled(
-                "no table yet: the pipeline creates them as it starts (u reads again)",
-                theme.muted(),
-            ),
+/// The Tables view: each table as the last read found it, and where time travel points.
+#[derive(Debug, Clone, Default)]
+pub struct TablesPane {
+    pub loading: bool,
+    pub tables: Vec<TableSummary>,
+    pub error: Option<String>,
+    /// How many versions before the selected table's latest `v` previews (`<` and `>`).
+    pub back: i64,
+    /// The table being compacted, while it is.
+    pub compacting: Option<TableKind>,
+}
+
+#[derive(Debug, Default)]
+pub struct TablesView {
+    pub cursor: Cursor,
+    pub pane: TablesPane,
+}
+
+impl TablesView {
+    /// The tables change with every commit: read again each time the view opens.
+    pub fn load(&mut self) -> Option<Effect> {
+        if self.pane.loading {
+            return None;
+        }
+        self.pane.loading = true;
+        Some(Effect::LoadTables)
+    }
+
+    pub fn selected_table(&self) -> Option<&TableSummary> {
+        self.pane.tables.get(self.cursor.at)
+    }
+
+    /// The version `v` previews: the selected table's latest, less `back`.
+    pub fn time_travel_version(&self) -> Option<i64> {
+        self.selected_table()
+            .map(|t| (t.version - self.pane.back).max(0))
+    }
+
+    pub fn on_tables(&mut self, tables: Result<Vec<TableSummary>, String>) {
+        self.pane.loading = false;
+        match tables {
+            Ok(tables) => {
+                self.pane.tables = tables;
+                self.pane.error = None;
+            }
+            Err(error) => self.pane.error = Some(error),
+        }
+        self.cursor.clamp(self.pane.tables.len());
+    }
+
+    pub fn on_compact_end(
+        &mut self,
+        kind: TableKind,
+        result: Result<CompactReport, String>,
+    ) -> Reply {
+        self.pane.compacting = None;
+        match result {
+            Ok(report) => Reply {
+                effect: self.load(),
+                status: Some(match report.version {
+                    Some(version) => format!(
+                        "compacted {}: {} files into {} in version {version}",
+                        kind.name(),
+                        report.files_removed,
+                        report.files_written
+                    ),
+                    None => format!("{}: no partition has two small files to merge", kind.name()),
+                }),
+                ..Reply::default()
+            },
+            Err(error) => Reply::status(format!("compaction of {} failed: {error}", kind.name())),
+        }
+    }
+
+    pub fn on_action(&mut self, action: Action) -> Reply {
+        let before = self.cursor;
+        if self.cursor.step(action, self.pane.tables.len()) {
+            if self.cursor != before {
+                self.pane.back = 0;
+            }
+            return Reply::default();
+        }
+        if action == Action::Refresh {
+            return Reply {
+                effect: self.load(),
+                ..Reply::default()
+            };
+        }
+        let (Some(table), Some(version)) = (self.selected_table(), self.time_travel_version())
+        else {
+            return Reply::status("no table yet: the pipeline creates them as it starts");
         };
+        let (kind, latest, path) = (table.kind, table.version, table.path.clone());
+        match action {
+            Action::Compact if path != kind.path() => Reply::status(format!(
+                "{path} is a candidate table: it is not compacted (a backfill writes it whole)"
+            )),
+            Action::Compact => match self.pane.compacting {
+                Some(running) => Reply::status(format!(
+                    "compacting {} already; wait for it to finish",
+                    running.name()
+                )),
+                None => {
+                    self.pane.compacting = Some(kind);
+                    Reply {
+                        effect: Some(Effect::Compact(kind)),
+                        status: Some(format!("compacting {}…", kind.name())),
+                        ..Reply::default()
+                    }
+                }
+            },
+            Action::OlderVersion => {
+                self.pane.back = (self.pane.back + 1).min(latest);
+                Reply::default()
+            }
+            Action::NewerVersion => {
+                self.pane.back = (self.pane.back - 1).max(0);
+                Reply::default()
+            }
+            Action::Preview => Reply {
+                open_preview: Some(format!("{path}@{version}")),
+                ..Reply::default()
+            },
+            _ => Reply::default(),
+        }
+    }
+
+    pub fn render(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        let theme = ctx.theme;
+        let pane = &self.pane;
+        if pane.tables.is_empty() {
+            let message = match (&pane.error, pane.loading) {
+                (Some(error), _) => Span::styled(
+                    format!("reading the tables failed: {error} (u retries)"),
+                    theme.error(),
+                ),
+                (None, true) => Span::styled("reading the tables…", theme.muted()),
+                (None, false) => Span::styled(
+                    "no table yet: the pipeline creates them as it starts (u reads again)",
+                    theme.muted(),
+                ),
+            };
+            frame.render_widget(
+                Paragraph::new(message)
+                    .wrap(Wrap { trim: true })
+                    .block(panel(theme, "tables", true)),
+                area,
+            );
+            return;
+        }
+        let [list, details, hint] = Layout::vertical([
+            Constraint::Length(pane.tables.len() as u16 + 3),
+            Constraint::Min(4),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        self.render_list(frame, list, ctx);
+        if let Some(table) = self.selected_table() {
+            let [left, right] =
+                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                    .areas(details);
+            self.render_files(frame, left, ctx, table);
+            self.render_commits(frame, right, ctx, table);
+            let version = self.time_travel_version().unwrap_or(table.version);
+            let status = match pane.compacting {
+                Some(kind) => format!(" compacting {}… · ", kind.name()),
+                None => " ".to_string(),
+            };
+            frame.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::styled(status, theme.warning()),
+                    Span::styled("c", theme.key()),
+                    Span::styled(" compact  ", theme.muted()),
+                    Span::styled("< >", theme.key()),
+                    Span::styled(format!(" version {version}  "), theme.muted()),
+                    Span::styled("v", theme.key()),
+                    Span::styled(format!(" preview version {version}  "), theme.muted()),
+                    Span::styled("u", theme.key()),
+                    Span::styled(" read again", theme.muted()),
+                ])),
+                hint,
+            );
+        }
+    }
+
+    fn render_list(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        let theme = ctx.theme;
+        let rows: Vec<Row> = self
+            .pane
+            .tables
+            .iter()
+            .map(|t| {
+                Row::new(vec![
+                    Cell::from(t.name.as_str()),
+                    Cell::from(t.version.to_string()),
+                    Cell::from(t.total.rows.to_string()),
+                    Cell::from(t.total.files.to_string()),
+                    Cell::from(human_bytes(t.total.bytes)),
+                    Cell::from(human_bytes(t.median_file_bytes)),
+                ])
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Min(11),
+                Constraint::Length(8),
+                Constraint::Length(10),
+                Constraint::Length(7),
+                Constraint::Length(10),
+                Constraint::Length(12),
+            ],
+        )
+        .header(
+            Row::new(["table", "version", "rows", "files", "size", "median file"])
+                .style(theme.title()),
+        )
+        .style(theme.base())
+        .row_highlight_style(theme.selected())
+        .block(panel(theme, format!("s3://{}/lake", ctx.info.bucket), true));
+        let mut state = TableState::default().with_selected(Some(self.cursor.at));
+        frame.render_stateful_widget(table, area, &mut state);
+    }
+
+    fn render_files(&self, frame: &mut Frame, area: Rect, ctx: &Ctx, table: &TableSummary) {
+        let theme = ctx.theme;
+        let mut lines = Vec::new();
+        for (split, part) in &table.splits {
+            lines.push(Line::raw(format!(
+                "split={split:<11} {:>9} rows {:>5} files",
+                part.rows, part.files
+            )));
+        }
+        if !table.splits.is_empty() {
+            lines.push(Line::raw(""));
+        }
+        lines.push(Line::from(Span::styled(
+            "files by size (MiB)",
+            theme.title(),
+        )));
+        let most = table.histogram.iter().copied().max().unwrap_or(0).max(1);
+        let width = area.width.saturating_sub(22) as usize;
+        let upper = SIZE_BUCKETS_MIB.iter().map(|&b| Some(b)).chain([None]);
+        for ((label, count), upper) in bucket_labels().iter().zip(table.histogram).zip(upper) {
+            let bar = "█".repeat((count * width).div_ceil(most).min(width));
+            let style = if count > 0 && upper.is_some_and(|u| u <= SMALL_MIB) {
+                theme.warning()
+            } else {
+                theme.good()
+            };
+            lines.push(Line::from(vec![
+                Span::raw(format!("{label:>7} {count:>6} ")),
+                Span::styled(bar, style),
+            ]));
+        }
         frame.render_widget(
-            Paragraph::new(message)
-                .wrap(Wrap { trim: true })
-                .block(panel(theme, "tables", true)),
+            Paragraph::new(lines).block(panel(theme, format!("{} files", table.name), false)),
             area,
         );
-        return;
     }
-    let [list, details, hint] = Layout::vertical([
-        Constraint::Length(pane.tables.len() as u16 + 3),
-        Constraint::Min(4),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    render_list(frame, list, app);
-    if let Some(table) = app.selected_table() {
-        let [left, right] =
-            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
-                .areas(details);
-        render_files(frame, left, app, table);
-        render_commits(frame, right, app, table);
-        let version = app.time_travel_version().unwrap_or(table.version);
-        let status = match pane.compacting {
-            Some(kind) => format!(" compacting {}… · ", kind.name()),
-            None => " ".to_string(),
-        };
-        frame.render_widget(
-            Paragraph::new(Line::from(vec![
-                Span::styled(status, theme.warning()),
-                Span::styled("c", theme.key()),
-                Span::styled(" compact  ", theme.muted()),
-                Span::styled("< >", theme.key()),
-                Span::styled(format!(" version {version}  "), theme.muted()),
-                Span::styled("v", theme.key()),
-                Span::styled(format!(" preview version {version}  "), theme.muted()),
-                Span::styled("u", theme.key()),
-                Span::styled(" read again", theme.muted()),
-            ])),
-            hint,
-        );
-    }
-}
 
-fn render_list(frame: &mut Frame, area: Rect, app: &App) {
-    let theme = app.theme();
-    let rows: Vec<Row> = app
-        .tables
-        .tables
-        .iter()
-        .map(|t| {
-            Row::new(vec![
-                Cell::from(t.name.as_str()),
-                Cell::from(t.version.to_string()),
-                Cell::from(t.total.rows.to_string()),
-                Cell::from(t.total.files.to_string()),
-                Cell::from(human_bytes(t.total.bytes)),
-                Cell::from(human_bytes(t.median_file_bytes)),
+    fn render_commits(&self, frame: &mut Frame, area: Rect, ctx: &Ctx, table: &TableSummary) {
+        let theme = ctx.theme;
+        let chosen = self.time_travel_version();
+        let rows: Vec<Row> = table
+            .commits
+            .iter()
+            .map(|c| {
+                let row = Row::new(vec![
+                    Cell::from(c.version.to_string()),
+                    Cell::from(
+                        c.when
+                            .map_or("?".into(), |w| w.format("%m-%d %H:%M:%S").to_string()),
+                    ),
+                    Cell::from(c.kind.name().to_string()),
+                    Cell::from(format!("+{} -{}", c.files_added, c.files_removed)),
+                    Cell::from(c.rows_added.to_string()),
+                    Cell::from(writer(c)),
+                ]);
+                if Some(c.version) == chosen {
+                    row.style(theme.accent())
+                } else {
+                    row
+                }
+            })
+            .collect();
+        let commits = Table::new(
+            rows,
+            [
+                Constraint::Length(7),
+                Constraint::Length(15),
+                Constraint::Length(10),
+                Constraint::Length(8),
+                Constraint::Length(6),
+                Constraint::Min(8),
+            ],
+        )
+        .header(
+            Row::new([
+                "version",
+                "when (UTC)",
+                "operation",
+                "files",
+                "rows",
+                "writer",
             ])
-        })
-        .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Min(11),
-            Constraint::Length(8),
-            Constraint::Length(10),
-            Constraint::Length(7),
-            Constraint::Length(10),
-            Constraint::Length(12),
-        ],
-    )
-    .header(
-        Row::new(["table", "version", "rows", "files", "size", "median file"]).style(theme.title()),
-    )
-    .style(theme.base())
-    .row_highlight_style(theme.selected())
-    .block(panel(
-        theme,
-        format!("s3://{}/lake", app.info.bucket),
-        app.view == View::Tables,
-    ));
-    let mut state = TableState::default().with_selected(Some(app.selected[View::Tables.index()]));
-    frame.render_stateful_widget(table, area, &mut state);
-}
-
-fn render_files(frame: &mut Frame, area: Rect, app: &App, table: &TableSummary) {
-    let theme = app.theme();
-    let mut lines = Vec::new();
-    for (split, part) in &table.splits {
-        lines.push(Line::raw(format!(
-            "split={split:<11} {:>9} rows {:>5} files",
-            part.rows, part.files
-        )));
+            .style(theme.title()),
+        )
+        .style(theme.base())
+        .block(panel(theme, "last commits", false));
+        frame.render_widget(commits, area);
     }
-    if !table.splits.is_empty() {
-        lines.push(Line::raw(""));
-    }
-    lines.push(Line::from(Span::styled(
-        "files by size (MiB)",
-        theme.title(),
-    )));
-    let most = table.histogram.iter().copied().max().unwrap_or(0).max(1);
-    let width = area.width.saturating_sub(22) as usize;
-    let upper = SIZE_BUCKETS_MIB.iter().map(|&b| Some(b)).chain([None]);
-    for ((label, count), upper) in bucket_labels().iter().zip(table.histogram).zip(upper) {
-        let bar = "█".repeat((count * width).div_ceil(most).min(width));
-        let style = if count > 0 && upper.is_some_and(|u| u <= SMALL_MIB) {
-            theme.warning()
-        } else {
-            theme.good()
-        };
-        lines.push(Line::from(vec![
-            Span::raw(format!("{label:>7} {count:>6} ")),
-            Span::styled(bar, style),
-        ]));
-    }
-    frame.render_widget(
-        Paragraph::new(lines).block(panel(theme, format!("{} files", table.name), false)),
-        area,
-    );
 }
 
 /// Who wrote a commit, short: a stream commit's shard (`shardId-000000000001` as `shard 1`), a
@@ -167,56 +348,4 @@ fn writer(c: &CommitSummary) -> String {
         (None, Some(summarizer)) => summarizer.clone(),
         _ => String::new(),
     }
-}
-
-fn render_commits(frame: &mut Frame, area: Rect, app: &App, table: &TableSummary) {
-    let theme = app.theme();
-    let chosen = app.time_travel_version();
-    let rows: Vec<Row> = table
-        .commits
-        .iter()
-        .map(|c| {
-            let row = Row::new(vec![
-                Cell::from(c.version.to_string()),
-                Cell::from(
-                    c.when
-                        .map_or("?".into(), |w| w.format("%m-%d %H:%M:%S").to_string()),
-                ),
-                Cell::from(c.kind.name().to_string()),
-                Cell::from(format!("+{} -{}", c.files_added, c.files_removed)),
-                Cell::from(c.rows_added.to_string()),
-                Cell::from(writer(c)),
-            ]);
-            if Some(c.version) == chosen {
-                row.style(theme.accent())
-            } else {
-                row
-            }
-        })
-        .collect();
-    let commits = Table::new(
-        rows,
-        [
-            Constraint::Length(7),
-            Constraint::Length(15),
-            Constraint::Length(10),
-            Constraint::Length(8),
-            Constraint::Length(6),
-            Constraint::Min(8),
-        ],
-    )
-    .header(
-        Row::new([
-            "version",
-            "when (UTC)",
-            "operation",
-            "files",
-            "rows",
-            "writer",
-        ])
-        .style(theme.title()),
-    )
-    .style(theme.base())
-    .block(panel(theme, "last commits", false));
-    frame.render_widget(commits, area);
 }

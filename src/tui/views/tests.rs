@@ -20,14 +20,17 @@ use crate::pipeline::sink::parquet::{curated_batch, encode, FileContext};
 use crate::pipeline::stats::{Sample, ShardState, ShardStatus, Snapshot};
 use crate::summarize::pool::{PoolSnapshot, Summarized};
 use crate::telemetry::LogLine;
-use crate::tui::app::{App, Effect, EngineInfo, PreviewData, PreviewPane, ReprocessState, View};
+use crate::tui::app::{App, Effect, View};
 use crate::tui::keymap::{Scope, BINDINGS};
+use crate::tui::live::{EngineInfo, RunState};
 use crate::tui::theme::Theme;
+use crate::tui::views::partitions::{PreviewData, PreviewPane, ReprocessState};
 
 const SUMMARIZER: &str = "extractive:all-minilm-l6-v2@53aa5117;sentences=3";
 
 fn info() -> EngineInfo {
     EngineInfo {
+        context: None,
         stream: "MyStream".into(),
         bucket: "my-bucket".into(),
         summarizer: SUMMARIZER.into(),
@@ -231,7 +234,7 @@ fn preview_data() -> PreviewData {
 
 fn screen(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| super::draw(f, app)).unwrap();
+    terminal.draw(|f| crate::tui::screen::draw(f, app)).unwrap();
     let buffer = terminal.backend().buffer();
     (0..height)
         .map(|y| {
@@ -258,7 +261,8 @@ fn previewing_summaries(app: &mut App) {
     in_summaries(app);
     press(app, KeyCode::Down); // split=train/
     press(app, KeyCode::Char('v'));
-    app.on_preview("lake/summaries/split=train/".into(), Ok(preview_data()));
+    app.partitions
+        .on_preview("lake/summaries/split=train/".into(), Ok(preview_data()));
 }
 
 fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
@@ -387,7 +391,9 @@ fn a_lagging_shard_is_drawn_in_the_alarm_color() {
     let mut app = live_app();
     press(&mut app, KeyCode::Char('2'));
     let mut terminal = Terminal::new(TestBackend::new(100, 24)).unwrap();
-    terminal.draw(|f| super::draw(f, &app)).unwrap();
+    terminal
+        .draw(|f| crate::tui::screen::draw(f, &app))
+        .unwrap();
     let buffer = terminal.backend().buffer();
     let theme = app.theme().clone();
     let (x, y) = (0..24u16)
@@ -416,13 +422,13 @@ fn the_samples_view_lists_titles_with_summaries_and_enter_opens_one() {
     assert!(text.contains("word_count"), "{text}");
     assert!(text.contains("id-2"), "{text}");
     // New samples arriving do not change the article on screen.
-    let mut newer = app.samples.clone();
+    let mut newer = app.live.samples.clone();
     newer.push(sample(
         3,
         "Election called",
         "The prime minister called an election.",
     ));
-    let (snapshot, pool) = (app.snapshot.clone().unwrap(), app.pool);
+    let (snapshot, pool) = (app.live.snapshot.clone().unwrap(), app.live.pool);
     app.observe(
         snapshot,
         pool,
@@ -432,9 +438,9 @@ fn the_samples_view_lists_titles_with_summaries_and_enter_opens_one() {
         Instant::now(),
     );
     assert!(screen(&app, 100, 30).contains("More words follow"));
-    assert_eq!(app.open_sample.as_ref().unwrap().article_id, "id-2");
+    assert_eq!(app.samples.open.as_ref().unwrap().article_id, "id-2");
     press(&mut app, KeyCode::Esc);
-    assert!(app.open_sample.is_none());
+    assert!(app.samples.open.is_none());
 }
 
 #[test]
@@ -469,7 +475,8 @@ fn the_partitions_view_shows_tables_with_versions_and_counts_then_a_polars_previ
         Some(Effect::Preview("lake/summaries/split=train/".into()))
     );
     assert!(screen(&app, 100, 30).contains("reading lake/summaries/split=train/ with polars"));
-    app.on_preview("lake/summaries/split=train/".into(), Ok(preview_data()));
+    app.partitions
+        .on_preview("lake/summaries/split=train/".into(), Ok(preview_data()));
     let text = screen(&app, 100, 30);
     assert!(text.contains("2 rows"), "{text}");
     assert!(text.contains("mean word_count 7.0"), "{text}");
@@ -487,10 +494,13 @@ fn backspace_goes_up_one_folder_and_lands_on_the_folder_left() {
     press(&mut app, KeyCode::Enter); // lake/
     press(&mut app, KeyCode::Down); // quarantine/
     press(&mut app, KeyCode::Enter);
-    assert_eq!(app.browser.prefix, "lake/quarantine/");
+    assert_eq!(app.partitions.browser.prefix, "lake/quarantine/");
     press(&mut app, KeyCode::Backspace);
-    assert_eq!(app.browser.prefix, "lake/");
-    assert_eq!(app.selected_entry().unwrap().name, "quarantine");
+    assert_eq!(app.partitions.browser.prefix, "lake/");
+    assert_eq!(
+        app.partitions.selected_entry(&app.ctx()).unwrap().name,
+        "quarantine"
+    );
 }
 
 #[test]
@@ -548,12 +558,12 @@ fn the_filter_narrows_the_list_and_escape_clears_it() {
     type_text(&mut app, "0001");
     press(&mut app, KeyCode::Enter);
     assert!(!app.filter_editing);
-    assert_eq!(app.visible_shards(), ["shardId-000000000001"]);
+    assert_eq!(app.shards.visible(&app.ctx()), ["shardId-000000000001"]);
     let text = screen(&app, 100, 24);
     assert!(!text.contains("shardId-000000000002"), "{text}");
     assert!(text.contains("filter: 0001"), "{text}");
     press(&mut app, KeyCode::Esc);
-    assert_eq!(app.visible_shards().len(), 3);
+    assert_eq!(app.shards.visible(&app.ctx()).len(), 3);
 }
 
 #[test]
@@ -572,7 +582,7 @@ fn r_on_a_previewed_summaries_row_shows_the_predicate_of_its_day_and_y_starts_th
     previewing_summaries(&mut app);
     assert_eq!(press(&mut app, KeyCode::Char('r')), None);
     let day = Selection::day(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
-    assert_eq!(app.confirm, Some(day.clone()));
+    assert_eq!(app.partitions.confirm, Some(day.clone()));
     let text = screen(&app, 80, 24);
     assert!(
         text.contains("Reprocess the summaries rows where")
@@ -583,14 +593,14 @@ fn r_on_a_previewed_summaries_row_shows_the_predicate_of_its_day_and_y_starts_th
         press(&mut app, KeyCode::Char('y')),
         Some(Effect::Reprocess(day))
     );
-    assert_eq!(app.confirm, None);
+    assert_eq!(app.partitions.confirm, None);
     assert!(matches!(
-        app.reprocess,
+        app.partitions.reprocess,
         Some(ReprocessState::Running { .. })
     ));
     // A second r while it runs does not start another.
     assert_eq!(press(&mut app, KeyCode::Char('r')), None);
-    assert_eq!(app.confirm, None);
+    assert_eq!(app.partitions.confirm, None);
 }
 
 #[test]
@@ -599,8 +609,8 @@ fn n_cancels_the_reprocess_prompt() {
     previewing_summaries(&mut app);
     press(&mut app, KeyCode::Char('r'));
     assert_eq!(press(&mut app, KeyCode::Char('n')), None);
-    assert_eq!(app.confirm, None);
-    assert_eq!(app.reprocess, None);
+    assert_eq!(app.partitions.confirm, None);
+    assert_eq!(app.partitions.reprocess, None);
 }
 
 #[test]
@@ -608,7 +618,7 @@ fn r_without_a_previewed_summaries_row_explains_itself() {
     let mut app = live_app();
     in_summaries(&mut app);
     press(&mut app, KeyCode::Char('r'));
-    assert_eq!(app.confirm, None);
+    assert_eq!(app.partitions.confirm, None);
     assert!(screen(&app, 100, 24).contains("r rewrites one publish day of summaries"));
 }
 
@@ -618,7 +628,7 @@ fn reprocess_progress_shows_as_a_gauge() {
     previewing_summaries(&mut app);
     press(&mut app, KeyCode::Char('r'));
     press(&mut app, KeyCode::Enter);
-    app.on_reprocess_progress(
+    app.partitions.on_reprocess_progress(
         crate::maintenance::reprocess::ReprocessProgress::Summarized {
             done: 120,
             total: 300,
@@ -673,9 +683,12 @@ fn q_and_ctrl_c_ask_to_quit() {
 #[test]
 fn a_stale_preview_answer_is_dropped() {
     let mut app = live_app();
-    app.browser.preview = PreviewPane::Loading("b/".into());
-    app.on_preview("a/".into(), Ok(preview_data()));
-    assert_eq!(app.browser.preview, PreviewPane::Loading("b/".into()));
+    app.partitions.browser.preview = PreviewPane::Loading("b/".into());
+    app.partitions.on_preview("a/".into(), Ok(preview_data()));
+    assert_eq!(
+        app.partitions.browser.preview,
+        PreviewPane::Loading("b/".into())
+    );
 }
 
 #[test]
@@ -692,9 +705,9 @@ fn every_view_draws_in_a_tiny_terminal_without_panicking() {
     app.view = View::Samples;
     press(&mut app, KeyCode::Enter);
     app.view = View::Partitions;
-    app.browser.preview = PreviewPane::Ready(Box::new(preview_data()));
-    app.confirm = NaiveDate::from_ymd_opt(2026, 3, 1).map(Selection::day);
-    app.reprocess = Some(ReprocessState::Running {
+    app.partitions.browser.preview = PreviewPane::Ready(Box::new(preview_data()));
+    app.partitions.confirm = NaiveDate::from_ymd_opt(2026, 3, 1).map(Selection::day);
+    app.partitions.reprocess = Some(ReprocessState::Running {
         predicate: "CAST(publish_date AS DATE) = '2026-03-01'".into(),
         step: "1/2 articles files read".into(),
         ratio: 0.1,
@@ -728,10 +741,10 @@ fn end_scrolls_an_article_to_its_last_words_at_80_by_24() {
     let words: Vec<String> = (0..400).map(|i| format!("word{i}")).collect();
     let mut long = sample(9, "A long read", "It starts here.");
     long.content = format!("{}\n\nThe very last sentence.", words.join(" "));
-    app.samples.push(long);
+    app.live.samples.push(long);
     press(&mut app, KeyCode::Char('3'));
     press(&mut app, KeyCode::Enter);
-    assert_eq!(app.open_sample.as_ref().unwrap().article_id, "id-9");
+    assert_eq!(app.samples.open.as_ref().unwrap().article_id, "id-9");
     screen(&app, 80, 24);
     press(&mut app, KeyCode::End);
     let text = screen(&app, 80, 24);
@@ -746,7 +759,7 @@ fn end_scrolls_an_article_to_its_last_words_at_80_by_24() {
 
 #[test]
 fn word_wrapping_counts_lines_like_the_pane() {
-    use crate::tui::app::wrapped_lines;
+    use crate::tui::views::samples::wrapped_lines;
     assert_eq!(wrapped_lines("", 10), 1);
     assert_eq!(wrapped_lines("aaaa bbbb", 10), 1);
     assert_eq!(wrapped_lines("aaaa bbbb cc", 10), 2);
@@ -776,7 +789,7 @@ fn a_finished_reprocess_relists_the_bucket_and_says_what_it_did() {
         Some(Effect::ListPartitions)
     );
     // The old preview is gone: it showed the rows before the rewrite.
-    assert_eq!(app.browser.preview, PreviewPane::Empty);
+    assert_eq!(app.partitions.browser.preview, PreviewPane::Empty);
     let text = screen(&app, 100, 30);
     assert!(
         text.contains(
@@ -860,7 +873,7 @@ fn table_summary(kind: crate::pipeline::sink::lake::TableKind, version: i64) -> 
 fn with_tables(app: &mut App) {
     use crate::pipeline::sink::lake::TableKind;
     assert_eq!(press(app, KeyCode::Char('6')), Some(Effect::LoadTables));
-    app.on_tables(Ok(vec![
+    app.tables.on_tables(Ok(vec![
         table_summary(TableKind::Articles, 9),
         table_summary(TableKind::Summaries, 12),
     ]));
@@ -928,7 +941,8 @@ fn a_candidate_table_is_listed_and_previewed_but_not_compacted() {
     let mut candidate = table_summary(TableKind::Summaries, 3);
     candidate.name = "minilm (candidate)".into();
     candidate.path = "lake/minilm".into();
-    app.on_tables(Ok(vec![table_summary(TableKind::Summaries, 12), candidate]));
+    app.tables
+        .on_tables(Ok(vec![table_summary(TableKind::Summaries, 12), candidate]));
     press(&mut app, KeyCode::Down);
     assert!(screen(&app, 110, 32).contains("minilm (candidate)"));
     assert_eq!(press(&mut app, KeyCode::Char('c')), None);
@@ -944,7 +958,7 @@ fn a_stopped_run_shows_why_and_what_to_do_in_every_view_until_q() {
     let mut app = live_app();
     let why = "reading shard shardId-000000000000: the stream MyStream does not exist \
                (ResourceNotFoundException); create it with `precis produce` or fix --stream";
-    app.state = crate::tui::app::RunState::Failed(why.into());
+    app.state = RunState::Failed(why.into());
     for view in ['1', '2', '3', '5'] {
         press(&mut app, KeyCode::Char(view));
         let text = screen(&app, 80, 24);
@@ -962,4 +976,54 @@ fn a_stopped_run_shows_why_and_what_to_do_in_every_view_until_q() {
 fn a_running_pipeline_has_no_failure_panel() {
     let text = screen(&live_app(), 80, 24);
     assert!(!text.contains("the pipeline stopped"), "{text}");
+}
+
+#[test]
+fn the_header_names_the_context_in_use_and_none_without_one() {
+    let mut app = live_app();
+    assert!(!screen(&app, 120, 30).contains("context"));
+    app.info.context = Some("prod".into());
+    let text = screen(&app, 120, 30);
+    let header = text.lines().next().unwrap();
+    assert!(header.contains("context prod"), "{header}");
+    assert!(header.contains("● reading"), "{header}");
+}
+
+#[test]
+fn enter_on_a_preview_opens_its_top_row_in_full_and_esc_goes_back_to_the_preview() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('4'));
+    let data = preview_data();
+    let id_column = data
+        .table
+        .columns
+        .iter()
+        .position(|c| c == "article_id")
+        .unwrap();
+    let id = data.table.rows[1][id_column].clone();
+    app.partitions.browser.preview = PreviewPane::Ready(Box::new(data));
+    press(&mut app, KeyCode::Char('J'));
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.partitions.record, Some(1));
+    let text = screen(&app, 100, 40);
+    assert!(text.contains("row 2 of"), "{text}");
+    assert!(text.contains(&id), "{id}:\n{text}");
+    for column in ["summary", "article_id", "content"] {
+        assert!(text.contains(column), "{column}:\n{text}");
+    }
+    // The lineage is further down.
+    assert!(!text.contains("shard_id"), "{text}");
+    for _ in 0..3 {
+        press(&mut app, KeyCode::PageDown);
+    }
+    let text = screen(&app, 100, 40);
+    assert!(text.contains("shard_id"), "{text}");
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.partitions.record, None);
+    assert!(matches!(
+        app.partitions.browser.preview,
+        PreviewPane::Ready(_)
+    ));
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.partitions.browser.preview, PreviewPane::Empty);
 }

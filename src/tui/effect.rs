@@ -1,0 +1,44 @@
+//! What a key or a result asks of the event loop (work that needs the network, the pipeline's
+//! switches) and of the app (a status line, another view).
+
+use crate::maintenance::reprocess::Selection;
+use crate::pipeline::sink::lake::TableKind;
+
+/// Work the event loop starts for the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+    SetPaused(bool),
+    ListPartitions,
+    Preview(String),
+    Reprocess(Selection),
+    LoadTables,
+    Compact(TableKind),
+}
+
+/// A view's answer to a key or a result: work for the loop, a line for the footer, and a preview
+/// to open in the Partitions view (from the Tables view's time travel).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reply {
+    pub effect: Option<Effect>,
+    pub status: Option<String>,
+    pub open_preview: Option<String>,
+    /// The view moved to other rows (another folder): the filter no longer applies.
+    pub clear_filter: bool,
+}
+
+impl Reply {
+    pub fn effect(effect: Effect) -> Self {
+        Self {
+            effect: Some(effect),
+            ..Self::default()
+        }
+    }
+
+    pub fn status(message: impl Into<String>) -> Self {
+        Self {
+            status: Some(message.into()),
+            ..Self::default()
+        }
+    }
+}
