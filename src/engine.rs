@@ -36,6 +36,8 @@ pub struct Engine {
     pub bucket: String,
     pub open_shards: u32,
     pub once: bool,
+    /// What the pipeline accepts, for the console's inspector to say what it would reject.
+    pub limits: crate::pipeline::record::Limits,
     pub stats: Arc<Stats>,
     /// None when summaries are turned off.
     pub summarizer: Option<Arc<SummarizerPool>>,
@@ -112,6 +114,7 @@ impl Engine {
             bucket,
             open_shards,
             once,
+            limits: crate::pipeline::record::Limits::from(&settings.pipeline),
             stats,
             summarizer,
             started: Instant::now(),

@@ -169,6 +169,7 @@ impl App {
             }
             Action::Close => {
                 let closed = match self.view {
+                    View::Shards => self.shards.close(),
                     View::Samples => self.samples.close(),
                     View::Partitions => self.partitions.close(),
                     _ => false,

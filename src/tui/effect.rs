@@ -14,6 +14,8 @@ pub enum Effect {
     Reprocess(Selection),
     LoadTables,
     Compact(TableKind),
+    /// Read a shard's records with the inspector's own iterators.
+    Inspect(String),
 }
 
 /// A view's answer to a key or a result: work for the loop, a line for the footer, and a preview

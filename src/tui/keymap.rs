@@ -210,6 +210,20 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         &[key(KeyCode::Enter)],
         "Enter",
+        "inspect its records, a record",
+        Action::Open,
+        In(View::Shards),
+    ),
+    bind(
+        &[ch('u')],
+        "u",
+        "read the records again",
+        Action::Refresh,
+        In(View::Shards),
+    ),
+    bind(
+        &[key(KeyCode::Enter)],
+        "Enter",
         "open the article",
         Action::Open,
         In(View::Samples),

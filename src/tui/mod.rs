@@ -33,11 +33,13 @@ use crate::browser::preview;
 use crate::browser::{snapshot_listing, Tree};
 use crate::cli::RunArgs;
 use crate::config::Settings;
+use crate::config::StartPosition;
 use crate::engine::Engine;
 use crate::maintenance::compact::{compact, CompactReport};
 use crate::maintenance::inventory::{summarize_all, TableSummary};
 use crate::maintenance::reprocess::{reprocess, ReprocessProgress, ReprocessReport, Selection};
 use crate::pipeline::sink::lake::TableKind;
+use crate::pipeline::source::inspect::{inspect, Inspected, Position, Request};
 use crate::summarize::pool::Cancel;
 
 /// Frames per second at most; also how often key presses are acted on.
@@ -63,6 +65,8 @@ pub enum UiEvent {
     ReprocessEnd(String, Result<ReprocessReport, String>),
     Tables(Result<Vec<TableSummary>, String>),
     CompactEnd(TableKind, Result<CompactReport, String>),
+    /// A shard's records, for the inspector.
+    Inspected(String, Result<Vec<Inspected>, String>),
     /// A stop signal (its name).
     Signal(&'static str),
 }
@@ -222,6 +226,7 @@ async fn event_loop(
                     UiEvent::Preview(target, preview) => { app.partitions.on_preview(target, preview); None }
                     UiEvent::ReprocessProgress(p) => { app.partitions.on_reprocess_progress(p); None }
                     UiEvent::Tables(tables) => { app.tables.on_tables(tables); None }
+                    UiEvent::Inspected(shard, records) => { app.shards.on_inspected(&shard, records); None }
                     UiEvent::CompactEnd(kind, result) => app.on_compact_end(kind, result),
                     UiEvent::ReprocessEnd(predicate, result) => {
                         work.reprocess = None;
@@ -361,6 +366,7 @@ fn start(
         Effect::Preview(target) => load_preview(engine, ui, target),
         Effect::LoadTables => load_tables(engine, ui),
         Effect::Compact(kind) => compact_table(engine, ui, kind),
+        Effect::Inspect(shard) => inspect_shard(engine, ui, shard),
         Effect::Reprocess(_) if work.deadline.is_some() => {
             app.partitions.reprocess = None;
             app.set_status("stopping: no reprocess starts now");
@@ -427,6 +433,25 @@ fn load_tables(engine: &Engine, ui: &mpsc::Sender<UiEvent>) {
             .map_err(|err| format!("{err:#}"))
     };
     spawn_to_ui(ui, "reading the tables", loaded, UiEvent::Tables);
+}
+
+/// Reads a shard's records for the inspector, in the background.
+fn inspect_shard(engine: &Engine, ui: &mpsc::Sender<UiEvent>, shard: String) {
+    let (clients, stream, limits) = (engine.clients.clone(), engine.stream.clone(), engine.limits);
+    let request = Request {
+        shard: Some(shard.clone()),
+        from: Position::Start(StartPosition::TrimHorizon),
+        limit: views::inspect::RECORDS,
+        filter: String::new(),
+    };
+    let read = async move {
+        inspect(&clients, &stream, &request, &limits)
+            .await
+            .map_err(|e| format!("{e:#}"))
+    };
+    spawn_to_ui(ui, "reading the shard", read, move |records| {
+        UiEvent::Inspected(shard, records)
+    });
 }
 
 /// Compacts a table in the background.

@@ -228,6 +228,50 @@ async fn the_console_shows_1000_written_browses_a_preview_and_quits_cleanly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enter_on_a_shard_in_the_console_shows_its_records_and_why_one_would_be_quarantined() {
+    let settings = settings_for("console-inspect");
+    let clients = clients(&settings).await;
+    precis::resources::ensure_stream(&clients, &settings.stream.name, 1)
+        .await
+        .unwrap();
+    crate::pipeline::put_raw(
+        &clients,
+        &settings.stream.name,
+        [
+            ("k1".to_string(), b"not an article".to_vec()),
+            (
+                "k2".to_string(),
+                br#"{"article_id":"a2","title":"Harbour reopens","content":"Ships came back."}"#
+                    .to_vec(),
+            ),
+        ]
+        .into_iter(),
+    )
+    .await;
+    let tmux = Tmux::start(&[], &env(&settings, "none"));
+    tmux.wait_for("1 Dashboard");
+    tmux.keys(&["2"]);
+    tmux.wait_for("shardId-000000000000");
+    tmux.keys(&["Enter"]);
+    let records = tmux.wait_for("Harbour reopens");
+    assert!(
+        records.contains("records of shardId-000000000000"),
+        "{records}"
+    );
+    assert!(records.contains("not_json"), "{records}");
+    tmux.keys(&["Enter"]);
+    let record = tmux.wait_for("partition key");
+    assert!(
+        record.contains("k1") && record.contains("not_json"),
+        "{record}"
+    );
+    tmux.keys(&["Escape", "Escape"]);
+    tmux.wait_for("shards of");
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_for_exit(), 0, "screen:\n{}", tmux.screen());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_on_an_empty_bucket_shows_no_error_line() {
     let settings = settings_for("console-empty");
     let clients = clients(&settings).await;

@@ -1,6 +1,6 @@
 //! Looking at a shard's records without taking them: the inspector opens iterators of its own,
 //! reads no checkpoint and writes none, and commits nothing, so the pipeline's position is the
-//! same before and after (`precis inspect`).
+//! same before and after (`precis inspect`, and Enter on a shard in the console).
 
 use std::str::FromStr;
 
@@ -66,6 +66,17 @@ impl Payload {
                 Err(_) => Payload::Text(text.to_string()),
             },
             Err(_) => Payload::Base64(base64::engine::general_purpose::STANDARD.encode(data)),
+        }
+    }
+
+    /// Pretty-printed, for the console's inspector.
+    pub fn pretty(&self) -> String {
+        match self {
+            Payload::Json(value) => {
+                serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+            }
+            Payload::Text(text) => text.clone(),
+            Payload::Base64(bytes) => format!("(not UTF-8; base64) {bytes}"),
         }
     }
 }

@@ -33,7 +33,7 @@ pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
             .map(|b| row(b.label, b.help)),
     );
     let mut local = Vec::new();
-    for view in [View::Samples, View::Partitions, View::Tables] {
+    for view in [View::Samples, View::Shards, View::Partitions, View::Tables] {
         local.push(section(view.title()));
         local.extend(
             BINDINGS

@@ -6,7 +6,9 @@ use ratatui::text::Span;
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
+use super::inspect::Inspector;
 use super::widgets::{panel, tail};
+use crate::pipeline::source::inspect::Inspected;
 use crate::pipeline::stats::ShardState;
 use crate::tui::effect::Reply;
 use crate::tui::keymap::Action;
@@ -15,6 +17,8 @@ use crate::tui::list::{Ctx, Cursor};
 #[derive(Debug, Default)]
 pub struct ShardsView {
     pub cursor: Cursor,
+    /// The records of a shard, while they are looked at.
+    pub inspector: Option<Inspector>,
 }
 
 impl ShardsView {
@@ -33,11 +37,44 @@ impl ShardsView {
     }
 
     pub fn on_action(&mut self, action: Action, ctx: &Ctx) -> Reply {
+        if let Some(inspector) = &mut self.inspector {
+            return inspector.on_action(action, ctx);
+        }
+        if action == Action::Open {
+            if let Some(shard) = self.visible(ctx).get(self.cursor.at) {
+                let (inspector, read) = Inspector::open(shard);
+                self.inspector = Some(inspector);
+                return Reply::effect(read);
+            }
+        }
         self.cursor.step(action, self.visible(ctx).len());
         Reply::default()
     }
 
+    /// Esc: the inspector's open record, else the inspector.
+    pub fn close(&mut self) -> bool {
+        match &mut self.inspector {
+            Some(inspector) => {
+                if !inspector.close() {
+                    self.inspector = None;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A shard's records, read for the inspector (dropped if it was closed or moved on).
+    pub fn on_inspected(&mut self, shard: &str, records: Result<Vec<Inspected>, String>) {
+        if let Some(inspector) = self.inspector.as_mut().filter(|i| i.shard == shard) {
+            inspector.on_records(records);
+        }
+    }
+
     pub fn render(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        if let Some(inspector) = &self.inspector {
+            return inspector.render(frame, area, ctx);
+        }
         let workers = ctx.live.snapshot.as_ref().map_or(0, |s| s.workers.len());
         if workers == 0 {
             return self.render_shards(frame, area, ctx);

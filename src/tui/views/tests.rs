@@ -727,7 +727,10 @@ fn bindings_in_view_scopes_only_exist_for_views_with_lists() {
     for b in BINDINGS {
         if let Scope::In(view) = b.scope {
             assert!(
-                matches!(view, View::Samples | View::Partitions | View::Tables),
+                matches!(
+                    view,
+                    View::Shards | View::Samples | View::Partitions | View::Tables
+                ),
                 "{:?}",
                 b.action
             );
@@ -1026,4 +1029,96 @@ fn enter_on_a_preview_opens_its_top_row_in_full_and_esc_goes_back_to_the_preview
     ));
     press(&mut app, KeyCode::Esc);
     assert_eq!(app.partitions.browser.preview, PreviewPane::Empty);
+}
+
+fn inspected(sequence: &str, payload: &[u8]) -> crate::pipeline::source::inspect::Inspected {
+    use crate::pipeline::source::inspect::{Payload, Quarantine};
+    let quarantine = crate::pipeline::record::parse_article(payload, &Limits::default())
+        .err()
+        .map(|r| Quarantine {
+            reason_code: r.code(),
+            reason: r.to_string(),
+        });
+    crate::pipeline::source::inspect::Inspected {
+        shard_id: "shardId-000000000001".into(),
+        sequence_number: sequence.into(),
+        arrival_time: Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap(),
+        partition_key: format!("key-{sequence}"),
+        data: Payload::of(payload),
+        quarantine,
+    }
+}
+
+#[test]
+fn enter_on_a_shard_inspects_its_records_without_the_pipeline_and_enter_opens_one() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Down);
+    let shard = app.shards.visible(&app.ctx())[1].clone();
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::Inspect(shard.clone()))
+    );
+    assert!(screen(&app, 100, 24).contains("reading the shard"));
+
+    let article = br#"{"article_id":"a1","title":"Markets rally","content":"Stocks rose today."}"#;
+    app.shards.on_inspected(
+        &shard,
+        Ok(vec![
+            inspected("101", article),
+            inspected("102", &[0xff, 0xfe]),
+        ]),
+    );
+    let text = screen(&app, 100, 24);
+    assert!(text.contains(&format!("records of {shard}")), "{text}");
+    assert!(
+        text.contains("Markets rally") && text.contains("article"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not_utf8") && text.contains("(bytes) //4="),
+        "{text}"
+    );
+
+    type_text(&mut app, "/rally");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.shards
+            .inspector
+            .as_ref()
+            .unwrap()
+            .visible(&app.ctx())
+            .len(),
+        1
+    );
+    press(&mut app, KeyCode::Enter);
+    let text = screen(&app, 100, 24);
+    assert!(text.contains("key-101"), "{text}");
+    assert!(
+        text.contains("\"title\": \"Markets rally\""),
+        "pretty JSON:\n{text}"
+    );
+    assert!(text.contains("takes it as an article"), "{text}");
+
+    press(&mut app, KeyCode::Esc);
+    assert!(app.shards.inspector.as_ref().unwrap().open.is_none());
+    assert_eq!(
+        press(&mut app, KeyCode::Char('u')),
+        Some(Effect::Inspect(shard.clone()))
+    );
+    press(&mut app, KeyCode::Esc);
+    assert!(app.shards.inspector.is_none());
+    assert!(screen(&app, 100, 24).contains("shards of"));
+}
+
+#[test]
+fn records_of_a_shard_closed_meanwhile_are_dropped() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('2'));
+    let shard = app.shards.visible(&app.ctx())[0].clone();
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Esc);
+    app.shards
+        .on_inspected(&shard, Ok(vec![inspected("1", b"{}")]));
+    assert!(app.shards.inspector.is_none());
 }
