@@ -172,6 +172,7 @@ impl App {
                     View::Shards => self.shards.close(),
                     View::Samples => self.samples.close(),
                     View::Partitions => self.partitions.close(),
+                    View::Tables => self.tables.close(),
                     _ => false,
                 };
                 if !closed {

@@ -16,6 +16,14 @@ pub enum Effect {
     Compact(TableKind),
     /// Read a shard's records with the inspector's own iterators.
     Inspect(String),
+    /// Read a table's whole history.
+    History(String),
+    /// Compare two summarizers: a rewrite's version of the table, or (None) a candidate table
+    /// against the summaries table.
+    Compare {
+        path: String,
+        version: Option<i64>,
+    },
 }
 
 /// A view's answer to a key or a result: work for the loop, a line for the footer, and a preview

@@ -185,6 +185,13 @@ pub const BINDINGS: &[Binding] = &[
     ),
     bind(&[ch('/')], "/", "filter the list", Action::Filter, Global),
     bind(
+        &[ch('u')],
+        "u",
+        "read again what is shown",
+        Action::Refresh,
+        Global,
+    ),
+    bind(
         &[ch('p')],
         "p",
         "pause / resume reading",
@@ -212,13 +219,6 @@ pub const BINDINGS: &[Binding] = &[
         "Enter",
         "inspect its records, a record",
         Action::Open,
-        In(View::Shards),
-    ),
-    bind(
-        &[ch('u')],
-        "u",
-        "read the records again",
-        Action::Refresh,
         In(View::Shards),
     ),
     bind(
@@ -271,13 +271,6 @@ pub const BINDINGS: &[Binding] = &[
         In(View::Partitions),
     ),
     bind(
-        &[ch('u')],
-        "u",
-        "read the tables again",
-        Action::Refresh,
-        In(View::Partitions),
-    ),
-    bind(
         &[ch('r')],
         "r",
         "reprocess the previewed day",
@@ -313,10 +306,10 @@ pub const BINDINGS: &[Binding] = &[
         In(View::Tables),
     ),
     bind(
-        &[ch('u')],
-        "u",
-        "read the tables again",
-        Action::Refresh,
+        &[key(KeyCode::Enter)],
+        "Enter",
+        "history; a rewrite's rows",
+        Action::Open,
         In(View::Tables),
     ),
 ];

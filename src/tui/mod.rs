@@ -36,7 +36,8 @@ use crate::config::Settings;
 use crate::config::StartPosition;
 use crate::engine::Engine;
 use crate::maintenance::compact::{compact, CompactReport};
-use crate::maintenance::inventory::{summarize_all, TableSummary};
+use crate::maintenance::history::{candidate_comparison, history, rewrite_comparison, Comparison};
+use crate::maintenance::inventory::{summarize_all, CommitSummary, TableSummary};
 use crate::maintenance::reprocess::{reprocess, ReprocessProgress, ReprocessReport, Selection};
 use crate::pipeline::sink::lake::TableKind;
 use crate::pipeline::source::inspect::{inspect, Inspected, Position, Request};
@@ -67,6 +68,10 @@ pub enum UiEvent {
     CompactEnd(TableKind, Result<CompactReport, String>),
     /// A shard's records, for the inspector.
     Inspected(String, Result<Vec<Inspected>, String>),
+    /// A table's whole history (its path), oldest first.
+    History(String, Result<Vec<CommitSummary>, String>),
+    /// A comparison of two summarizers (the table's path, the version or None for a candidate).
+    Compared(String, Option<i64>, Result<Comparison, String>),
     /// A stop signal (its name).
     Signal(&'static str),
 }
@@ -190,6 +195,29 @@ fn install_panic_hook() {
     }));
 }
 
+/// A result of background work, or a signal, handed to the view it is for.
+fn on_event(app: &mut App, work: &mut Background, event: UiEvent) -> Option<Effect> {
+    match event {
+        UiEvent::Listing(listing) => app.on_listing(listing),
+        UiEvent::Preview(target, preview) => app.partitions.on_preview(target, preview),
+        UiEvent::ReprocessProgress(p) => app.partitions.on_reprocess_progress(p),
+        UiEvent::Tables(tables) => app.tables.on_tables(tables),
+        UiEvent::Inspected(shard, records) => app.shards.on_inspected(&shard, records),
+        UiEvent::History(path, commits) => app.tables.on_history(&path, commits),
+        UiEvent::Compared(path, version, result) => app.tables.on_compared(&path, version, result),
+        UiEvent::CompactEnd(kind, result) => return app.on_compact_end(kind, result),
+        UiEvent::ReprocessEnd(predicate, result) => {
+            work.reprocess = None;
+            return app.on_reprocess_end(predicate, result);
+        }
+        UiEvent::Signal(name) => {
+            warn!("{name} received: stopping");
+            return app.apply(keymap::Action::Quit);
+        }
+    }
+    None
+}
+
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     app: &mut App,
@@ -221,22 +249,7 @@ async fn event_loop(
             }
             Some(event) = ui_events.recv() => {
                 dirty = true;
-                match event {
-                    UiEvent::Listing(listing) => { app.on_listing(listing); None }
-                    UiEvent::Preview(target, preview) => { app.partitions.on_preview(target, preview); None }
-                    UiEvent::ReprocessProgress(p) => { app.partitions.on_reprocess_progress(p); None }
-                    UiEvent::Tables(tables) => { app.tables.on_tables(tables); None }
-                    UiEvent::Inspected(shard, records) => { app.shards.on_inspected(&shard, records); None }
-                    UiEvent::CompactEnd(kind, result) => app.on_compact_end(kind, result),
-                    UiEvent::ReprocessEnd(predicate, result) => {
-                        work.reprocess = None;
-                        app.on_reprocess_end(predicate, result)
-                    }
-                    UiEvent::Signal(name) => {
-                        warn!("{name} received: stopping");
-                        app.apply(keymap::Action::Quit)
-                    }
-                }
+                on_event(app, work, event)
             }
             _ = frame.tick() => {
                 let now = Instant::now();
@@ -367,6 +380,8 @@ fn start(
         Effect::LoadTables => load_tables(engine, ui),
         Effect::Compact(kind) => compact_table(engine, ui, kind),
         Effect::Inspect(shard) => inspect_shard(engine, ui, shard),
+        Effect::History(path) => read_history(engine, ui, path),
+        Effect::Compare { path, version } => compare_summarizers(engine, ui, path, version),
         Effect::Reprocess(_) if work.deadline.is_some() => {
             app.partitions.reprocess = None;
             app.set_status("stopping: no reprocess starts now");
@@ -451,6 +466,47 @@ fn inspect_shard(engine: &Engine, ui: &mpsc::Sender<UiEvent>, shard: String) {
     };
     spawn_to_ui(ui, "reading the shard", read, move |records| {
         UiEvent::Inspected(shard, records)
+    });
+}
+
+/// Reads a table's whole history in the background.
+fn read_history(engine: &Engine, ui: &mpsc::Sender<UiEvent>, path: String) {
+    let lake = engine.lake.clone();
+    let wanted = path.clone();
+    let read = async move {
+        let table = lake.open_existing(&wanted, None).await?;
+        history(&table).await
+    };
+    let read = async move { read.await.map_err(|e: anyhow::Error| format!("{e:#}")) };
+    spawn_to_ui(ui, "reading the history", read, move |commits| {
+        UiEvent::History(path, commits)
+    });
+}
+
+/// Compares two summarizers in the background: a rewrite's version, or a candidate table.
+fn compare_summarizers(
+    engine: &Engine,
+    ui: &mpsc::Sender<UiEvent>,
+    path: String,
+    version: Option<i64>,
+) {
+    let lake = engine.lake.clone();
+    let wanted = path.clone();
+    let compared = async move {
+        let table = lake.open_existing(&wanted, None).await?;
+        match version {
+            Some(version) => rewrite_comparison(&table, version).await,
+            None => {
+                let summaries = lake
+                    .open_existing(&TableKind::Summaries.path(), None)
+                    .await?;
+                candidate_comparison(&summaries, &table).await
+            }
+        }
+    };
+    let compared = async move { compared.await.map_err(|e: anyhow::Error| format!("{e:#}")) };
+    spawn_to_ui(ui, "the comparison", compared, move |result| {
+        UiEvent::Compared(path, version, result)
     });
 }
 

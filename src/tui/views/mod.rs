@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod help;
+pub mod history;
 pub mod inspect;
 pub mod logs;
 pub mod partitions;

@@ -7,11 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
+use super::history::{writer, History};
 use super::widgets::panel;
 use crate::browser::human_bytes;
 use crate::maintenance::compact::CompactReport;
+use crate::maintenance::history::Comparison;
 use crate::maintenance::inventory::{bucket_labels, CommitSummary, TableSummary, SIZE_BUCKETS_MIB};
-use crate::pipeline::sink::commit::parse_app_id;
 use crate::pipeline::sink::lake::TableKind;
 use crate::tui::effect::{Effect, Reply};
 use crate::tui::keymap::Action;
@@ -36,6 +37,8 @@ pub struct TablesPane {
 pub struct TablesView {
     pub cursor: Cursor,
     pub pane: TablesPane,
+    /// The selected table's whole history, while it is looked at.
+    pub history: Option<History>,
 }
 
 impl TablesView {
@@ -94,7 +97,50 @@ impl TablesView {
         }
     }
 
+    /// Esc: the history's comparison, else the history.
+    pub fn close(&mut self) -> bool {
+        match &mut self.history {
+            Some(history) => {
+                if !history.close() {
+                    self.history = None;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn on_history(&mut self, path: &str, commits: Result<Vec<CommitSummary>, String>) {
+        if let Some(history) = self.history.as_mut().filter(|h| h.path == path) {
+            history.on_history(commits);
+        }
+    }
+
+    pub fn on_compared(
+        &mut self,
+        path: &str,
+        version: Option<i64>,
+        result: Result<Comparison, String>,
+    ) {
+        if let Some(history) = self.history.as_mut().filter(|h| h.path == path) {
+            history.on_compared(version, result);
+        }
+    }
+
     pub fn on_action(&mut self, action: Action) -> Reply {
+        if let Some(history) = &mut self.history {
+            return history.on_action(action);
+        }
+        if action == Action::Open {
+            return match self.selected_table() {
+                Some(table) => {
+                    let (history, read) = History::open(&table.path);
+                    self.history = Some(history);
+                    Reply::effect(read)
+                }
+                None => Reply::default(),
+            };
+        }
         let before = self.cursor;
         if self.cursor.step(action, self.pane.tables.len()) {
             if self.cursor != before {
@@ -148,6 +194,9 @@ impl TablesView {
     }
 
     pub fn render(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {
+        if let Some(history) = &self.history {
+            return history.render(frame, area, ctx);
+        }
         let theme = ctx.theme;
         let pane = &self.pane;
         if pane.tables.is_empty() {
@@ -331,21 +380,5 @@ impl TablesView {
         .style(theme.base())
         .block(panel(theme, "last commits", false));
         frame.render_widget(commits, area);
-    }
-}
-
-/// Who wrote a commit, short: a stream commit's shard (`shardId-000000000001` as `shard 1`), a
-/// rewrite's summarizer.
-fn writer(c: &CommitSummary) -> String {
-    match (&c.chunk, &c.summarizer) {
-        (Some((app, _)), _) => {
-            let shard = parse_app_id(app).map_or(app.as_str(), |(_, shard)| shard);
-            match shard.strip_prefix("shardId-") {
-                Some(n) => format!("shard {}", n.trim_start_matches('0').max("0")),
-                None => shard.to_string(),
-            }
-        }
-        (None, Some(summarizer)) => summarizer.clone(),
-        _ => String::new(),
     }
 }

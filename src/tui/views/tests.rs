@@ -1122,3 +1122,124 @@ fn records_of_a_shard_closed_meanwhile_are_dropped() {
         .on_inspected(&shard, Ok(vec![inspected("1", b"{}")]));
     assert!(app.shards.inspector.is_none());
 }
+
+fn history_commit(version: i64, kind: CommitKind) -> CommitSummary {
+    CommitSummary {
+        version,
+        when: Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).single(),
+        operation: String::new(),
+        files_added: 1,
+        files_removed: usize::from(kind != CommitKind::Stream),
+        rows_added: 10,
+        new_rows: 10,
+        new_rows_by_split: BTreeMap::new(),
+        chunk: (kind == CommitKind::Stream)
+            .then(|| ("precis/S/shardId-000000000000".into(), "1".into())),
+        summarizer: kind.is_rewrite().then(|| SUMMARIZER.to_string()),
+        predicate: None,
+        worker: None,
+        kind,
+    }
+}
+
+fn summary_row(
+    id: &str,
+    summary: Option<&str>,
+    by: &str,
+) -> crate::maintenance::history::SummaryRow {
+    crate::maintenance::history::SummaryRow {
+        article_id: id.into(),
+        title: Some(format!("Title {id}")),
+        summary: summary.map(str::to_string),
+        words: summary.map(|s| s.split_whitespace().count() as i32),
+        compression: summary.map(|_| 0.2),
+        summarizer: by.into(),
+    }
+}
+
+#[test]
+fn enter_on_a_table_lists_its_whole_history_and_enter_on_a_reprocess_compares_its_rows() {
+    let mut app = live_app();
+    with_tables(&mut app);
+    press(&mut app, KeyCode::Down);
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::History("lake/summaries".into()))
+    );
+    app.tables.on_history(
+        "lake/summaries",
+        Ok(vec![
+            history_commit(0, CommitKind::Create),
+            history_commit(1, CommitKind::Stream),
+            history_commit(2, CommitKind::Compaction),
+            history_commit(3, CommitKind::Reprocess),
+        ]),
+    );
+    let text = screen(&app, 110, 30);
+    assert!(
+        text.contains("history of lake/summaries (4 versions)"),
+        "{text}"
+    );
+    for operation in ["create", "stream", "compaction", "reprocess", "shard 0"] {
+        assert!(text.contains(operation), "{operation}:\n{text}");
+    }
+
+    // Newest first: the reprocess is selected.
+    let compare = Some(Effect::Compare {
+        path: "lake/summaries".into(),
+        version: Some(3),
+    });
+    assert_eq!(press(&mut app, KeyCode::Enter), compare);
+    assert!(screen(&app, 110, 30).contains("reading both sides"));
+    let old = [
+        summary_row("a", None, "none"),
+        summary_row("b", Some("Same."), SUMMARIZER),
+    ];
+    let new = [
+        summary_row("a", Some("Ships came back to the harbour."), SUMMARIZER),
+        summary_row("b", Some("Same."), SUMMARIZER),
+    ];
+    let comparison = crate::maintenance::history::compare(&old, &new);
+    app.tables
+        .on_compared("lake/summaries", Some(3), Ok(comparison));
+    let text = screen(&app, 110, 30);
+    assert!(
+        text.contains("2 rows on both sides, 1 changed (50.0%)"),
+        "{text}"
+    );
+    assert!(text.contains("Ships came back to the harbour."), "{text}");
+    assert!(text.contains("old (none)"), "{text}");
+
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Down);
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    assert!(screen(&app, 110, 30).contains("version 2 is a compaction"));
+    press(&mut app, KeyCode::Esc);
+    assert!(app.tables.history.is_none());
+    assert!(screen(&app, 110, 30).contains("last commits"));
+}
+
+#[test]
+fn any_version_of_a_candidate_table_compares_it_with_the_summaries_table() {
+    let mut app = live_app();
+    press(&mut app, KeyCode::Char('6'));
+    let mut candidate = table_summary(crate::pipeline::sink::lake::TableKind::Summaries, 2);
+    candidate.path = "lake/minilm".into();
+    candidate.name = "minilm (candidate)".into();
+    app.tables.on_tables(Ok(vec![candidate]));
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::History("lake/minilm".into()))
+    );
+    app.tables.on_history(
+        "lake/minilm",
+        Ok(vec![history_commit(1, CommitKind::Backfill)]),
+    );
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::Compare {
+            path: "lake/minilm".into(),
+            version: None
+        })
+    );
+}
