@@ -119,7 +119,12 @@ fn dispatch(
             block_on(commands::produce::run(settings, args))
         }
         Command::Run(args) | Command::Tui(args) if console => runtime().and_then(|rt| {
-            let outcome = rt.block_on(tui::run(settings, args, &log_file.display().to_string()));
+            let load = |context: &str| {
+                Settings::from_process(config_file, Some(context), &cli.setting_flags())
+                    .map_err(anyhow::Error::from)
+            };
+            let log_file = log_file.display().to_string();
+            let outcome = rt.block_on(tui::run(settings, args, &log_file, &load));
             // The console's shutdown is bounded: blocking work still running (a summary batch,
             // a preview) is not waited for once the readers are done or given up on.
             rt.shutdown_timeout(std::time::Duration::from_secs(1));

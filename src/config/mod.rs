@@ -124,6 +124,8 @@ pub struct Settings {
     config_file: Option<PathBuf>,
     #[serde(skip)]
     context: Option<String>,
+    #[serde(skip)]
+    contexts: Vec<String>,
 }
 
 impl Settings {
@@ -139,6 +141,11 @@ impl Settings {
     /// The context of the config file in use (`--context`), if any.
     pub fn context(&self) -> Option<&str> {
         self.context.as_deref()
+    }
+
+    /// The names of the config file's contexts, sorted.
+    pub fn contexts(&self) -> &[String] {
+        &self.contexts
     }
 
     /// Every set value as TOML would write it, by section, with the defaults that depend on
@@ -523,6 +530,16 @@ mod tests {
             (plain.stream.name.as_str(), plain.context()),
             ("FromFile", None)
         );
+    }
+
+    #[test]
+    fn settings_name_every_context_of_the_file_whichever_is_in_use() {
+        let f = write_file(CONTEXTS);
+        for chosen in [None, Some("prod")] {
+            let s = load_in(chosen, Some(f.path()), &[], &[]).unwrap();
+            assert_eq!(s.contexts(), ["local", "prod"]);
+        }
+        assert!(load(None, &[], &[]).unwrap().contexts().is_empty());
     }
 
     #[test]

@@ -261,6 +261,8 @@ impl Settings {
             .collect();
         settings.config_file = file;
         settings.context = context;
+        settings.contexts = contexts.keys().cloned().collect();
+        settings.contexts.sort();
         Ok(settings)
     }
 

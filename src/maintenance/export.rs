@@ -142,7 +142,7 @@ fn partial(to: &Path) -> PathBuf {
 pub async fn export(
     lake: &Lake,
     job: &ExportJob,
-    progress: &dyn Fn(usize, usize),
+    progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ExportReport> {
     let bare = job.path.trim_start_matches(LAKE_PREFIX);
     // A candidate table has the summaries table's schema.

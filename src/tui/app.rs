@@ -7,19 +7,17 @@ use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::jobs::{Jobs, Notice};
 use super::keymap::{action_for, Action};
 use super::list::Ctx;
 use super::live::{EngineInfo, Live, RunState};
 use super::theme::Theme;
+use super::views::contexts::ContextsView;
 use super::views::logs::LogsView;
 use super::views::partitions::PartitionsView;
 use super::views::samples::SamplesView;
 use super::views::shards::ShardsView;
 use super::views::tables::TablesView;
-use crate::browser::Tree;
-use crate::maintenance::compact::CompactReport;
-use crate::maintenance::reprocess::ReprocessReport;
-use crate::pipeline::sink::lake::TableKind;
 use crate::pipeline::stats::{Sample, Snapshot};
 use crate::summarize::pool::PoolSnapshot;
 use crate::telemetry::LogLine;
@@ -45,6 +43,10 @@ pub struct App {
     pub partitions: PartitionsView,
     pub logs: LogsView,
     pub tables: TablesView,
+    /// The config file's contexts, and the picker `C` opens.
+    pub contexts: ContextsView,
+    /// Answers of background work, until the view they are for takes them.
+    pub jobs: Jobs,
     /// A one-line message in the footer, until the time given.
     pub status: Option<(String, Instant)>,
     pub quitting: bool,
@@ -82,6 +84,8 @@ impl App {
             partitions: PartitionsView::default(),
             logs: LogsView::default(),
             tables: TablesView::default(),
+            contexts: ContextsView::default(),
+            jobs: Jobs::default(),
             status: None,
             quitting: false,
         }
@@ -127,7 +131,13 @@ impl App {
             self.help = false;
             return None;
         }
+        if let Some(reply) = self.contexts.on_key(event.code, &ctx!(self)) {
+            return self.reply(reply);
+        }
         if let Some(reply) = self.partitions.on_prompt_key(event.code, &ctx!(self)) {
+            return self.reply(reply);
+        }
+        if let Some(reply) = self.tables.on_prompt_key(event.code, &ctx!(self)) {
             return self.reply(reply);
         }
         if self.filter_editing {
@@ -190,6 +200,10 @@ impl App {
                 self.help = true;
                 None
             }
+            Action::SwitchContext => {
+                let reply = self.contexts.open(&ctx!(self));
+                self.reply(reply)
+            }
             Action::Quit => {
                 self.quitting = true;
                 Some(Effect::Quit)
@@ -202,7 +216,7 @@ impl App {
                     View::Samples => self.samples.on_action(action, &ctx),
                     View::Partitions => self.partitions.on_action(action, &ctx),
                     View::Logs => self.logs.on_action(action, &ctx),
-                    View::Tables => self.tables.on_action(action),
+                    View::Tables => self.tables.on_action(action, &ctx),
                 };
                 self.reply(reply)
             }
@@ -263,26 +277,22 @@ impl App {
         self.logs.clamp(&ctx);
     }
 
-    pub fn on_listing(&mut self, listing: Result<Tree, String>) {
-        self.partitions.on_listing(listing, &ctx!(self));
-    }
-
-    pub fn on_compact_end(
-        &mut self,
-        kind: TableKind,
-        result: Result<CompactReport, String>,
-    ) -> Option<Effect> {
-        let reply = self.tables.on_compact_end(kind, result);
-        self.reply(reply)
-    }
-
-    /// A finished reprocess changed the bucket: the listing is asked for again.
-    pub fn on_reprocess_end(
-        &mut self,
-        predicate: String,
-        result: Result<ReprocessReport, String>,
-    ) -> Option<Effect> {
-        let reply = self.partitions.on_reprocess_end(predicate, result);
+    /// Background work put an answer in [`Jobs`]: the view it is for takes it.
+    pub fn on_notice(&mut self, notice: Notice) -> Option<Effect> {
+        let (ctx, jobs) = (ctx!(self), &self.jobs);
+        let reply = match notice {
+            Notice::Listing
+            | Notice::Preview
+            | Notice::ReprocessProgress
+            | Notice::ReprocessEnd => self.partitions.on_notice(notice, jobs, &ctx),
+            Notice::Inspected => self.shards.on_notice(jobs),
+            Notice::Tables
+            | Notice::Compaction
+            | Notice::History
+            | Notice::Compared
+            | Notice::ExportProgress
+            | Notice::ExportEnd => self.tables.on_notice(notice, jobs),
+        };
         self.reply(reply)
     }
 }

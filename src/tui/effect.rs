@@ -1,6 +1,8 @@
 //! What a key or a result asks of the event loop (work that needs the network, the pipeline's
 //! switches) and of the app (a status line, another view).
 
+use std::path::PathBuf;
+
 use crate::maintenance::reprocess::Selection;
 use crate::pipeline::sink::lake::TableKind;
 
@@ -24,6 +26,19 @@ pub enum Effect {
         path: String,
         version: Option<i64>,
     },
+    /// Write a table's rows at a version to a file, in the format its extension names.
+    Export(Export),
+    /// Stop the pipeline here and start it on the config file's context of that name.
+    SwitchContext(String),
+}
+
+/// What `x` in the Tables view writes, once confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// `lake/<table>`.
+    pub path: String,
+    pub version: i64,
+    pub to: PathBuf,
 }
 
 /// A view's answer to a key or a result: work for the loop, a line for the footer, and a preview

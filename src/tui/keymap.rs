@@ -33,6 +33,8 @@ pub enum Action {
     Compact,
     OlderVersion,
     NewerVersion,
+    Export,
+    SwitchContext,
 }
 
 /// Where a binding applies: everywhere, or in one view.
@@ -199,6 +201,13 @@ pub const BINDINGS: &[Binding] = &[
         Global,
     ),
     bind(&[ch('t')], "t", "next theme", Action::CycleTheme, Global),
+    bind(
+        &[ch('C')],
+        "C",
+        "switch context (config file)",
+        Action::SwitchContext,
+        Global,
+    ),
     bind(&[ch('?')], "?", "this help", Action::Help, Global),
     bind(
         &[ch('q'), ctrl('c')],
@@ -306,6 +315,13 @@ pub const BINDINGS: &[Binding] = &[
         In(View::Tables),
     ),
     bind(
+        &[ch('x')],
+        "x",
+        "export that version to a file",
+        Action::Export,
+        In(View::Tables),
+    ),
+    bind(
         &[key(KeyCode::Enter)],
         "Enter",
         "history; a rewrite's rows",
@@ -314,8 +330,12 @@ pub const BINDINGS: &[Binding] = &[
     ),
 ];
 
-/// Keys of the confirmation prompt, for the help overlay (handled by the prompt itself).
-pub const CONFIRM_HELP: &[(&str, &str)] = &[("y Enter", "confirm"), ("n Esc", "cancel")];
+/// Keys of the prompts, for the help overlay (handled by each prompt itself; where a prompt
+/// takes a path, letters are text).
+pub const CONFIRM_HELP: &[(&str, &str)] = &[
+    ("y Enter", "confirm (a path: Enter)"),
+    ("n Esc", "cancel (a path: Esc)"),
+];
 
 impl Key {
     pub fn of(event: &KeyEvent) -> Key {

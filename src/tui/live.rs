@@ -21,6 +21,8 @@ pub struct EngineInfo {
     pub summarizer: String,
     pub workers: usize,
     pub log_file: String,
+    /// Where the console runs: files it writes (exports) go there unless a path says otherwise.
+    pub workdir: std::path::PathBuf,
 }
 
 /// Throughput over time, from successive snapshots.

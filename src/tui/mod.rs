@@ -1,12 +1,13 @@
 //! `precis tui`: the pipeline engine in the background and a console in front of it.
 //!
-//! One loop selects over key presses (read on their own thread), results of background work
-//! (listings, previews, reprocessing) and a frame tick. Counters are pulled from the engine on the
+//! One loop selects over key presses (read on their own thread), notices of background work
+//! (`work.rs`: listings, previews, reprocessing, exports) and a frame tick. Counters are pulled from the engine on the
 //! tick, so the pipeline never waits on the screen, and the screen is drawn at most
 //! [`FRAME_HZ`] times a second, never from the data path.
 
 pub mod app;
 pub mod effect;
+pub mod jobs;
 pub mod keymap;
 pub mod list;
 pub mod live;
@@ -14,6 +15,7 @@ pub mod screen;
 pub mod theme;
 pub mod view;
 pub mod views;
+pub mod work;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -26,54 +28,22 @@ use tokio::sync::mpsc;
 use tracing::{error, warn};
 
 use self::app::{App, Effect};
+use self::jobs::Notice;
 use self::live::{EngineInfo, RunState};
 use self::theme::Theme;
-use self::views::partitions::{PreviewData, ReprocessState};
-use crate::browser::preview;
-use crate::browser::{snapshot_listing, Tree};
+use self::views::contexts::{Choice, ContextsView, Target};
+use self::views::partitions::ReprocessState;
+use self::work::{start, Background, UiEvent, SHUTDOWN_LIMIT};
 use crate::cli::RunArgs;
 use crate::config::Settings;
-use crate::config::StartPosition;
 use crate::engine::Engine;
-use crate::maintenance::compact::{compact, CompactReport};
-use crate::maintenance::history::{candidate_comparison, history, rewrite_comparison, Comparison};
-use crate::maintenance::inventory::{summarize_all, CommitSummary, TableSummary};
-use crate::maintenance::reprocess::{reprocess, ReprocessProgress, ReprocessReport, Selection};
-use crate::pipeline::sink::lake::TableKind;
-use crate::pipeline::source::inspect::{inspect, Inspected, Position, Request};
-use crate::summarize::pool::Cancel;
 
 /// Frames per second at most; also how often key presses are acted on.
 pub const FRAME_HZ: u32 = 10;
 /// How often counters are pulled from the engine.
 pub const REFRESH_HZ: u32 = 4;
-/// Rows of a preview kept for scrolling.
-pub const PREVIEW_ROWS: usize = 500;
-/// After `q`, the longest the readers get to end (a commit under way finishes; nothing more is
-/// committed).
-const SHUTDOWN_LIMIT: Duration = Duration::from_secs(30);
-
 pub fn period(hz: u32) -> Duration {
     Duration::from_secs(1) / hz.max(1)
-}
-
-/// Results of work the loop started.
-#[derive(Debug)]
-pub enum UiEvent {
-    Listing(Result<Tree, String>),
-    Preview(String, Result<PreviewData, String>),
-    ReprocessProgress(ReprocessProgress),
-    ReprocessEnd(String, Result<ReprocessReport, String>),
-    Tables(Result<Vec<TableSummary>, String>),
-    CompactEnd(TableKind, Result<CompactReport, String>),
-    /// A shard's records, for the inspector.
-    Inspected(String, Result<Vec<Inspected>, String>),
-    /// A table's whole history (its path), oldest first.
-    History(String, Result<Vec<CommitSummary>, String>),
-    /// A comparison of two summarizers (the table's path, the version or None for a candidate).
-    Compared(String, Option<i64>, Result<Comparison, String>),
-    /// A stop signal (its name).
-    Signal(&'static str),
 }
 
 /// True when stdin and stdout are a terminal the console can draw on.
@@ -95,11 +65,67 @@ pub fn themes_for(spec: &str) -> Result<(Vec<Theme>, usize)> {
     Ok((themes, index))
 }
 
-pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<ExitCode> {
+/// How a console session ended.
+enum Ending {
+    Exit(ExitCode),
+    /// `C` chose another context of the config file: the console starts again on it.
+    Switch(String),
+}
+
+/// Runs the console; `load` reads the settings of a context of the config file (for `C`).
+pub async fn run(
+    settings: &Settings,
+    args: &RunArgs,
+    log_file: &str,
+    load: &dyn Fn(&str) -> Result<Settings>,
+) -> Result<ExitCode> {
     if !has_terminal() {
         bail!("the console needs a terminal on stdin and stdout; use `precis run --no-ui` for headless runs");
     }
-    let (themes, theme) = themes_for(&settings.ui.theme)?;
+    let (themes, mut theme) = themes_for(&settings.ui.theme)?;
+    let mut settings = settings.clone();
+    loop {
+        let choices = context_choices(&settings, load);
+        match session(&settings, args, log_file, (&themes, &mut theme), choices).await? {
+            Ending::Exit(code) => return Ok(code),
+            Ending::Switch(name) => {
+                eprintln!("précis: switching to context {name}");
+                settings = load(&name).with_context(|| format!("switching to context {name}"))?;
+            }
+        }
+    }
+}
+
+/// The config file's contexts and where each points, for the picker.
+fn context_choices(settings: &Settings, load: &dyn Fn(&str) -> Result<Settings>) -> Vec<Choice> {
+    let target = |s: &Settings| Target {
+        stream: s.stream.name.clone(),
+        bucket: s.lake.bucket.clone(),
+        endpoint: s
+            .aws
+            .endpoint(crate::config::Service::Kinesis)
+            .unwrap_or(&s.aws.region)
+            .to_string(),
+    };
+    let choice = |name: &String| Choice {
+        name: name.clone(),
+        target: if settings.context() == Some(name) {
+            Ok(target(settings))
+        } else {
+            load(name).map(|s| target(&s)).map_err(|e| format!("{e:#}"))
+        },
+    };
+    settings.contexts().iter().map(choice).collect()
+}
+
+/// One engine and the console in front of it, until `q` (or `C` to another context).
+async fn session(
+    settings: &Settings,
+    args: &RunArgs,
+    log_file: &str,
+    (themes, theme): (&[Theme], &mut usize),
+    choices: Vec<Choice>,
+) -> Result<Ending> {
     eprintln!(
         "précis: loading the summarizer and connecting to {} (log: {log_file})…",
         settings
@@ -115,8 +141,10 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
         summarizer: engine.summarizer_id().to_string(),
         workers: engine.summarizer.as_ref().map_or(0, |p| p.workers()),
         log_file: log_file.to_string(),
+        workdir: std::env::current_dir().unwrap_or_default(),
     };
-    let mut app = App::new(info, themes, theme);
+    let mut app = App::new(info, themes.to_vec(), *theme);
+    app.contexts = ContextsView::new(choices);
     let mut work = Background::default();
     let looped = match ratatui::try_init() {
         Ok(mut terminal) => {
@@ -131,8 +159,25 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
             Err(anyhow::Error::new(err).context("setting up the terminal"))
         }
     };
-    // Whatever ended the loop, the readers stop (what they read but did not commit is read
-    // again on the next start) and a reprocess stops before its commit, within one deadline.
+    *theme = app.theme;
+    let code = end(&app, engine, &mut work).await;
+    looped?;
+    match work.switch_to {
+        Some(name) => {
+            // The context left behind may be the one that failed: its end is told, not fatal.
+            if let Err(err) = code {
+                eprintln!("warning: {err:#}");
+            }
+            Ok(Ending::Switch(name))
+        }
+        None => code.map(Ending::Exit),
+    }
+}
+
+/// Whatever ended the loop, the readers stop (what they read but did not commit is read again
+/// on the next start) and a reprocess stops before its commit, within one deadline; then the
+/// run's report.
+async fn end(app: &App, engine: Engine, work: &mut Background) -> Result<ExitCode> {
     engine.request_stop();
     work.reprocess_cancel.cancel();
     let deadline = work
@@ -158,7 +203,6 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
     let outcome = engine
         .run_to_end(deadline.saturating_duration_since(Instant::now()))
         .await;
-    looped?;
     Ok(crate::commands::run::report(
         outcome?,
         &stats,
@@ -166,19 +210,6 @@ pub async fn run(settings: &Settings, args: &RunArgs, log_file: &str) -> Result<
         started.elapsed(),
         &bucket,
     ))
-}
-
-/// Work the loop started that outlives a key press.
-#[derive(Default)]
-struct Background {
-    /// The running reprocess, its day, and how to stop it.
-    reprocess: Option<(
-        String,
-        tokio::task::JoinHandle<Result<ReprocessReport, String>>,
-    )>,
-    reprocess_cancel: Cancel,
-    /// After `q`: when the readers' flush stops being waited for.
-    deadline: Option<Instant>,
 }
 
 /// A panic on the console's own thread goes to the hook before this one (ratatui's: restore the
@@ -195,27 +226,20 @@ fn install_panic_hook() {
     }));
 }
 
-/// A result of background work, or a signal, handed to the view it is for.
+/// An answer of background work, taken by the view it is for, or a signal.
 fn on_event(app: &mut App, work: &mut Background, event: UiEvent) -> Option<Effect> {
     match event {
-        UiEvent::Listing(listing) => app.on_listing(listing),
-        UiEvent::Preview(target, preview) => app.partitions.on_preview(target, preview),
-        UiEvent::ReprocessProgress(p) => app.partitions.on_reprocess_progress(p),
-        UiEvent::Tables(tables) => app.tables.on_tables(tables),
-        UiEvent::Inspected(shard, records) => app.shards.on_inspected(&shard, records),
-        UiEvent::History(path, commits) => app.tables.on_history(&path, commits),
-        UiEvent::Compared(path, version, result) => app.tables.on_compared(&path, version, result),
-        UiEvent::CompactEnd(kind, result) => return app.on_compact_end(kind, result),
-        UiEvent::ReprocessEnd(predicate, result) => {
-            work.reprocess = None;
-            return app.on_reprocess_end(predicate, result);
+        UiEvent::Done(notice) => {
+            if notice == Notice::ReprocessEnd {
+                work.reprocess = None;
+            }
+            app.on_notice(notice)
         }
         UiEvent::Signal(name) => {
             warn!("{name} received: stopping");
-            return app.apply(keymap::Action::Quit);
+            app.apply(keymap::Action::Quit)
         }
     }
-    None
 }
 
 async fn event_loop(
@@ -328,251 +352,6 @@ async fn forward_signals(ui: mpsc::Sender<UiEvent>) {
         }
     }
 }
-
-/// Runs `work` as its own task, so that a panic in it becomes an error result instead of a
-/// silent loss.
-fn spawn_reporting<T, F>(what: &'static str, work: F) -> tokio::task::JoinHandle<Result<T, String>>
-where
-    T: Send + 'static,
-    F: std::future::Future<Output = Result<T, String>> + Send + 'static,
-{
-    tokio::spawn(async move { reported(what, tokio::spawn(work).await) })
-}
-
-/// A task's result; its panic as an error.
-fn reported<T>(
-    what: &str,
-    joined: Result<Result<T, String>, tokio::task::JoinError>,
-) -> Result<T, String> {
-    joined.unwrap_or_else(|join| Err(format!("{what} failed unexpectedly ({join}); see the log")))
-}
-
-/// Runs `work` as its own task and sends its result to the loop as the event `event` makes.
-fn spawn_to_ui<T, F>(
-    ui: &mpsc::Sender<UiEvent>,
-    what: &'static str,
-    work: F,
-    event: impl FnOnce(Result<T, String>) -> UiEvent + Send + 'static,
-) where
-    T: Send + 'static,
-    F: std::future::Future<Output = Result<T, String>> + Send + 'static,
-{
-    let ui = ui.clone();
-    tokio::spawn(async move {
-        let result = reported(what, tokio::spawn(work).await);
-        let _ = ui.send(event(result)).await;
-    });
-}
-
-/// Starts what an effect asks for. True when the loop should end now.
-fn start(
-    effect: Effect,
-    app: &mut App,
-    engine: &Engine,
-    ui: &mpsc::Sender<UiEvent>,
-    work: &mut Background,
-) -> bool {
-    match effect {
-        Effect::Quit => return quit(app, engine, work),
-        Effect::SetPaused(paused) => engine.set_paused(paused),
-        Effect::ListPartitions => list_partitions(engine, ui),
-        Effect::Preview(target) => load_preview(engine, ui, target),
-        Effect::LoadTables => load_tables(engine, ui),
-        Effect::Compact(kind) => compact_table(engine, ui, kind),
-        Effect::Inspect(shard) => inspect_shard(engine, ui, shard),
-        Effect::History(path) => read_history(engine, ui, path),
-        Effect::Compare { path, version } => compare_summarizers(engine, ui, path, version),
-        Effect::Reprocess(_) if work.deadline.is_some() => {
-            app.partitions.reprocess = None;
-            app.set_status("stopping: no reprocess starts now");
-        }
-        Effect::Reprocess(selection) => start_reprocess(app, engine, ui, work, selection),
-    }
-    false
-}
-
-/// `q`: the first stops the pipeline and waits (bounded); a second, or a finished run, ends now.
-fn quit(app: &mut App, engine: &Engine, work: &mut Background) -> bool {
-    if engine.is_finished() && work.reprocess.is_none() {
-        return true;
-    }
-    if work.deadline.is_some() {
-        // A second q: stop waiting; what is not committed is read again next time.
-        work.deadline = Some(Instant::now());
-        return true;
-    }
-    work.deadline = Some(Instant::now() + SHUTDOWN_LIMIT);
-    work.reprocess_cancel.cancel();
-    app.state = RunState::Stopping;
-    app.set_status(
-        "stopping: nothing more is committed; what was read is read again on the next start",
-    );
-    engine.request_stop();
-    false
-}
-
-/// Lists the tables' partitions in the background.
-fn list_partitions(engine: &Engine, ui: &mpsc::Sender<UiEvent>) {
-    let lake = engine.lake.clone();
-    let listing = async move { snapshot_listing(&lake).await.map_err(|e| format!("{e:#}")) };
-    spawn_to_ui(ui, "listing the tables", listing, UiEvent::Listing);
-}
-
-/// Loads a preview in the background.
-fn load_preview(engine: &Engine, ui: &mpsc::Sender<UiEvent>, target: String) {
-    let (clients, lake) = (engine.clients.clone(), engine.lake.clone());
-    let wanted = target.clone();
-    let loaded = async move {
-        preview::load(&clients, &lake, &wanted)
-            .await
-            .map(|p| PreviewData {
-                target: p.target.clone(),
-                table: p.table(PREVIEW_ROWS),
-                stats: p.stats.clone(),
-                files_read: p.files_read,
-                files_total: p.files_total,
-            })
-            .map_err(|e| format!("{e:#}"))
-    };
-    spawn_to_ui(ui, "the preview", loaded, |loaded| {
-        UiEvent::Preview(target, loaded)
-    });
-}
-
-/// Reads the tables' summaries (and candidate tables') in the background.
-fn load_tables(engine: &Engine, ui: &mpsc::Sender<UiEvent>) {
-    let lake = engine.lake.clone();
-    let loaded = async move {
-        summarize_all(&lake, TABLE_COMMITS)
-            .await
-            .map_err(|err| format!("{err:#}"))
-    };
-    spawn_to_ui(ui, "reading the tables", loaded, UiEvent::Tables);
-}
-
-/// Reads a shard's records for the inspector, in the background.
-fn inspect_shard(engine: &Engine, ui: &mpsc::Sender<UiEvent>, shard: String) {
-    let (clients, stream, limits) = (engine.clients.clone(), engine.stream.clone(), engine.limits);
-    let request = Request {
-        shard: Some(shard.clone()),
-        from: Position::Start(StartPosition::TrimHorizon),
-        limit: views::inspect::RECORDS,
-        filter: String::new(),
-    };
-    let read = async move {
-        inspect(&clients, &stream, &request, &limits)
-            .await
-            .map_err(|e| format!("{e:#}"))
-    };
-    spawn_to_ui(ui, "reading the shard", read, move |records| {
-        UiEvent::Inspected(shard, records)
-    });
-}
-
-/// Reads a table's whole history in the background.
-fn read_history(engine: &Engine, ui: &mpsc::Sender<UiEvent>, path: String) {
-    let lake = engine.lake.clone();
-    let wanted = path.clone();
-    let read = async move {
-        let table = lake.open_existing(&wanted, None).await?;
-        history(&table).await
-    };
-    let read = async move { read.await.map_err(|e: anyhow::Error| format!("{e:#}")) };
-    spawn_to_ui(ui, "reading the history", read, move |commits| {
-        UiEvent::History(path, commits)
-    });
-}
-
-/// Compares two summarizers in the background: a rewrite's version, or a candidate table.
-fn compare_summarizers(
-    engine: &Engine,
-    ui: &mpsc::Sender<UiEvent>,
-    path: String,
-    version: Option<i64>,
-) {
-    let lake = engine.lake.clone();
-    let wanted = path.clone();
-    let compared = async move {
-        let table = lake.open_existing(&wanted, None).await?;
-        match version {
-            Some(version) => rewrite_comparison(&table, version).await,
-            None => {
-                let summaries = lake
-                    .open_existing(&TableKind::Summaries.path(), None)
-                    .await?;
-                candidate_comparison(&summaries, &table).await
-            }
-        }
-    };
-    let compared = async move { compared.await.map_err(|e: anyhow::Error| format!("{e:#}")) };
-    spawn_to_ui(ui, "the comparison", compared, move |result| {
-        UiEvent::Compared(path, version, result)
-    });
-}
-
-/// Compacts a table in the background.
-fn compact_table(engine: &Engine, ui: &mpsc::Sender<UiEvent>, kind: TableKind) {
-    // Not waited for at exit: a compaction dropped before its commit changes nothing.
-    let lake = engine.lake.clone();
-    let target = lake.layout.target_file_bytes;
-    let done = async move {
-        compact(&lake, kind, target, &|_| {})
-            .await
-            .map_err(|e| format!("{e:#}"))
-    };
-    spawn_to_ui(ui, "the compaction", done, move |result| {
-        UiEvent::CompactEnd(kind, result)
-    });
-}
-
-/// Starts a reprocess, cancellable, whose end the loop waits for at exit.
-fn start_reprocess(
-    app: &mut App,
-    engine: &Engine,
-    ui: &mpsc::Sender<UiEvent>,
-    work: &mut Background,
-    selection: Selection,
-) {
-    let predicate = selection.predicate(&app.info.summarizer);
-    let (lake, ui) = (engine.lake.clone(), ui.clone());
-    let summarizer = engine.summarizer.clone();
-    work.reprocess_cancel = Cancel::default();
-    let cancel = work.reprocess_cancel.clone();
-    let progress_ui = ui.clone();
-    let result = spawn_reporting("the reprocess", async move {
-        let progress = move |p: ReprocessProgress| {
-            // Progress is advisory: a full channel drops an update, never blocks the work.
-            let _ = progress_ui.try_send(UiEvent::ReprocessProgress(p));
-        };
-        let result = reprocess(&lake, &selection, summarizer, &progress, &cancel)
-            .await
-            .map_err(|e| format!("{e:#}"));
-        match &result {
-            Ok(report) => tracing::info!(
-                "reprocessed {} rows where {}: {} articles files read, summarizer {}, {:.1} s",
-                report.rows,
-                report.predicate,
-                report.raw_files,
-                report.summarizer,
-                report.elapsed.as_secs_f64()
-            ),
-            Err(why) => error!("reprocess: {why}"),
-        }
-        result
-    });
-    let end_predicate = predicate.clone();
-    let handle = tokio::spawn(async move {
-        let result = result.await.unwrap_or_else(|e| Err(e.to_string()));
-        let _ = ui
-            .send(UiEvent::ReprocessEnd(end_predicate, result.clone()))
-            .await;
-        result
-    });
-    work.reprocess = Some((predicate, handle));
-}
-
-/// Commits listed per table in the Tables view.
-const TABLE_COMMITS: usize = 8;
 
 /// Blocking reads of terminal events, forwarded to the loop; ends when the loop is gone.
 fn read_keys(tx: mpsc::Sender<Event>) {

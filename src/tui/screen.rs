@@ -47,6 +47,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     render_footer(frame, footer, app);
     app.partitions.render_prompt(frame, area, &ctx);
+    app.contexts.render(frame, area, &ctx);
     if app.help {
         help::render(frame, area, theme);
     }

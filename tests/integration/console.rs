@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::pipeline::{checkpoint_of, parquet_under, seed, strings};
 use crate::reprocess::{assert_exactly_once, curated_day, day_written_without_summaries, env, DAY};
 use crate::support::{
-    borrowed, clients, model_dir, read_stream, run_precis, settings_for, unique_name,
+    borrowed, clients, model_dir, precis_ok, read_stream, run_precis, settings_for, unique_name,
 };
 
 const WAIT: Duration = Duration::from_secs(180);
@@ -32,6 +32,11 @@ impl Tmux {
 
     /// Starts `precis <args>` in a 100×30 pane with a clean environment plus `env`.
     pub(crate) fn start_command(args: &[&str], env: &[(&'static str, String)]) -> Tmux {
+        Tmux::start_in(&std::env::current_dir().unwrap(), args, env)
+    }
+
+    /// [`Tmux::start_command`] with `dir` as the working directory.
+    fn start_in(dir: &std::path::Path, args: &[&str], env: &[(&'static str, String)]) -> Tmux {
         let socket = unique_name("precis-tmux");
         let session = "console".to_string();
         let log_file = std::env::temp_dir().join(format!("{socket}.log"));
@@ -56,6 +61,7 @@ impl Tmux {
         let status = Command::new("tmux")
             .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
             .args(["-s", &session, "-x", "100", "-y", "30"])
+            .args(["-c", &dir.display().to_string()])
             .args(&command)
             // Keep the pane after precis exits, to read its exit status and final screen: set
             // in the same call, before a quick command can end and take the pane with it.
@@ -100,15 +106,20 @@ impl Tmux {
 
     /// Waits until the screen shows `text`; returns that screen.
     fn wait_for(&self, text: &str) -> String {
+        self.wait_until(&format!("{text:?}"), |screen| screen.contains(text))
+    }
+
+    /// Waits until the screen passes `test` (described by `what`); returns that screen.
+    fn wait_until(&self, what: &str, test: impl Fn(&str) -> bool) -> String {
         let started = Instant::now();
         loop {
             let screen = self.screen();
-            if screen.contains(text) {
+            if test(&screen) {
                 return screen;
             }
             if started.elapsed() > WAIT {
                 panic!(
-                    "the console never showed {text:?}; last screen:\n{screen}\nlog:\n{}",
+                    "the console never showed {what}; last screen:\n{screen}\nlog:\n{}",
                     std::fs::read_to_string(&self.log_file).unwrap_or_default()
                 );
             }
@@ -377,4 +388,161 @@ async fn q_with_300_articles_being_summarized_exits_within_5_s_and_the_next_star
         summarizers.iter().all(|s| s.starts_with("extractive:")),
         "{summarizers:?}"
     );
+}
+
+/// Each line's operation in a history listing (the third column), top to bottom.
+fn operations(screen: &str) -> Vec<&str> {
+    screen
+        .lines()
+        .filter_map(|l| l.trim_start_matches('│').split_whitespace().nth(3))
+        .collect()
+}
+
+/// The article ids of a JSON Lines export.
+fn exported_ids(path: &std::path::Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let row: serde_json::Value = serde_json::from_str(l).unwrap();
+            row["article_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_lists_a_tables_history_compares_its_reprocess_and_exports_it() {
+    let (settings, _clients, ids) = day_written_without_summaries("console-history", 20, 2).await;
+    let env_none = env(&settings, "none");
+    precis_ok(&env_none, &["compact", "--table", "summaries"]);
+    precis_ok(
+        &env(&settings, "extractive"),
+        &["reprocess", "--dt", DAY, "--summary-sentences", "1"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start_in(dir.path(), &["tui"], &env_none);
+    tmux.wait_for("1 Dashboard");
+    tmux.keys(&["6"]);
+    tmux.wait_for("median file");
+    // articles, summaries, quarantine: the second row.
+    tmux.keys(&["Down", "Enter"]);
+    tmux.wait_for("history of lake/summaries");
+    let history = tmux.wait_for("create");
+    let listed = operations(&history);
+    let at = |name: &str| {
+        listed
+            .iter()
+            .position(|o| *o == name)
+            .unwrap_or_else(|| panic!("no {name} in:\n{history}"))
+    };
+    // Newest first: the cursor starts on the reprocess.
+    assert!(at("reprocess") < at("compaction"), "{history}");
+    assert!(at("compaction") < at("stream"), "{history}");
+    assert!(at("stream") < at("create"), "{history}");
+
+    // Enter on the reprocess: the two summarizers on the rows it rewrote.
+    tmux.keys(&["Enter"]);
+    let compared = tmux.wait_for("rows on both sides");
+    assert!(
+        compared.contains(&format!("{} changed", ids.len())),
+        "{compared}"
+    );
+    tmux.keys(&["Escape", "Escape"]);
+    tmux.wait_for("median file");
+
+    tmux.keys(&["x"]);
+    let prompt = tmux.wait_for("rows of lake/summaries at version");
+    let version: String = prompt
+        .split("at version ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let file = dir.path().join(format!("summaries-v{version}.jsonl"));
+    tmux.keys(&["Enter"]);
+    let done = tmux.wait_for("exported 40 rows of lake/summaries");
+    assert!(done.contains(&format!("at version {version}")), "{done}");
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_for_exit(), 0, "screen:\n{}", tmux.screen());
+
+    // The same rows as `precis export` writes of that version, each once.
+    let exported = exported_ids(&file);
+    let by_cli = dir.path().join("cli.jsonl");
+    let table = format!("lake/summaries@{version}");
+    precis_ok(
+        &env_none,
+        &["export", &table, "--to", by_cli.to_str().unwrap()],
+    );
+    assert_eq!(exported, exported_ids(&by_cli));
+    let mut unique = exported.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 40, "every row once");
+}
+
+/// The dashboard's count of articles written, once it shows one.
+fn written(screen: &str) -> Option<u64> {
+    screen
+        .lines()
+        .find_map(|l| l.trim_start_matches('│').trim().strip_prefix("written"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capital_c_switches_the_console_to_another_context_of_the_config_file() {
+    let (one, two) = (settings_for("console-one"), settings_for("console-two"));
+    seed(&one, 30, 3).await;
+    seed(&two, 50, 4).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("precis.toml");
+    let context = |name: &str, s: &precis::config::Settings| {
+        format!(
+            "[contexts.{name}.stream]\nname = \"{}\"\n[contexts.{name}.lake]\nbucket = \"{}\"\n",
+            s.stream.name, s.lake.bucket
+        )
+    };
+    std::fs::write(&file, context("one", &one) + &context("two", &two)).unwrap();
+    let env = [
+        ("AWS_ENDPOINT_URL", crate::support::moto().endpoint.clone()),
+        ("PRECIS_SUMMARIZER", "none".to_string()),
+    ];
+    let config = file.to_str().unwrap();
+    let tmux = Tmux::start_command(
+        &[
+            "--config",
+            config,
+            "--context",
+            "one",
+            "tui",
+            "--flush-age-secs",
+            "2",
+        ],
+        &env,
+    );
+    tmux.wait_for("context one");
+    tmux.wait_until("30 written", |s| written(s) == Some(30));
+    tmux.keys(&["C"]);
+    let picker = tmux.wait_for("contexts of the config file");
+    assert!(picker.contains(&two.stream.name), "{picker}");
+    tmux.keys(&["Down", "Enter"]);
+    tmux.wait_for("Switch to context two?");
+    tmux.keys(&["y"]);
+    tmux.wait_for("context two");
+    tmux.wait_until("50 written", |s| written(s) == Some(50));
+    tmux.keys(&["q"]);
+    assert_eq!(tmux.wait_for_exit(), 0, "screen:\n{}", tmux.screen());
+    let output = tmux.output();
+    assert!(
+        output.contains("articles written: 30") && output.contains("articles written: 50"),
+        "each context's run reports its own:\n{output}"
+    );
+
+    for (settings, count) in [(&one, 30), (&two, 50)] {
+        let clients = clients(settings).await;
+        let rows = parquet_under(&clients, &settings.lake.bucket, "lake/summaries/").await;
+        let ids = strings(&rows, "article_id");
+        assert_eq!(ids.len(), count, "{}", settings.lake.bucket);
+    }
 }

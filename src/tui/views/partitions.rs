@@ -9,11 +9,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Clear, Gauge, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
-use super::widgets::{centered, fit, panel};
-use crate::browser::preview::{FrameStats, PreviewTable};
+use super::widgets::{centered, fit, panel, yes_no};
 use crate::browser::{human_bytes, Entry, Tree};
 use crate::maintenance::reprocess::{ReprocessProgress, ReprocessReport, Selection};
 use crate::tui::effect::{Effect, Reply};
+use crate::tui::jobs::{Jobs, Notice, PreviewData};
 use crate::tui::keymap::Action;
 use crate::tui::list::{moved, movement, Ctx, Cursor};
 
@@ -24,15 +24,6 @@ pub enum PreviewPane {
     Loading(String),
     Ready(Box<PreviewData>),
     Failed { target: String, error: String },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct PreviewData {
-    pub target: String,
-    pub table: PreviewTable,
-    pub stats: FrameStats,
-    pub files_read: usize,
-    pub files_total: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -288,7 +279,35 @@ impl PartitionsView {
         }
     }
 
-    pub fn on_listing(&mut self, listing: Result<Tree, String>, ctx: &Ctx) {
+    /// An answer of the listing, a preview or a reprocess, taken from `jobs`.
+    pub fn on_notice(&mut self, notice: Notice, jobs: &Jobs, ctx: &Ctx) -> Reply {
+        match notice {
+            Notice::Listing => {
+                if let Some(listing) = jobs.listing.take() {
+                    self.on_listing(listing, ctx);
+                }
+            }
+            Notice::Preview => {
+                if let Some((target, preview)) = jobs.preview.take() {
+                    self.on_preview(target, preview);
+                }
+            }
+            Notice::ReprocessProgress => {
+                if let Some(progress) = jobs.reprocess_progress.take() {
+                    self.on_reprocess_progress(progress);
+                }
+            }
+            Notice::ReprocessEnd => {
+                if let Some((predicate, result)) = jobs.reprocess_end.take() {
+                    return self.on_reprocess_end(predicate, result);
+                }
+            }
+            _ => {}
+        }
+        Reply::default()
+    }
+
+    fn on_listing(&mut self, listing: Result<Tree, String>, ctx: &Ctx) {
         self.browser.loading = false;
         match listing {
             Ok(tree) => {
@@ -300,7 +319,7 @@ impl PartitionsView {
         self.clamp(ctx);
     }
 
-    pub fn on_preview(&mut self, target: String, preview: Result<PreviewData, String>) {
+    fn on_preview(&mut self, target: String, preview: Result<PreviewData, String>) {
         // A later request replaced this one: drop the stale answer.
         if self.browser.preview != PreviewPane::Loading(target.clone()) {
             return;
@@ -311,7 +330,7 @@ impl PartitionsView {
         };
     }
 
-    pub fn on_reprocess_progress(&mut self, progress: ReprocessProgress) {
+    fn on_reprocess_progress(&mut self, progress: ReprocessProgress) {
         let Some(ReprocessState::Running { step, ratio, .. }) = &mut self.reprocess else {
             return;
         };
@@ -338,7 +357,7 @@ impl PartitionsView {
     }
 
     /// A finished reprocess changed the bucket: the listing is asked for again.
-    pub fn on_reprocess_end(
+    fn on_reprocess_end(
         &mut self,
         predicate: String,
         result: Result<ReprocessReport, String>,
@@ -663,16 +682,7 @@ impl PartitionsView {
                 ctx.info.summarizer
             )),
             Line::raw(""),
-            Line::from(vec![
-                Span::styled("y", theme.key()),
-                Span::raw(" / "),
-                Span::styled("Enter", theme.key()),
-                Span::raw(" reprocess    "),
-                Span::styled("n", theme.key()),
-                Span::raw(" / "),
-                Span::styled("Esc", theme.key()),
-                Span::raw(" cancel"),
-            ]),
+            yes_no(theme, "reprocess", "cancel"),
         ];
         frame.render_widget(
             Paragraph::new(text)

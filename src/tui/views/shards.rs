@@ -8,9 +8,9 @@ use ratatui::Frame;
 
 use super::inspect::Inspector;
 use super::widgets::{panel, tail};
-use crate::pipeline::source::inspect::Inspected;
 use crate::pipeline::stats::ShardState;
 use crate::tui::effect::Reply;
+use crate::tui::jobs::Jobs;
 use crate::tui::keymap::Action;
 use crate::tui::list::{Ctx, Cursor};
 
@@ -65,10 +65,13 @@ impl ShardsView {
     }
 
     /// A shard's records, read for the inspector (dropped if it was closed or moved on).
-    pub fn on_inspected(&mut self, shard: &str, records: Result<Vec<Inspected>, String>) {
-        if let Some(inspector) = self.inspector.as_mut().filter(|i| i.shard == shard) {
-            inspector.on_records(records);
+    pub fn on_notice(&mut self, jobs: &Jobs) -> Reply {
+        if let Some((shard, records)) = jobs.inspected.take() {
+            if let Some(inspector) = self.inspector.as_mut().filter(|i| i.shard == shard) {
+                inspector.on_records(records);
+            }
         }
+        Reply::default()
     }
 
     pub fn render(&self, frame: &mut Frame, area: Rect, ctx: &Ctx) {

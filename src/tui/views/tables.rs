@@ -2,24 +2,44 @@
 //! the selected one its splits, a file-size histogram (small files stand out), the last commits,
 //! and the version `v` would preview (time travel with `<` and `>`).
 
+use ratatui::crossterm::event::KeyCode;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
 use super::history::{writer, History};
-use super::widgets::panel;
+use super::widgets::{centered, fit, panel, tail};
 use crate::browser::human_bytes;
 use crate::maintenance::compact::CompactReport;
-use crate::maintenance::history::Comparison;
-use crate::maintenance::inventory::{bucket_labels, CommitSummary, TableSummary, SIZE_BUCKETS_MIB};
-use crate::pipeline::sink::lake::TableKind;
-use crate::tui::effect::{Effect, Reply};
+use crate::maintenance::export::{ExportReport, Format};
+use crate::maintenance::inventory::{bucket_labels, TableSummary, SIZE_BUCKETS_MIB};
+use crate::pipeline::sink::lake::{TableKind, LAKE_PREFIX};
+use crate::tui::effect::{Effect, Export, Reply};
+use crate::tui::jobs::{Jobs, Notice};
 use crate::tui::keymap::Action;
 use crate::tui::list::{Ctx, Cursor};
 
 /// Histogram buckets under this size (MiB) are drawn as a warning: files a trainer pays for.
 const SMALL_MIB: u64 = 32;
+
+/// `x`: where the selected table's rows go, as typed, until Enter or Esc.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportPrompt {
+    /// `lake/<table>`.
+    pub path: String,
+    pub version: i64,
+    pub to: String,
+    /// Why Enter did not start it.
+    pub error: Option<String>,
+}
+
+/// An export under way: what goes where, and how far it is (files read, of how many).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exporting {
+    pub request: Export,
+    pub files: Option<(usize, usize)>,
+}
 
 /// The Tables view: each table as the last read found it, and where time travel points.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +59,8 @@ pub struct TablesView {
     pub pane: TablesPane,
     /// The selected table's whole history, while it is looked at.
     pub history: Option<History>,
+    pub export_prompt: Option<ExportPrompt>,
+    pub exporting: Option<Exporting>,
 }
 
 impl TablesView {
@@ -61,7 +83,52 @@ impl TablesView {
             .map(|t| (t.version - self.pane.back).max(0))
     }
 
-    pub fn on_tables(&mut self, tables: Result<Vec<TableSummary>, String>) {
+    /// An answer of background work this view asked for, taken from `jobs`.
+    pub fn on_notice(&mut self, notice: Notice, jobs: &Jobs) -> Reply {
+        match notice {
+            Notice::Tables => {
+                if let Some(tables) = jobs.tables.take() {
+                    self.on_tables(tables);
+                }
+            }
+            Notice::Compaction => {
+                if let Some((kind, result)) = jobs.compaction.take() {
+                    return self.on_compact_end(kind, result);
+                }
+            }
+            Notice::History => {
+                if let Some((path, commits)) = jobs.history.take() {
+                    // Dropped when the history was closed, or another table's opened since.
+                    if let Some(history) = self.history.as_mut().filter(|h| h.path == path) {
+                        history.on_history(commits);
+                    }
+                }
+            }
+            Notice::Compared => {
+                if let Some((path, version, result)) = jobs.compared.take() {
+                    if let Some(history) = self.history.as_mut().filter(|h| h.path == path) {
+                        history.on_compared(version, result);
+                    }
+                }
+            }
+            Notice::ExportProgress => {
+                if let (Some(files), Some(exporting)) =
+                    (jobs.export_progress.take(), &mut self.exporting)
+                {
+                    exporting.files = Some(files);
+                }
+            }
+            Notice::ExportEnd => {
+                if let Some(result) = jobs.export_end.take() {
+                    return self.on_export_end(result);
+                }
+            }
+            _ => {}
+        }
+        Reply::default()
+    }
+
+    fn on_tables(&mut self, tables: Result<Vec<TableSummary>, String>) {
         self.pane.loading = false;
         match tables {
             Ok(tables) => {
@@ -73,11 +140,7 @@ impl TablesView {
         self.cursor.clamp(self.pane.tables.len());
     }
 
-    pub fn on_compact_end(
-        &mut self,
-        kind: TableKind,
-        result: Result<CompactReport, String>,
-    ) -> Reply {
+    fn on_compact_end(&mut self, kind: TableKind, result: Result<CompactReport, String>) -> Reply {
         self.pane.compacting = None;
         match result {
             Ok(report) => Reply {
@@ -110,24 +173,90 @@ impl TablesView {
         }
     }
 
-    pub fn on_history(&mut self, path: &str, commits: Result<Vec<CommitSummary>, String>) {
-        if let Some(history) = self.history.as_mut().filter(|h| h.path == path) {
-            history.on_history(commits);
+    fn on_export_end(&mut self, result: Result<ExportReport, String>) -> Reply {
+        let Some(Exporting { request, .. }) = self.exporting.take() else {
+            return Reply::default();
+        };
+        let Export { path, version, to } = request;
+        let report = match result {
+            Ok(report) => report,
+            Err(error) => return Reply::status(format!("export of {path} failed: {error}")),
+        };
+        let mut status = format!(
+            "exported {} rows of {path} at version {version} to {}",
+            report.rows,
+            to.display()
+        );
+        if !report.multi_line.is_empty() {
+            status.push_str(&format!(
+                "; {} payloads hold a line break and were left out (export to .parquet keeps them)",
+                report.multi_line.len()
+            ));
         }
+        Reply::status(status)
     }
 
-    pub fn on_compared(
-        &mut self,
-        path: &str,
-        version: Option<i64>,
-        result: Result<Comparison, String>,
-    ) {
-        if let Some(history) = self.history.as_mut().filter(|h| h.path == path) {
-            history.on_compared(version, result);
+    /// `x`: ask where the selected table's rows at the time-travel version go.
+    fn ask_export(&mut self, ctx: &Ctx) -> Reply {
+        if let Some(exporting) = &self.exporting {
+            return Reply::status(format!(
+                "exporting to {} already; wait for it to finish",
+                exporting.request.to.display()
+            ));
         }
+        let (Some(table), Some(version)) = (self.selected_table(), self.time_travel_version())
+        else {
+            return Reply::default();
+        };
+        let name = table.path.trim_start_matches(LAKE_PREFIX);
+        let file = format!("{name}-v{version}.jsonl");
+        self.export_prompt = Some(ExportPrompt {
+            path: table.path.clone(),
+            version,
+            to: ctx.info.workdir.join(file).display().to_string(),
+            error: None,
+        });
+        Reply::default()
     }
 
-    pub fn on_action(&mut self, action: Action) -> Reply {
+    /// A key while the export prompt is open: the file name is edited, Enter starts, Esc
+    /// cancels. None when no prompt is open.
+    pub fn on_prompt_key(&mut self, code: KeyCode, ctx: &Ctx) -> Option<Reply> {
+        let prompt = self.export_prompt.as_mut()?;
+        match code {
+            KeyCode::Enter => {
+                let to = ctx.info.workdir.join(prompt.to.trim());
+                if let Err(error) = Format::of(&to) {
+                    prompt.error = Some(format!("{error:#}"));
+                    return Some(Reply::default());
+                }
+                let request = Export {
+                    path: prompt.path.clone(),
+                    version: prompt.version,
+                    to,
+                };
+                self.export_prompt = None;
+                self.exporting = Some(Exporting {
+                    request: request.clone(),
+                    files: None,
+                });
+                return Some(Reply::effect(Effect::Export(request)));
+            }
+            KeyCode::Esc => {
+                self.export_prompt = None;
+                return Some(Reply::status("export cancelled"));
+            }
+            KeyCode::Backspace => {
+                prompt.to.pop();
+            }
+            KeyCode::Char(c) => prompt.to.push(c),
+            _ => {}
+        }
+        prompt.error = None;
+        Some(Reply::default())
+    }
+
+    pub fn on_action(&mut self, action: Action, ctx: &Ctx) -> Reply {
         if let Some(history) = &mut self.history {
             return history.on_action(action);
         }
@@ -189,6 +318,7 @@ impl TablesView {
                 open_preview: Some(format!("{path}@{version}")),
                 ..Reply::default()
             },
+            Action::Export => self.ask_export(ctx),
             _ => Reply::default(),
         }
     }
@@ -233,24 +363,35 @@ impl TablesView {
             self.render_files(frame, left, ctx, table);
             self.render_commits(frame, right, ctx, table);
             let version = self.time_travel_version().unwrap_or(table.version);
-            let status = match pane.compacting {
-                Some(kind) => format!(" compacting {}… · ", kind.name()),
-                None => " ".to_string(),
+            let mut status = String::from(" ");
+            if let Some(kind) = pane.compacting {
+                status.push_str(&format!("compacting {}… · ", kind.name()));
+            }
+            if let Some(exporting) = &self.exporting {
+                let files = exporting.files.map_or(String::new(), |(done, total)| {
+                    format!(" {done}/{total} files")
+                });
+                status.push_str(&format!(
+                    "exporting {}{files}… · ",
+                    exporting.request.path.trim_start_matches(LAKE_PREFIX)
+                ));
+            }
+            let key = |k: &'static str, what: String| {
+                [
+                    Span::styled(k, theme.key()),
+                    Span::styled(what, theme.muted()),
+                ]
             };
-            frame.render_widget(
-                Paragraph::new(Line::from(vec![
-                    Span::styled(status, theme.warning()),
-                    Span::styled("c", theme.key()),
-                    Span::styled(" compact  ", theme.muted()),
-                    Span::styled("< >", theme.key()),
-                    Span::styled(format!(" version {version}  "), theme.muted()),
-                    Span::styled("v", theme.key()),
-                    Span::styled(format!(" preview version {version}  "), theme.muted()),
-                    Span::styled("u", theme.key()),
-                    Span::styled(" read again", theme.muted()),
-                ])),
-                hint,
-            );
+            let mut hints = vec![Span::styled(status, theme.warning())];
+            hints.extend(key("c", " compact  ".into()));
+            hints.extend(key("< >", format!(" version {version}  ")));
+            hints.extend(key("v", " preview it  ".into()));
+            hints.extend(key("x", " export it  ".into()));
+            hints.extend(key("u", " read again".into()));
+            frame.render_widget(Paragraph::new(Line::from(hints)), hint);
+        }
+        if let Some(prompt) = &self.export_prompt {
+            render_export_prompt(frame, area, ctx, prompt);
         }
     }
 
@@ -381,4 +522,46 @@ impl TablesView {
         .block(panel(theme, "last commits", false));
         frame.render_widget(commits, area);
     }
+}
+
+/// The export prompt: which rows, the file they go to (edited in place), and the formats.
+fn render_export_prompt(frame: &mut Frame, area: Rect, ctx: &Ctx, prompt: &ExportPrompt) {
+    let theme = ctx.theme;
+    let popup = centered(area, area.width.saturating_sub(4).min(100), 8);
+    let width = usize::from(popup.width.saturating_sub(6));
+    let mut lines = vec![
+        Line::from(vec![
+            Span::raw("rows of "),
+            Span::styled(prompt.path.clone(), theme.accent()),
+            Span::raw(format!(" at version {} to:", prompt.version)),
+        ]),
+        Line::from(vec![Span::styled(
+            format!("{}█", tail(&prompt.to, width)),
+            theme.key(),
+        )]),
+        Line::raw(""),
+    ];
+    lines.push(match &prompt.error {
+        Some(error) => Line::from(Span::styled(fit(error, width + 4), theme.error())),
+        None => Line::from(Span::styled(
+            "the extension says the format: .jsonl, .parquet or .csv",
+            theme.muted(),
+        )),
+    });
+    lines.push(Line::from(vec![
+        Span::styled("Enter", theme.key()),
+        Span::styled(
+            " writes it (replacing a file of that name)  ",
+            theme.muted(),
+        ),
+        Span::styled("Esc", theme.key()),
+        Span::styled(" cancels", theme.muted()),
+    ]));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .style(theme.base())
+            .block(panel(theme, "export", true)),
+        popup,
+    );
 }

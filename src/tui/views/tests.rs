@@ -21,10 +21,12 @@ use crate::pipeline::stats::{Sample, ShardState, ShardStatus, Snapshot};
 use crate::summarize::pool::{PoolSnapshot, Summarized};
 use crate::telemetry::LogLine;
 use crate::tui::app::{App, Effect, View};
+use crate::tui::jobs::PreviewData;
+use crate::tui::jobs::{Jobs, Slot};
 use crate::tui::keymap::{Scope, BINDINGS};
 use crate::tui::live::{EngineInfo, RunState};
 use crate::tui::theme::Theme;
-use crate::tui::views::partitions::{PreviewData, PreviewPane, ReprocessState};
+use crate::tui::views::partitions::{PreviewPane, ReprocessState};
 
 const SUMMARIZER: &str = "extractive:all-minilm-l6-v2@53aa5117;sentences=3";
 
@@ -36,6 +38,7 @@ fn info() -> EngineInfo {
         summarizer: SUMMARIZER.into(),
         workers: 2,
         log_file: "/tmp/precis.log".into(),
+        workdir: "/home/op".into(),
     }
 }
 
@@ -249,7 +252,7 @@ fn screen(app: &App, width: u16, height: u16) -> String {
 /// The Partitions view, listed, opened at lake/summaries/.
 fn in_summaries(app: &mut App) {
     press(app, KeyCode::Char('4'));
-    app.on_listing(Ok(tree()));
+    answer(app, |j| &j.listing, Ok(tree()));
     press(app, KeyCode::Enter); // lake/
     press(app, KeyCode::Down); // quarantine/
     press(app, KeyCode::Down); // summaries/
@@ -261,8 +264,22 @@ fn previewing_summaries(app: &mut App) {
     in_summaries(app);
     press(app, KeyCode::Down); // split=train/
     press(app, KeyCode::Char('v'));
-    app.partitions
-        .on_preview("lake/summaries/split=train/".into(), Ok(preview_data()));
+    answer(
+        app,
+        |j| &j.preview,
+        ("lake/summaries/split=train/".into(), Ok(preview_data())),
+    );
+}
+
+/// Background work's answer, handed over as the event loop does it: into its slot, then the
+/// notice.
+fn answer<T>(app: &mut App, slot: fn(&Jobs) -> &Slot<T>, value: T) -> Option<Effect> {
+    let slot = slot(&app.jobs);
+    let notice = slot
+        .start()
+        .put(value)
+        .expect("a fresh run's answer is kept");
+    app.on_notice(notice)
 }
 
 fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
@@ -448,7 +465,7 @@ fn the_partitions_view_shows_tables_with_versions_and_counts_then_a_polars_previ
     let mut app = live_app();
     let effect = press(&mut app, KeyCode::Char('4'));
     assert_eq!(effect, Some(Effect::ListPartitions));
-    app.on_listing(Ok(tree()));
+    answer(&mut app, |j| &j.listing, Ok(tree()));
     assert!(screen(&app, 100, 30).contains("lake/"));
     press(&mut app, KeyCode::Enter); // lake/
     let text = screen(&app, 100, 30);
@@ -475,8 +492,11 @@ fn the_partitions_view_shows_tables_with_versions_and_counts_then_a_polars_previ
         Some(Effect::Preview("lake/summaries/split=train/".into()))
     );
     assert!(screen(&app, 100, 30).contains("reading lake/summaries/split=train/ with polars"));
-    app.partitions
-        .on_preview("lake/summaries/split=train/".into(), Ok(preview_data()));
+    answer(
+        &mut app,
+        |j| &j.preview,
+        ("lake/summaries/split=train/".into(), Ok(preview_data())),
+    );
     let text = screen(&app, 100, 30);
     assert!(text.contains("2 rows"), "{text}");
     assert!(text.contains("mean word_count 7.0"), "{text}");
@@ -490,7 +510,7 @@ fn the_partitions_view_shows_tables_with_versions_and_counts_then_a_polars_previ
 fn backspace_goes_up_one_folder_and_lands_on_the_folder_left() {
     let mut app = live_app();
     press(&mut app, KeyCode::Char('4'));
-    app.on_listing(Ok(tree()));
+    answer(&mut app, |j| &j.listing, Ok(tree()));
     press(&mut app, KeyCode::Enter); // lake/
     press(&mut app, KeyCode::Down); // quarantine/
     press(&mut app, KeyCode::Enter);
@@ -521,7 +541,17 @@ fn the_help_overlay_lists_every_key_at_80_by_24() {
     press(&mut app, KeyCode::Char('?'));
     assert!(app.help);
     let text = screen(&app, 80, 24);
+    assert!(
+        text.contains(&format!(
+            "1-6       {}",
+            crate::tui::views::help::VIEWS_HELP
+        )),
+        "{text}"
+    );
     for binding in BINDINGS {
+        if matches!(binding.action, crate::tui::keymap::Action::Show(_)) {
+            continue;
+        }
         let shown = text
             .lines()
             .any(|l| l.contains(binding.label) && l.contains(binding.help));
@@ -531,7 +561,12 @@ fn the_help_overlay_lists_every_key_at_80_by_24() {
             binding.label, binding.help
         );
     }
-    assert!(text.contains("reprocess prompt"), "{text}");
+    for (keys, help) in crate::tui::keymap::CONFIRM_HELP {
+        assert!(
+            text.lines().any(|l| l.contains(keys) && l.contains(help)),
+            "{text}"
+        );
+    }
     // Any key closes it and does nothing else.
     assert_eq!(press(&mut app, KeyCode::Char('q')), None);
     assert!(!app.help && !app.quitting);
@@ -628,7 +663,9 @@ fn reprocess_progress_shows_as_a_gauge() {
     previewing_summaries(&mut app);
     press(&mut app, KeyCode::Char('r'));
     press(&mut app, KeyCode::Enter);
-    app.partitions.on_reprocess_progress(
+    answer(
+        &mut app,
+        |j| &j.reprocess_progress,
         crate::maintenance::reprocess::ReprocessProgress::Summarized {
             done: 120,
             total: 300,
@@ -684,7 +721,7 @@ fn q_and_ctrl_c_ask_to_quit() {
 fn a_stale_preview_answer_is_dropped() {
     let mut app = live_app();
     app.partitions.browser.preview = PreviewPane::Loading("b/".into());
-    app.partitions.on_preview("a/".into(), Ok(preview_data()));
+    answer(&mut app, |j| &j.preview, ("a/".into(), Ok(preview_data())));
     assert_eq!(
         app.partitions.browser.preview,
         PreviewPane::Loading("b/".into())
@@ -694,7 +731,7 @@ fn a_stale_preview_answer_is_dropped() {
 #[test]
 fn every_view_draws_in_a_tiny_terminal_without_panicking() {
     let mut app = live_app();
-    app.on_listing(Ok(tree()));
+    answer(&mut app, |j| &j.listing, Ok(tree()));
     for view in View::ALL {
         app.view = view;
         for (w, h) in [(1, 1), (10, 3), (40, 10)] {
@@ -788,7 +825,7 @@ fn a_finished_reprocess_relists_the_bucket_and_says_what_it_did() {
         elapsed: Duration::from_secs(5),
     };
     assert_eq!(
-        app.on_reprocess_end(predicate, Ok(report)),
+        answer(&mut app, |j| &j.reprocess_end, (predicate, Ok(report))),
         Some(Effect::ListPartitions)
     );
     // The old preview is gone: it showed the rows before the rewrite.
@@ -810,7 +847,11 @@ fn a_failed_reprocess_is_shown_with_its_reason() {
     press(&mut app, KeyCode::Char('y'));
     let predicate = "CAST(publish_date AS DATE) = '2026-03-01'".to_string();
     assert_eq!(
-        app.on_reprocess_end(predicate, Err("S3 said no".into())),
+        answer(
+            &mut app,
+            |j| &j.reprocess_end,
+            (predicate, Err("S3 said no".into()))
+        ),
         None
     );
     // The reason stands where the preview was, once it is closed.
@@ -876,10 +917,14 @@ fn table_summary(kind: crate::pipeline::sink::lake::TableKind, version: i64) -> 
 fn with_tables(app: &mut App) {
     use crate::pipeline::sink::lake::TableKind;
     assert_eq!(press(app, KeyCode::Char('6')), Some(Effect::LoadTables));
-    app.tables.on_tables(Ok(vec![
-        table_summary(TableKind::Articles, 9),
-        table_summary(TableKind::Summaries, 12),
-    ]));
+    answer(
+        app,
+        |j| &j.tables,
+        Ok(vec![
+            table_summary(TableKind::Articles, 9),
+            table_summary(TableKind::Summaries, 12),
+        ]),
+    );
 }
 
 #[test]
@@ -925,7 +970,7 @@ fn angle_brackets_choose_an_older_version_and_v_previews_the_table_at_it() {
     press(&mut app, KeyCode::Char('<'));
     press(&mut app, KeyCode::Char('<'));
     press(&mut app, KeyCode::Char('>'));
-    assert!(screen(&app, 110, 32).contains("preview version 11"));
+    assert!(screen(&app, 110, 32).contains("< > version 11  v preview it"));
     assert_eq!(
         press(&mut app, KeyCode::Char('v')),
         Some(Effect::Preview("lake/summaries@11".into()))
@@ -944,8 +989,11 @@ fn a_candidate_table_is_listed_and_previewed_but_not_compacted() {
     let mut candidate = table_summary(TableKind::Summaries, 3);
     candidate.name = "minilm (candidate)".into();
     candidate.path = "lake/minilm".into();
-    app.tables
-        .on_tables(Ok(vec![table_summary(TableKind::Summaries, 12), candidate]));
+    answer(
+        &mut app,
+        |j| &j.tables,
+        Ok(vec![table_summary(TableKind::Summaries, 12), candidate]),
+    );
     press(&mut app, KeyCode::Down);
     assert!(screen(&app, 110, 32).contains("minilm (candidate)"));
     assert_eq!(press(&mut app, KeyCode::Char('c')), None);
@@ -1062,12 +1110,16 @@ fn enter_on_a_shard_inspects_its_records_without_the_pipeline_and_enter_opens_on
     assert!(screen(&app, 100, 24).contains("reading the shard"));
 
     let article = br#"{"article_id":"a1","title":"Markets rally","content":"Stocks rose today."}"#;
-    app.shards.on_inspected(
-        &shard,
-        Ok(vec![
-            inspected("101", article),
-            inspected("102", &[0xff, 0xfe]),
-        ]),
+    answer(
+        &mut app,
+        |j| &j.inspected,
+        (
+            shard.clone(),
+            Ok(vec![
+                inspected("101", article),
+                inspected("102", &[0xff, 0xfe]),
+            ]),
+        ),
     );
     let text = screen(&app, 100, 24);
     assert!(text.contains(&format!("records of {shard}")), "{text}");
@@ -1118,8 +1170,11 @@ fn records_of_a_shard_closed_meanwhile_are_dropped() {
     let shard = app.shards.visible(&app.ctx())[0].clone();
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::Esc);
-    app.shards
-        .on_inspected(&shard, Ok(vec![inspected("1", b"{}")]));
+    answer(
+        &mut app,
+        |j| &j.inspected,
+        (shard.clone(), Ok(vec![inspected("1", b"{}")])),
+    );
     assert!(app.shards.inspector.is_none());
 }
 
@@ -1166,14 +1221,18 @@ fn enter_on_a_table_lists_its_whole_history_and_enter_on_a_reprocess_compares_it
         press(&mut app, KeyCode::Enter),
         Some(Effect::History("lake/summaries".into()))
     );
-    app.tables.on_history(
-        "lake/summaries",
-        Ok(vec![
-            history_commit(0, CommitKind::Create),
-            history_commit(1, CommitKind::Stream),
-            history_commit(2, CommitKind::Compaction),
-            history_commit(3, CommitKind::Reprocess),
-        ]),
+    answer(
+        &mut app,
+        |j| &j.history,
+        (
+            "lake/summaries".into(),
+            Ok(vec![
+                history_commit(0, CommitKind::Create),
+                history_commit(1, CommitKind::Stream),
+                history_commit(2, CommitKind::Compaction),
+                history_commit(3, CommitKind::Reprocess),
+            ]),
+        ),
     );
     let text = screen(&app, 110, 30);
     assert!(
@@ -1200,8 +1259,11 @@ fn enter_on_a_table_lists_its_whole_history_and_enter_on_a_reprocess_compares_it
         summary_row("b", Some("Same."), SUMMARIZER),
     ];
     let comparison = crate::maintenance::history::compare(&old, &new);
-    app.tables
-        .on_compared("lake/summaries", Some(3), Ok(comparison));
+    answer(
+        &mut app,
+        |j| &j.compared,
+        ("lake/summaries".into(), Some(3), Ok(comparison)),
+    );
     let text = screen(&app, 110, 30);
     assert!(
         text.contains("2 rows on both sides, 1 changed (50.0%)"),
@@ -1226,14 +1288,18 @@ fn any_version_of_a_candidate_table_compares_it_with_the_summaries_table() {
     let mut candidate = table_summary(crate::pipeline::sink::lake::TableKind::Summaries, 2);
     candidate.path = "lake/minilm".into();
     candidate.name = "minilm (candidate)".into();
-    app.tables.on_tables(Ok(vec![candidate]));
+    answer(&mut app, |j| &j.tables, Ok(vec![candidate]));
     assert_eq!(
         press(&mut app, KeyCode::Enter),
         Some(Effect::History("lake/minilm".into()))
     );
-    app.tables.on_history(
-        "lake/minilm",
-        Ok(vec![history_commit(1, CommitKind::Backfill)]),
+    answer(
+        &mut app,
+        |j| &j.history,
+        (
+            "lake/minilm".into(),
+            Ok(vec![history_commit(1, CommitKind::Backfill)]),
+        ),
     );
     assert_eq!(
         press(&mut app, KeyCode::Enter),
@@ -1242,4 +1308,246 @@ fn any_version_of_a_candidate_table_compares_it_with_the_summaries_table() {
             version: None
         })
     );
+}
+
+/// The export prompt open on the summaries table at version 11 (one before its latest).
+fn exporting_summaries_v11(app: &mut App) -> Option<Effect> {
+    with_tables(app);
+    press(app, KeyCode::Down);
+    press(app, KeyCode::Char('<'));
+    press(app, KeyCode::Char('x'))
+}
+
+fn export_summaries_v11(app: &mut App) -> Option<Effect> {
+    exporting_summaries_v11(app);
+    press(app, KeyCode::Enter)
+}
+
+fn summaries_v11_to(to: &str) -> Option<Effect> {
+    Some(Effect::Export(crate::tui::effect::Export {
+        path: "lake/summaries".into(),
+        version: 11,
+        to: to.into(),
+    }))
+}
+
+#[test]
+fn x_asks_where_the_chosen_version_goes_and_enter_starts_the_export() {
+    let mut app = live_app();
+    assert_eq!(exporting_summaries_v11(&mut app), None);
+    let text = screen(&app, 110, 32);
+    assert!(
+        text.contains("rows of lake/summaries at version 11 to:"),
+        "{text}"
+    );
+    assert!(text.contains("/home/op/summaries-v11.jsonl"), "{text}");
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        summaries_v11_to("/home/op/summaries-v11.jsonl")
+    );
+    assert!(app.tables.export_prompt.is_none());
+    assert!(screen(&app, 110, 32).contains("exporting summaries…"));
+}
+
+#[test]
+fn the_export_prompt_takes_every_key_as_text_and_refuses_an_unknown_extension() {
+    let mut app = live_app();
+    exporting_summaries_v11(&mut app);
+    for _ in "jsonl".chars() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    for c in "qtxt".chars() {
+        assert_eq!(press(&mut app, KeyCode::Char(c)), None, "{c} is text here");
+    }
+    assert!(!app.quitting);
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    let text = screen(&app, 110, 32);
+    assert!(
+        text.contains("the extension says the format: .jsonl (JSON Lines), .parquet or .csv"),
+        "{text}"
+    );
+    for _ in "qtxt".chars() {
+        press(&mut app, KeyCode::Backspace);
+    }
+    for c in "parquet".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        summaries_v11_to("/home/op/summaries-v11.parquet")
+    );
+}
+
+#[test]
+fn a_relative_export_path_is_taken_from_where_the_console_runs() {
+    let mut app = live_app();
+    exporting_summaries_v11(&mut app);
+    app.tables.export_prompt.as_mut().unwrap().to = "out/rows.csv".into();
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        summaries_v11_to("/home/op/out/rows.csv")
+    );
+}
+
+#[test]
+fn esc_cancels_the_export_prompt() {
+    let mut app = live_app();
+    with_tables(&mut app);
+    press(&mut app, KeyCode::Char('x'));
+    assert!(app.tables.export_prompt.is_some());
+    assert_eq!(press(&mut app, KeyCode::Esc), None);
+    assert!(app.tables.export_prompt.is_none() && app.tables.exporting.is_none());
+    assert!(screen(&app, 110, 32).contains("export cancelled"));
+}
+
+#[test]
+fn an_export_shows_its_progress_and_then_what_it_wrote() {
+    let mut app = live_app();
+    export_summaries_v11(&mut app);
+    answer(&mut app, |j| &j.export_progress, (3, 10));
+    assert!(screen(&app, 110, 32).contains("exporting summaries 3/10 files…"));
+    let report = crate::maintenance::export::ExportReport {
+        version: 11,
+        rows: 42,
+        files_read: 10,
+        multi_line: Vec::new(),
+    };
+    answer(&mut app, |j| &j.export_end, Ok(report));
+    let text = screen(&app, 110, 32);
+    assert!(
+        text.contains(
+            "exported 42 rows of lake/summaries at version 11 to /home/op/summaries-v11.jsonl"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("exporting"), "{text}");
+}
+
+#[test]
+fn a_second_export_waits_for_the_first() {
+    let mut app = live_app();
+    export_summaries_v11(&mut app);
+    assert_eq!(press(&mut app, KeyCode::Char('x')), None);
+    assert!(app.tables.export_prompt.is_none());
+    assert!(screen(&app, 110, 32)
+        .contains("exporting to /home/op/summaries-v11.jsonl already; wait for it to finish"));
+}
+
+#[test]
+fn a_failed_export_says_why() {
+    let mut app = live_app();
+    export_summaries_v11(&mut app);
+    answer(
+        &mut app,
+        |j| &j.export_end,
+        Err("creating /home/op/summaries-v11.jsonl.partial: Permission denied".into()),
+    );
+    let text = screen(&app, 120, 32);
+    assert!(
+        text.contains("export of lake/summaries failed: creating /home/op/summaries-v11.jsonl.partial: Permission denied"),
+        "{text}"
+    );
+}
+
+fn with_contexts(app: &mut App) {
+    use crate::tui::views::contexts::{Choice, ContextsView, Target};
+    let target = |stream: &str, bucket: &str, endpoint: &str| {
+        Ok(Target {
+            stream: stream.into(),
+            bucket: bucket.into(),
+            endpoint: endpoint.into(),
+        })
+    };
+    app.info.context = Some("local".into());
+    app.contexts = ContextsView::new(vec![
+        Choice {
+            name: "broken".into(),
+            target: Err("aws.region: \"\" is not a region".into()),
+        },
+        Choice {
+            name: "local".into(),
+            target: target("MyStream", "my-bucket", "http://127.0.0.1:5000"),
+        },
+        Choice {
+            name: "prod".into(),
+            target: target("Articles", "news-lake", "eu-west-1"),
+        },
+    ]);
+}
+
+#[test]
+fn capital_c_without_contexts_in_the_config_file_says_where_they_are_declared() {
+    let mut app = live_app();
+    assert_eq!(press(&mut app, KeyCode::Char('C')), None);
+    assert!(!app.contexts.open);
+    assert!(screen(&app, 110, 24).contains("the config file has no [contexts.NAME]"));
+}
+
+#[test]
+fn capital_c_lists_each_context_with_where_it_points_on_the_one_in_use() {
+    let mut app = live_app();
+    with_contexts(&mut app);
+    press(&mut app, KeyCode::Char('C'));
+    assert_eq!(app.contexts.cursor.at, 1, "the one in use is selected");
+    let text = screen(&app, 110, 24);
+    assert!(
+        text.contains("● local        MyStream → s3://my-bucket (http://127.0.0.1:5000)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("prod         Articles → s3://news-lake (eu-west-1)"),
+        "{text}"
+    );
+    assert!(text.contains("broken       aws.region"), "{text}");
+    assert!(
+        text.contains("context local"),
+        "the header names it: {text}"
+    );
+}
+
+#[test]
+fn switching_context_asks_first_and_y_stops_here_to_start_there() {
+    let mut app = live_app();
+    with_contexts(&mut app);
+    press(&mut app, KeyCode::Char('C'));
+    press(&mut app, KeyCode::Down);
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    let text = screen(&app, 110, 24);
+    assert!(text.contains("Switch to context prod?"), "{text}");
+    assert!(text.contains("The pipeline here stops as with q"), "{text}");
+    assert_eq!(
+        press(&mut app, KeyCode::Char('y')),
+        Some(Effect::SwitchContext("prod".into()))
+    );
+    assert!(!app.contexts.open);
+}
+
+#[test]
+fn n_takes_the_switch_back_and_esc_closes_the_picker() {
+    let mut app = live_app();
+    with_contexts(&mut app);
+    press(&mut app, KeyCode::Char('C'));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(press(&mut app, KeyCode::Char('n')), None);
+    assert!(app.contexts.open && app.contexts.confirm.is_none());
+    assert_eq!(
+        press(&mut app, KeyCode::Char('q')),
+        None,
+        "q closes the picker"
+    );
+    assert!(!app.contexts.open && !app.quitting);
+}
+
+#[test]
+fn the_context_in_use_and_one_that_does_not_load_are_not_switched_to() {
+    let mut app = live_app();
+    with_contexts(&mut app);
+    press(&mut app, KeyCode::Char('C'));
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    assert!(screen(&app, 110, 24).contains("context local is the one in use"));
+    press(&mut app, KeyCode::Up);
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    assert!(app.contexts.confirm.is_none());
+    assert!(screen(&app, 110, 24).contains("context broken: aws.region"));
 }

@@ -35,6 +35,20 @@ pub fn field<'a>(theme: &Theme, label: &str, value: String, style: Style) -> Lin
     ])
 }
 
+/// A confirmation's keys: `y` / `Enter` does `yes`, `n` / `Esc` does `no`.
+pub fn yes_no<'a>(theme: &Theme, yes: &str, no: &str) -> Line<'a> {
+    Line::from(vec![
+        Span::styled("y", theme.key()),
+        Span::raw(" / "),
+        Span::styled("Enter", theme.key()),
+        Span::raw(format!(" {yes}    ")),
+        Span::styled("n", theme.key()),
+        Span::raw(" / "),
+        Span::styled("Esc", theme.key()),
+        Span::raw(format!(" {no}")),
+    ])
+}
+
 /// Text that fits `width` characters, with an ellipsis where it was cut.
 pub fn fit(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
