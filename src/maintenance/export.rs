@@ -131,11 +131,27 @@ impl Writer {
 }
 
 /// Where the file is written until it is whole: a failed export leaves no half file behind
-/// under the name asked for.
-fn partial(to: &Path) -> PathBuf {
-    let mut name = to.as_os_str().to_owned();
-    name.push(".partial");
-    PathBuf::from(name)
+/// under the name asked for, and none at all once this is dropped unnamed (an error, or the
+/// export's task dropped when the console quits).
+struct Partial(PathBuf);
+
+impl Partial {
+    fn of(to: &Path) -> Self {
+        let mut name = to.as_os_str().to_owned();
+        name.push(".partial");
+        Partial(PathBuf::from(name))
+    }
+
+    /// The file, whole, under the name asked for.
+    fn name(self, to: &Path) -> Result<()> {
+        std::fs::rename(&self.0, to).with_context(|| format!("naming {}", to.display()))
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Exports `job`, calling `progress(files read, files)` as it goes.
@@ -150,8 +166,8 @@ pub async fn export(
     let table = lake.open_existing(&job.path, job.version).await?;
     let version = table.version().map_or(0, |v| v as i64);
     let files = table_files(&table).await?;
-    let temp = partial(&job.to);
-    let file = File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
+    let temp = Partial::of(&job.to);
+    let file = File::create(&temp.0).with_context(|| format!("creating {}", temp.0.display()))?;
     let schema = kind.schema();
     let mut writer = match (job.format, kind) {
         (Format::JsonLines, TableKind::Quarantine) => Writer::Payloads(BufWriter::new(file)),
@@ -182,18 +198,29 @@ pub async fn export(
         writer.finish()
     }
     .await;
-    if let Err(err) = written.and_then(|()| {
-        std::fs::rename(&temp, &job.to).with_context(|| format!("naming {}", job.to.display()))
-    }) {
-        let _ = std::fs::remove_file(&temp);
-        return Err(err);
-    }
+    written.and_then(|()| temp.name(&job.to))?;
     Ok(report)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partial_file_dropped_unnamed_is_removed_and_a_named_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let to = dir.path().join("rows.jsonl");
+        let dropped = Partial::of(&to);
+        std::fs::write(&dropped.0, "half").unwrap();
+        drop(dropped);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+        let named = Partial::of(&to);
+        std::fs::write(&named.0, "whole").unwrap();
+        named.name(&to).unwrap();
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "whole");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 
     #[test]
     fn the_extension_names_the_format() {

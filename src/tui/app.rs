@@ -201,7 +201,14 @@ impl App {
                 None
             }
             Action::SwitchContext => {
-                let reply = self.contexts.open(&ctx!(self));
+                let reply = if self.tables.busy() {
+                    // Their answers belong to this context's console.
+                    Reply::status(
+                        "an export or a compaction runs here: switch once it has finished",
+                    )
+                } else {
+                    self.contexts.open(&ctx!(self))
+                };
                 self.reply(reply)
             }
             Action::Quit => {

@@ -68,8 +68,21 @@ pub fn themes_for(spec: &str) -> Result<(Vec<Theme>, usize)> {
 /// How a console session ended.
 enum Ending {
     Exit(ExitCode),
-    /// `C` chose another context of the config file: the console starts again on it.
-    Switch(String),
+    /// `C` chose another context of the config file: the console starts again on it. Whether
+    /// the run left behind ended well (the process's exit status says if one did not).
+    Switch {
+        to: String,
+        ok: bool,
+    },
+}
+
+/// What lives across sessions: the loop's channel (signals wait in it while one engine stops
+/// and the next starts) and the look chosen.
+struct Console<'a> {
+    ui: mpsc::Sender<UiEvent>,
+    events: mpsc::Receiver<UiEvent>,
+    themes: &'a [Theme],
+    theme: usize,
 }
 
 /// Runs the console; `load` reads the settings of a context of the config file (for `C`).
@@ -82,15 +95,33 @@ pub async fn run(
     if !has_terminal() {
         bail!("the console needs a terminal on stdin and stdout; use `precis run --no-ui` for headless runs");
     }
-    let (themes, mut theme) = themes_for(&settings.ui.theme)?;
+    let (themes, theme) = themes_for(&settings.ui.theme)?;
+    let (ui, events) = mpsc::channel::<UiEvent>(64);
+    tokio::spawn(forward_signals(ui.clone()));
+    let mut console = Console {
+        ui,
+        events,
+        themes: &themes,
+        theme,
+    };
     let mut settings = settings.clone();
+    let mut all_ok = true;
     loop {
         let choices = context_choices(&settings, load);
-        match session(&settings, args, log_file, (&themes, &mut theme), choices).await? {
+        match session(&settings, args, log_file, &mut console, choices).await? {
+            Ending::Exit(code) if !all_ok => {
+                eprintln!("précis: a context switched away from ended badly (see above)");
+                return Ok(if code == ExitCode::SUCCESS {
+                    ExitCode::FAILURE
+                } else {
+                    code
+                });
+            }
             Ending::Exit(code) => return Ok(code),
-            Ending::Switch(name) => {
-                eprintln!("précis: switching to context {name}");
-                settings = load(&name).with_context(|| format!("switching to context {name}"))?;
+            Ending::Switch { to, ok } => {
+                all_ok &= ok;
+                eprintln!("précis: switching to context {to}");
+                settings = load(&to).with_context(|| format!("switching to context {to}"))?;
             }
         }
     }
@@ -123,7 +154,7 @@ async fn session(
     settings: &Settings,
     args: &RunArgs,
     log_file: &str,
-    (themes, theme): (&[Theme], &mut usize),
+    console: &mut Console<'_>,
     choices: Vec<Choice>,
 ) -> Result<Ending> {
     eprintln!(
@@ -143,14 +174,14 @@ async fn session(
         log_file: log_file.to_string(),
         workdir: std::env::current_dir().unwrap_or_default(),
     };
-    let mut app = App::new(info, themes.to_vec(), *theme);
+    let mut app = App::new(info, console.themes.to_vec(), console.theme);
     app.contexts = ContextsView::new(choices);
     let mut work = Background::default();
     let looped = match ratatui::try_init() {
         Ok(mut terminal) => {
             // After try_init, which installs a hook that restores the terminal on any panic.
             install_panic_hook();
-            let looped = event_loop(&mut terminal, &mut app, &engine, &mut work).await;
+            let looped = event_loop(&mut terminal, &mut app, &engine, &mut work, console).await;
             ratatui::restore();
             looped
         }
@@ -159,18 +190,25 @@ async fn session(
             Err(anyhow::Error::new(err).context("setting up the terminal"))
         }
     };
-    *theme = app.theme;
+    console.theme = app.theme;
     let code = end(&app, engine, &mut work).await;
     looped?;
+    // A signal while this engine stopped asks to quit, not to start the next one.
+    let signalled = std::iter::from_fn(|| console.events.try_recv().ok())
+        .any(|event| matches!(event, UiEvent::Signal(_)));
     match work.switch_to {
-        Some(name) => {
+        Some(to) if !signalled => {
             // The context left behind may be the one that failed: its end is told, not fatal.
-            if let Err(err) = code {
-                eprintln!("warning: {err:#}");
-            }
-            Ok(Ending::Switch(name))
+            let ok = match code {
+                Ok(code) => code == ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("warning: {err:#}");
+                    false
+                }
+            };
+            Ok(Ending::Switch { to, ok })
         }
-        None => code.map(Ending::Exit),
+        _ => code.map(Ending::Exit),
     }
 }
 
@@ -247,14 +285,14 @@ async fn event_loop(
     app: &mut App,
     engine: &Engine,
     work: &mut Background,
+    console: &mut Console<'_>,
 ) -> Result<()> {
     let (key_tx, mut keys) = mpsc::channel::<Event>(64);
     std::thread::Builder::new()
         .name("precis-keys".into())
         .spawn(move || read_keys(key_tx))
         .context("starting the key reader")?;
-    let (ui_tx, mut ui_events) = mpsc::channel::<UiEvent>(64);
-    tokio::spawn(forward_signals(ui_tx.clone()));
+    let (ui_tx, ui_events) = (&console.ui, &mut console.events);
     let mut frame = tokio::time::interval(period(FRAME_HZ));
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let refresh_every = period(REFRESH_HZ);
@@ -322,7 +360,7 @@ async fn event_loop(
             }
         };
         if let Some(effect) = effect {
-            if start(effect, app, engine, &ui_tx, work) {
+            if start(effect, app, engine, ui_tx, work) {
                 return Ok(());
             }
         }

@@ -463,8 +463,10 @@ async fn the_console_lists_a_tables_history_compares_its_reprocess_and_exports_i
         .collect();
     let file = dir.path().join(format!("summaries-v{version}.jsonl"));
     tmux.keys(&["Enter"]);
-    let done = tmux.wait_for("exported 40 rows of lake/summaries");
-    assert!(done.contains(&format!("at version {version}")), "{done}");
+    tmux.wait_for(&format!(
+        "exported 40 rows of lake/summaries at version {version} to {}",
+        file.display()
+    ));
     tmux.keys(&["q"]);
     assert_eq!(tmux.wait_for_exit(), 0, "screen:\n{}", tmux.screen());
 
@@ -479,7 +481,7 @@ async fn the_console_lists_a_tables_history_compares_its_reprocess_and_exports_i
     assert_eq!(exported, exported_ids(&by_cli));
     let mut unique = exported.clone();
     unique.dedup();
-    assert_eq!(unique.len(), 40, "every row once");
+    assert_eq!((exported.len(), unique.len()), (40, 40), "every row once");
 }
 
 /// The dashboard's count of articles written, once it shows one.
@@ -529,7 +531,10 @@ async fn capital_c_switches_the_console_to_another_context_of_the_config_file() 
     tmux.keys(&["Down", "Enter"]);
     tmux.wait_for("Switch to context two?");
     tmux.keys(&["y"]);
-    tmux.wait_for("context two");
+    // The new console's header, once the question and the old one's status are gone.
+    tmux.wait_until("the header of context two", |s| {
+        s.contains("context two") && !s.contains("Switch to") && !s.contains("switching")
+    });
     tmux.wait_until("50 written", |s| written(s) == Some(50));
     tmux.keys(&["q"]);
     assert_eq!(tmux.wait_for_exit(), 0, "screen:\n{}", tmux.screen());

@@ -68,6 +68,12 @@ impl ContextsView {
         if !self.open {
             return None;
         }
+        if ctx.quitting {
+            // q, Ctrl-C or a signal came while the picker was open: it asks nothing more.
+            self.open = false;
+            self.confirm = None;
+            return None;
+        }
         if let Some(name) = &self.confirm {
             return Some(match code {
                 KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {

@@ -196,8 +196,16 @@ impl TablesView {
         Reply::status(status)
     }
 
+    /// Whether an export or a compaction this view started is still running.
+    pub fn busy(&self) -> bool {
+        self.exporting.is_some() || self.pane.compacting.is_some()
+    }
+
     /// `x`: ask where the selected table's rows at the time-travel version go.
     fn ask_export(&mut self, ctx: &Ctx) -> Reply {
+        if ctx.quitting {
+            return Reply::status("stopping: no export starts now");
+        }
         if let Some(exporting) = &self.exporting {
             return Reply::status(format!(
                 "exporting to {} already; wait for it to finish",
@@ -224,6 +232,10 @@ impl TablesView {
     pub fn on_prompt_key(&mut self, code: KeyCode, ctx: &Ctx) -> Option<Reply> {
         let prompt = self.export_prompt.as_mut()?;
         match code {
+            KeyCode::Enter if ctx.quitting => {
+                self.export_prompt = None;
+                return Some(Reply::status("stopping: no export starts now"));
+            }
             KeyCode::Enter => {
                 let to = ctx.info.workdir.join(prompt.to.trim());
                 if let Err(error) = Format::of(&to) {
@@ -292,6 +304,7 @@ impl TablesView {
             Action::Compact if path != kind.path() => Reply::status(format!(
                 "{path} is a candidate table: it is not compacted (a backfill writes it whole)"
             )),
+            Action::Compact if ctx.quitting => Reply::status("stopping: no compaction starts now"),
             Action::Compact => match self.pane.compacting {
                 Some(running) => Reply::status(format!(
                     "compacting {} already; wait for it to finish",

@@ -1551,3 +1551,44 @@ fn the_context_in_use_and_one_that_does_not_load_are_not_switched_to() {
     assert!(app.contexts.confirm.is_none());
     assert!(screen(&app, 110, 24).contains("context broken: aws.region"));
 }
+
+#[test]
+fn a_quit_while_the_switch_is_asked_closes_the_question_and_y_switches_nothing() {
+    let mut app = live_app();
+    with_contexts(&mut app);
+    press(&mut app, KeyCode::Char('C'));
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Enter);
+    assert!(app.contexts.confirm.is_some());
+    // A signal arrives as a quit.
+    assert_eq!(
+        app.apply(crate::tui::keymap::Action::Quit),
+        Some(Effect::Quit)
+    );
+    assert_eq!(press(&mut app, KeyCode::Char('y')), None);
+    assert!(!app.contexts.open && app.contexts.confirm.is_none());
+}
+
+#[test]
+fn capital_c_waits_for_a_running_export() {
+    let mut app = live_app();
+    with_contexts(&mut app);
+    export_summaries_v11(&mut app);
+    assert_eq!(press(&mut app, KeyCode::Char('C')), None);
+    assert!(!app.contexts.open);
+    assert!(screen(&app, 110, 32)
+        .contains("an export or a compaction runs here: switch once it has finished"));
+}
+
+#[test]
+fn once_quitting_no_export_or_compaction_starts() {
+    let mut app = live_app();
+    exporting_summaries_v11(&mut app);
+    app.apply(crate::tui::keymap::Action::Quit);
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    assert!(app.tables.exporting.is_none() && app.tables.export_prompt.is_none());
+    assert_eq!(press(&mut app, KeyCode::Char('x')), None);
+    assert_eq!(press(&mut app, KeyCode::Char('c')), None);
+    assert!(app.tables.pane.compacting.is_none());
+    assert!(screen(&app, 110, 32).contains("stopping: no compaction starts now"));
+}
