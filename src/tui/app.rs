@@ -201,14 +201,7 @@ impl App {
                 None
             }
             Action::SwitchContext => {
-                let reply = if self.tables.busy() {
-                    // Their answers belong to this context's console.
-                    Reply::status(
-                        "an export or a compaction runs here: switch once it has finished",
-                    )
-                } else {
-                    self.contexts.open(&ctx!(self))
-                };
+                let reply = self.contexts.open(&ctx!(self), self.tables.busy());
                 self.reply(reply)
             }
             Action::Quit => {
@@ -231,20 +224,15 @@ impl App {
     }
 
     fn toggle_pause(&mut self) -> Option<Effect> {
-        let paused = match self.state {
-            RunState::Reading => true,
-            RunState::Paused => false,
+        self.state = match self.state {
+            RunState::Reading => RunState::Paused,
+            RunState::Paused => RunState::Reading,
             _ => {
                 self.set_status("the pipeline is not reading: nothing to pause");
                 return None;
             }
         };
-        self.state = if paused {
-            RunState::Paused
-        } else {
-            RunState::Reading
-        };
-        Some(Effect::SetPaused(paused))
+        Some(Effect::SetPaused(matches!(self.state, RunState::Paused)))
     }
 
     /// What a view asked for: its message, a cleared filter, a preview to open; its work.

@@ -46,8 +46,14 @@ impl ContextsView {
         }
     }
 
-    /// `C`: the picker, on the context in use.
-    pub fn open(&mut self, ctx: &Ctx) -> Reply {
+    /// `C`: the picker, on the context in use; not while work of this console (an export, a
+    /// compaction: `busy`) runs, whose answers belong to it.
+    pub fn open(&mut self, ctx: &Ctx, busy: bool) -> Reply {
+        if busy {
+            return Reply::status(
+                "an export or a compaction runs here: switch once it has finished",
+            );
+        }
         if self.choices.is_empty() {
             return Reply::status(
                 "the config file has no [contexts.NAME]: see docs/configuration.md (contexts)",
