@@ -164,7 +164,15 @@ async fn session(
             .endpoint(crate::config::Service::Kinesis)
             .unwrap_or(&settings.aws.region)
     );
-    let engine = Engine::start(settings, args.once).await?;
+    // Starting may wait on the network or a model: a signal meanwhile stops it, as one would
+    // without the console's listener.
+    let engine = tokio::select! {
+        engine = Engine::start(settings, args.once) => engine?,
+        name = next_signal(&mut console.events) => {
+            eprintln!("précis: {name} before the pipeline started: nothing was read");
+            return Ok(Ending::Exit(ExitCode::SUCCESS));
+        }
+    };
     let info = EngineInfo {
         context: settings.context().map(str::to_string),
         stream: engine.stream.clone(),
@@ -367,6 +375,17 @@ async fn event_loop(
     }
 }
 
+/// The next signal among `events` (answers of work from a session before are dropped).
+async fn next_signal(events: &mut mpsc::Receiver<UiEvent>) -> &'static str {
+    loop {
+        match events.recv().await {
+            Some(UiEvent::Signal(name)) => return name,
+            Some(UiEvent::Done(_)) => {}
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// SIGTERM, SIGHUP and SIGINT from elsewhere quit like `q` (in raw mode, Ctrl-C arrives as a
 /// key); a second one stops waiting for the flush.
 async fn forward_signals(ui: mpsc::Sender<UiEvent>) {
@@ -424,6 +443,14 @@ mod tests {
     fn rates_convert_to_periods_in_seconds_not_hertz() {
         assert_eq!(period(FRAME_HZ), Duration::from_millis(100));
         assert_eq!(period(REFRESH_HZ), Duration::from_millis(250));
+    }
+
+    #[tokio::test]
+    async fn a_signal_waiting_behind_answers_of_an_earlier_session_is_found() {
+        let (tx, mut events) = mpsc::channel(4);
+        tx.send(UiEvent::Done(Notice::Preview)).await.unwrap();
+        tx.send(UiEvent::Signal("SIGTERM")).await.unwrap();
+        assert_eq!(next_signal(&mut events).await, "SIGTERM");
     }
 
     #[test]
