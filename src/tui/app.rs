@@ -137,18 +137,18 @@ impl App {
         if let Some(reply) = self.partitions.on_prompt_key(event.code, &ctx!(self)) {
             return self.reply(reply);
         }
-        if let Some(reply) = self.tables.on_prompt_key(event.code, &ctx!(self)) {
+        if let Some(reply) = self.tables.on_prompt_key(event, &ctx!(self)) {
             return self.reply(reply);
         }
         if self.filter_editing {
-            self.edit_filter(event.code);
+            self.edit_filter(event);
             return None;
         }
         action_for(&event, self.view).and_then(|action| self.apply(action))
     }
 
-    fn edit_filter(&mut self, code: KeyCode) {
-        match code {
+    fn edit_filter(&mut self, event: KeyEvent) {
+        match event.code {
             KeyCode::Enter => self.filter_editing = false,
             KeyCode::Esc => {
                 self.filter.clear();
@@ -157,7 +157,9 @@ impl App {
             KeyCode::Backspace => {
                 self.filter.pop();
             }
-            KeyCode::Char(c) => self.filter.push(c),
+            KeyCode::Char(c) if !event.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.filter.push(c)
+            }
             _ => {}
         }
         // The rows change with the filter: each list starts again at its top.

@@ -2,7 +2,7 @@
 //! the selected one its splits, a file-size histogram (small files stand out), the last commits,
 //! and the version `v` would preview (time travel with `<` and `>`).
 
-use ratatui::crossterm::event::KeyCode;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
@@ -227,11 +227,12 @@ impl TablesView {
         Reply::default()
     }
 
-    /// A key while the export prompt is open: the file name is edited, Enter starts, Esc
-    /// cancels. None when no prompt is open.
-    pub fn on_prompt_key(&mut self, code: KeyCode, ctx: &Ctx) -> Option<Reply> {
+    /// A key while the export prompt is open: the file name is edited (Ctrl-U clears it),
+    /// Enter starts, Esc cancels. None when no prompt is open.
+    pub fn on_prompt_key(&mut self, event: KeyEvent, ctx: &Ctx) -> Option<Reply> {
         let prompt = self.export_prompt.as_mut()?;
-        match code {
+        let ctrl = event.modifiers.contains(KeyModifiers::CONTROL);
+        match event.code {
             KeyCode::Enter if ctx.quitting => {
                 self.export_prompt = None;
                 return Some(Reply::status("stopping: no export starts now"));
@@ -261,7 +262,8 @@ impl TablesView {
             KeyCode::Backspace => {
                 prompt.to.pop();
             }
-            KeyCode::Char(c) => prompt.to.push(c),
+            KeyCode::Char('u') if ctrl => prompt.to.clear(),
+            KeyCode::Char(c) if !ctrl => prompt.to.push(c),
             _ => {}
         }
         prompt.error = None;
@@ -563,10 +565,9 @@ fn render_export_prompt(frame: &mut Frame, area: Rect, ctx: &Ctx, prompt: &Expor
     });
     lines.push(Line::from(vec![
         Span::styled("Enter", theme.key()),
-        Span::styled(
-            " writes it (replacing a file of that name)  ",
-            theme.muted(),
-        ),
+        Span::styled(" writes (replaces a file of that name)  ", theme.muted()),
+        Span::styled("Ctrl-U", theme.key()),
+        Span::styled(" clears  ", theme.muted()),
         Span::styled("Esc", theme.key()),
         Span::styled(" cancels", theme.muted()),
     ]));

@@ -608,7 +608,8 @@ fn typing_in_the_filter_does_not_trigger_keys() {
     assert_eq!(press(&mut app, KeyCode::Char('q')), None);
     assert!(!app.quitting);
     assert_eq!(press(&mut app, KeyCode::Char('p')), None);
-    assert_eq!(app.filter, "qp");
+    app.on_key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::CONTROL));
+    assert_eq!(app.filter, "qp", "a control key is not text");
 }
 
 #[test]
@@ -1382,7 +1383,17 @@ fn the_export_prompt_takes_every_key_as_text_and_refuses_an_unknown_extension() 
 fn a_relative_export_path_is_taken_from_where_the_console_runs() {
     let mut app = live_app();
     exporting_summaries_v11(&mut app);
-    app.tables.export_prompt.as_mut().unwrap().to = "out/rows.csv".into();
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    assert_eq!(app.on_key(ctrl('u')), None);
+    assert_eq!(
+        app.tables.export_prompt.as_ref().unwrap().to,
+        "",
+        "Ctrl-U clears"
+    );
+    app.on_key(ctrl('x'));
+    for c in "out/rows.csv".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
     assert_eq!(
         press(&mut app, KeyCode::Enter),
         summaries_v11_to("/home/op/out/rows.csv")
