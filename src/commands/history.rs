@@ -8,15 +8,13 @@ use anyhow::{bail, Result};
 use crate::aws::AwsClients;
 use crate::cli::{CompareArgs, HistoryArgs};
 use crate::config::Settings;
-use crate::maintenance::history::{
-    candidate_comparison, history, rewrite_comparison, Comparison, Side,
-};
+use crate::maintenance::history::{comparison, history, Comparison};
 use crate::maintenance::inventory::CommitSummary;
 use crate::pipeline::sink::lake::{table_at, table_path, Lake, TableKind, LAKE_PREFIX};
 use crate::resources::require_bucket;
 
 /// One commit as a line of the history.
-pub fn commit_line(c: &CommitSummary) -> String {
+fn commit_line(c: &CommitSummary) -> String {
     let when = c.when.map_or("?".to_string(), |w| {
         w.format("%Y-%m-%d %H:%M:%S").to_string()
     });
@@ -57,41 +55,20 @@ pub async fn run_history(settings: &Settings, args: &HistoryArgs) -> Result<Exit
     for commit in commits.iter().rev() {
         outln!("{}", commit_line(commit))?;
     }
-    let rewrites: Vec<i64> = commits
-        .iter()
-        .filter(|c| c.kind.is_rewrite())
-        .map(|c| c.version)
-        .collect();
-    if let Some(last) = rewrites.last() {
-        outln!("`precis compare {path}@{last}` shows what a rewrite changed, row by row")?;
+    if let Some(last) = commits.iter().rev().find(|c| c.kind.is_rewrite()) {
+        let version = last.version;
+        outln!("`precis compare {path}@{version}` shows what a rewrite changed, row by row")?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn side_text(side: &Side) -> String {
-    let by: Vec<String> = side
-        .summarizers
-        .iter()
-        .map(|(s, n)| format!("{s} ({n})"))
-        .collect();
-    format!(
-        "{}; mean {:.1} words, compression {:.3}, {} without a summary",
-        by.join(", "),
-        side.mean_words,
-        side.mean_compression,
-        side.empty
-    )
-}
-
 /// The figures and the first `limit` pairs.
-pub fn comparison_text(c: &Comparison, limit: usize) -> String {
+fn comparison_text(c: &Comparison, limit: usize) -> String {
     let mut out = format!(
-        "{} rows on both sides, {} changed ({:.1}%)\nold: {}\nnew: {}\n",
-        c.rows,
-        c.changed,
-        100.0 * c.changed_share(),
-        side_text(&c.old),
-        side_text(&c.new)
+        "{}\nold: {}\nnew: {}\n",
+        c.headline(),
+        c.old.text(),
+        c.new.text()
     );
     for pair in c.pairs.iter().take(limit) {
         let text = |s: &Option<String>| s.clone().unwrap_or_else(|| "(none)".into());
@@ -110,26 +87,15 @@ pub async fn run_compare(settings: &Settings, args: &CompareArgs) -> Result<Exit
     let clients = AwsClients::connect(settings).await;
     require_bucket(&clients, &settings.lake.bucket).await?;
     let lake = Lake::new(settings);
-    let comparison = match table_at(&args.target)? {
-        (path, Some(version)) => {
-            let table = lake.open_existing(&path, None).await?;
-            rewrite_comparison(&table, version).await?
-        }
-        (path, None) => {
-            if TableKind::parse(path.trim_start_matches(LAKE_PREFIX)).is_some() {
-                bail!(
-                    "{path} is one of précis's tables: compare a version of it that a reprocess \
-                     or backfill wrote ({path}@VERSION, `precis history {path}` lists them), or \
-                     a candidate table lake/NAME"
-                );
-            }
-            let candidate = lake.open_existing(&path, None).await?;
-            let summaries = lake
-                .open_existing(&TableKind::Summaries.path(), None)
-                .await?;
-            candidate_comparison(&summaries, &candidate).await?
-        }
-    };
-    out!("{}", comparison_text(&comparison, args.limit))?;
+    let (path, version) = table_at(&args.target)?;
+    if version.is_none() && TableKind::parse(path.trim_start_matches(LAKE_PREFIX)).is_some() {
+        bail!(
+            "{path} is one of précis's tables: compare a version of it that a reprocess or \
+             backfill wrote ({path}@VERSION, `precis history {path}` lists them), or a candidate \
+             table lake/NAME"
+        );
+    }
+    let compared = comparison(&lake, &path, version).await?;
+    out!("{}", comparison_text(&compared, args.limit))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ use parquet::arrow::ProjectionMask;
 use super::files::table_files;
 use super::inventory::{commit_entries, commit_summary, log_actions, CommitSummary};
 use super::read_file;
+use crate::pipeline::sink::lake::{Lake, TableKind};
 
 /// Every commit the table's log still holds, oldest first. Commits older than the log's
 /// retention are gone and skipped (the table starts at its oldest checkpoint then).
@@ -49,7 +50,7 @@ const COLUMNS: [&str; 6] = [
 ];
 
 /// Rows of summaries-table batches.
-pub fn summary_rows(batches: &[RecordBatch]) -> Result<Vec<SummaryRow>> {
+fn summary_rows(batches: &[RecordBatch]) -> Result<Vec<SummaryRow>> {
     let mut out = Vec::new();
     for batch in batches {
         let column = |name: &str| {
@@ -120,6 +121,34 @@ impl Comparison {
         } else {
             self.changed as f64 / self.rows as f64
         }
+    }
+
+    /// The first figures, as one line.
+    pub fn headline(&self) -> String {
+        format!(
+            "{} rows on both sides, {} changed ({:.1}%)",
+            self.rows,
+            self.changed,
+            100.0 * self.changed_share()
+        )
+    }
+}
+
+impl Side {
+    /// Its summarizers with their rows, then the figures, as one line.
+    pub fn text(&self) -> String {
+        let by: Vec<String> = self
+            .summarizers
+            .iter()
+            .map(|(id, n)| format!("{id} ({n})"))
+            .collect();
+        format!(
+            "{}; mean {:.1} words, compression {:.3}, {} without a summary",
+            by.join(", "),
+            self.mean_words,
+            self.mean_compression,
+            self.empty
+        )
     }
 }
 
@@ -223,9 +252,24 @@ async fn rows_of_files(table: &DeltaTable, paths: &[String]) -> Result<Vec<Summa
     Ok(rows)
 }
 
+/// Two summarizers on the same rows of the table at `path`: what its version `version` (a
+/// rewrite) changed, or (None) the candidate table against the summaries table.
+pub async fn comparison(lake: &Lake, path: &str, version: Option<i64>) -> Result<Comparison> {
+    let table = lake.open_existing(path, None).await?;
+    match version {
+        Some(version) => rewrite_comparison(&table, version).await,
+        None => {
+            let summaries = lake
+                .open_existing(&TableKind::Summaries.path(), None)
+                .await?;
+            candidate_comparison(&summaries, &table).await
+        }
+    }
+}
+
 /// What a rewrite (reprocess, backfill) changed: the rows of the files it removed against the
 /// rows of those it wrote.
-pub async fn rewrite_comparison(table: &DeltaTable, version: i64) -> Result<Comparison> {
+async fn rewrite_comparison(table: &DeltaTable, version: i64) -> Result<Comparison> {
     let (removed, added) = commit_files(table, version).await?;
     if removed.is_empty() || added.is_empty() {
         bail!(
@@ -241,7 +285,7 @@ pub async fn rewrite_comparison(table: &DeltaTable, version: i64) -> Result<Comp
 }
 
 /// A candidate table (a backfill's `--into`) against the summaries table, on the rows both hold.
-pub async fn candidate_comparison(
+async fn candidate_comparison(
     summaries: &DeltaTable,
     candidate: &DeltaTable,
 ) -> Result<Comparison> {

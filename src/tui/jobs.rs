@@ -83,10 +83,6 @@ impl<T> Slot<T> {
         }
     }
 
-    pub fn notice(&self) -> Notice {
-        self.notice
-    }
-
     /// A new request: from now on, what an earlier run puts is dropped.
     pub fn start(&self) -> Filler<T> {
         let mut state = lock(&self.state);

@@ -19,9 +19,9 @@ use crate::config::StartPosition;
 use crate::engine::Engine;
 use crate::maintenance::compact::{compact, CompactReport};
 use crate::maintenance::export::{export, ExportJob, Format};
-use crate::maintenance::history::{candidate_comparison, history, rewrite_comparison, Comparison};
+use crate::maintenance::history::{comparison, history, Comparison};
 use crate::maintenance::inventory::{summarize_all, CommitSummary, TableSummary};
-use crate::maintenance::reprocess::{reprocess, ReprocessProgress, ReprocessReport, Selection};
+use crate::maintenance::reprocess::{reprocess, ReprocessReport, Selection};
 use crate::pipeline::sink::lake::TableKind;
 use crate::pipeline::source::inspect::{inspect, Inspected, Position, Request};
 use crate::summarize::pool::Cancel;
@@ -90,10 +90,15 @@ fn spawn_to_ui<T, A, F>(
     let ui = ui.clone();
     tokio::spawn(async move {
         let result = reported(what, tokio::spawn(work).await);
-        if let Some(notice) = into.put(answer(result)) {
-            let _ = ui.send(UiEvent::Done(notice)).await;
-        }
+        deliver(&into, &ui, answer(result)).await;
     });
+}
+
+/// Puts an answer where `into` says and tells the loop (unless a later request made it stale).
+async fn deliver<A>(into: &Filler<A>, ui: &mpsc::Sender<UiEvent>, answer: A) {
+    if let Some(notice) = into.put(answer) {
+        let _ = ui.send(UiEvent::Done(notice)).await;
+    }
 }
 
 /// Starts what an effect asks for. True when the loop should end now.
@@ -255,19 +260,7 @@ fn compare_summarizers(
 ) {
     let lake = engine.lake.clone();
     let wanted = path.clone();
-    let compared = async move {
-        let table = lake.open_existing(&wanted, None).await?;
-        match version {
-            Some(version) => rewrite_comparison(&table, version).await,
-            None => {
-                let summaries = lake
-                    .open_existing(&TableKind::Summaries.path(), None)
-                    .await?;
-                candidate_comparison(&summaries, &table).await
-            }
-        }
-    };
-    let compared = async move { compared.await.map_err(text) };
+    let compared = async move { comparison(&lake, &wanted, version).await.map_err(text) };
     spawn_to_ui(ui, "the comparison", compared, into, move |result| {
         (path, version, result)
     });
@@ -289,11 +282,22 @@ fn compact_table(
     });
 }
 
+/// Where work reports its progress: into `into`, then a notice to the loop. Advisory: a full
+/// channel skips the notice, and the slot keeps the latest step for the next one.
+fn progress<T: Send>(into: Filler<T>, ui: &mpsc::Sender<UiEvent>) -> impl Fn(T) + Send + Sync {
+    let ui = ui.clone();
+    move |step| {
+        if let Some(notice) = into.put(step) {
+            let _ = ui.try_send(UiEvent::Done(notice));
+        }
+    }
+}
+
 /// Exports a table to a file in the background, with progress.
 fn export_table(engine: &Engine, ui: &mpsc::Sender<UiEvent>, request: Export, jobs: &Jobs) {
     // Not waited for at exit: the file is written under another name until it is whole.
     let lake = engine.lake.clone();
-    let (progress_into, progress_ui) = (jobs.export_progress.start(), ui.clone());
+    let step = progress(jobs.export_progress.start(), ui);
     let done = async move {
         let job = ExportJob {
             path: request.path,
@@ -302,13 +306,9 @@ fn export_table(engine: &Engine, ui: &mpsc::Sender<UiEvent>, request: Export, jo
             format: Format::of(&request.to).map_err(text)?,
             to: request.to,
         };
-        let progress = move |done: usize, total: usize| {
-            // Advisory: a full channel skips the notice; the slot keeps the latest step.
-            if let Some(notice) = progress_into.put((done, total)) {
-                let _ = progress_ui.try_send(UiEvent::Done(notice));
-            }
-        };
-        export(&lake, &job, &progress).await.map_err(text)
+        export(&lake, &job, &|done, total| step((done, total)))
+            .await
+            .map_err(text)
     };
     spawn_to_ui(ui, "the export", done, jobs.export_end.start(), |report| {
         report
@@ -328,14 +328,8 @@ fn start_reprocess(
     let summarizer = engine.summarizer.clone();
     work.reprocess_cancel = Cancel::default();
     let cancel = work.reprocess_cancel.clone();
-    let (progress_into, progress_ui) = (app.jobs.reprocess_progress.start(), ui.clone());
+    let progress = progress(app.jobs.reprocess_progress.start(), &ui);
     let result = spawn_reporting("the reprocess", async move {
-        let progress = move |p: ReprocessProgress| {
-            // Advisory: a full channel skips the notice; the slot keeps the latest step.
-            if let Some(notice) = progress_into.put(p) {
-                let _ = progress_ui.try_send(UiEvent::Done(notice));
-            }
-        };
         let result = reprocess(&lake, &selection, summarizer, &progress, &cancel)
             .await
             .map_err(text);
@@ -355,9 +349,7 @@ fn start_reprocess(
     let (end_into, end_predicate) = (app.jobs.reprocess_end.start(), predicate.clone());
     let handle = tokio::spawn(async move {
         let result = result.await.unwrap_or_else(|e| Err(e.to_string()));
-        if let Some(notice) = end_into.put((end_predicate, result.clone())) {
-            let _ = ui.send(UiEvent::Done(notice)).await;
-        }
+        deliver(&end_into, &ui, (end_predicate, result.clone())).await;
         result
     });
     work.reprocess = Some((predicate, handle));

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use crate::pipeline::{checkpoint_of, parquet_under, seed, strings};
 use crate::reprocess::{assert_exactly_once, curated_day, day_written_without_summaries, env, DAY};
 use crate::support::{
-    borrowed, clients, model_dir, precis_ok, read_stream, run_precis, settings_for, unique_name,
+    assert_listed_in_order, borrowed, clients, model_dir, precis_ok, read_stream, run_precis,
+    settings_for, unique_name,
 };
 
 const WAIT: Duration = Duration::from_secs(180);
@@ -390,14 +391,6 @@ async fn q_with_300_articles_being_summarized_exits_within_5_s_and_the_next_star
     );
 }
 
-/// Each line's operation in a history listing (the third column), top to bottom.
-fn operations(screen: &str) -> Vec<&str> {
-    screen
-        .lines()
-        .filter_map(|l| l.trim_start_matches('│').split_whitespace().nth(3))
-        .collect()
-}
-
 /// The article ids of a JSON Lines export.
 fn exported_ids(path: &std::path::Path) -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_to_string(path)
@@ -430,17 +423,8 @@ async fn the_console_lists_a_tables_history_compares_its_reprocess_and_exports_i
     tmux.keys(&["Down", "Enter"]);
     tmux.wait_for("history of lake/summaries");
     let history = tmux.wait_for("create");
-    let listed = operations(&history);
-    let at = |name: &str| {
-        listed
-            .iter()
-            .position(|o| *o == name)
-            .unwrap_or_else(|| panic!("no {name} in:\n{history}"))
-    };
     // Newest first: the cursor starts on the reprocess.
-    assert!(at("reprocess") < at("compaction"), "{history}");
-    assert!(at("compaction") < at("stream"), "{history}");
-    assert!(at("stream") < at("create"), "{history}");
+    assert_listed_in_order(&history, &["reprocess", "compaction", "stream", "create"]);
 
     // Enter on the reprocess: the two summarizers on the rows it rewrote.
     tmux.keys(&["Enter"]);

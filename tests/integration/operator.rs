@@ -10,7 +10,9 @@ use crate::pipeline::{
     env_for, keys_under, lake_of, object, parquet_under, put_raw, run_once, seed, strings,
 };
 use crate::reprocess::{day_written_without_summaries, env, DAY};
-use crate::support::{clients, precis_ok, read_stream, settings_for, unique_name};
+use crate::support::{
+    assert_listed_in_order, clients, operations, precis_ok, read_stream, settings_for, unique_name,
+};
 use precis::maintenance::files::table_files;
 use precis::pipeline::sink::lake::TableKind;
 
@@ -125,25 +127,13 @@ async fn history_after_a_run_a_compaction_and_a_reprocess_lists_those_three_oper
     );
 
     let screen = in_terminal(&["history", "lake/summaries"], &env_none);
-    let operations: Vec<&str> = screen
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(3))
-        .collect();
+    let operations = operations(&screen);
     assert_eq!(
         operations.iter().filter(|o| **o == "stream").count(),
         2,
         "one stream commit a shard:\n{screen}"
     );
-    // Newest first: the reprocess, then the compaction, then the stream's commits.
-    let at = |name: &str| {
-        operations
-            .iter()
-            .position(|o| *o == name)
-            .unwrap_or_else(|| panic!("no {name} in:\n{screen}"))
-    };
-    assert!(at("reprocess") < at("compaction"), "{screen}");
-    assert!(at("compaction") < at("stream"), "{screen}");
-    assert!(at("stream") < at("create"), "{screen}");
+    assert_listed_in_order(&screen, &["reprocess", "compaction", "stream", "create"]);
     assert!(
         screen.contains("precis/"),
         "the stream commits name their shard:\n{screen}"

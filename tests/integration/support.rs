@@ -455,3 +455,27 @@ impl Drop for Watched {
         }
     }
 }
+
+/// Each line's operation in a history listing (its fourth word: after the version and the
+/// time), top to bottom; the console's panel border is skipped.
+pub fn operations(screen: &str) -> Vec<&str> {
+    screen
+        .lines()
+        .filter_map(|l| l.trim_start_matches('│').split_whitespace().nth(3))
+        .collect()
+}
+
+/// Asserts that a history listing names each of `newest_first` (its first occurrence), in
+/// that order.
+pub fn assert_listed_in_order(screen: &str, newest_first: &[&str]) {
+    let listed = operations(screen);
+    let at = |name: &str| {
+        listed
+            .iter()
+            .position(|o| *o == name)
+            .unwrap_or_else(|| panic!("no {name} in:\n{screen}"))
+    };
+    for pair in newest_first.windows(2) {
+        assert!(at(pair[0]) < at(pair[1]), "{screen}");
+    }
+}

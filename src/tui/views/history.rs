@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
-use super::widgets::{fit, panel};
+use super::widgets::{fit, message_panel, panel};
 use crate::maintenance::history::{Comparison, Side};
 use crate::maintenance::inventory::CommitSummary;
 use crate::pipeline::sink::commit::parse_app_id;
@@ -152,8 +152,7 @@ impl History {
             _ => None,
         };
         if let Some(message) = message {
-            let paragraph = Paragraph::new(message).wrap(Wrap { trim: true });
-            frame.render_widget(paragraph.block(panel(theme, title, true)), area);
+            frame.render_widget(message_panel(theme, title, message), area);
             return;
         }
         let rows: Vec<Row> = self
@@ -240,32 +239,13 @@ impl History {
 fn comparison_lines(c: &Comparison, ctx: &Ctx) -> Vec<Line<'static>> {
     let theme = ctx.theme;
     let side = |name: &str, s: &Side| {
-        let by: Vec<String> = s
-            .summarizers
-            .iter()
-            .map(|(id, n)| format!("{id} ({n})"))
-            .collect();
         Line::from(vec![
             Span::styled(format!("{name} "), theme.title()),
-            Span::raw(format!(
-                "{}; mean {:.1} words, compression {:.3}, {} without a summary",
-                by.join(", "),
-                s.mean_words,
-                s.mean_compression,
-                s.empty
-            )),
+            Span::raw(s.text()),
         ])
     };
     let mut lines = vec![
-        Line::from(Span::styled(
-            format!(
-                "{} rows on both sides, {} changed ({:.1}%)",
-                c.rows,
-                c.changed,
-                100.0 * c.changed_share()
-            ),
-            theme.accent(),
-        )),
+        Line::from(Span::styled(c.headline(), theme.accent())),
         side("old", &c.old),
         side("new", &c.new),
     ];

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
-use super::widgets::{fit, panel, tail};
+use super::widgets::{fit, message_panel, panel, tail};
 use crate::pipeline::source::inspect::{Inspected, Payload};
 use crate::tui::effect::{Effect, Reply};
 use crate::tui::keymap::Action;
@@ -121,12 +121,7 @@ impl Inspector {
             _ => None,
         };
         if let Some(message) = message {
-            frame.render_widget(
-                Paragraph::new(message)
-                    .wrap(Wrap { trim: true })
-                    .block(panel(theme, title, true)),
-                area,
-            );
+            frame.render_widget(message_panel(theme, title, message), area);
             return;
         }
         let rows: Vec<Row> = records

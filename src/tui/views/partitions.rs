@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Clear, Gauge, Paragraph, Row, Table, TableState, Wrap};
 use ratatui::Frame;
 
-use super::widgets::{centered, fit, panel, yes_no};
+use super::widgets::{centered, fit, message_panel, panel, yes_no};
 use crate::browser::{human_bytes, Entry, Tree};
 use crate::maintenance::reprocess::{ReprocessProgress, ReprocessReport, Selection};
 use crate::tui::effect::{Effect, Reply};
@@ -465,12 +465,7 @@ impl PartitionsView {
                 (None, true) => Span::styled("reading the tables…", theme.muted()),
                 (None, false) => Span::styled("press u to read the tables", theme.muted()),
             };
-            frame.render_widget(
-                Paragraph::new(message)
-                    .wrap(Wrap { trim: true })
-                    .block(panel(theme, title, true)),
-                area,
-            );
+            frame.render_widget(message_panel(theme, title, message), area);
             return;
         }
         let entries = self.visible(ctx);

@@ -5,11 +5,11 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
 use super::history::{writer, History};
-use super::widgets::{centered, fit, panel, tail};
+use super::widgets::{centered, fit, message_panel, panel, tail};
 use crate::browser::human_bytes;
 use crate::maintenance::compact::CompactReport;
 use crate::maintenance::export::{ExportReport, Format};
@@ -356,12 +356,7 @@ impl TablesView {
                     theme.muted(),
                 ),
             };
-            frame.render_widget(
-                Paragraph::new(message)
-                    .wrap(Wrap { trim: true })
-                    .block(panel(theme, "tables", true)),
-                area,
-            );
+            frame.render_widget(message_panel(theme, "tables", message), area);
             return;
         }
         let [list, details, hint] = Layout::vertical([

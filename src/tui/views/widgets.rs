@@ -3,7 +3,7 @@
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType};
+use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 
 use crate::tui::theme::Theme;
 
@@ -13,6 +13,17 @@ pub fn panel<'a>(theme: &Theme, title: impl Into<String>, focused: bool) -> Bloc
         .border_type(BorderType::Rounded)
         .border_style(theme.border(focused))
         .title(Span::styled(format!(" {} ", title.into()), theme.title()))
+}
+
+/// A panel holding one message in place of its list: loading, an error, nothing yet.
+pub fn message_panel<'a>(
+    theme: &Theme,
+    title: impl Into<String>,
+    message: Span<'a>,
+) -> Paragraph<'a> {
+    Paragraph::new(message)
+        .wrap(Wrap { trim: true })
+        .block(panel(theme, title, true))
 }
 
 /// A rectangle of at most `width`×`height` in the middle of `area`.
